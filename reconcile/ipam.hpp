@@ -1,0 +1,71 @@
+// IPAM: the addresses of every network and endpoint of a project.
+//
+// Pure: takes the project, the previous allocations (state file) and facts
+// about the host (its routes, other projects' subnets) and returns the
+// addressing, which becomes the next allocations. Rules, as Docker's:
+//   - a network without ipam config gets the first default-pool subnet
+//     (172.17-31.0.0/16, then 192.168.0-240.0/20) that overlaps nothing;
+//   - the gateway defaults to the subnet's first host address;
+//   - a dynamic address is the lowest free one of ip_range (or the subnet),
+//     never the gateway, an aux address or another endpoint's static address;
+//   - what was handed out before stays with its endpoint while still valid.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/ip.hpp"
+#include "model/project.hpp"
+
+namespace topo {
+
+struct NetAddressing {
+    std::optional<Prefix> subnet4, subnet6;
+    std::optional<IpAddr> gateway4, gateway6;
+};
+
+struct EndpointAddressing {
+    std::optional<IpAddr> v4, v6;
+    std::optional<Mac> mac;  // static, or derived from v4 (02:42:a.b.c.d)
+    std::string ifname;      // inside the sandbox
+};
+
+// Key of a published port that had no `published` part: "service/proto/target/host_ip".
+std::string ephemeral_port_key(const std::string& service, const Port& p);
+
+struct Addressing {
+    std::map<std::string, NetAddressing> networks;  // by network name
+    // by (service, network)
+    std::map<std::pair<std::string, std::string>, EndpointAddressing> endpoints;
+    std::map<std::string, uint16_t> ephemeral_ports;  // by ephemeral_port_key
+
+    const EndpointAddressing* endpoint(const std::string& service, const std::string& network) const {
+        auto it = endpoints.find({service, network});
+        return it == endpoints.end() ? nullptr : &it->second;
+    }
+};
+
+struct IpamInput {
+    const Project* project = nullptr;
+    Addressing previous;                // from the state file (may be empty)
+    std::vector<Prefix> host_routes;    // to avoid, default routes excluded
+    std::vector<Prefix> other_subnets;  // networks of other topo projects on this host
+    std::vector<uint16_t> used_ports;   // host ports already taken (other projects)
+};
+
+struct IpamError {
+    std::string path;  // networks.frontend or services.web.networks.frontend
+    std::string message;
+};
+
+struct IpamResult {
+    Addressing addressing;
+    std::vector<IpamError> errors;  // e.g. "ip_range 10.0.42.128/30 is exhausted"
+};
+
+IpamResult allocate(const IpamInput& in);
+
+}  // namespace topo

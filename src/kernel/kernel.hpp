@@ -1,0 +1,51 @@
+// The kernel interface: the only way the reconciler sees or changes the host.
+//
+// Three implementations (after ninja's CommandRunner):
+//   - RealKernel (kernel/real.hpp): netlink through libnl, nftables through
+//     libnftnl, files on disk: in-process, no `ip` or `nft` spawned.
+//   - DryRunKernel (kernel/dry_run.hpp): reads through another kernel, records
+//     changes instead of making them. `topo plan` is `apply` with it.
+//   - FakeKernel (kernel/fake.hpp): an in-memory HostState that changes when
+//     changes are applied, with failure injection, for unit tests.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "model/change.hpp"
+#include "model/objects.hpp"
+
+namespace topo {
+
+// What to read: the project's own objects are found by their markers; foreign
+// objects (external bridges, macvlan parents) are read only when named here.
+struct ReadScope {
+    std::string project;
+    std::vector<std::string> foreign_links;  // host-namespace link names
+    std::vector<std::string> files;          // paths topo may manage for this project
+    std::vector<std::string> sysctls;        // host-namespace keys, e.g. net/ipv4/ip_forward
+};
+
+// A refusal by the kernel, with the object it concerned:
+// "veth tv51c0de0a2b: move to netns shop-web: File exists".
+class KernelError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Kernel {
+public:
+    virtual ~Kernel() = default;
+    virtual HostState read(const ReadScope& scope) = 0;
+    // Carry out one change. Throws KernelError; a failed change leaves nothing half-made.
+    virtual void apply(const Change& change) = 0;
+    // Destination prefixes of the host namespace's routes that are not topo's
+    // (default routes excluded): IPAM avoids them, validation checks overlaps.
+    virtual std::vector<Prefix> host_routes() = 0;
+    // Projects that have objects on this host, found by marker (for `ls`, destroy).
+    virtual std::vector<std::string> projects() = 0;
+};
+
+}  // namespace topo

@@ -1,0 +1,47 @@
+// Reading a manifest: YAML text → a validated Project.
+//
+// This is the only code that sees yaml-cpp. Every problem is collected with its
+// file:line:col and key path, and all are reported at once: a manifest with any
+// error yields no Project.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/project.hpp"
+
+namespace topo::manifest {
+
+struct Error {
+    SourceMark mark;
+    std::string path;     // key path: services.web.ports[1]
+    std::string message;  // what is wrong, then the fix: "...; use ..."
+    // "net.yaml:12:7: services.web.ports[1]: published port 99999 is out of range (1-65535)"
+    std::string str() const;
+};
+
+class ManifestError : public std::runtime_error {
+public:
+    explicit ManifestError(std::vector<Error> errors);
+    const std::vector<Error>& errors() const { return errors_; }
+
+private:
+    std::vector<Error> errors_;
+};
+
+struct LoadOptions {
+    std::optional<std::string> project;  // --project: overrides `name`
+};
+
+// Parse and validate one manifest given as text (the unit tests' entry point).
+// `filename` names the file in messages and gives the default project name
+// (its directory, normalized like Compose). Throws ManifestError.
+Project parse(std::string_view text, const std::string& filename, const LoadOptions& opts = {});
+
+// Read, merge (later files override earlier ones, Compose merge rules), validate.
+Project load(const std::vector<std::string>& files, const LoadOptions& opts = {});
+
+}  // namespace topo::manifest

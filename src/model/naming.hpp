@@ -1,0 +1,36 @@
+// Names topo gives kernel objects, and the markers that say an object is topo's.
+//
+// Host-namespace links get generated names of at most 15 characters:
+// "t" + a kind letter + 4 hex digits of the project's hash + 6 of the object's
+// (e.g. "tb3f09a1c2e4"), so a crashed run's leftovers are recognisable by name
+// alone. The authoritative marker is the link's ifalias, "topo/<project>/<what>";
+// a sandbox namespace carries it on its `lo`. Nothing without a marker is topo's.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace topo::naming {
+
+inline constexpr std::string_view marker_prefix = "topo/";
+
+uint64_t hash(std::string_view s);  // FNV-1a 64, stable across versions and hosts
+
+std::string netns(std::string_view project, std::string_view service);      // shop-web
+std::string bridge(std::string_view project, std::string_view network);     // tb....
+std::string vxlan(std::string_view project, std::string_view network);      // tx....
+std::string veth(std::string_view project, std::string_view service,
+                 std::string_view network);                                 // tv....
+std::string nft_table(std::string_view project);                            // topo-shop
+uint32_t default_vni(std::string_view project, std::string_view network);   // 1..16777215
+
+// Markers.
+std::string project_marker(std::string_view project);  // "topo/shop/"
+std::string network_marker(std::string_view project, std::string_view network);
+std::string sandbox_marker(std::string_view project, std::string_view service);
+std::string endpoint_marker(std::string_view project, std::string_view service,
+                            std::string_view network);
+bool owned_by(std::string_view marker, std::string_view project);
+
+}  // namespace topo::naming

@@ -1,0 +1,134 @@
+// Kernel objects as plain values: the desired state and the live state are
+// both a HostState, so diffing them is comparing two values.
+//
+// Rules (after libnl's ce_mask): optional fields left unset in a desired object
+// are not compared with the kernel's value, so topo never fights kernel
+// defaults. Identity is the object's kind and id (names, never an ifindex).
+// `owner` is topo's ownership marker ("topo/<project>/..."): set on every
+// object topo creates, empty on foreign objects that are only referenced
+// (an external bridge, a macvlan parent), which topo never changes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "model/ip.hpp"
+
+namespace topo {
+
+enum class Kind {
+    Netns,
+    Bridge,
+    Vxlan,
+    Veth,
+    Macvlan,
+    Address,
+    Route,
+    Fdb,
+    Neigh,
+    Sysctl,
+    NftTable,
+    File,
+};
+const char* to_string(Kind k);  // "netns", "bridge", ... as in the JSON plan
+
+// A named network namespace under /run/netns: one sandbox.
+struct Netns {
+    std::string name;
+    std::string owner;  // marker, stored as the ifalias of the sandbox's `lo`
+};
+
+enum class LinkKind { Bridge, Veth, Macvlan, Vxlan };
+
+struct Link {
+    LinkKind kind = LinkKind::Bridge;
+    std::string ns;  // "" = the host namespace
+    std::string name;
+    std::string owner;  // ifalias marker; empty = not topo's (never changed)
+    std::optional<uint32_t> mtu;
+    std::optional<Mac> mac;
+    std::string master;  // bridge in the same namespace; "" = none
+    bool up = true;
+    // veth: the other end, created directly in its namespace
+    std::string peer_ns;
+    std::string peer_name;
+    std::optional<Mac> peer_mac;
+    std::string peer_owner;
+    // macvlan: parent in the host namespace; the link itself lives in `ns`
+    std::string parent;
+    std::string macvlan_mode;
+    // vxlan
+    uint32_t vni = 0;
+    uint16_t dstport = 0;
+    std::optional<IpAddr> local;
+    std::string underlay;  // device carrying the tunnel
+    // live only, never compared
+    int ifindex = 0;
+};
+
+// An address on a link (identity: namespace, link, prefix).
+struct Address {
+    std::string ns;
+    std::string link;
+    Prefix prefix;
+};
+
+// A route in a sandbox (topo adds routes only in namespaces it owns).
+struct Route {
+    std::string ns;
+    Prefix dst;  // 0.0.0.0/0 or ::/0 for a default route
+    std::optional<IpAddr> gateway;
+    std::string dev;
+};
+
+struct Sysctl {
+    std::string ns;
+    std::string key;  // e.g. net/ipv4/ip_forward
+    std::string value;
+};
+
+// A file topo writes (hosts, resolv.conf). Content is compared exactly.
+struct File {
+    std::string path;
+    std::string content;
+};
+
+// Placeholder for the project's nftables table; see model/nft.hpp (issue 4).
+struct NftTable {
+    std::string name;  // topo-<project>
+    std::string family = "inet";
+    std::string content;  // canonical rendering of the desired table, compared exactly
+};
+
+using Object = std::variant<Netns, Link, Address, Route, Sysctl, File, NftTable>;
+
+Kind kind_of(const Object& o);
+std::string id_of(const Object& o);
+// A short human description of the fields that matter ("10.0.42.1/24 master tb...").
+std::string describe(const Object& o);
+
+struct ObjectKey {
+    Kind kind;
+    std::string id;
+    auto operator<=>(const ObjectKey&) const = default;
+};
+ObjectKey key_of(const Object& o);
+
+// The state of one project on one host: desired (from the manifest) or live
+// (read from the kernel). Live state also carries referenced foreign objects.
+struct HostState {
+    std::map<ObjectKey, Object> objects;
+
+    void add(Object o);
+    const Object* find(const ObjectKey& k) const;
+    template <class T> const T* find_as(Kind k, const std::string& id) const {
+        auto* o = find(ObjectKey{k, id});
+        return o ? std::get_if<T>(o) : nullptr;
+    }
+};
+
+}  // namespace topo

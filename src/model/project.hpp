@@ -1,0 +1,135 @@
+// The project: what a manifest says, as plain values.
+//
+// The manifest reader (src/manifest) fills these in, with Compose defaults
+// applied (implicit `default` network, interface names, driver defaults), and
+// guarantees they are valid: every referenced network exists, addresses lie in
+// their subnets, names are safe for paths and kernel names. Nothing here knows
+// YAML or the kernel. Addresses that the manifest leaves open are chosen later
+// by IPAM (reconcile/ipam.hpp) and recorded in the state file.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/ip.hpp"
+
+namespace topo {
+
+// Where a value came from in the manifest, for messages after parsing.
+struct SourceMark {
+    std::string file;
+    int line = 0;    // 1-based; 0 = unknown
+    int column = 0;  // 1-based
+};
+
+enum class Driver { Bridge, Macvlan, Overlay };
+
+struct IpamConfig {
+    Prefix subnet;
+    std::optional<Prefix> ip_range;
+    std::optional<IpAddr> gateway;
+    std::map<std::string, IpAddr> aux_addresses;
+};
+
+struct Network {
+    std::string name;  // the manifest's key
+    Driver driver = Driver::Bridge;
+    std::string kernel_name;  // `name:` / bridge.name; empty = generated (model/naming.hpp)
+    bool external = false;
+    bool internal = false;
+    bool enable_ipv6 = false;
+    bool enable_icc = true;
+    bool enable_masquerade = true;  // false when internal
+    std::optional<uint32_t> mtu;
+    std::optional<IpAddr> host_binding_ipv4;
+    // macvlan
+    std::string parent;
+    std::string macvlan_mode = "bridge";  // bridge | private | vepa | passthru
+    // overlay
+    std::optional<uint32_t> vxlan_id;  // unset: derived from the network name
+    uint16_t dstport = 4789;
+    std::string underlay;  // empty: chosen by route to the peers
+    // ipam: at most one IPv4 and one IPv6 entry; none = picked from the default pools
+    std::optional<IpamConfig> ipv4;
+    std::optional<IpamConfig> ipv6;
+    std::map<std::string, std::string> labels;
+    bool implicit = false;  // the `default` network that Compose adds
+    SourceMark mark;
+};
+
+// One entry of services.<s>.networks: an endpoint of the sandbox.
+struct Endpoint {
+    std::string network;
+    std::vector<std::string> aliases;
+    std::optional<IpAddr> ipv4_address;
+    std::optional<IpAddr> ipv6_address;
+    std::optional<Mac> mac_address;
+    std::string interface_name;  // always filled in by the reader (eth0, eth1, ...)
+    int priority = 0;
+    SourceMark mark;
+};
+
+enum class Protocol { Tcp, Udp, Sctp };
+
+struct PortRange {
+    uint16_t first = 0;
+    uint16_t last = 0;  // == first for a single port
+    uint16_t count() const { return uint16_t(last - first + 1); }
+    auto operator<=>(const PortRange&) const = default;
+};
+
+struct Port {
+    std::optional<IpAddr> host_ip;       // unset: every host address
+    std::optional<PortRange> published;  // unset: an ephemeral port (single target only)
+    PortRange target;
+    Protocol protocol = Protocol::Tcp;
+    SourceMark mark;
+};
+
+enum class NetworkMode { Sandbox, None, Host, Service };
+
+struct Service {
+    std::string name;
+    NetworkMode mode = NetworkMode::Sandbox;
+    std::string mode_service;  // for NetworkMode::Service
+    // Ordered as interfaces are numbered: priority (higher first), then network name.
+    std::vector<Endpoint> endpoints;
+    std::vector<Port> ports;
+    std::vector<IpAddr> dns;
+    std::vector<std::string> dns_search;
+    std::vector<std::string> dns_opt;
+    std::vector<std::pair<std::string, IpAddr>> extra_hosts;
+    std::string hostname;  // default: the service name
+    std::string host;      // topo extension: which host of `hosts` runs it
+    SourceMark mark;
+
+    bool has_sandbox() const { return mode == NetworkMode::Sandbox || mode == NetworkMode::None; }
+};
+
+struct Host {
+    std::string name;
+    IpAddr address;
+};
+
+struct Warning {
+    SourceMark mark;
+    std::string path;  // key path, e.g. networks.lan.driver_opts
+    std::string message;
+};
+
+struct Project {
+    std::string name;
+    std::string source_file;
+    std::map<std::string, Network> networks;
+    std::map<std::string, Service> services;
+    std::map<std::string, Host> hosts;
+    std::vector<Warning> warnings;
+};
+
+const char* to_string(Driver d);
+const char* to_string(Protocol p);
+
+}  // namespace topo
