@@ -1,10 +1,102 @@
+// Argument parsing (CLI11) and the one place where errors are printed.
 #include "cli/commands.hpp"
 
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <fmt/format.h>
 
+#include "cli/commands_impl.hpp"
+#include "kernel/kernel.hpp"
+#include "manifest/manifest.hpp"
+#include "state/store.hpp"
+
 namespace topo::cli {
-int run(int, char**) {
-    fmt::print("topo {}\n", TOPO_VERSION);
-    return 0;
+
+namespace {
+
+void common_options(CLI::App& app, Options& o, std::string& format, std::string& lock_timeout) {
+    app.add_option("-f,--file", o.files, "Manifest (repeatable: later files override earlier ones)");
+    app.add_option("-p,--project", o.project, "Project name (default: the manifest's name or directory)");
+    app.add_option("--host", o.host, "Which host of the manifest's `hosts` this is");
+    app.add_option("--state-dir", o.state_dir, "State directory")->envname("TOPO_STATE_DIR");
+    app.add_option("-o,--output", format, "Output format: text, json or markdown")
+        ->check(CLI::IsMember({"text", "json", "markdown"}));
+    app.add_flag("--no-color", [&o](int64_t) { o.color = false; }, "No colours (also NO_COLOR)");
+    app.add_flag("-v,--verbose", o.verbose, "Say more");
+    app.add_option("--lock-timeout", lock_timeout, "How long to wait for another run (e.g. 30s, 500ms)");
 }
+
+std::chrono::milliseconds parse_duration(const std::string& s) {
+    size_t pos = 0;
+    long v = std::stol(s, &pos);
+    auto unit = s.substr(pos);
+    if (unit == "ms") return std::chrono::milliseconds(v);
+    if (unit == "s" || unit.empty()) return std::chrono::seconds(v);
+    if (unit == "m") return std::chrono::minutes(v);
+    throw CLI::ValidationError("--lock-timeout", fmt::format("{}: use a number with ms, s or m", s));
+}
+
+void print_error(const std::string& msg) { fmt::print(stderr, "topo: error: {}\n", msg); }
+
+}  // namespace
+
+int run(int argc, char** argv) {
+    Options o;
+    std::string format = "text", lock_timeout = "30s";
+    CLI::App app{"topo: Docker's container networking, declarative and standalone.\n"
+                 "Write a Compose-like manifest, then `topo plan -f net.yaml` and `topo apply -f net.yaml`."};
+    app.name("topo");
+    app.require_subcommand(1);
+    app.fallthrough();
+    common_options(app, o, format, lock_timeout);
+
+    auto* validate = app.add_subcommand("validate", "Check a manifest; change nothing");
+    auto* plan = app.add_subcommand("plan", "Show what apply would do (the dry run)");
+    plan->add_option("--out", o.out, "Save the plan, to apply exactly later with `topo apply PLAN`");
+    plan->add_flag("--detailed-exitcode", o.detailed_exitcode, "Exit 2 when the plan has changes");
+    auto* apply = app.add_subcommand("apply", "Make the host match the manifest");
+    apply->add_option("plan", o.saved_plan, "A plan saved with `topo plan --out`");
+    apply->add_flag("--dry-run", o.dry_run, "Print the plan and stop");
+    apply->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");
+    auto* destroy = app.add_subcommand("destroy", "Remove everything topo made for a project");
+    destroy->add_flag("--dry-run", o.dry_run, "Print the plan and stop");
+    destroy->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");
+    destroy->add_flag("--collect", o.collect, "Remove objects marked as the project's even with no state record");
+    auto* show = app.add_subcommand("show", "Live state of what topo manages for a project");
+    auto* ls = app.add_subcommand("ls", "Projects, networks and sandboxes topo manages on this host");
+    auto* version = app.add_subcommand("version", "Print topo's version");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 1;
+    }
+    try {
+        o.format = format == "json" ? Format::Json : format == "markdown" ? Format::Markdown : Format::Text;
+        o.lock_timeout = parse_duration(lock_timeout);
+        if (std::getenv("NO_COLOR") || !::isatty(STDOUT_FILENO)) o.color = false;
+        if (*version) return fmt::print("topo {}\n", TOPO_VERSION), 0;
+        if (*validate) return cmd_validate(o);
+        if (*plan) return cmd_plan(o);
+        if (*apply) return cmd_apply(o);
+        if (*destroy) return cmd_destroy(o);
+        if (*show) return cmd_show(o);
+        if (*ls) return cmd_ls(o);
+    } catch (const manifest::ManifestError& e) {
+        for (auto& err : e.errors()) fmt::print(stderr, "{}\n", err.str());
+        fmt::print(stderr, "topo: error: the manifest has {} error(s); nothing was changed\n",
+                   e.errors().size());
+        return 1;
+    } catch (const CLI::ValidationError& e) {
+        print_error(e.what());
+        return 1;
+    } catch (const std::exception& e) {  // UserError, KernelError, StateError
+        print_error(e.what());
+        return 1;
+    }
+    return 1;
+}
+
 }  // namespace topo::cli

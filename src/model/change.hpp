@@ -22,6 +22,10 @@ struct Change {
     std::optional<Object> after;   // desired object (create, update, replace)
     std::vector<std::string> fields;  // for update/replace: what differs ("mtu 1500 → 1450")
     std::string reason;               // optional note ("service old removed")
+    // A deletion that happens by itself when its parent goes (an address of a deleted
+    // link, a link inside a deleted namespace): not sent to the kernel, but undone on
+    // rollback so the parent comes back whole.
+    bool implied = false;
 
     const Object& object() const { return after ? *after : *before; }
     Kind kind() const { return kind_of(object()); }

@@ -1,0 +1,125 @@
+#include "reconcile/desired.hpp"
+
+#include <fmt/format.h>
+
+#include "model/naming.hpp"
+
+namespace topo {
+
+std::string bridge_name(const Project& p, const Network& n) {
+    if (!n.kernel_name.empty()) return n.kernel_name;
+    return naming::bridge(p.name, n.name);
+}
+
+bool runs_here(const Project& p, const Service& s, const std::string& host) {
+    if (!s.has_sandbox()) return false;
+    if (p.hosts.empty() || host.empty()) return true;
+    return s.host.empty() ? p.hosts.size() == 1 : s.host == host;
+}
+
+namespace {
+
+struct Builder {
+    const Project& p;
+    const Addressing& a;
+    const DesiredContext& ctx;
+    Desired out;
+
+    void unsupported(std::string what) { out.unsupported.push_back(std::move(what)); }
+
+    void network(const Network& n) {
+        if (n.driver == Driver::Overlay) {
+            unsupported(fmt::format("networks.{}: overlay (VXLAN) networks are not implemented yet",
+                                    n.name));
+            return;
+        }
+        if (n.driver == Driver::Macvlan) {
+            out.scope.foreign_links.push_back(n.parent);
+            return;  // one macvlan link per endpoint, no shared object
+        }
+        auto name = bridge_name(p, n);
+        if (n.external) {
+            out.scope.foreign_links.push_back(name);
+            return;
+        }
+        Link br;
+        br.kind = LinkKind::Bridge;
+        br.name = name;
+        br.owner = naming::network_marker(p.name, n.name);
+        br.mtu = n.mtu;
+        out.state.add(br);
+        const auto& na = a.networks.at(n.name);
+        if (na.gateway4 && n.driver == Driver::Bridge)
+            out.state.add(Address{"", name, {*na.gateway4, na.subnet4->len}});
+        if (na.gateway6 && n.driver == Driver::Bridge)
+            out.state.add(Address{"", name, {*na.gateway6, na.subnet6->len}});
+    }
+
+    void endpoint(const Service& s, const Endpoint& e, bool& have_route4, bool& have_route6) {
+        const auto& n = p.networks.at(e.network);
+        if (n.driver == Driver::Overlay) return;  // reported with the network
+        const auto* ea = a.endpoint(s.name, e.network);
+        auto ns = naming::netns(p.name, s.name);
+        auto marker = naming::endpoint_marker(p.name, s.name, e.network);
+        Link l;
+        if (n.driver == Driver::Macvlan) {
+            l.kind = LinkKind::Macvlan;
+            l.ns = ns;
+            l.name = ea->ifname;
+            l.owner = marker;
+            l.parent = n.parent;
+            l.macvlan_mode = n.macvlan_mode;
+            l.mtu = n.mtu;
+            l.mac = ea->mac;
+        } else {
+            l.kind = LinkKind::Veth;
+            l.name = naming::veth(p.name, s.name, e.network);
+            l.owner = marker;
+            l.master = bridge_name(p, n);
+            l.mtu = n.mtu;
+            l.peer_ns = ns;
+            l.peer_name = ea->ifname;
+            l.peer_mac = ea->mac;
+            l.peer_owner = marker;
+        }
+        out.state.add(l);
+        const auto& na = a.networks.at(n.name);
+        if (ea->v4) out.state.add(Address{ns, ea->ifname, {*ea->v4, na.subnet4->len}});
+        if (ea->v6) out.state.add(Address{ns, ea->ifname, {*ea->v6, na.subnet6->len}});
+        if (n.internal) return;
+        // The first non-internal network (in interface order) carries the default route.
+        if (!have_route4 && ea->v4 && na.gateway4) {
+            out.state.add(Route{ns, {IpAddr::v4(0), 0}, na.gateway4, ea->ifname});
+            have_route4 = true;
+        }
+        if (!have_route6 && ea->v6 && na.gateway6) {
+            IpAddr any6;
+            any6.family = 6;
+            out.state.add(Route{ns, {any6, 0}, na.gateway6, ea->ifname});
+            have_route6 = true;
+        }
+    }
+
+    void service(const Service& s) {
+        if (!runs_here(p, s, ctx.host)) return;
+        out.state.add(Netns{naming::netns(p.name, s.name), naming::sandbox_marker(p.name, s.name)});
+        if (s.mode == NetworkMode::None) return;
+        bool r4 = false, r6 = false;
+        for (auto& e : s.endpoints) endpoint(s, e, r4, r6);
+        if (!s.ports.empty())
+            unsupported(fmt::format("services.{}.ports: published ports are not implemented yet",
+                                    s.name));
+    }
+};
+
+}  // namespace
+
+Desired desired_state(const Project& p, const Addressing& a, const DesiredContext& ctx) {
+    Builder b{p, a, ctx, {}};
+    b.out.scope.project = p.name;
+    for (auto& [_, n] : p.networks) b.network(n);
+    for (auto& [_, s] : p.services) b.service(s);
+    return std::move(b.out);
+}
+
+}  // namespace topo

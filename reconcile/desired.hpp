@@ -1,0 +1,39 @@
+// The desired state: what the kernel should hold for a project on this host.
+//
+// Pure: Project + Addressing → kernel objects (model/objects.hpp). A bridge
+// network becomes a bridge with the gateway addresses; each endpoint a veth
+// pair from the bridge into the sandbox's namespace with its addresses; each
+// sandbox a named namespace with a default route through the gateway of its
+// first non-internal network. External networks are referenced, never built.
+// Parts of the manifest whose kernel side is not built yet are reported in
+// `unsupported`, so a plan never silently ignores them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kernel/kernel.hpp"
+#include "model/objects.hpp"
+#include "model/project.hpp"
+#include "reconcile/ipam.hpp"
+
+namespace topo {
+
+struct DesiredContext {
+    std::string host;  // this host's name in `hosts` ("" when the manifest has none)
+};
+
+struct Desired {
+    HostState state;
+    ReadScope scope;                       // what to read from the kernel to compare with
+    std::vector<std::string> unsupported;  // "networks.mesh: overlay networks are not implemented yet"
+};
+
+// The kernel name of a network's bridge (or parent link for macvlan).
+std::string bridge_name(const Project& p, const Network& n);
+// Services that have a sandbox on this host.
+bool runs_here(const Project& p, const Service& s, const std::string& host);
+
+Desired desired_state(const Project& p, const Addressing& a, const DesiredContext& ctx);
+
+}  // namespace topo

@@ -1,0 +1,146 @@
+#include "reconcile/diff.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+namespace topo {
+
+namespace {
+
+template <class T>
+std::string show(const std::optional<T>& v) {
+    if (!v) return "unset";
+    if constexpr (std::is_arithmetic_v<T>) return std::to_string(*v);
+    else return v->str();
+}
+
+struct Fields {
+    std::vector<std::string> out;
+    bool replace = false;
+
+    template <class T>
+    void opt(const char* name, const std::optional<T>& want, const std::optional<T>& have,
+             bool in_place = true) {
+        if (want && want != have) add(name, show(have), show(want), in_place);
+    }
+    void str(const char* name, const std::string& want, const std::string& have,
+             bool in_place = true) {
+        if (want != have)
+            add(name, have.empty() ? "none" : have, want.empty() ? "none" : want, in_place);
+    }
+    void add(const char* name, const std::string& from, const std::string& to, bool in_place) {
+        out.push_back(fmt::format("{} {} → {}", name, from, to));
+        if (!in_place) replace = true;
+    }
+};
+
+void compare_link(const Link& d, const Link& l, Fields& f) {
+    if (d.kind != l.kind) f.add("kind", "other", "new", false);
+    f.opt("mtu", d.mtu, l.mtu);
+    f.opt("mac", d.mac, l.mac);
+    f.str("master", d.master, l.master);
+    if (d.up != l.up) f.add("state", l.up ? "up" : "down", d.up ? "up" : "down", true);
+    f.str("marker", d.owner, l.owner);
+    if (d.kind == LinkKind::Veth) {
+        f.str("peer", d.peer_ns + ":" + d.peer_name, l.peer_ns + ":" + l.peer_name, false);
+        f.opt("peer mac", d.peer_mac, l.peer_mac, false);
+        f.str("peer marker", d.peer_owner, l.peer_owner, false);
+    }
+    if (d.kind == LinkKind::Macvlan) {
+        f.str("parent", d.parent, l.parent, false);
+        f.str("mode", d.macvlan_mode, l.macvlan_mode, false);
+    }
+    if (d.kind == LinkKind::Vxlan) {
+        if (d.vni != l.vni) f.add("vni", std::to_string(l.vni), std::to_string(d.vni), false);
+        if (d.dstport != l.dstport)
+            f.add("dstport", std::to_string(l.dstport), std::to_string(d.dstport), false);
+        f.opt("local", d.local, l.local, false);
+    }
+}
+
+struct Compare {
+    Fields& f;
+    const Object& live;
+    void operator()(const Netns& d) { f.str("marker", d.owner, std::get<Netns>(live).owner, false); }
+    void operator()(const Link& d) { compare_link(d, std::get<Link>(live), f); }
+    void operator()(const Address&) {}  // identity is the whole address
+    void operator()(const Route& d) {
+        auto& l = std::get<Route>(live);
+        f.opt("via", d.gateway, l.gateway, false);
+        f.str("dev", d.dev, l.dev, false);
+    }
+    void operator()(const Sysctl& d) { f.str("value", d.value, std::get<Sysctl>(live).value); }
+    void operator()(const File& d) {
+        if (d.content != std::get<File>(live).content) f.add("content", "old", "new", true);
+    }
+    void operator()(const NftTable& d) {
+        if (d.content != std::get<NftTable>(live).content) f.add("rules", "old", "new", true);
+    }
+};
+
+// Whose is this live object? Links and namespaces carry a marker; addresses,
+// routes and files were only read because they sit on topo's objects.
+bool is_ours(const Object& o) {
+    if (auto* l = std::get_if<Link>(&o)) return !l->owner.empty();
+    if (auto* n = std::get_if<Netns>(&o)) return !n->owner.empty();
+    return true;
+}
+
+std::string link_scope(const Object& o) {
+    if (auto* a = std::get_if<Address>(&o)) return a->ns + ":" + a->link;
+    if (auto* r = std::get_if<Route>(&o)) return r->ns + ":" + r->dev;
+    return {};
+}
+
+}  // namespace
+
+std::vector<std::string> compare(const Object& desired, const Object& live, bool& replace) {
+    Fields f;
+    std::visit(Compare{f, live}, desired);
+    replace = f.replace;
+    return f.out;
+}
+
+DiffResult diff(const HostState& desired, const HostState& live) {
+    DiffResult r;
+    std::set<std::string> replaced_links;  // "ns:name" of links being replaced
+    for (auto& [key, want] : desired.objects) {
+        const Object* have = live.find(key);
+        if (!have) {
+            r.changes.push_back({Action::Create, std::nullopt, want, {}, {}});
+            continue;
+        }
+        if (!is_ours(*have)) {
+            r.conflicts.push_back(fmt::format(
+                "{} {} exists and is not topo's; topo never changes what it did not create: "
+                "rename or remove it, or choose another name in the manifest",
+                to_string(key.kind), key.id));
+            continue;
+        }
+        bool replace = false;
+        auto fields = compare(want, *have, replace);
+        if (fields.empty()) continue;
+        r.changes.push_back({replace ? Action::Replace : Action::Update, *have, want, fields, {}});
+        if (replace)
+            if (auto* l = std::get_if<Link>(&want)) {
+                replaced_links.insert(l->ns + ":" + l->name);
+                if (!l->peer_name.empty()) replaced_links.insert(l->peer_ns + ":" + l->peer_name);
+            }
+    }
+    for (auto& [key, have] : live.objects) {
+        if (desired.find(key) || !is_ours(have)) continue;
+        r.changes.push_back({Action::Delete, have, std::nullopt, {}, {}});
+    }
+    // Addresses and routes of a replaced link vanish with it: create them again.
+    if (!replaced_links.empty()) {
+        for (auto& [key, want] : desired.objects) {
+            auto scope = link_scope(want);
+            if (scope.empty() || !replaced_links.count(scope) || !live.find(key)) continue;
+            r.changes.push_back({Action::Create, std::nullopt, want, {}, "its link is replaced"});
+        }
+    }
+    return r;
+}
+
+}  // namespace topo

@@ -1,0 +1,52 @@
+#include "reconcile/execute.hpp"
+
+#include <fmt/format.h>
+
+namespace topo {
+
+namespace {
+
+// The kernel operation that carries out `c`, if any.
+std::optional<Change> forward(const Change& c) {
+    if (c.implied) return std::nullopt;
+    if (c.action == Action::Replace) return Change{Action::Create, std::nullopt, c.after, {}, {}};
+    return c;
+}
+
+Change undo(const Change& c) {
+    switch (c.action) {
+        case Action::Create: return {Action::Delete, c.after, std::nullopt, {}, {}};
+        case Action::Delete: return {Action::Create, std::nullopt, c.before, {}, {}};
+        case Action::Update: return c.inverse();
+        case Action::Replace: return {Action::Delete, c.after, std::nullopt, {}, {}};
+    }
+    return c;
+}
+
+}  // namespace
+
+ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const Progress& done) {
+    ExecuteReport r;
+    for (; r.applied < ordered.size(); ++r.applied) {
+        const Change& c = ordered[r.applied];
+        try {
+            if (auto op = forward(c)) kernel.apply(*op);
+        } catch (const KernelError& e) {
+            r.failure = e.what();
+            break;
+        }
+        if (done) done(c);
+    }
+    if (r.ok()) return r;
+    // Roll back what this run did, newest first.
+    for (size_t i = r.applied; i-- > 0;) {
+        try {
+            kernel.apply(undo(ordered[i]));
+        } catch (const KernelError& e) {
+            r.rollback_failures.push_back(e.what());
+        }
+    }
+    return r;
+}
+
+}  // namespace topo

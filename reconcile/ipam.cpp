@@ -1,0 +1,256 @@
+// IPAM (see ipam.hpp for the rules). Networks are handled in name order and
+// endpoints in service order, so the same input always gives the same result.
+// Dynamic allocation keeps a cursor per network: within one run the taken set
+// only grows, so "lowest free" never needs to look behind the cursor and a
+// 10,000-endpoint project is allocated in linear time.
+#include "reconcile/ipam.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "model/naming.hpp"
+
+namespace topo {
+
+std::string ephemeral_port_key(const std::string& service, const Port& p) {
+    return fmt::format("{}/{}/{}/{}", service, to_string(p.protocol), p.target.first,
+                       p.host_ip ? p.host_ip->str() : "");
+}
+
+namespace {
+
+// Docker's default pools: 172.17-31.0.0/16, then 192.168.0-240.0/20.
+std::vector<Prefix> default_pools_v4() {
+    std::vector<Prefix> pools;
+    for (uint32_t b = 17; b <= 31; ++b) pools.push_back({IpAddr::v4((172u << 24) | (b << 16)), 16});
+    for (uint32_t c = 0; c <= 240; c += 16)
+        pools.push_back({IpAddr::v4((192u << 24) | (168u << 16) | (c << 8)), 20});
+    return pools;
+}
+
+// ULA /64s derived from the project and network, so they are stable and rarely collide.
+Prefix ula_candidate(const std::string& project, const std::string& network, uint32_t attempt) {
+    uint64_t h = naming::hash(fmt::format("{}/{}/{}", project, network, attempt));
+    IpAddr a;
+    a.family = 6;
+    a.bytes[0] = 0xfd;
+    for (int i = 1; i < 8; ++i) a.bytes[i] = uint8_t(h >> (8 * (i - 1)));
+    return {a, 64};
+}
+
+bool overlaps_any(const Prefix& p, const std::vector<Prefix>& taken) {
+    for (auto& t : taken)
+        if (t.overlaps(p)) return true;
+    return false;
+}
+
+struct Allocator {
+    const IpamInput& in;
+    IpamResult& out;
+    std::vector<Prefix> taken;  // subnets in use: this project's explicit ones, others', routes
+
+    void error(std::string path, std::string message) {
+        out.errors.push_back({std::move(path), std::move(message)});
+    }
+
+    std::optional<Prefix> previous_subnet(const std::string& net, int family) const {
+        auto it = in.previous.networks.find(net);
+        if (it == in.previous.networks.end()) return std::nullopt;
+        return family == 4 ? it->second.subnet4 : it->second.subnet6;
+    }
+
+    std::optional<Prefix> pick_subnet(const Network& n, int family) {
+        if (auto prev = previous_subnet(n.name, family); prev && !overlaps_any(*prev, taken))
+            return prev;
+        if (family == 4) {
+            for (auto& p : default_pools_v4())
+                if (!overlaps_any(p, taken)) return p;
+        } else {
+            for (uint32_t i = 0; i < 64; ++i)
+                if (auto p = ula_candidate(in.project->name, n.name, i); !overlaps_any(p, taken))
+                    return p;
+        }
+        error("networks." + n.name,
+              fmt::format("no free IPv{} subnet left in the default pools; set ipam.config "
+                          "with a subnet",
+                          family));
+        return std::nullopt;
+    }
+
+    void subnets() {
+        taken = in.host_routes;
+        taken.insert(taken.end(), in.other_subnets.begin(), in.other_subnets.end());
+        for (auto& [name, n] : in.project->networks) {
+            if (n.ipv4) taken.push_back(n.ipv4->subnet);
+            if (n.ipv6) taken.push_back(n.ipv6->subnet);
+        }
+        for (auto& [name, n] : in.project->networks) {
+            auto& na = out.addressing.networks[name];
+            if (n.ipv4) {
+                na.subnet4 = n.ipv4->subnet.network();
+                na.gateway4 = n.ipv4->gateway.value_or(na.subnet4->first_host());
+            } else if (!n.external) {
+                if ((na.subnet4 = pick_subnet(n, 4))) {
+                    taken.push_back(*na.subnet4);
+                    na.gateway4 = na.subnet4->first_host();
+                }
+            }
+            if (n.ipv6) {
+                na.subnet6 = n.ipv6->subnet.network();
+                na.gateway6 = n.ipv6->gateway.value_or(na.subnet6->first_host());
+            } else if (n.enable_ipv6 && !n.external) {
+                if ((na.subnet6 = pick_subnet(n, 6))) {
+                    taken.push_back(*na.subnet6);
+                    na.gateway6 = na.subnet6->first_host();
+                }
+            }
+        }
+    }
+
+    struct Pool {
+        Prefix subnet;
+        IpAddr first, last;    // dynamic range, inclusive
+        std::set<IpAddr> used;  // gateway, aux, static and kept addresses
+        IpAddr cursor;
+    };
+
+    Pool make_pool(const Network& n, const NetAddressing& na, int family) {
+        const auto& cfg = family == 4 ? n.ipv4 : n.ipv6;
+        Pool p;
+        p.subnet = family == 4 ? *na.subnet4 : *na.subnet6;
+        p.first = p.subnet.first_host();
+        p.last = p.subnet.last_host();
+        if (cfg && cfg->ip_range) {
+            auto r = cfg->ip_range->network();
+            Prefix whole{r.addr, r.len};
+            if (r.addr > p.first) p.first = r.addr;
+            IpAddr rlast = whole.last_host();
+            if (family == 4 && r.len < 31) rlast = rlast.plus(1);  // the range's own last address is usable
+            if (rlast < p.last) p.last = rlast;
+        }
+        if (auto gw = family == 4 ? na.gateway4 : na.gateway6) p.used.insert(*gw);
+        if (cfg)
+            for (auto& [_, a] : cfg->aux_addresses) p.used.insert(a);
+        for (auto& [_, s] : in.project->services)
+            for (auto& e : s.endpoints)
+                if (e.network == n.name) {
+                    auto& st = family == 4 ? e.ipv4_address : e.ipv6_address;
+                    if (st) p.used.insert(*st);
+                }
+        p.cursor = p.first;
+        return p;
+    }
+
+    std::optional<IpAddr> previous_address(const std::string& svc, const std::string& net,
+                                           int family) const {
+        auto it = in.previous.endpoints.find({svc, net});
+        if (it == in.previous.endpoints.end()) return std::nullopt;
+        return family == 4 ? it->second.v4 : it->second.v6;
+    }
+
+    std::optional<IpAddr> next_free(Pool& p) {
+        while (p.cursor <= p.last && p.cursor.family) {
+            IpAddr a = p.cursor;
+            p.cursor = p.cursor.plus(1);
+            if (p.cursor < a) p.cursor.family = 0;  // wrapped: range exhausted
+            if (!p.used.count(a)) return a;
+        }
+        return std::nullopt;
+    }
+
+    void endpoints_of(const Network& n, int family) {
+        const auto& na = out.addressing.networks[n.name];
+        if (!(family == 4 ? na.subnet4 : na.subnet6)) return;
+        Pool pool = make_pool(n, na, family);
+        std::vector<std::pair<const Service*, const Endpoint*>> dynamic;
+        for (auto& [_, s] : in.project->services) {
+            for (auto& e : s.endpoints) {
+                if (e.network != n.name) continue;
+                auto& ea = out.addressing.endpoints[{s.name, n.name}];
+                auto& slot = family == 4 ? ea.v4 : ea.v6;
+                if (auto st = family == 4 ? e.ipv4_address : e.ipv6_address) {
+                    slot = st;
+                    continue;
+                }
+                // Keep what the endpoint had while it is still valid.
+                auto prev = previous_address(s.name, n.name, family);
+                if (prev && pool.subnet.contains(*prev) && !(*prev < pool.first) &&
+                    !(pool.last < *prev) && !pool.used.count(*prev)) {
+                    slot = prev;
+                    pool.used.insert(*prev);
+                    continue;
+                }
+                dynamic.push_back({&s, &e});
+            }
+        }
+        for (auto [s, e] : dynamic) {
+            auto& slot = family == 4 ? out.addressing.endpoints[{s->name, n.name}].v4
+                                     : out.addressing.endpoints[{s->name, n.name}].v6;
+            if ((slot = next_free(pool))) continue;
+            error(fmt::format("services.{}.networks.{}", s->name, n.name),
+                  fmt::format("no free IPv{} address left in {} for this endpoint; widen "
+                              "ip_range or the subnet",
+                              family, pool.subnet.str()));
+        }
+    }
+
+    void endpoints() {
+        for (auto& [_, n] : in.project->networks) {
+            endpoints_of(n, 4);
+            endpoints_of(n, 6);
+        }
+        for (auto& [_, s] : in.project->services)
+            for (auto& e : s.endpoints) {
+                auto& ea = out.addressing.endpoints[{s.name, e.network}];
+                ea.ifname = e.interface_name;
+                if (e.mac_address) ea.mac = e.mac_address;
+                else if (ea.v4) ea.mac = Mac::from_ipv4(*ea.v4);
+            }
+    }
+
+    void ports() {
+        std::set<uint16_t> used(in.used_ports.begin(), in.used_ports.end());
+        for (auto& [_, s] : in.project->services)
+            for (auto& p : s.ports)
+                if (p.published)
+                    for (uint32_t v = p.published->first; v <= p.published->last; ++v)
+                        used.insert(uint16_t(v));
+        std::vector<std::string> fresh;
+        for (auto& [_, s] : in.project->services)
+            for (auto& p : s.ports) {
+                if (p.published) continue;
+                auto key = ephemeral_port_key(s.name, p);
+                auto prev = in.previous.ephemeral_ports.find(key);
+                if (prev != in.previous.ephemeral_ports.end() && !used.count(prev->second)) {
+                    out.addressing.ephemeral_ports[key] = prev->second;
+                    used.insert(prev->second);
+                } else {
+                    fresh.push_back(key);
+                }
+            }
+        uint32_t next = 49153;
+        for (auto& key : fresh) {
+            while (next <= 65535 && used.count(uint16_t(next))) ++next;
+            if (next > 65535) {
+                error("services", "no free ephemeral host port left in 49153-65535");
+                return;
+            }
+            out.addressing.ephemeral_ports[key] = uint16_t(next);
+            used.insert(uint16_t(next++));
+        }
+    }
+};
+
+}  // namespace
+
+IpamResult allocate(const IpamInput& in) {
+    IpamResult out;
+    Allocator a{in, out, {}};
+    a.subnets();
+    a.endpoints();
+    a.ports();
+    return out;
+}
+
+}  // namespace topo

@@ -1,0 +1,94 @@
+#include "reconcile/plan.hpp"
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+namespace topo {
+
+int rank(Kind k) {
+    switch (k) {
+        case Kind::Netns: return 0;
+        case Kind::Bridge: return 1;
+        case Kind::Vxlan: return 2;
+        case Kind::Veth: return 3;
+        case Kind::Macvlan: return 4;
+        case Kind::Address: return 5;
+        case Kind::Route: return 6;
+        case Kind::Fdb: return 7;
+        case Kind::Neigh: return 8;
+        case Kind::NftTable: return 9;
+        case Kind::Sysctl: return 10;
+        case Kind::File: return 11;
+    }
+    return 99;
+}
+
+namespace {
+
+std::string ns_of(const Object& o) {
+    if (auto* l = std::get_if<Link>(&o)) return l->ns;
+    if (auto* a = std::get_if<Address>(&o)) return a->ns;
+    if (auto* r = std::get_if<Route>(&o)) return r->ns;
+    return {};
+}
+
+// "ns:link" an address or route sits on.
+std::string link_of(const Object& o) {
+    if (auto* a = std::get_if<Address>(&o)) return a->ns + ":" + a->link;
+    if (auto* r = std::get_if<Route>(&o)) return r->ns + ":" + r->dev;
+    return {};
+}
+
+void mark_implied(std::vector<Change>& deletions) {
+    std::set<std::string> gone_ns, gone_links;
+    for (auto& c : deletions) {
+        const Object& o = *c.before;
+        if (auto* n = std::get_if<Netns>(&o)) gone_ns.insert(n->name);
+        if (auto* l = std::get_if<Link>(&o)) {
+            gone_links.insert(l->ns + ":" + l->name);
+            if (!l->peer_name.empty()) gone_links.insert(l->peer_ns + ":" + l->peer_name);
+        }
+    }
+    for (auto& c : deletions) {
+        if (c.action != Action::Delete) continue;  // a replace's delete half always runs
+        const Object& o = *c.before;
+        auto ns = ns_of(o);
+        auto link = link_of(o);
+        bool in_gone_ns = !ns.empty() && gone_ns.count(ns);
+        bool on_gone_link = !link.empty() && gone_links.count(link);
+        // A veth's host end lives in the host namespace: it is deleted explicitly.
+        if ((in_gone_ns && !std::holds_alternative<Netns>(o)) || on_gone_link) c.implied = true;
+    }
+}
+
+}  // namespace
+
+std::vector<Change> plan(std::vector<Change> changes) {
+    std::vector<Change> deletions, creations;
+    for (auto& c : changes) {
+        if (c.action == Action::Delete) {
+            deletions.push_back(c);
+        } else if (c.action == Action::Replace) {
+            // Rule 3: the old object goes in phase 1; the Replace that stays in phase 2
+            // only creates (see execute.hpp).
+            deletions.push_back({Action::Delete, c.before, std::nullopt, {}, "replaced"});
+            creations.push_back(c);
+        } else {
+            creations.push_back(c);
+        }
+    }
+    mark_implied(deletions);
+    auto by_rank = [](const Change& a, const Change& b) {
+        int ra = rank(a.kind()), rb = rank(b.kind());
+        return ra != rb ? ra < rb : a.id() < b.id();
+    };
+    std::sort(deletions.begin(), deletions.end(),
+              [&](const Change& a, const Change& b) { return by_rank(b, a); });
+    std::sort(creations.begin(), creations.end(), by_rank);
+    std::vector<Change> out = std::move(deletions);
+    out.insert(out.end(), creations.begin(), creations.end());
+    return out;
+}
+
+}  // namespace topo

@@ -1,0 +1,77 @@
+#include "reconcile/reconcile.hpp"
+
+#include <fmt/format.h>
+
+#include "reconcile/diff.hpp"
+#include "reconcile/plan.hpp"
+
+namespace topo {
+
+namespace {
+
+// Foreign objects the manifest relies on must exist: topo attaches to them but
+// never creates them.
+void check_references(const Project& p, const Computed& c, std::vector<std::string>& errors) {
+    for (auto& [_, n] : p.networks) {
+        std::string name = n.driver == Driver::Macvlan ? n.parent : bridge_name(p, n);
+        bool referenced = n.external || n.driver == Driver::Macvlan;
+        if (!referenced || n.driver == Driver::Overlay) continue;
+        bool used = false;
+        for (auto& [__, s] : p.services)
+            for (auto& e : s.endpoints) used |= e.network == n.name;
+        if (!used) continue;
+        Kind k = n.driver == Driver::Macvlan ? Kind::Macvlan : Kind::Bridge;
+        bool found = false;
+        for (auto& [key, o] : c.live.objects)
+            if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && l->name == name) found = true;
+        if (!found)
+            errors.push_back(fmt::format(
+                "networks.{}: {} {} does not exist on this host; create it first{}", n.name,
+                k == Kind::Macvlan ? "parent interface" : "external bridge", name,
+                k == Kind::Macvlan ? " or set driver_opts.parent to an existing interface"
+                                   : " or drop `external: true` so topo creates it"));
+    }
+}
+
+}  // namespace
+
+Computed compute(Kernel& kernel, const PlanInput& in) {
+    Computed c;
+    if (in.project) {
+        // Addresses first: they are part of what the kernel should hold.
+        IpamInput ii{in.project, in.previous, kernel.host_routes(), in.other_subnets, in.other_ports};
+        auto ipam = allocate(ii);
+        for (auto& e : ipam.errors) c.errors.push_back(fmt::format("{}: {}", e.path, e.message));
+        c.addressing = std::move(ipam.addressing);
+        if (!c.errors.empty()) return c;
+        // What the kernel should hold for this project on this host.
+        c.desired = desired_state(*in.project, c.addressing, {in.host});
+        c.errors = c.desired.unsupported;
+    } else {
+        c.desired.scope.project = in.project_name;
+    }
+    // What it holds now: topo's objects by marker, plus the foreign ones referenced.
+    c.live = kernel.read(c.desired.scope);
+    if (in.project) check_references(*in.project, c, c.errors);
+    // The difference, in an order the kernel accepts.
+    auto d = diff(c.desired.state, c.live);
+    c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());
+    c.plan.project = in.project ? in.project->name : in.project_name;
+    c.plan.host = in.host;
+    c.plan.changes = plan(std::move(d.changes));
+    return c;
+}
+
+std::vector<std::string> verify(Kernel& kernel, const Desired& desired) {
+    auto live = kernel.read(desired.scope);
+    auto d = diff(desired.state, live);
+    std::vector<std::string> out = d.conflicts;
+    for (auto& ch : d.changes) {
+        auto line = fmt::format("{} {} {}", to_string(ch.action), to_string(ch.kind()), ch.id());
+        for (auto& f : ch.fields) line += " (" + f + ")";
+        out.push_back(line);
+    }
+    return out;
+}
+
+}  // namespace topo

@@ -1,0 +1,179 @@
+// plan, apply and destroy: the reconcile loop of cli.md, as a straight list of steps.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands_impl.hpp"
+#include "cli/output.hpp"
+#include "reconcile/execute.hpp"
+#include "state/serialize.hpp"
+
+namespace topo::cli {
+
+namespace {
+
+void print_plan(const Options& o, const Plan& p) {
+    switch (o.format) {
+        case Format::Text: fmt::print("{}", plan_text(p, o.color)); break;
+        case Format::Json: fmt::print("{}", plan_json(p)); break;
+        case Format::Markdown: fmt::print("{}", plan_markdown(p)); break;
+    }
+    std::fflush(stdout);
+}
+
+void fail_on_errors(const std::vector<std::string>& errors) {
+    if (errors.empty()) return;
+    std::string msg = "the plan cannot be carried out:";
+    for (auto& e : errors) msg += "\n  " + e;
+    throw UserError(msg);
+}
+
+bool confirm(const Options& o, const char* question) {
+    if (o.auto_approve || !::isatty(STDIN_FILENO)) return true;
+    fmt::print("\n{} Only 'yes' is accepted: ", question);
+    std::fflush(stdout);
+    std::string answer;
+    std::getline(std::cin, answer);
+    return answer == "yes";
+}
+
+// Execute, then read back: a run is done only when the host matches.
+void carry_out(Session& s, const Plan& p, const Desired& desired) {
+    auto report = execute(*s.kernel, p.changes, [&](const Change& c) {
+        if (s.opts.verbose) fmt::print(stderr, "done: {} {} {}\n", to_string(c.action), to_string(c.kind()), c.id());
+    });
+    if (!report.ok()) {
+        std::string msg = fmt::format("apply: {}", *report.failure);
+        if (report.rollback_failures.empty())
+            msg += fmt::format("\nrolled back the {} change(s) of this run; the host is as it was", report.applied);
+        for (auto& f : report.rollback_failures) msg += "\nrollback: " + f;
+        throw UserError(msg);
+    }
+    auto left = verify(*s.kernel, desired);
+    if (!left.empty()) {
+        std::string msg = "apply: the host still differs from the manifest after applying:";
+        for (auto& l : left) msg += "\n  " + l;
+        throw UserError(msg);
+    }
+}
+
+nlohmann::json saved_plan(const Session& s, const Computed& c) {
+    nlohmann::json changes = nlohmann::json::array();
+    for (auto& ch : c.plan.changes) changes.push_back(change_to_json(ch));
+    return {{"format_version", 1},
+            {"kind", "topo-saved-plan"},
+            {"project", s.project_name},
+            {"host", s.host},
+            {"manifests", s.next_record(c).manifests},
+            {"scope", {{"project", c.desired.scope.project},
+                       {"foreign_links", c.desired.scope.foreign_links},
+                       {"files", c.desired.scope.files},
+                       {"sysctls", c.desired.scope.sysctls}}},
+            {"fingerprint", fingerprint(c.live)},
+            {"changes", changes},
+            {"desired", state_to_json(c.desired.state)},
+            {"addressing", addressing_to_json(c.addressing)}};
+}
+
+}  // namespace
+
+int cmd_plan(const Options& o) {
+    auto s = Session::open(o, true);
+    auto c = s.compute();
+    fail_on_errors(c.errors);
+    print_plan(o, c.plan);
+    if (!o.out.empty()) write_file_atomic(o.out, saved_plan(s, c).dump(2) + "\n");
+    return o.detailed_exitcode && !c.plan.empty() ? 2 : 0;
+}
+
+int cmd_apply(const Options& o) {
+    if (!o.saved_plan.empty()) return cmd_apply_saved(o);
+    auto s = Session::open(o, true);
+    // One run per project at a time.
+    auto lock = s.state.lock(s.project_name, o.lock_timeout);
+    auto c = s.compute();
+    fail_on_errors(c.errors);
+    print_plan(o, c.plan);
+    if (o.dry_run || c.plan.empty()) {
+        if (!o.dry_run) s.state.save(s.next_record(c));
+        return 0;
+    }
+    if (!confirm(o, "Apply these changes?")) throw UserError("apply cancelled; nothing was changed");
+    carry_out(s, c.plan, c.desired);
+    // Allocations are kept only once the host holds them.
+    s.state.save(s.next_record(c));
+    fmt::print("Apply complete: {}\n", summary_line(c.plan).substr(6));
+    return 0;
+}
+
+int cmd_apply_saved(const Options& o) {
+    std::ifstream in(o.saved_plan);
+    if (!in) throw UserError(fmt::format("cannot read saved plan {}", o.saved_plan));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    nlohmann::json j;
+    Plan p;
+    Desired desired;
+    Addressing addressing;
+    try {
+        j = nlohmann::json::parse(ss.str());
+        if (j.value("kind", "") != "topo-saved-plan") throw std::runtime_error("not a topo saved plan");
+        for (auto& ch : j.at("changes")) p.changes.push_back(change_from_json(ch));
+        desired.state = state_from_json(j.at("desired"));
+        auto& sc = j.at("scope");
+        desired.scope = {sc.at("project"), sc.at("foreign_links"), sc.at("files"), sc.at("sysctls")};
+        addressing = addressing_from_json(j.at("addressing"));
+    } catch (const std::exception& e) {
+        throw UserError(fmt::format("saved plan {} is not usable: {}", o.saved_plan, e.what()));
+    }
+    Options po = o;
+    po.project = j.at("project");
+    po.files.clear();  // the plan, not the manifest, says what to do
+    auto s = Session::open(po, false);
+    s.host = j.value("host", "");
+    p.project = s.project_name;
+    auto lock = s.state.lock(s.project_name, o.lock_timeout);
+    // A saved plan is carried out exactly, and only on the host it was computed from.
+    auto live = s.kernel->read(desired.scope);
+    if (fingerprint(live) != j.at("fingerprint").get<std::string>())
+        throw UserError(fmt::format(
+            "saved plan {} is stale: the host changed since it was made; run `topo plan` again",
+            o.saved_plan));
+    print_plan(o, p);
+    if (p.empty()) return 0;
+    carry_out(s, p, desired);
+    ProjectRecord r{s.project_name, j.value("manifests", std::vector<std::string>{}), s.host, addressing};
+    s.state.save(r);
+    fmt::print("Apply complete: {}\n", summary_line(p).substr(6));
+    return 0;
+}
+
+int cmd_destroy(const Options& o) {
+    auto s = Session::open(o, false);
+    s.project.reset();  // nothing is desired
+    auto lock = s.state.lock(s.project_name, o.lock_timeout);
+    auto c = s.compute();
+    if (!s.record() && !o.collect) {
+        if (c.plan.empty()) throw UserError(fmt::format("topo has no record of project {} in {} and finds nothing of it on this host", s.project_name, o.state_dir));
+        throw UserError(fmt::format(
+            "topo has no record of project {} in {}, but finds {} object(s) marked as its own; "
+            "run `topo destroy --project {} --collect` to remove them",
+            s.project_name, o.state_dir, c.plan.changes.size(), s.project_name));
+    }
+    print_plan(o, c.plan);
+    if (o.dry_run) return 0;
+    if (!c.plan.empty()) {
+        if (!confirm(o, fmt::format("Destroy project {}?", s.project_name).c_str()))
+            throw UserError("destroy cancelled; nothing was changed");
+        carry_out(s, c.plan, c.desired);
+    }
+    s.state.remove(s.project_name);
+    fmt::print("Destroy complete: {}\n", summary_line(c.plan).substr(6));
+    return 0;
+}
+
+}  // namespace topo::cli

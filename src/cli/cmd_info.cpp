@@ -1,0 +1,120 @@
+// validate, show and ls: commands that read and change nothing.
+#include <fmt/format.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cli/commands_impl.hpp"
+#include "manifest/manifest.hpp"
+#include "model/naming.hpp"
+#include "reconcile/desired.hpp"
+#include "state/serialize.hpp"
+
+namespace topo::cli {
+
+int cmd_validate(const Options& o) {
+    if (o.files.empty()) throw UserError("no manifest given; pass one with -f FILE");
+    manifest::LoadOptions lo;
+    if (!o.project.empty()) lo.project = o.project;
+    auto p = manifest::load(o.files, lo);
+    for (auto& w : p.warnings)
+        fmt::print(stderr, "{}:{}:{}: {}: warning: {}\n", w.mark.file, w.mark.line, w.mark.column,
+                   w.path, w.message);
+    size_t sandboxes = 0;
+    for (auto& [_, s] : p.services) sandboxes += s.has_sandbox();
+    fmt::print("{}: valid: project {}, {} network(s), {} service(s), {} sandbox(es)\n",
+               o.files.back(), p.name, p.networks.size(), p.services.size(), sandboxes);
+    for (auto& [_, n] : p.networks)
+        if (n.driver == Driver::Macvlan)
+            fmt::print("note: networks.{}: the host itself cannot reach macvlan sandboxes through "
+                       "{} (a kernel property of macvlan)\n", n.name, n.parent);
+    return 0;
+}
+
+namespace {
+
+// The live state of one project, grouped for people: networks (bridges) and sandboxes.
+nlohmann::json live_view(Session& s) {
+    ReadScope scope{s.project_name, {}, {}, {}};
+    if (s.project) {
+        Addressing none;
+        if (auto r = s.record()) none = r->addressing;
+        scope = desired_state(*s.project, none, {s.host}).scope;
+    }
+    auto live = s.kernel->read(scope);
+    nlohmann::json nets = nlohmann::json::array(), boxes = nlohmann::json::object();
+    std::map<std::string, std::vector<std::string>> addrs;  // "ns:link" → prefixes
+    for (auto& [k, o] : live.objects)
+        if (auto* a = std::get_if<Address>(&o)) addrs[a->ns + ":" + a->link].push_back(a->prefix.str());
+    for (auto& [k, o] : live.objects) {
+        if (auto* n = std::get_if<Netns>(&o)) boxes[n->name]["endpoints"] = nlohmann::json::array();
+    }
+    for (auto& [k, o] : live.objects) {
+        if (auto* l = std::get_if<Link>(&o)) {
+            if (l->kind == LinkKind::Bridge && l->ns.empty()) {
+                nets.push_back({{"bridge", l->name}, {"owner", l->owner}, {"addresses", addrs[":" + l->name]}});
+            } else if (l->kind == LinkKind::Veth) {
+                boxes[l->peer_ns]["endpoints"].push_back(
+                    {{"interface", l->peer_name}, {"kind", "veth"}, {"host_end", l->name},
+                     {"bridge", l->master}, {"mac", l->peer_mac ? l->peer_mac->str() : ""},
+                     {"addresses", addrs[l->peer_ns + ":" + l->peer_name]}});
+            } else if (l->kind == LinkKind::Macvlan) {
+                boxes[l->ns]["endpoints"].push_back(
+                    {{"interface", l->name}, {"kind", "macvlan"}, {"parent", l->parent},
+                     {"addresses", addrs[l->ns + ":" + l->name]}});
+            }
+        } else if (auto* r = std::get_if<Route>(&o)) {
+            boxes[r->ns]["routes"].push_back(fmt::format("{} {}", r->dst.len ? r->dst.str() : "default", describe(o)));
+        }
+    }
+    return {{"project", s.project_name}, {"networks", nets}, {"sandboxes", boxes}};
+}
+
+}  // namespace
+
+int cmd_show(const Options& o) {
+    auto s = Session::open(o, false);
+    auto v = live_view(s);
+    if (o.format == Format::Json) return fmt::print("{}\n", v.dump(2)), 0;
+    fmt::print("Project {}\n", s.project_name);
+    for (auto& n : v["networks"])
+        fmt::print("  network {:<12} bridge {} {}\n", n["owner"].get<std::string>().substr(n["owner"].get<std::string>().rfind('/') + 1),
+                   n["bridge"].get<std::string>(), fmt::join(n["addresses"].get<std::vector<std::string>>(), " "));
+    for (auto& [name, b] : v["sandboxes"].items()) {
+        fmt::print("  sandbox {}\n", name);
+        for (auto& e : b["endpoints"])
+            fmt::print("    {:<6} {} {}\n", e["interface"].get<std::string>(), e["kind"].get<std::string>(),
+                       fmt::join(e["addresses"].get<std::vector<std::string>>(), " "));
+        if (b.contains("routes"))
+            for (auto& r : b["routes"]) fmt::print("    route {}\n", r.get<std::string>());
+    }
+    return 0;
+}
+
+int cmd_ls(const Options& o) {
+    StateDir state(o.state_dir);
+    auto base = Session::open([&] { Options x = o; x.project = "_"; x.files.clear(); return x; }(), false);
+    std::set<std::string> names;
+    for (auto& p : state.projects()) names.insert(p);
+    for (auto& p : base.kernel->projects()) names.insert(p);
+    nlohmann::json out = nlohmann::json::array();
+    for (auto& name : names) {
+        auto live = base.kernel->read({name, {}, {}, {}});
+        int nets = 0, boxes = 0;
+        for (auto& [k, ob] : live.objects) {
+            nets += k.kind == Kind::Bridge;
+            boxes += k.kind == Kind::Netns;
+        }
+        bool recorded = state.load(name).has_value();
+        out.push_back({{"project", name}, {"networks", nets}, {"sandboxes", boxes}, {"recorded", recorded}});
+    }
+    if (o.format == Format::Json) return fmt::print("{}\n", out.dump(2)), 0;
+    fmt::print("{:<24} {:>8} {:>9}  {}\n", "PROJECT", "NETWORKS", "SANDBOXES", "STATE");
+    for (auto& p : out)
+        fmt::print("{:<24} {:>8} {:>9}  {}\n", p["project"].get<std::string>(), p["networks"].get<int>(),
+                   p["sandboxes"].get<int>(), p["recorded"].get<bool>() ? "recorded" : "no record (collect with destroy --collect)");
+    return 0;
+}
+
+}  // namespace topo::cli

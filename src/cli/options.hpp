@@ -1,0 +1,30 @@
+// Options shared by every command (cli.md, "Common options").
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace topo::cli {
+
+enum class Format { Text, Json, Markdown };
+
+struct Options {
+    std::vector<std::string> files;  // -f, repeatable
+    std::string project;             // -p
+    std::string host;                // --host
+    std::string state_dir = "/var/lib/topo";
+    Format format = Format::Text;
+    bool color = true;
+    bool verbose = false;
+    std::chrono::milliseconds lock_timeout{30000};
+    // command-specific
+    std::string out;               // plan --out
+    std::string saved_plan;        // apply PLAN
+    bool detailed_exitcode = false;
+    bool dry_run = false;
+    bool auto_approve = false;
+    bool collect = false;          // destroy --collect: by markers, with no state record
+};
+
+}  // namespace topo::cli

@@ -1,0 +1,135 @@
+#include "cli/output.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "model/naming.hpp"
+#include "state/serialize.hpp"
+
+namespace topo::cli {
+
+namespace {
+
+struct Counts {
+    int add = 0, change = 0, destroy = 0;
+};
+
+Counts count(const Plan& p) {
+    Counts c;
+    for (auto& ch : p.changes) {
+        if (ch.implied) continue;  // goes with its parent
+        switch (ch.action) {
+            case Action::Create: ++c.add; break;
+            case Action::Update: ++c.change; break;
+            case Action::Delete: ++c.destroy; break;
+            case Action::Replace: ++c.add; break;
+        }
+    }
+    return c;
+}
+
+const char* symbol(const Change& c) {
+    switch (c.action) {
+        case Action::Create: return "+";
+        case Action::Update: return "~";
+        case Action::Delete: return "-";
+        case Action::Replace: return "±";
+    }
+    return "?";
+}
+
+const char* color_of(const Change& c) {
+    switch (c.action) {
+        case Action::Create: return "\033[32m";
+        case Action::Update: return "\033[33m";
+        case Action::Delete: return "\033[31m";
+        case Action::Replace: return "\033[35m";
+    }
+    return "";
+}
+
+// "network frontend" / "service web, network frontend" from a marker.
+std::string owner_label(const Object& o) {
+    std::string owner;
+    if (auto* l = std::get_if<Link>(&o)) owner = l->owner;
+    if (owner.empty()) return "";
+    auto parts = owner.substr(owner.find('/', 5) + 1);  // after "topo/<project>/"
+    if (parts.starts_with("net/")) return "network " + parts.substr(4);
+    if (parts.starts_with("svc/")) {
+        auto rest = parts.substr(4);
+        auto slash = rest.find('/');
+        if (slash == std::string::npos) return "service " + rest;
+        return fmt::format("service {}, network {}", rest.substr(0, slash), rest.substr(slash + 1));
+    }
+    return "";
+}
+
+std::string detail(const Change& c) {
+    std::vector<std::string> parts;
+    auto d = describe(c.object());
+    auto label = owner_label(c.object());
+    for (auto& f : c.fields) parts.push_back(f);
+    if (!label.empty()) parts.push_back(label);
+    if (!c.reason.empty()) parts.push_back(c.reason);
+    if (c.implied) parts.push_back("goes with its parent");
+    std::string s = d;
+    if (!parts.empty()) s += fmt::format("{}({})", s.empty() ? "" : " ", fmt::join(parts, "; "));
+    return s;
+}
+
+}  // namespace
+
+std::string summary_line(const Plan& p) {
+    if (p.empty()) return "No changes. The host matches the manifest.";
+    auto c = count(p);
+    return fmt::format("Plan: {} to add, {} to change, {} to destroy.", c.add, c.change, c.destroy);
+}
+
+std::string plan_text(const Plan& p, bool color) {
+    std::string out;
+    for (auto& c : p.changes) {
+        auto d = detail(c);
+        auto line = fmt::format("  {} {:<8} {}{}", symbol(c), to_string(c.kind()), c.id(),
+                                d.empty() ? "" : " " + d);
+        if (color) line = fmt::format("{}{}\033[0m", color_of(c), line);
+        out += line + "\n";
+    }
+    for (auto& n : p.notes) out += fmt::format("Note: {}\n", n);
+    out += summary_line(p) + "\n";
+    return out;
+}
+
+std::string plan_json(const Plan& p) {
+    nlohmann::json changes = nlohmann::json::array();
+    for (auto& c : p.changes) changes.push_back(change_to_json(c));
+    nlohmann::json summary{{"create", 0}, {"update", 0}, {"delete", 0}, {"replace", 0}};
+    for (auto& c : p.changes)
+        if (!c.implied) summary[to_string(c.action)] = summary[to_string(c.action)].get<int>() + 1;
+    nlohmann::json j{{"format_version", 1},
+                     {"project", p.project},
+                     {"host", p.host.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.host)},
+                     {"changes", changes},
+                     {"summary", summary}};
+    if (!p.notes.empty()) j["notes"] = p.notes;
+    return j.dump(2) + "\n";
+}
+
+std::string plan_markdown(const Plan& p) {
+    std::string out = fmt::format("### topo plan: `{}`{}\n\n", p.project,
+                                  p.host.empty() ? "" : fmt::format(" on `{}`", p.host));
+    if (p.empty()) return out + summary_line(p) + "\n";
+    out += "```diff\n";
+    for (auto& c : p.changes) {
+        // diff syntax colours lines by their first character.
+        char lead = c.action == Action::Create ? '+' : c.action == Action::Delete ? '-' : '!';
+        auto d = detail(c);
+        out += fmt::format("{} {:<8} {}{}\n", lead, to_string(c.kind()), c.id(), d.empty() ? "" : " " + d);
+    }
+    out += "```\n\n";
+    for (auto& n : p.notes) out += fmt::format("> {}\n", n);
+    out += fmt::format("**{}**\n", summary_line(p));
+    return out;
+}
+
+}  // namespace topo::cli

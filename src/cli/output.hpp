@@ -1,0 +1,16 @@
+// How a plan is shown: text (one line per change, for terminals and review),
+// JSON (format_version 1, for machines) and Markdown (for a review comment).
+#pragma once
+
+#include <string>
+
+#include "model/change.hpp"
+
+namespace topo::cli {
+
+std::string plan_text(const Plan& p, bool color);
+std::string plan_json(const Plan& p);
+std::string plan_markdown(const Plan& p);
+std::string summary_line(const Plan& p);
+
+}  // namespace topo::cli

@@ -1,0 +1,74 @@
+#include "cli/session.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "kernel/real.hpp"
+#include "manifest/manifest.hpp"
+
+namespace topo::cli {
+
+namespace {
+
+std::string pick_host(const Project& p, const std::string& flag) {
+    if (!flag.empty()) {
+        if (!p.hosts.empty() && !p.hosts.count(flag))
+            throw UserError(fmt::format("--host {}: no such host in the manifest's hosts", flag));
+        return flag;
+    }
+    if (p.hosts.size() == 1) return p.hosts.begin()->first;
+    if (p.hosts.size() > 1)
+        throw UserError(fmt::format(
+            "the manifest spans {} hosts; say which one this is with --host NAME", p.hosts.size()));
+    return "";
+}
+
+}  // namespace
+
+Session Session::open(const Options& opts, bool need_manifest) {
+    Session s{opts, StateDir(opts.state_dir), nullptr, std::nullopt, "", ""};
+    if (!opts.files.empty()) {
+        manifest::LoadOptions lo;
+        if (!opts.project.empty()) lo.project = opts.project;
+        s.project = manifest::load(opts.files, lo);
+        s.project_name = s.project->name;
+        s.host = pick_host(*s.project, opts.host);
+    } else if (need_manifest) {
+        throw UserError("no manifest given; pass one with -f FILE");
+    } else if (!opts.project.empty()) {
+        s.project_name = opts.project;
+        s.host = opts.host;
+    } else {
+        throw UserError("say which project: -f FILE or --project NAME");
+    }
+    s.kernel = std::make_unique<RealKernel>();
+    return s;
+}
+
+Computed Session::compute() {
+    PlanInput in;
+    in.project = project ? &*project : nullptr;
+    in.project_name = project_name;
+    in.host = host;
+    if (auto r = record()) in.previous = r->addressing;
+    for (auto& other : state.others(project_name)) {
+        for (auto& [_, n] : other.addressing.networks) {
+            if (n.subnet4) in.other_subnets.push_back(*n.subnet4);
+            if (n.subnet6) in.other_subnets.push_back(*n.subnet6);
+        }
+        for (auto& [_, port] : other.addressing.ephemeral_ports) in.other_ports.push_back(port);
+    }
+    return topo::compute(*kernel, in);
+}
+
+ProjectRecord Session::next_record(const Computed& c) const {
+    ProjectRecord r;
+    r.project = project_name;
+    for (auto& f : opts.files) r.manifests.push_back(std::filesystem::absolute(f).string());
+    r.host = host;
+    r.addressing = c.addressing;
+    return r;
+}
+
+}  // namespace topo::cli

@@ -1,0 +1,40 @@
+// What every command that touches a project needs: the manifest (if given),
+// the project's name, the state directory and the kernel.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli/options.hpp"
+#include "kernel/kernel.hpp"
+#include "model/project.hpp"
+#include "reconcile/reconcile.hpp"
+#include "state/store.hpp"
+
+namespace topo::cli {
+
+// An error already explained to the user: print it and exit 1.
+class UserError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct Session {
+    Options opts;
+    StateDir state;
+    std::unique_ptr<Kernel> kernel;
+    std::optional<Project> project;  // set when -f was given
+    std::string project_name;
+    std::string host;
+
+    // Loads the manifest (-f) or takes --project; throws ManifestError / UserError.
+    static Session open(const Options& opts, bool need_manifest);
+    std::optional<ProjectRecord> record() const { return state.load(project_name); }
+    // IPAM → desired → live → diff → plan, with the state file's allocations.
+    Computed compute();
+    // The record to save after a successful apply.
+    ProjectRecord next_record(const Computed& c) const;
+};
+
+}  // namespace topo::cli

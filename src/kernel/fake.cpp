@@ -1,0 +1,116 @@
+#include "kernel/fake.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "model/naming.hpp"
+
+namespace topo {
+
+namespace {
+
+std::string ns_of(const Object& o) {
+    if (auto* l = std::get_if<Link>(&o)) return l->ns;
+    if (auto* a = std::get_if<Address>(&o)) return a->ns;
+    if (auto* r = std::get_if<Route>(&o)) return r->ns;
+    return {};
+}
+
+std::string owner_of(const Object& o) {
+    if (auto* l = std::get_if<Link>(&o)) return l->owner;
+    if (auto* n = std::get_if<Netns>(&o)) return n->owner;
+    return {};
+}
+
+}  // namespace
+
+HostState FakeKernel::read(const ReadScope& scope) {
+    HostState out;
+    std::set<std::string> ns_ours, links_ours;
+    for (auto& [k, o] : state.objects) {
+        auto owner = owner_of(o);
+        bool ours = naming::owned_by(owner, scope.project);
+        if (auto* n = std::get_if<Netns>(&o); n && ours) ns_ours.insert(n->name);
+        if (auto* l = std::get_if<Link>(&o)) {
+            bool foreign = std::find(scope.foreign_links.begin(), scope.foreign_links.end(),
+                                     l->name) != scope.foreign_links.end() && l->ns.empty();
+            if (!ours && !foreign) continue;
+            links_ours.insert(l->ns + ":" + l->name);
+            if (!l->peer_name.empty()) links_ours.insert(l->peer_ns + ":" + l->peer_name);
+            out.add(o);
+        } else if (std::holds_alternative<Netns>(o)) {
+            if (ours) out.add(o);
+        }
+    }
+    for (auto& [k, o] : state.objects) {
+        if (auto* a = std::get_if<Address>(&o)) {
+            if (links_ours.count(a->ns + ":" + a->link) || ns_ours.count(a->ns)) out.add(o);
+        } else if (auto* r = std::get_if<Route>(&o)) {
+            if (ns_ours.count(r->ns)) out.add(o);
+        } else if (auto* f = std::get_if<File>(&o)) {
+            if (std::find(scope.files.begin(), scope.files.end(), f->path) != scope.files.end())
+                out.add(o);
+        } else if (auto* s = std::get_if<Sysctl>(&o)) {
+            if (std::find(scope.sysctls.begin(), scope.sysctls.end(), s->key) != scope.sysctls.end())
+                out.add(o);
+        } else if (auto* t = std::get_if<NftTable>(&o)) {
+            if (t->name == naming::nft_table(scope.project)) out.add(o);
+        }
+    }
+    return out;
+}
+
+void FakeKernel::remove(const Object& o) {
+    auto key = key_of(o);
+    state.objects.erase(key);
+    std::set<std::string> gone_links;
+    std::string gone_ns;
+    if (auto* n = std::get_if<Netns>(&o)) gone_ns = n->name;
+    if (auto* l = std::get_if<Link>(&o)) {
+        gone_links.insert(l->ns + ":" + l->name);
+        if (!l->peer_name.empty()) gone_links.insert(l->peer_ns + ":" + l->peer_name);
+    }
+    std::erase_if(state.objects, [&](const auto& kv) {
+        const Object& x = kv.second;
+        if (!gone_ns.empty() && ns_of(x) == gone_ns) return true;
+        if (auto* a = std::get_if<Address>(&x)) return gone_links.count(a->ns + ":" + a->link) > 0;
+        if (auto* r = std::get_if<Route>(&x)) return gone_links.count(r->ns + ":" + r->dev) > 0;
+        return false;
+    });
+}
+
+void FakeKernel::apply(const Change& c) {
+    size_t op = ops_++;
+    auto what = fmt::format("{} {}", to_string(c.kind()), c.id());
+    if (fail_at && op == *fail_at)
+        throw KernelError(fmt::format("{}: {}: Invalid argument (injected)", what, to_string(c.action)));
+    log.push_back(c);
+    switch (c.action) {
+        case Action::Create:
+            if (state.find(key_of(*c.after)))
+                throw KernelError(fmt::format("{}: create: File exists", what));
+            state.add(*c.after);
+            break;
+        case Action::Delete: remove(*c.before); break;
+        case Action::Update: state.add(*c.after); break;
+        case Action::Replace:
+            remove(*c.before);
+            state.add(*c.after);
+            break;
+    }
+}
+
+std::vector<std::string> FakeKernel::projects() {
+    std::set<std::string> names;
+    for (auto& [k, o] : state.objects) {
+        auto owner = owner_of(o);
+        if (!owner.starts_with(naming::marker_prefix)) continue;
+        auto rest = owner.substr(naming::marker_prefix.size());
+        names.insert(rest.substr(0, rest.find('/')));
+    }
+    return {names.begin(), names.end()};
+}
+
+}  // namespace topo

@@ -1,0 +1,49 @@
+// FakeKernel: an in-memory host for unit tests. Changes applied to it change
+// its state as the kernel would (deleting a namespace removes what was in it;
+// deleting a link removes its addresses), creating what exists fails with
+// EEXIST, and a failure can be injected at the N-th operation.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernel/kernel.hpp"
+
+namespace topo {
+
+class FakeKernel : public Kernel {
+public:
+    HostState state;                 // everything on the fake host, any owner
+    std::vector<Prefix> routes;      // host routes reported by host_routes()
+    std::optional<size_t> fail_at;   // 0-based index of the operation that fails
+    std::vector<Change> log;         // operations carried out, in order
+
+    HostState read(const ReadScope& scope) override;
+    void apply(const Change& change) override;
+    std::vector<Prefix> host_routes() override { return routes; }
+    std::vector<std::string> projects() override;
+    size_t operations() const { return ops_; }  // carried out or failed, since construction
+
+private:
+    size_t ops_ = 0;
+    void remove(const Object& o);
+};
+
+// DryRunKernel: reads through another kernel and records the changes it is
+// asked to make instead of making them.
+class DryRunKernel : public Kernel {
+public:
+    explicit DryRunKernel(Kernel& real) : real_(real) {}
+    std::vector<Change> recorded;
+
+    HostState read(const ReadScope& scope) override { return real_.read(scope); }
+    void apply(const Change& change) override { recorded.push_back(change); }
+    std::vector<Prefix> host_routes() override { return real_.host_routes(); }
+    std::vector<std::string> projects() override { return real_.projects(); }
+
+private:
+    Kernel& real_;
+};
+
+}  // namespace topo

@@ -1,0 +1,225 @@
+#include "state/serialize.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "model/naming.hpp"
+
+namespace topo {
+
+using nlohmann::json;
+
+namespace {
+
+template <class T>
+void put(json& j, const char* k, const std::optional<T>& v) {
+    if (v) j[k] = v->str();
+}
+void put(json& j, const char* k, const std::string& v) {
+    if (!v.empty()) j[k] = v;
+}
+std::string get_str(const json& j, const char* k) { return j.contains(k) ? j.at(k).get<std::string>() : ""; }
+
+template <class T>
+std::optional<T> get_parsed(const json& j, const char* k) {
+    if (!j.contains(k)) return std::nullopt;
+    auto v = T::parse(j.at(k).get<std::string>());
+    if (!v) throw std::runtime_error(fmt::format("bad {} value {}", k, j.at(k).dump()));
+    return v;
+}
+
+Prefix need_prefix(const json& j, const char* k) {
+    auto p = get_parsed<Prefix>(j, k);
+    if (!p) throw std::runtime_error(fmt::format("missing {}", k));
+    return *p;
+}
+
+const char* link_kind_name(LinkKind k) {
+    switch (k) {
+        case LinkKind::Bridge: return "bridge";
+        case LinkKind::Veth: return "veth";
+        case LinkKind::Macvlan: return "macvlan";
+        case LinkKind::Vxlan: return "vxlan";
+    }
+    return "?";
+}
+
+struct ToJson {
+    json operator()(const Netns& n) const { return {{"kind", "netns"}, {"name", n.name}, {"owner", n.owner}}; }
+    json operator()(const Link& l) const {
+        json j{{"kind", link_kind_name(l.kind)}, {"name", l.name}, {"up", l.up}};
+        put(j, "ns", l.ns);
+        put(j, "owner", l.owner);
+        if (l.mtu) j["mtu"] = *l.mtu;
+        put(j, "mac", l.mac);
+        put(j, "master", l.master);
+        put(j, "peer_ns", l.peer_ns);
+        put(j, "peer_name", l.peer_name);
+        put(j, "peer_mac", l.peer_mac);
+        put(j, "peer_owner", l.peer_owner);
+        put(j, "parent", l.parent);
+        put(j, "macvlan_mode", l.macvlan_mode);
+        if (l.kind == LinkKind::Vxlan) j["vni"] = l.vni, j["dstport"] = l.dstport;
+        put(j, "local", l.local);
+        put(j, "underlay", l.underlay);
+        return j;
+    }
+    json operator()(const Address& a) const {
+        json j{{"kind", "address"}, {"link", a.link}, {"prefix", a.prefix.str()}};
+        put(j, "ns", a.ns);
+        return j;
+    }
+    json operator()(const Route& r) const {
+        json j{{"kind", "route"}, {"dst", r.dst.str()}};
+        put(j, "ns", r.ns);
+        put(j, "gateway", r.gateway);
+        put(j, "dev", r.dev);
+        return j;
+    }
+    json operator()(const Sysctl& s) const {
+        json j{{"kind", "sysctl"}, {"key", s.key}, {"value", s.value}};
+        put(j, "ns", s.ns);
+        return j;
+    }
+    json operator()(const File& f) const { return {{"kind", "file"}, {"path", f.path}, {"content", f.content}}; }
+    json operator()(const NftTable& t) const {
+        return {{"kind", "nft-table"}, {"name", t.name}, {"family", t.family}, {"content", t.content}};
+    }
+};
+
+Link link_from_json(const json& j, LinkKind kind) {
+    Link l;
+    l.kind = kind;
+    l.name = j.at("name").get<std::string>();
+    l.ns = get_str(j, "ns");
+    l.owner = get_str(j, "owner");
+    if (j.contains("mtu")) l.mtu = j.at("mtu").get<uint32_t>();
+    l.mac = get_parsed<Mac>(j, "mac");
+    l.master = get_str(j, "master");
+    l.up = j.value("up", true);
+    l.peer_ns = get_str(j, "peer_ns");
+    l.peer_name = get_str(j, "peer_name");
+    l.peer_mac = get_parsed<Mac>(j, "peer_mac");
+    l.peer_owner = get_str(j, "peer_owner");
+    l.parent = get_str(j, "parent");
+    l.macvlan_mode = get_str(j, "macvlan_mode");
+    l.vni = j.value("vni", 0u);
+    l.dstport = j.value("dstport", uint16_t(0));
+    l.local = get_parsed<IpAddr>(j, "local");
+    l.underlay = get_str(j, "underlay");
+    return l;
+}
+
+}  // namespace
+
+json object_to_json(const Object& o) { return std::visit(ToJson{}, o); }
+
+Object object_from_json(const json& j) {
+    auto kind = j.at("kind").get<std::string>();
+    if (kind == "netns") return Netns{j.at("name").get<std::string>(), get_str(j, "owner")};
+    if (kind == "bridge") return link_from_json(j, LinkKind::Bridge);
+    if (kind == "veth") return link_from_json(j, LinkKind::Veth);
+    if (kind == "macvlan") return link_from_json(j, LinkKind::Macvlan);
+    if (kind == "vxlan") return link_from_json(j, LinkKind::Vxlan);
+    if (kind == "address") return Address{get_str(j, "ns"), j.at("link").get<std::string>(), need_prefix(j, "prefix")};
+    if (kind == "route")
+        return Route{get_str(j, "ns"), need_prefix(j, "dst"), get_parsed<IpAddr>(j, "gateway"), get_str(j, "dev")};
+    if (kind == "sysctl") return Sysctl{get_str(j, "ns"), j.at("key").get<std::string>(), j.at("value").get<std::string>()};
+    if (kind == "file") return File{j.at("path").get<std::string>(), j.at("content").get<std::string>()};
+    if (kind == "nft-table") {
+        NftTable t;
+        t.name = j.at("name").get<std::string>();
+        t.family = j.value("family", "inet");
+        t.content = j.value("content", "");
+        return t;
+    }
+    throw std::runtime_error(fmt::format("unknown object kind \"{}\"", kind));
+}
+
+json change_to_json(const Change& c) {
+    json j{{"action", to_string(c.action)}, {"kind", to_string(c.kind())}, {"id", c.id()}};
+    j["before"] = c.before ? object_to_json(*c.before) : json(nullptr);
+    j["after"] = c.after ? object_to_json(*c.after) : json(nullptr);
+    if (!c.fields.empty()) j["fields"] = c.fields;
+    if (!c.reason.empty()) j["reason"] = c.reason;
+    if (c.implied) j["implied"] = true;
+    return j;
+}
+
+Change change_from_json(const json& j) {
+    Change c;
+    auto a = j.at("action").get<std::string>();
+    if (a == "create") c.action = Action::Create;
+    else if (a == "update") c.action = Action::Update;
+    else if (a == "delete") c.action = Action::Delete;
+    else if (a == "replace") c.action = Action::Replace;
+    else throw std::runtime_error(fmt::format("unknown action \"{}\"", a));
+    if (!j.at("before").is_null()) c.before = object_from_json(j.at("before"));
+    if (!j.at("after").is_null()) c.after = object_from_json(j.at("after"));
+    if (!c.before && !c.after) throw std::runtime_error("a change without an object");
+    c.fields = j.value("fields", std::vector<std::string>{});
+    c.reason = j.value("reason", "");
+    c.implied = j.value("implied", false);
+    return c;
+}
+
+json state_to_json(const HostState& s) {
+    json arr = json::array();
+    for (auto& [_, o] : s.objects) arr.push_back(object_to_json(o));
+    return arr;
+}
+
+HostState state_from_json(const json& j) {
+    HostState s;
+    for (auto& o : j) s.add(object_from_json(o));
+    return s;
+}
+
+json addressing_to_json(const Addressing& a) {
+    json nets = json::object();
+    for (auto& [name, n] : a.networks) {
+        json j = json::object();
+        put(j, "subnet4", n.subnet4);
+        put(j, "subnet6", n.subnet6);
+        put(j, "gateway4", n.gateway4);
+        put(j, "gateway6", n.gateway6);
+        nets[name] = j;
+    }
+    json eps = json::array();
+    for (auto& [k, e] : a.endpoints) {
+        json j{{"service", k.first}, {"network", k.second}};
+        put(j, "v4", e.v4);
+        put(j, "v6", e.v6);
+        put(j, "mac", e.mac);
+        put(j, "ifname", e.ifname);
+        eps.push_back(j);
+    }
+    return {{"networks", nets}, {"endpoints", eps}, {"ephemeral_ports", a.ephemeral_ports}};
+}
+
+Addressing addressing_from_json(const json& j) {
+    Addressing a;
+    for (auto& [name, n] : j.at("networks").items()) {
+        auto& na = a.networks[name];
+        na.subnet4 = get_parsed<Prefix>(n, "subnet4");
+        na.subnet6 = get_parsed<Prefix>(n, "subnet6");
+        na.gateway4 = get_parsed<IpAddr>(n, "gateway4");
+        na.gateway6 = get_parsed<IpAddr>(n, "gateway6");
+    }
+    for (auto& e : j.at("endpoints")) {
+        auto& ea = a.endpoints[{e.at("service").get<std::string>(), e.at("network").get<std::string>()}];
+        ea.v4 = get_parsed<IpAddr>(e, "v4");
+        ea.v6 = get_parsed<IpAddr>(e, "v6");
+        ea.mac = get_parsed<Mac>(e, "mac");
+        ea.ifname = get_str(e, "ifname");
+    }
+    a.ephemeral_ports = j.value("ephemeral_ports", std::map<std::string, uint16_t>{});
+    return a;
+}
+
+std::string fingerprint(const HostState& s) {
+    return fmt::format("{:016x}", naming::hash(state_to_json(s).dump()));
+}
+
+}  // namespace topo

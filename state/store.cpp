@@ -1,0 +1,162 @@
+#include "state/store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "state/serialize.hpp"
+
+namespace topo {
+
+namespace fs = std::filesystem;
+
+static std::string err(const char* what, const std::string& path) {
+    return fmt::format("{} {}: {}", what, path, std::strerror(errno));
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+    auto dir = fs::path(path).parent_path().string();
+    auto tmp = fmt::format("{}.tmp.{}", path, getpid());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw StateError(err("cannot create", tmp));
+    size_t off = 0;
+    while (off < content.size()) {
+        ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            throw StateError(err("cannot write", tmp));
+        }
+        off += size_t(n);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        ::unlink(tmp.c_str());
+        throw StateError(err("cannot sync", tmp));
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        ::unlink(tmp.c_str());
+        throw StateError(err("cannot rename to", path));
+    }
+    if (int d = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
+        ::fsync(d);
+        ::close(d);
+    }
+}
+
+StateDir::Lock::~Lock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+std::string StateDir::file(const std::string& project, const char* suffix) const {
+    return fmt::format("{}/{}{}", path_, project, suffix);
+}
+
+void StateDir::ensure() const {
+    std::error_code ec;
+    fs::create_directories(path_, ec);
+    if (ec) throw StateError(fmt::format("cannot create state directory {}: {}", path_, ec.message()));
+}
+
+StateDir::Lock StateDir::lock(const std::string& project, std::chrono::milliseconds timeout) {
+    ensure();
+    auto path = file(project, ".lock");
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw StateError(err("cannot open lock", path));
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            ::close(fd);
+            throw StateError(err("cannot lock", path));
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::close(fd);
+            throw StateError(fmt::format(
+                "project {} is locked by another topo run ({}); waited {} ms — wait for it to "
+                "finish or raise --lock-timeout",
+                project, path, timeout.count()));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return Lock(fd);
+}
+
+std::optional<ProjectRecord> StateDir::load(const std::string& project) const {
+    auto path = file(project, ".json");
+    std::ifstream in(path);
+    if (!in) {
+        if (errno == ENOENT) return std::nullopt;
+        throw StateError(err("cannot read", path));
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    try {
+        auto j = nlohmann::json::parse(ss.str());
+        ProjectRecord r;
+        r.project = j.at("project").get<std::string>();
+        r.manifests = j.value("manifests", std::vector<std::string>{});
+        r.host = j.value("host", "");
+        r.addressing = addressing_from_json(j.at("addressing"));
+        return r;
+    } catch (const std::exception& e) {
+        throw StateError(fmt::format(
+            "state file {} is damaged ({}); move it aside and run `topo apply` again: "
+            "addresses are then allocated afresh, lowest free first",
+            path, e.what()));
+    }
+}
+
+void StateDir::save(const ProjectRecord& r) const {
+    ensure();
+    nlohmann::json j{{"format_version", 1},
+                     {"project", r.project},
+                     {"manifests", r.manifests},
+                     {"host", r.host},
+                     {"addressing", addressing_to_json(r.addressing)}};
+    write_file_atomic(file(r.project, ".json"), j.dump(2) + "\n");
+}
+
+void StateDir::remove(const std::string& project) const {
+    for (auto* suffix : {".json", ".status.json"}) ::unlink(file(project, suffix).c_str());
+}
+
+std::vector<std::string> StateDir::projects() const {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(path_, ec)) {
+        auto name = e.path().filename().string();
+        if (name.ends_with(".json") && !name.ends_with(".status.json"))
+            out.push_back(name.substr(0, name.size() - 5));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<ProjectRecord> StateDir::others(const std::string& project) const {
+    std::vector<ProjectRecord> out;
+    for (auto& p : projects()) {
+        if (p == project) continue;
+        try {
+            if (auto r = load(p)) out.push_back(*r);
+        } catch (const StateError&) {
+        }
+    }
+    return out;
+}
+
+void StateDir::write_status(const std::string& project, const std::string& json) const {
+    ensure();
+    write_file_atomic(file(project, ".status.json"), json);
+}
+
+}  // namespace topo

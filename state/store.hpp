@@ -1,0 +1,71 @@
+// The state directory (default /var/lib/topo): what topo must remember between
+// runs, one project per file.
+//
+//   <project>.json         allocations (subnets, addresses, ephemeral ports) and
+//                          the manifest it came from; written atomically
+//                          (temporary file, fsync, rename, fsync the directory)
+//   <project>.lock         flock(2) held for the whole of a run on the project
+//   <project>.status.json  the last reconcile's outcome (watch)
+//
+// The kernel's markers, not this directory, say which objects are topo's; the
+// state only keeps choices that must not change (an address once handed out).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "reconcile/ipam.hpp"
+
+namespace topo {
+
+class StateError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct ProjectRecord {
+    std::string project;
+    std::vector<std::string> manifests;  // absolute paths, as given last
+    std::string host;
+    Addressing addressing;
+};
+
+// Write `content` to `path` atomically: a reader sees the old or the new file, never a mix.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+class StateDir {
+public:
+    explicit StateDir(std::string path) : path_(std::move(path)) {}
+    const std::string& path() const { return path_; }
+
+    // Exclusive lock of one project, held until the object is destroyed.
+    class Lock {
+    public:
+        explicit Lock(int fd) : fd_(fd) {}
+        Lock(Lock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+        Lock(const Lock&) = delete;
+        ~Lock();
+
+    private:
+        int fd_;
+    };
+    // Waits up to `timeout`; throws StateError naming the lock file when it is held.
+    Lock lock(const std::string& project, std::chrono::milliseconds timeout);
+
+    std::optional<ProjectRecord> load(const std::string& project) const;  // throws StateError
+    void save(const ProjectRecord& r) const;
+    void remove(const std::string& project) const;
+    std::vector<std::string> projects() const;
+    std::vector<ProjectRecord> others(const std::string& project) const;  // unreadable ones skipped
+    void write_status(const std::string& project, const std::string& json) const;
+
+private:
+    std::string path_;
+    std::string file(const std::string& project, const char* suffix) const;
+    void ensure() const;
+};
+
+}  // namespace topo
