@@ -1,0 +1,33 @@
+#include "kernel/nl.hpp"
+
+#include <netlink/errno.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+
+namespace topo::nl {
+
+void fail(const std::string& what, const char* step, int nl_err) {
+    throw KernelError(fmt::format("{}: {}: {}", what, step, nl_geterror(nl_err)));
+}
+
+void fail_errno(const std::string& what, const char* step) {
+    throw KernelError(fmt::format("{}: {}: {}", what, step, std::strerror(errno)));
+}
+
+bool is_gone(int nl_err) {
+    int e = nl_err < 0 ? -nl_err : nl_err;
+    return e == NLE_OBJ_NOTFOUND || e == NLE_NODEV || e == NLE_NOADDR;
+}
+
+Sock connect_route() {
+    Sock s(nl_socket_alloc());
+    if (!s) throw KernelError("netlink: cannot allocate a socket");
+    if (int err = nl_connect(s.get(), NETLINK_ROUTE); err < 0) fail("netlink", "connect", err);
+    // Large dumps (1000 sandboxes) need room.
+    nl_socket_set_buffer_size(s.get(), 1 << 20, 1 << 20);
+    return s;
+}
+
+}  // namespace topo::nl

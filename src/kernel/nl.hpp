@@ -1,0 +1,35 @@
+// Small RAII wrappers over libnl objects, and errors with context.
+#pragma once
+
+#include <netlink/cache.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <net/if.h>
+
+#include <memory>
+#include <string>
+
+#include "kernel/kernel.hpp"
+
+namespace topo::nl {
+
+struct SockFree { void operator()(nl_sock* s) const { nl_socket_free(s); } };
+struct CacheFree { void operator()(nl_cache* c) const { nl_cache_free(c); } };
+struct LinkFree { void operator()(rtnl_link* l) const { rtnl_link_put(l); } };
+struct ObjectPut { void operator()(nl_object* o) const { nl_object_put(o); } };
+
+using Sock = std::unique_ptr<nl_sock, SockFree>;
+using Cache = std::unique_ptr<nl_cache, CacheFree>;
+using LinkPtr = std::unique_ptr<rtnl_link, LinkFree>;
+
+// "veth tv51c0de0a2b: create: File exists" from a libnl error code.
+[[noreturn]] void fail(const std::string& what, const char* step, int nl_err);
+// Same from errno.
+[[noreturn]] void fail_errno(const std::string& what, const char* step);
+// libnl error code → is it "already gone"? (for idempotent deletes)
+bool is_gone(int nl_err);
+
+// A route socket connected in the calling thread's current network namespace.
+Sock connect_route();
+
+}  // namespace topo::nl

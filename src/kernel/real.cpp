@@ -1,0 +1,171 @@
+#include "kernel/real.hpp"
+
+#include <netlink/route/addr.h>
+#include <netlink/route/route.h>
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "kernel/files.hpp"
+#include "kernel/netns.hpp"
+#include "model/naming.hpp"
+
+namespace topo {
+
+RealKernel::RealKernel() = default;
+RealKernel::~RealKernel() = default;
+
+nl_sock* RealKernel::sock(const std::string& ns) {
+    auto it = socks_.find(ns);
+    if (it != socks_.end()) return it->second.get();
+    nl::Sock s;
+    if (ns.empty()) {
+        s = nl::connect_route();
+    } else {
+        int fd = netns::open_fd(ns);
+        if (fd < 0) nl::fail_errno("netns " + ns, "open");
+        {
+            netns::Enter in(fd);
+            s = nl::connect_route();
+        }
+        ::close(fd);
+    }
+    return socks_.emplace(ns, std::move(s)).first->second.get();
+}
+
+int RealKernel::ifindex(const std::string& ns, const std::string& name, const std::string& what) {
+    rtnl_link* l = nullptr;
+    int err = rtnl_link_get_kernel(sock(ns), 0, name.c_str(), &l);
+    if (err < 0) nl::fail(what, fmt::format("find {}", ns.empty() ? name : ns + ":" + name).c_str(), err);
+    int idx = rtnl_link_get_ifindex(l);
+    rtnl_link_put(l);
+    return idx;
+}
+
+void RealKernel::apply_netns(const Change& c) {
+    if (c.before) {
+        auto& n = std::get<Netns>(*c.before);
+        if (n.owner.empty()) throw KernelError(fmt::format("netns {}: not topo's; refusing to delete it", n.name));
+        forget(n.name);
+        netns::remove(n.name);
+    }
+    if (c.after) {
+        auto& n = std::get<Netns>(*c.after);
+        // Mark `lo` and bring it up inside the namespace before it gets its name.
+        netns::create(n.name, [&] {
+            auto s = nl::connect_route();
+            auto lo = kernel_link(s.get(), "lo", "netns " + n.name);
+            nl::LinkPtr change(rtnl_link_alloc());
+            rtnl_link_set_ifalias(change.get(), n.owner.c_str());
+            rtnl_link_set_flags(change.get(), IFF_UP);
+            if (int err = rtnl_link_change(s.get(), lo.get(), change.get(), 0); err < 0)
+                nl::fail("netns " + n.name, "mark lo", err);
+        });
+    }
+}
+
+void RealKernel::apply(const Change& c) {
+    const Object& o = c.object();
+    bool create = c.action == Action::Create || c.action == Action::Replace;
+    bool remove = c.action == Action::Delete || c.action == Action::Replace;
+    if (std::holds_alternative<Netns>(o)) {
+        Change only = c;
+        if (!remove) only.before.reset();
+        if (!create) only.after.reset();
+        return apply_netns(only);
+    }
+    if (auto* l = std::get_if<Link>(&o)) {
+        if (c.action == Action::Update) return link_update(*this, std::get<Link>(*c.after), std::get<Link>(*c.before));
+        if (remove) link_delete(*this, std::get<Link>(*c.before));
+        if (create) link_create(*this, std::get<Link>(*c.after));
+        (void)l;
+        return;
+    }
+    if (std::holds_alternative<Address>(o)) {
+        if (remove) address_apply(*this, std::get<Address>(*c.before), false);
+        if (create) address_apply(*this, std::get<Address>(*c.after), true);
+        return;
+    }
+    if (std::holds_alternative<Route>(o)) {
+        if (remove) route_apply(*this, std::get<Route>(*c.before), false);
+        if (create) route_apply(*this, std::get<Route>(*c.after), true);
+        return;
+    }
+    if (std::holds_alternative<Sysctl>(o)) {
+        if (c.after) sysctl_write(*this, std::get<Sysctl>(*c.after));
+        return;  // a sysctl is never "deleted": topo leaves the value it set
+    }
+    if (auto* f = std::get_if<File>(&o)) {
+        if (c.action == Action::Delete) files::remove(f->path);
+        else files::write_atomic(f->path, std::get<File>(*c.after).content);
+        return;
+    }
+    throw KernelError(fmt::format("{} {}: not implemented yet", to_string(kind_of(o)), id_of(o)));
+}
+
+std::vector<std::string> RealKernel::projects() {
+    std::set<std::string> names;
+    auto add = [&](const std::string& marker) {
+        if (!marker.starts_with(naming::marker_prefix)) return;
+        auto rest = marker.substr(naming::marker_prefix.size());
+        names.insert(rest.substr(0, rest.find('/')));
+    };
+    nl_cache* cache = nullptr;
+    if (rtnl_link_alloc_cache(sock(""), AF_UNSPEC, &cache) >= 0) {
+        for (auto* o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o))
+            if (const char* a = rtnl_link_get_ifalias((rtnl_link*)o)) add(a);
+        nl_cache_free(cache);
+    }
+    for (auto& ns : netns::list()) {
+        if (netns::is_residue(ns)) continue;
+        try {
+            rtnl_link* lo = nullptr;
+            if (rtnl_link_get_kernel(sock(ns), 0, "lo", &lo) >= 0) {
+                if (const char* a = rtnl_link_get_ifalias(lo)) add(a);
+                rtnl_link_put(lo);
+            }
+        } catch (const KernelError&) {
+        }
+    }
+    return {names.begin(), names.end()};
+}
+
+std::vector<Prefix> RealKernel::host_routes() {
+    std::vector<Prefix> out;
+    nl_cache* links = nullptr;
+    nl_cache* routes = nullptr;
+    if (rtnl_link_alloc_cache(sock(""), AF_UNSPEC, &links) < 0) return out;
+    if (rtnl_route_alloc_cache(sock(""), AF_UNSPEC, 0, &routes) < 0) {
+        nl_cache_free(links);
+        return out;
+    }
+    for (auto* o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
+        auto* r = (rtnl_route*)o;
+        if (rtnl_route_get_table(r) != RT_TABLE_MAIN) continue;
+        nl_addr* dst = rtnl_route_get_dst(r);
+        if (!dst || nl_addr_get_prefixlen(dst) == 0) continue;  // default routes are not in the way
+        // Routes on topo's own links are topo's networks, known from the state files.
+        if (rtnl_route_get_nnexthops(r) > 0) {
+            int idx = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(r, 0));
+            if (auto* l = rtnl_link_get(links, idx)) {
+                const char* alias = rtnl_link_get_ifalias(l);
+                bool ours = alias && std::string(alias).starts_with(naming::marker_prefix);
+                rtnl_link_put(l);
+                if (ours) continue;
+            }
+        }
+        char buf[64];
+        nl_addr2str(dst, buf, sizeof buf);
+        std::string text = buf;
+        if (text.find('/') == std::string::npos) text += fmt::format("/{}", nl_addr_get_prefixlen(dst));
+        if (auto p = Prefix::parse(text)) out.push_back(p->network());
+    }
+    nl_cache_free(routes);
+    nl_cache_free(links);
+    return out;
+}
+
+HostState RealKernel::read(const ReadScope& scope) { return read_host(*this, scope); }
+
+}  // namespace topo
