@@ -1,0 +1,206 @@
+// Reading a manifest: bounds → top level → networks → services → defaults →
+// cross-checks. Several files are merged first with Compose's rules.
+#include "manifest/manifest.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "manifest/parsers.hpp"
+
+namespace topo::manifest {
+
+namespace {
+
+const std::vector<std::string> top_keys = {"name", "networks", "services", "hosts", "version", "volumes", "secrets", "configs", "include", "models"};
+
+// Compose: the project name defaults to the directory's name, lower-cased with
+// characters other than [a-z0-9_-] dropped.
+std::string default_name(const std::string& file) {
+    auto dir = std::filesystem::absolute(file).parent_path().filename().string();
+    std::string out;
+    for (unsigned char c : dir) {
+        c = char(std::tolower(c));
+        if (std::isalnum(c) || c == '_' || c == '-') out += char(c);
+    }
+    while (!out.empty() && !std::isalnum(static_cast<unsigned char>(out[0]))) out.erase(0, 1);
+    return out;
+}
+
+bool valid_project(const std::string& s) {
+    static const std::regex re("[a-z0-9][a-z0-9_-]*");
+    return s.size() <= 32 && std::regex_match(s, re);
+}
+
+void parse_hosts(Reader& r, const YAML::Node& n, Project& p) {
+    if (!r.is_map(n, "hosts")) return;
+    r.no_duplicate_keys(n, "hosts");
+    for (auto it = n.begin(); it != n.end(); ++it) {
+        auto name = it->first.Scalar();
+        auto path = "hosts." + name;
+        if (!valid_name(name)) r.error(it->first, path, fmt::format("\"{}\" is not a valid host name", name));
+        if (!r.is_map(it->second, path)) continue;
+        r.keys(it->second, path, {"address"});
+        if (!it->second["address"]) {
+            r.error(it->second, path, "a host needs address: (its underlay IP address)");
+            continue;
+        }
+        if (auto a = r.ip(it->second["address"], path + ".address")) p.hosts[name] = {name, *a};
+    }
+}
+
+void project_name(Reader& r, const YAML::Node& root, const LoadOptions& opts, Project& p) {
+    if (opts.project) {
+        p.name = *opts.project;
+        if (!valid_project(p.name))
+            r.errors.push_back({{r.files.back().first, 0, 0}, "--project",
+                                fmt::format("\"{}\" is not a valid project name: use a-z, 0-9, _ and -, at most 32 characters, starting with a letter or digit", p.name)});
+        return;
+    }
+    if (auto n = root["name"]) {
+        p.name = r.scalar(n, "name").value_or("");
+        if (!p.name.empty() && !valid_project(p.name))
+            r.error(n, "name", fmt::format("\"{}\" is not a valid project name: use a-z, 0-9, _ and -, at most 32 characters, starting with a letter or digit", p.name));
+        return;
+    }
+    p.name = default_name(r.files.back().first);
+    if (!valid_project(p.name))
+        r.errors.push_back({{r.files.back().first, 0, 0}, "name",
+                            "cannot derive a project name from the manifest's directory; set name: at the top of the manifest"});
+}
+
+template <class T, class F>
+void each_entry(Reader& r, const YAML::Node& n, const std::string& section, std::map<std::string, T>& out, F parse) {
+    if (!n || !r.is_map(n, section)) return;
+    r.no_duplicate_keys(n, section);
+    for (auto it = n.begin(); it != n.end(); ++it) {
+        auto name = it->first.Scalar();
+        if (!valid_name(name)) {
+            r.error(it->first, join_path(section, name),
+                    fmt::format("\"{}\" is not a valid name: use letters, digits, '_', '.' and '-' (at most 64, starting with a letter or digit)", name));
+            continue;
+        }
+        parse(name, it->second, out[name]);
+    }
+}
+
+// Compose's implicit network: services with no networks key join `default`.
+void add_default_network(Project& p, const YAML::Node& root) {
+    bool needed = false;
+    for (auto& [name, s] : p.services)
+        if (s.mode == NetworkMode::Sandbox && !root["services"][name]["networks"]) {
+            Endpoint e;
+            e.network = "default";
+            s.endpoints.push_back(e);
+            needed = true;
+        }
+    if (needed && !p.networks.count("default")) {
+        Network n;
+        n.name = "default";
+        n.implicit = true;
+        p.networks["default"] = n;
+    }
+}
+
+Project interpret(Reader& r, const YAML::Node& root, const LoadOptions& opts) {
+    Project p;
+    p.source_file = r.files.back().first;
+    if (root.IsNull()) {
+        r.errors.push_back({{p.source_file, 0, 0}, "(document)", "the manifest is empty; it needs at least services:"});
+        return p;
+    }
+    if (!root.IsMap()) {
+        r.error(root, "(document)", "a manifest is a map with services:, networks: and name:");
+        return p;
+    }
+    r.keys(root, "", {"name", "networks", "services", "hosts", "version", "volumes", "secrets", "configs", "include", "models"});
+    project_name(r, root, opts, p);
+    each_entry(r, root["networks"], "networks", p.networks,
+               [&](const std::string& n, const YAML::Node& v, Network& net) { parse_network(r, n, v, net); });
+    each_entry(r, root["services"], "services", p.services,
+               [&](const std::string& n, const YAML::Node& v, Service& s) { parse_service(r, n, v, s); });
+    if (auto h = root["hosts"]) parse_hosts(r, h, p);
+    add_default_network(p, root);
+    validate(r, p, root);
+    return p;
+}
+
+// Compose merge: maps merge key by key; these lists are appended; other values are replaced.
+YAML::Node merge(const YAML::Node& base, const YAML::Node& over, const std::string& key = "") {
+    static const std::set<std::string> appended = {"ports", "dns", "dns_search", "dns_opt", "extra_hosts", "expose"};
+    if (base.IsMap() && over.IsMap()) {
+        YAML::Node out(YAML::NodeType::Map);
+        for (auto it = base.begin(); it != base.end(); ++it) out[it->first] = it->second;
+        for (auto it = over.begin(); it != over.end(); ++it) {
+            auto k = it->first.Scalar();
+            out[it->first] = base[k] ? merge(base[k], it->second, k) : it->second;
+        }
+        return out;
+    }
+    if (base.IsSequence() && over.IsSequence() && appended.count(key)) {
+        YAML::Node out(YAML::NodeType::Sequence);
+        for (auto& n : base) out.push_back(n);
+        for (auto& n : over) out.push_back(n);
+        return out;
+    }
+    return over;
+}
+
+YAML::Node load_text(Reader& r, std::string_view text, const std::string& file) {
+    if (text.size() > max_bytes) {
+        r.errors.push_back({{file, 0, 0}, "(document)", fmt::format("the manifest is {} bytes; topo reads at most {} (1 MiB)", text.size(), max_bytes)});
+        return {};
+    }
+    try {
+        YAML::Node root = YAML::Load(std::string(text));
+        if (auto problem = check_bounds(root); !problem.empty()) {
+            r.errors.push_back({{file, 0, 0}, "(document)", problem});
+            return {};
+        }
+        return root;
+    } catch (const YAML::Exception& e) {
+        r.errors.push_back({{file, e.mark.line + 1, e.mark.column + 1}, "(yaml)", e.msg});
+        return {};
+    }
+}
+
+}  // namespace
+
+Project parse(std::string_view text, const std::string& filename, const LoadOptions& opts) {
+    Reader r;
+    auto root = load_text(r, text, filename);
+    if (!r.errors.empty()) throw ManifestError(r.errors);
+    r.files.push_back({filename, root});
+    auto p = interpret(r, root, opts);
+    if (!r.errors.empty()) throw ManifestError(r.errors);
+    p.warnings = r.warnings;
+    return p;
+}
+
+Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
+    Reader r;
+    YAML::Node merged;
+    for (auto& f : files) {
+        std::ifstream in(f);
+        if (!in) {
+            r.errors.push_back({{f, 0, 0}, "(file)", fmt::format("cannot read {}: {}", f, std::strerror(errno))});
+            continue;
+        }
+        std::stringstream ss;
+        ss << in.rdbuf();
+        auto root = load_text(r, ss.str(), f);
+        if (!root) continue;
+        r.files.push_back({f, root});
+        merged = merged ? merge(merged, root) : root;
+    }
+    if (!r.errors.empty() || !merged) throw ManifestError(r.errors);
+    auto p = interpret(r, merged, opts);
+    if (!r.errors.empty()) throw ManifestError(r.errors);
+    p.warnings = r.warnings;
+    return p;
+}
+
+}  // namespace topo::manifest

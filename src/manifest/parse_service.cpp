@@ -1,0 +1,193 @@
+// services.<name>: its endpoints (networks), ports, names and network mode.
+// Compose keys that concern the container runtime are accepted and ignored;
+// an unknown key is an error (with a suggestion), so a typo such as
+// "netwroks" never silently leaves a service unconnected.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "manifest/parsers.hpp"
+
+namespace topo::manifest {
+
+namespace {
+
+// Service keys of the Compose specification that topo accepts and ignores.
+const std::vector<std::string>& runtime_keys() {
+    static const std::vector<std::string> keys = {
+        "annotations", "attach", "blkio_config", "build", "cap_add", "cap_drop", "cgroup",
+        "cgroup_parent", "command", "configs", "container_name", "cpu_count", "cpu_percent",
+        "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpus",
+        "cpuset", "credential_spec", "depends_on", "deploy", "develop", "device_cgroup_rules",
+        "devices", "domainname", "driver_opts", "entrypoint", "env_file", "environment", "expose",
+        "extends", "external_links", "gpus", "group_add", "healthcheck", "image", "init", "ipc",
+        "isolation", "labels", "label_file", "links", "logging", "mac_address", "mem_limit",
+        "mem_reservation", "mem_swappiness", "memswap_limit", "models", "oom_kill_disable",
+        "oom_score_adj", "pid", "pids_limit", "platform", "post_start", "pre_stop", "privileged",
+        "profiles", "provider", "pull_policy", "read_only", "restart", "runtime", "scale",
+        "secrets", "security_opt", "shm_size", "stdin_open", "stop_grace_period", "stop_signal",
+        "storage_opt", "sysctls", "tmpfs", "tty", "ulimits", "use_api_socket", "user", "userns_mode",
+        "uts", "volumes", "volumes_from", "working_dir", "logging", "dns_opt"};
+    return keys;
+}
+
+const std::vector<std::string>& network_keys() {
+    static const std::vector<std::string> keys = {"networks", "ports", "dns", "dns_search",
+                                                  "extra_hosts", "hostname", "network_mode", "host"};
+    return keys;
+}
+
+bool valid_hostname(const std::string& s) {
+    if (s.empty() || s.size() > 253) return false;
+    for (unsigned char c : s)
+        if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_')) return false;
+    return s.front() != '-' && s.front() != '.';
+}
+
+void parse_endpoint(Reader& r, const YAML::Node& n, const std::string& path, Endpoint& e) {
+    e.mark = r.mark(n);
+    if (n.IsNull()) return;
+    if (!r.is_map(n, path)) return;
+    r.keys(n, path, {"aliases", "ipv4_address", "ipv6_address", "mac_address", "interface_name",
+                     "priority", "link_local_ips", "driver_opts", "gw_priority"});
+    if (auto a = n["aliases"]) {
+        for (auto& alias : r.strings(a, path + ".aliases")) {
+            if (valid_hostname(alias)) e.aliases.push_back(alias);
+            else r.error(a, path + ".aliases", fmt::format("\"{}\" is not a valid host name", alias));
+        }
+    }
+    if (auto a = n["ipv4_address"]) {
+        e.ipv4_address = r.ip(a, path + ".ipv4_address");
+        if (e.ipv4_address && !e.ipv4_address->is_v4())
+            r.error(a, path + ".ipv4_address", fmt::format("{} is not an IPv4 address; use ipv6_address", e.ipv4_address->str())), e.ipv4_address.reset();
+    }
+    if (auto a = n["ipv6_address"]) {
+        e.ipv6_address = r.ip(a, path + ".ipv6_address");
+        if (e.ipv6_address && !e.ipv6_address->is_v6())
+            r.error(a, path + ".ipv6_address", fmt::format("{} is not an IPv6 address; use ipv4_address", e.ipv6_address->str())), e.ipv6_address.reset();
+    }
+    if (auto m = n["mac_address"]) {
+        if (auto s = r.scalar(m, path + ".mac_address")) {
+            e.mac_address = Mac::parse(*s);
+            if (!e.mac_address) r.error(m, path + ".mac_address", fmt::format("\"{}\" is not a MAC address; write it as 02:42:0a:00:00:02", *s));
+        }
+    }
+    if (auto i = n["interface_name"]) {
+        if (auto s = r.scalar(i, path + ".interface_name")) {
+            bool ok = !s->empty() && s->size() <= 15 && *s != "lo" &&
+                      std::all_of(s->begin(), s->end(), [](unsigned char c) { return c > ' ' && c < 0x7f && c != '/' && c != ':'; });
+            if (!ok) r.error(i, path + ".interface_name", fmt::format("\"{}\" is not a valid interface name (1-15 characters, no spaces, '/' or ':', not lo)", *s));
+            else e.interface_name = *s;
+        }
+    }
+    if (auto p = n["priority"]) e.priority = int(r.integer(p, path + ".priority", -100000, 100000).value_or(0));
+}
+
+void parse_networks(Reader& r, const YAML::Node& n, const std::string& path, Service& s) {
+    if (n.IsSequence()) {
+        for (size_t i = 0; i < n.size(); ++i) {
+            auto name = r.scalar(n[i], fmt::format("{}[{}]", path, i));
+            if (!name) continue;
+            Endpoint e;
+            e.network = *name;
+            e.mark = r.mark(n[i]);
+            s.endpoints.push_back(e);
+        }
+        return;
+    }
+    if (!r.is_map(n, path)) return;
+    r.no_duplicate_keys(n, path);
+    for (auto it = n.begin(); it != n.end(); ++it) {
+        Endpoint e;
+        e.network = it->first.Scalar();
+        parse_endpoint(r, it->second, join_path(path, e.network), e);
+        e.mark = r.mark(it->first);
+        s.endpoints.push_back(e);
+    }
+}
+
+void parse_extra_hosts(Reader& r, const YAML::Node& n, const std::string& path, Service& s) {
+    auto add = [&](const YAML::Node& at, const std::string& p, const std::string& name, const std::string& addr) {
+        auto a = IpAddr::parse(addr);
+        if (!valid_hostname(name)) r.error(at, p, fmt::format("\"{}\" is not a valid host name", name));
+        else if (!a) r.error(at, p, fmt::format("\"{}\" is not an IP address", addr));
+        else s.extra_hosts.push_back({name, *a});
+    };
+    if (n.IsMap()) {
+        for (auto it = n.begin(); it != n.end(); ++it) {
+            auto p = join_path(path, it->first.Scalar());
+            for (auto& addr : r.strings(it->second, p)) add(it->second, p, it->first.Scalar(), addr);
+        }
+        return;
+    }
+    if (!n.IsSequence()) {
+        r.error(n, path, "expected a list of \"name:address\" or a map of name: address");
+        return;
+    }
+    for (size_t i = 0; i < n.size(); ++i) {
+        auto p = fmt::format("{}[{}]", path, i);
+        auto text = r.scalar(n[i], p);
+        if (!text) continue;
+        auto sep = text->find_first_of(":=");
+        if (sep == std::string::npos) {
+            r.error(n[i], p, fmt::format("\"{}\" is not \"name:address\"", *text));
+            continue;
+        }
+        auto addr = text->substr(sep + 1);
+        if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']') addr = addr.substr(1, addr.size() - 2);
+        add(n[i], p, text->substr(0, sep), addr);
+    }
+}
+
+void parse_mode(Reader& r, const YAML::Node& n, const std::string& path, Service& s) {
+    auto m = r.scalar(n, path);
+    if (!m) return;
+    if (*m == "none") s.mode = NetworkMode::None;
+    else if (*m == "host") s.mode = NetworkMode::Host;
+    else if (m->starts_with("service:")) s.mode = NetworkMode::Service, s.mode_service = m->substr(8);
+    else r.error(n, path, fmt::format("network_mode \"{}\" is not supported; use none, host or service:<name>, or leave it out and use networks", *m));
+}
+
+}  // namespace
+
+void parse_service(Reader& r, const std::string& name, const YAML::Node& n, Service& s) {
+    auto path = "services." + name;
+    s.name = name;
+    s.hostname = name;
+    s.mark = r.mark(n);
+    if (!r.is_map(n, path)) return;
+    r.no_duplicate_keys(n, path);
+    std::vector<std::string> known = network_keys();
+    known.insert(known.end(), runtime_keys().begin(), runtime_keys().end());
+    for (auto it = n.begin(); it != n.end(); ++it) {
+        auto key = it->first.Scalar();
+        if (key.starts_with("x-") || std::find(known.begin(), known.end(), key) != known.end()) continue;
+        auto hint = suggestion(key, known);
+        r.error(it->first, join_path(path, key), fmt::format("unknown key \"{}\"{}", key, hint.empty() ? "" : "; " + hint));
+    }
+    if (auto m = n["network_mode"]) parse_mode(r, m, path + ".network_mode", s);
+    if (auto nw = n["networks"]) parse_networks(r, nw, path + ".networks", s);
+    if (auto p = n["ports"]) parse_ports(r, p, path + ".ports", s.ports);
+    if (auto d = n["dns"]) {
+        for (auto& a : r.strings(d, path + ".dns")) {
+            if (auto ip = IpAddr::parse(a)) s.dns.push_back(*ip);
+            else r.error(d, path + ".dns", fmt::format("\"{}\" is not an IP address", a));
+        }
+    }
+    if (auto d = n["dns_search"]) s.dns_search = r.strings(d, path + ".dns_search");
+    if (auto d = n["dns_opt"]) s.dns_opt = r.strings(d, path + ".dns_opt");
+    if (auto e = n["extra_hosts"]) parse_extra_hosts(r, e, path + ".extra_hosts", s);
+    if (auto h = n["hostname"]) {
+        if (auto v = r.scalar(h, path + ".hostname")) {
+            if (valid_hostname(*v)) s.hostname = *v;
+            else r.error(h, path + ".hostname", fmt::format("\"{}\" is not a valid host name", *v));
+        }
+    }
+    if (auto h = n["host"]) s.host = r.scalar(h, path + ".host").value_or("");
+    if (s.mode != NetworkMode::Sandbox && n["networks"])
+        r.error(n["networks"], path + ".networks", "a service with network_mode cannot also have networks; remove one of them");
+    if ((s.mode == NetworkMode::Host || s.mode == NetworkMode::Service) && n["ports"])
+        r.error(n["ports"], path + ".ports", fmt::format("ports are not allowed with network_mode: {}", s.mode == NetworkMode::Host ? "host" : "service"));
+}
+
+}  // namespace topo::manifest

@@ -1,0 +1,17 @@
+// One parser per part of the manifest; each fills in the model and reports
+// problems to the Reader, never stopping at the first.
+#pragma once
+
+#include "manifest/reader.hpp"
+
+namespace topo::manifest {
+
+void parse_network(Reader& r, const std::string& name, const YAML::Node& n, Network& net);
+void parse_service(Reader& r, const std::string& name, const YAML::Node& n, Service& s);
+void parse_ports(Reader& r, const YAML::Node& n, const std::string& path, std::vector<Port>& out);
+// Cross-references and uniqueness, once everything is read.
+void validate(Reader& r, Project& p, const YAML::Node& root);
+
+bool valid_name(const std::string& s);  // service and network names
+
+}  // namespace topo::manifest

@@ -1,0 +1,208 @@
+#include "manifest/reader.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+namespace topo::manifest {
+
+namespace {
+
+// Is `target` somewhere in `root`? Used only to name the file of an error.
+bool contains(const YAML::Node& root, const YAML::Node& target, size_t& budget) {
+    if (budget-- == 0) return false;
+    if (root.is(target)) return true;
+    if (root.IsMap()) {
+        for (auto it = root.begin(); it != root.end(); ++it)
+            if (it->first.is(target) || contains(it->second, target, budget)) return true;
+    } else if (root.IsSequence()) {
+        for (auto it = root.begin(); it != root.end(); ++it)
+            if (contains(*it, target, budget)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string Error::str() const {
+    if (mark.line == 0) return fmt::format("{}: {}: {}", mark.file, path, message);
+    return fmt::format("{}:{}:{}: {}: {}", mark.file, mark.line, mark.column, path, message);
+}
+
+ManifestError::ManifestError(std::vector<Error> errors)
+    : std::runtime_error(errors.empty() ? "invalid manifest" : errors.front().str()),
+      errors_(std::move(errors)) {}
+
+SourceMark Reader::mark(const YAML::Node& n) const {
+    SourceMark m;
+    m.file = files.empty() ? "" : files.back().first;
+    if (files.size() > 1) {
+        for (auto& [file, root] : files) {
+            size_t budget = max_nodes;
+            if (contains(root, n, budget)) m.file = file;
+        }
+    }
+    if (n.IsDefined() && n.Mark().line >= 0) {
+        m.line = n.Mark().line + 1;
+        m.column = n.Mark().column + 1;
+    }
+    return m;
+}
+
+void Reader::error(const YAML::Node& at, const std::string& path, std::string message) {
+    errors.push_back({mark(at), path, std::move(message)});
+}
+
+void Reader::warn(const YAML::Node& at, const std::string& path, std::string message) {
+    warnings.push_back({mark(at), path, std::move(message)});
+}
+
+std::optional<std::string> Reader::scalar(const YAML::Node& n, const std::string& path) {
+    if (!n.IsScalar()) {
+        error(n, path, n.IsNull() ? "a value is required here" : "expected a single value, not a list or map");
+        return std::nullopt;
+    }
+    return n.Scalar();
+}
+
+std::optional<bool> Reader::boolean(const YAML::Node& n, const std::string& path) {
+    auto s = scalar(n, path);
+    if (!s) return std::nullopt;
+    if (*s == "true" || *s == "True" || *s == "yes") return true;
+    if (*s == "false" || *s == "False" || *s == "no") return false;
+    error(n, path, fmt::format("expected true or false, got \"{}\"", *s));
+    return std::nullopt;
+}
+
+std::optional<long> Reader::integer(const YAML::Node& n, const std::string& path, long lo, long hi) {
+    auto s = scalar(n, path);
+    if (!s) return std::nullopt;
+    size_t used = 0;
+    long v = 0;
+    try {
+        v = std::stol(*s, &used, 10);
+    } catch (...) {
+        used = 0;
+    }
+    if (used == 0 || used != s->size()) {
+        error(n, path, fmt::format("expected a whole number, got \"{}\"", *s));
+        return std::nullopt;
+    }
+    if (v < lo || v > hi) {
+        error(n, path, fmt::format("{} is out of range ({}-{})", v, lo, hi));
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::optional<IpAddr> Reader::ip(const YAML::Node& n, const std::string& path) {
+    auto s = scalar(n, path);
+    if (!s) return std::nullopt;
+    auto a = IpAddr::parse(*s);
+    if (!a) error(n, path, fmt::format("\"{}\" is not an IP address", *s));
+    return a;
+}
+
+bool Reader::is_map(const YAML::Node& n, const std::string& path) {
+    if (n.IsMap() || n.IsNull()) return true;
+    error(n, path, "expected a map of keys and values");
+    return false;
+}
+
+std::vector<std::string> Reader::strings(const YAML::Node& n, const std::string& path) {
+    std::vector<std::string> out;
+    if (n.IsNull()) return out;
+    if (n.IsScalar()) return {n.Scalar()};
+    if (!n.IsSequence()) {
+        error(n, path, "expected a list of values");
+        return out;
+    }
+    for (size_t i = 0; i < n.size(); ++i)
+        if (auto s = scalar(n[i], fmt::format("{}[{}]", path, i))) out.push_back(*s);
+    return out;
+}
+
+void Reader::no_duplicate_keys(const YAML::Node& n, const std::string& path) {
+    if (!n.IsMap()) return;
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+        if (!it->first.IsScalar()) continue;
+        auto k = it->first.Scalar();
+        if (!seen.insert(k).second)
+            error(it->first, join_path(path, k), "this key appears twice; keep one");
+    }
+}
+
+void Reader::keys(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> allowed) {
+    if (!n.IsMap()) return;
+    no_duplicate_keys(n, path);
+    std::vector<std::string> names(allowed.begin(), allowed.end());
+    for (auto it = n.begin(); it != n.end(); ++it) {
+        if (!it->first.IsScalar()) {
+            error(it->first, path, "keys must be plain names");
+            continue;
+        }
+        auto k = it->first.Scalar();
+        if (std::find(names.begin(), names.end(), k) != names.end() || k.starts_with("x-")) continue;
+        auto hint = suggestion(k, names);
+        error(it->first, join_path(path, k),
+              fmt::format("unknown key \"{}\"{}", k, hint.empty() ? "" : "; " + hint));
+    }
+}
+
+std::string join_path(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+}
+
+static size_t distance(const std::string& a, const std::string& b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j)
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
+    std::string best;
+    size_t best_d = 3;  // at most two edits away
+    for (auto& c : candidates) {
+        auto d = distance(word, c);
+        if (d < best_d) best_d = d, best = c;
+    }
+    return best.empty() ? "" : fmt::format("did you mean {}?", best);
+}
+
+std::string check_bounds(const YAML::Node& root) {
+    size_t count = 0;
+    std::string problem;
+    std::function<void(const YAML::Node&, int)> walk = [&](const YAML::Node& n, int depth) {
+        if (!problem.empty()) return;
+        if (++count > max_nodes) {
+            problem = fmt::format("the document expands to more than {} nodes (YAML aliases?); "
+                                  "write the values out or shorten it", max_nodes);
+            return;
+        }
+        if (depth > max_depth) {
+            problem = fmt::format("the document is nested more than {} levels deep", max_depth);
+            return;
+        }
+        if (n.IsMap()) {
+            for (auto it = n.begin(); it != n.end(); ++it) {
+                walk(it->first, depth + 1);
+                walk(it->second, depth + 1);
+            }
+        } else if (n.IsSequence()) {
+            for (auto it = n.begin(); it != n.end(); ++it) walk(*it, depth + 1);
+        }
+    };
+    walk(root, 0);
+    return problem;
+}
+
+}  // namespace topo::manifest

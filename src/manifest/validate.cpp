@@ -1,0 +1,190 @@
+// Checks across the manifest, once every part is read: references between
+// services and networks, interface naming, static addresses against IPAM,
+// overlapping subnets and published ports.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "manifest/parsers.hpp"
+
+namespace topo::manifest {
+
+namespace {
+
+YAML::Node at_endpoint(const YAML::Node& root, const Service& s, const Endpoint& e) {
+    auto nw = root["services"][s.name]["networks"];
+    if (nw.IsMap() && nw[e.network]) return nw[e.network];
+    return nw ? nw : root["services"][s.name];
+}
+
+std::string network_list(const Project& p) {
+    std::vector<std::string> names;
+    for (auto& [n, net] : p.networks)
+        if (!net.implicit) names.push_back(n);
+    return fmt::format("{}", fmt::join(names, ", "));
+}
+
+void check_endpoints(Reader& r, Project& p, const YAML::Node& root) {
+    for (auto& [name, s] : p.services) {
+        auto base = "services." + name + ".networks";
+        for (auto& e : s.endpoints) {
+            auto path = join_path(base, e.network);
+            auto at = at_endpoint(root, s, e);
+            auto it = p.networks.find(e.network);
+            if (it == p.networks.end()) {
+                std::vector<std::string> names;
+                for (auto& [n, _] : p.networks) names.push_back(n);
+                auto hint = suggestion(e.network, names);
+                r.error(at, path, fmt::format("unknown network \"{}\"; {}declare it under networks:{}", e.network,
+                                              hint.empty() ? "" : hint + " or ",
+                                              names.empty() ? "" : " or use one of: " + network_list(p)));
+                continue;
+            }
+            const Network& n = it->second;
+            auto check = [&](const std::optional<IpAddr>& a, const std::optional<IpamConfig>& cfg, const char* key, int fam) {
+                if (!a) return;
+                if (!cfg) {
+                    r.error(at, join_path(path, key), fmt::format("a static address needs the network {} to have an IPv{} subnet in ipam.config", e.network, fam));
+                    return;
+                }
+                auto gw = cfg->gateway.value_or(cfg->subnet.first_host());
+                if (!cfg->subnet.contains(*a))
+                    r.error(at, join_path(path, key), fmt::format("{} is outside the network's subnet {}", a->str(), cfg->subnet.str()));
+                else if (*a == gw)
+                    r.error(at, join_path(path, key), fmt::format("{} is the network's gateway; pick another address", a->str()));
+                else if (*a == cfg->subnet.network().addr || (fam == 4 && cfg->subnet.len < 31 && *a == cfg->subnet.last_host().plus(1)))
+                    r.error(at, join_path(path, key), fmt::format("{} is the subnet's network or broadcast address", a->str()));
+                else
+                    for (auto& [aux, addr] : cfg->aux_addresses)
+                        if (addr == *a) r.error(at, join_path(path, key), fmt::format("{} is reserved as aux address {}", a->str(), aux));
+            };
+            check(e.ipv4_address, n.ipv4, "ipv4_address", 4);
+            if (e.ipv6_address && !n.enable_ipv6)
+                r.error(at, join_path(path, "ipv6_address"), fmt::format("network {} does not have enable_ipv6: true", e.network));
+            else check(e.ipv6_address, n.ipv6, "ipv6_address", 6);
+        }
+    }
+}
+
+void check_duplicate_addresses(Reader& r, const Project& p, const YAML::Node& root) {
+    std::map<std::pair<std::string, IpAddr>, std::string> seen;
+    for (auto& [name, s] : p.services)
+        for (auto& e : s.endpoints)
+            for (auto& a : {e.ipv4_address, e.ipv6_address}) {
+                if (!a) continue;
+                auto [it, fresh] = seen.insert({{e.network, *a}, name});
+                if (!fresh)
+                    r.error(at_endpoint(root, s, e), fmt::format("services.{}.networks.{}", name, e.network),
+                            fmt::format("{} is already the address of service {}", a->str(), it->second));
+            }
+}
+
+// Interfaces are numbered by priority (higher first), then network name.
+void name_interfaces(Reader& r, Project& p, const YAML::Node& root) {
+    for (auto& [name, s] : p.services) {
+        std::stable_sort(s.endpoints.begin(), s.endpoints.end(), [](const Endpoint& a, const Endpoint& b) {
+            return a.priority != b.priority ? a.priority > b.priority : a.network < b.network;
+        });
+        std::set<std::string> taken;
+        for (auto& e : s.endpoints)
+            if (!e.interface_name.empty() && !taken.insert(e.interface_name).second)
+                r.error(at_endpoint(root, s, e), fmt::format("services.{}.networks.{}.interface_name", name, e.network),
+                        fmt::format("interface {} is used twice in this service", e.interface_name));
+        int next = 0;
+        for (auto& e : s.endpoints) {
+            if (!e.interface_name.empty()) continue;
+            while (taken.count(fmt::format("eth{}", next))) ++next;
+            e.interface_name = fmt::format("eth{}", next++);
+        }
+    }
+}
+
+void check_overlaps(Reader& r, const Project& p, const YAML::Node& root) {
+    std::vector<std::pair<std::string, Prefix>> subnets;
+    for (auto& [name, n] : p.networks)
+        for (auto& c : {n.ipv4, n.ipv6})
+            if (c) {
+                for (auto& [other, sub] : subnets)
+                    if (sub.overlaps(c->subnet))
+                        r.error(root["networks"][name], "networks." + name,
+                                fmt::format("subnet {} overlaps network {} ({}); give each network its own subnet", c->subnet.str(), other, sub.str()));
+                subnets.push_back({name, c->subnet});
+            }
+}
+
+bool same_host_ip(const Port& a, const Port& b) {
+    if (!a.host_ip || !b.host_ip) return true;  // unset = every address
+    return *a.host_ip == *b.host_ip;
+}
+
+void check_ports(Reader& r, const Project& p, const YAML::Node& root) {
+    std::vector<std::pair<std::string, const Port*>> all;
+    for (auto& [name, s] : p.services) {
+        auto node = root["services"][name]["ports"];
+        if (!s.ports.empty() && s.mode == NetworkMode::Sandbox) {
+            bool outside = std::any_of(s.endpoints.begin(), s.endpoints.end(), [&](const Endpoint& e) {
+                auto it = p.networks.find(e.network);
+                return it != p.networks.end() && !it->second.internal;
+            });
+            if (!outside)
+                r.error(node, "services." + name + ".ports",
+                        "published ports need a network that is not internal; add one to the service's networks");
+        }
+        if (!s.ports.empty() && s.mode == NetworkMode::None)
+            r.error(node, "services." + name + ".ports", "ports are not allowed with network_mode: none");
+        for (size_t i = 0; i < s.ports.size(); ++i) {
+            const Port& port = s.ports[i];
+            if (!port.published) continue;
+            for (auto& [other, q] : all) {
+                if (q->protocol != port.protocol || !same_host_ip(*q, port)) continue;
+                if (q->published->last < port.published->first || port.published->last < q->published->first) continue;
+                r.error(node[i], fmt::format("services.{}.ports[{}]", name, i),
+                        fmt::format("host port {}/{} is already published by service {}", port.published->first,
+                                    to_string(port.protocol), other));
+                break;
+            }
+            all.push_back({name, &port});
+        }
+    }
+}
+
+void check_modes_and_hosts(Reader& r, const Project& p, const YAML::Node& root) {
+    for (auto& [name, s] : p.services) {
+        auto node = root["services"][name];
+        if (s.mode == NetworkMode::Service) {
+            auto it = p.services.find(s.mode_service);
+            if (it == p.services.end())
+                r.error(node["network_mode"], "services." + name + ".network_mode", fmt::format("no service named \"{}\"", s.mode_service));
+            else if (!it->second.has_sandbox())
+                r.error(node["network_mode"], "services." + name + ".network_mode",
+                        fmt::format("service {} has no sandbox of its own to share", s.mode_service));
+        }
+        if (!s.host.empty() && !p.hosts.count(s.host))
+            r.error(node["host"], "services." + name + ".host", fmt::format("no host named \"{}\" under hosts:", s.host));
+        if (s.host.empty() && p.hosts.size() > 1 && s.has_sandbox())
+            r.error(node, "services." + name, "the manifest has several hosts: say which one runs this service with host:");
+    }
+}
+
+}  // namespace
+
+bool valid_name(const std::string& s) {
+    if (s.empty() || s.size() > 64 || s.find("..") != std::string::npos) return false;
+    if (!std::isalnum(static_cast<unsigned char>(s[0]))) return false;
+    return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+        return c < 0x80 && (std::isalnum(c) || c == '_' || c == '.' || c == '-');
+    });
+}
+
+void validate(Reader& r, Project& p, const YAML::Node& root) {
+    check_endpoints(r, p, root);
+    check_duplicate_addresses(r, p, root);
+    name_interfaces(r, p, root);
+    check_overlaps(r, p, root);
+    check_ports(r, p, root);
+    check_modes_and_hosts(r, p, root);
+}
+
+}  // namespace topo::manifest
