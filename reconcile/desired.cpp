@@ -33,15 +33,9 @@ struct Builder {
                                     n.name));
             return;
         }
-        if (n.driver == Driver::Macvlan) {
-            out.scope.foreign_links.push_back(n.parent);
-            return;  // one macvlan link per endpoint, no shared object
-        }
+        if (n.driver == Driver::Macvlan) return;  // one macvlan link per endpoint, no shared object
         auto name = bridge_name(p, n);
-        if (n.external) {
-            out.scope.foreign_links.push_back(name);
-            return;
-        }
+        if (n.external) return;  // attached to, never built
         Link br;
         br.kind = LinkKind::Bridge;
         br.name = name;
@@ -114,9 +108,19 @@ struct Builder {
 
 }  // namespace
 
+ReadScope read_scope(const Project& p) {
+    ReadScope scope;
+    scope.project = p.name;
+    for (auto& [_, n] : p.networks) {
+        if (n.driver == Driver::Macvlan) scope.foreign_links.push_back(n.parent);
+        else if (n.external) scope.foreign_links.push_back(bridge_name(p, n));
+    }
+    return scope;
+}
+
 Desired desired_state(const Project& p, const Addressing& a, const DesiredContext& ctx) {
     Builder b{p, a, ctx, {}};
-    b.out.scope.project = p.name;
+    b.out.scope = read_scope(p);
     for (auto& [_, n] : p.networks) b.network(n);
     for (auto& [_, s] : p.services) b.service(s);
     return std::move(b.out);

@@ -34,6 +34,9 @@ std::string bridge_name(const Project& p, const Network& n);
 // Services that have a sandbox on this host.
 bool runs_here(const Project& p, const Service& s, const std::string& host);
 
+// What to read from the kernel for this project (no addressing needed).
+ReadScope read_scope(const Project& p);
+
 Desired desired_state(const Project& p, const Addressing& a, const DesiredContext& ctx);
 
 }  // namespace topo

@@ -106,7 +106,7 @@ int cmd_apply(const Options& o) {
     carry_out(s, c.plan, c.desired);
     // Allocations are kept only once the host holds them.
     s.state.save(s.next_record(c));
-    fmt::print("Apply complete: {}\n", summary_line(c.plan).substr(6));
+    fmt::print("Apply complete: {}\n", done_line(c.plan));
     return 0;
 }
 
@@ -148,7 +148,7 @@ int cmd_apply_saved(const Options& o) {
     carry_out(s, p, desired);
     ProjectRecord r{s.project_name, j.value("manifests", std::vector<std::string>{}), s.host, addressing};
     s.state.save(r);
-    fmt::print("Apply complete: {}\n", summary_line(p).substr(6));
+    fmt::print("Apply complete: {}\n", done_line(p));
     return 0;
 }
 
@@ -172,7 +172,7 @@ int cmd_destroy(const Options& o) {
         carry_out(s, c.plan, c.desired);
     }
     s.state.remove(s.project_name);
-    fmt::print("Destroy complete: {}\n", summary_line(c.plan).substr(6));
+    fmt::print("Destroy complete: {}\n", done_line(c.plan));
     return 0;
 }
 

@@ -37,11 +37,7 @@ namespace {
 // The live state of one project, grouped for people: networks (bridges) and sandboxes.
 nlohmann::json live_view(Session& s) {
     ReadScope scope{s.project_name, {}, {}, {}};
-    if (s.project) {
-        Addressing none;
-        if (auto r = s.record()) none = r->addressing;
-        scope = desired_state(*s.project, none, {s.host}).scope;
-    }
+    if (s.project) scope = read_scope(*s.project);
     auto live = s.kernel->read(scope);
     nlohmann::json nets = nlohmann::json::array(), boxes = nlohmann::json::object();
     std::map<std::string, std::vector<std::string>> addrs;  // "ns:link" → prefixes

@@ -17,7 +17,8 @@ namespace topo::cli {
 namespace {
 
 void common_options(CLI::App& app, Options& o, std::string& format, std::string& lock_timeout) {
-    app.add_option("-f,--file", o.files, "Manifest (repeatable: later files override earlier ones)");
+    app.add_option("-f,--file", o.files, "Manifest (repeatable: later files override earlier ones)")
+        ->allow_extra_args(false);  // one file per -f, so `exec -f FILE SERVICE` works
     app.add_option("-p,--project", o.project, "Project name (default: the manifest's name or directory)");
     app.add_option("--host", o.host, "Which host of the manifest's `hosts` this is");
     app.add_option("--state-dir", o.state_dir, "State directory")->envname("TOPO_STATE_DIR");
@@ -66,6 +67,9 @@ int run(int argc, char** argv) {
     destroy->add_flag("--collect", o.collect, "Remove objects marked as the project's even with no state record");
     auto* show = app.add_subcommand("show", "Live state of what topo manages for a project");
     auto* ls = app.add_subcommand("ls", "Projects, networks and sandboxes topo manages on this host");
+    auto* exec = app.add_subcommand("exec", "Run a command inside a sandbox (with its hosts and resolv.conf)");
+    exec->add_option("service", o.service, "The service whose sandbox to enter")->required();
+    exec->add_option("command", o.command, "The command and its arguments, after --")->expected(-1);
     auto* version = app.add_subcommand("version", "Print topo's version");
 
     try {
@@ -84,6 +88,7 @@ int run(int argc, char** argv) {
         if (*destroy) return cmd_destroy(o);
         if (*show) return cmd_show(o);
         if (*ls) return cmd_ls(o);
+        if (*exec) return cmd_exec(o);
     } catch (const manifest::ManifestError& e) {
         for (auto& err : e.errors()) fmt::print(stderr, "{}\n", err.str());
         fmt::print(stderr, "topo: error: the manifest has {} error(s); nothing was changed\n",

@@ -24,7 +24,9 @@ struct Options {
     bool detailed_exitcode = false;
     bool dry_run = false;
     bool auto_approve = false;
-    bool collect = false;          // destroy --collect: by markers, with no state record
+    bool collect = false;
+    std::string service;               // exec
+    std::vector<std::string> command;  // exec: after --          // destroy --collect: by markers, with no state record
 };
 
 }  // namespace topo::cli

@@ -86,6 +86,11 @@ std::string summary_line(const Plan& p) {
     return fmt::format("Plan: {} to add, {} to change, {} to destroy.", c.add, c.change, c.destroy);
 }
 
+std::string done_line(const Plan& p) {
+    auto c = count(p);
+    return fmt::format("{} added, {} changed, {} destroyed.", c.add, c.change, c.destroy);
+}
+
 std::string plan_text(const Plan& p, bool color) {
     std::string out;
     for (auto& c : p.changes) {

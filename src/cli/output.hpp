@@ -12,5 +12,7 @@ std::string plan_text(const Plan& p, bool color);
 std::string plan_json(const Plan& p);
 std::string plan_markdown(const Plan& p);
 std::string summary_line(const Plan& p);
+// "17 added, 0 changed, 0 destroyed." after a run.
+std::string done_line(const Plan& p);
 
 }  // namespace topo::cli

@@ -1,0 +1,79 @@
+# Shared by the integration tests: a private test host and small assertions.
+#
+# Each test script calls `enter_test_host "$@"` first: it re-executes the script
+# inside `unshare --net --mount` with private tmpfs mounts on /run/netns and
+# /etc/netns, so the script's "host" is a throwaway network namespace and the
+# machine's own network is never touched. Everything vanishes when it exits.
+set -euo pipefail
+
+TOPO=${TOPO:-topo}
+: "${TOPO_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+
+enter_test_host() {
+    if [ "${TOPO_IN_TEST_HOST:-}" != 1 ]; then
+        [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (private network namespaces)"; exit 77; }
+        # /run/netns must exist for the mount below; creating an empty directory
+        # is all this does outside the private namespace (as `ip netns add` would).
+        mkdir -p /run/netns /etc/netns
+        export TOPO_IN_TEST_HOST=1
+        exec unshare --net --mount --propagation private bash "$0" "$@"
+    fi
+    mount -t tmpfs none /run/netns
+    mount -t tmpfs none /etc/netns
+    ip link set lo up
+    WORK=$(mktemp -d /tmp/topo-test.XXXXXX)
+    export TOPO_STATE_DIR="$WORK/state"
+    trap 'rm -rf "$WORK"' EXIT
+    cd "$WORK"
+}
+
+PASSED=0
+FAILED=0
+pass() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL - $*"; }
+
+# check DESCRIPTION COMMAND...: the command must succeed.
+check() {
+    local what=$1; shift
+    if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
+}
+# refuse DESCRIPTION COMMAND...: the command must fail.
+refuse() {
+    local what=$1; shift
+    if "$@" >/dev/null 2>&1; then fail "$what (it succeeded)"; else pass "$what"; fi
+}
+# expect_eq DESCRIPTION EXPECTED ACTUAL
+expect_eq() {
+    if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi
+}
+# expect_contains DESCRIPTION NEEDLE HAYSTACK
+expect_contains() {
+    case "$3" in *"$2"*) pass "$1" ;; *) fail "$1: [$2] not in [$3]" ;; esac
+}
+# expect_error DESCRIPTION MESSAGE COMMAND...: fails with exit 1 and MESSAGE on stderr.
+expect_error() {
+    local what=$1 msg=$2; shift 2
+    local out rc=0
+    out=$("$@" 2>&1 >/dev/null) || rc=$?
+    if [ "$rc" != 1 ]; then fail "$what: exit code $rc, wanted 1 (output: $out)"; return; fi
+    expect_contains "$what" "$msg" "$out"
+}
+
+ping_ok() { ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }
+
+# Everything that identifies the host's network state, to compare before/after.
+host_snapshot() {
+    {
+        ip -d link show | sed -E 's/ (link-netnsid|link-netns) [^ ]+//'
+        ip addr show
+        ip route show table all
+        ip netns list
+        nft list ruleset
+        find /etc/netns | sort
+    } 2>&1
+}
+
+finish() {
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" = 0 ]
+}

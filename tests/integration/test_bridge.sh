@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Bridge networks end to end: two networks and a multi-homed service, checked
+# with ip and real pings; idempotence; adding a service touches nothing else;
+# foreign objects survive apply and destroy byte for byte; destroy leaves nothing.
+source "$(dirname "$0")/lib.sh"
+enter_test_host "$@"
+
+# Objects that are not topo's and must come out of everything untouched.
+ip link add userbr0 type bridge
+ip link add uva type veth peer name uvb
+ip netns add userns
+nft add table inet user
+nft add chain inet user input '{ type filter hook input priority 0; }'
+before=$(host_snapshot)
+
+cat > net.yaml <<'YAML'
+name: shop
+networks:
+  frontend:
+    ipam:
+      config:
+        - subnet: 10.0.42.0/24
+          ip_range: 10.0.42.128/25
+  backend:
+    ipam:
+      config:
+        - subnet: 10.0.43.0/24
+services:
+  web:
+    networks:
+      frontend:
+        ipv4_address: 10.0.42.130
+      backend: {}
+  api:
+    networks: [frontend]
+  db:
+    image: postgres
+    networks: [backend]
+YAML
+
+check "apply builds the project" "$TOPO" apply -f net.yaml
+expect_eq "three sandboxes exist, as ip netns shows" "shop-api shop-db shop-web userns" \
+    "$(ip netns list | awk '{print $1}' | sort | tr '\n' ' ' | sed 's/ $//')"
+addr() { ip -n "$1" -j addr show dev "$2" | python3 -c 'import json,sys; print(" ".join(f"{a["local"]}/{a["prefixlen"]}" for i in json.load(sys.stdin) for a in i["addr_info"] if a["family"]=="inet"))'; }
+expect_eq "web's static address on eth0" "10.0.42.130/24" "$(addr shop-web eth0)"
+expect_eq "web's backend address on eth1 (lowest free)" "10.0.43.2/24" "$(addr shop-web eth1)"
+expect_eq "api's dynamic address comes from ip_range" "10.0.42.128/24" "$(addr shop-api eth0)"
+expect_eq "db on backend" "10.0.43.3/24" "$(addr shop-db eth0)"
+expect_eq "web's default route goes through frontend's gateway" "default via 10.0.42.1 dev eth0 proto static" \
+    "$(ip -n shop-web route show default)"
+expect_eq "db's default route goes through backend's gateway" "default via 10.0.43.1 dev eth0 proto static" \
+    "$(ip -n shop-db route show default)"
+expect_eq "web's MAC is derived from its address" "02:42:0a:00:2a:82" \
+    "$(ip -n shop-web -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')"
+expect_eq "the gateway is on the frontend bridge" "10.0.42.1/24" \
+    "$(ip -j addr show | python3 -c 'import json,sys; print(" ".join(f"{a["local"]}/{a["prefixlen"]}" for i in json.load(sys.stdin) for a in i["addr_info"] if a["local"].startswith("10.0.42.")))')"
+check "veth host ends are enslaved to topo's bridges" test "$(bridge -j link | python3 -c 'import json,sys; print(sum(1 for l in json.load(sys.stdin) if l["ifname"].startswith("tv")))')" = 4
+check "ip netns exec works in a topo sandbox" ip netns exec shop-web true
+
+check "web reaches api on frontend" ping_ok shop-web 10.0.42.128
+check "web reaches db on backend" ping_ok shop-web 10.0.43.3
+check "api reaches its gateway" ping_ok shop-api 10.0.42.1
+refuse "api cannot reach db across networks" ping_ok shop-api 10.0.43.3
+refuse "db cannot reach api across networks" ping_ok shop-db 10.0.42.128
+expect_eq "the host does not forward between topo networks" "0" "$(cat /proc/sys/net/ipv4/ip_forward)"
+
+rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode > plan.txt || rc=$?
+expect_eq "a second plan --detailed-exitcode exits 0" "0" "$rc"
+expect_eq "and says so" "No changes. The host matches the manifest." "$(tail -1 plan.txt)"
+
+# Adding one service creates only its objects and keeps everyone else's links.
+ifindexes() { ip ${1:+-n "$1"} -j link | python3 -c 'import json,sys; print(json.dumps({l["ifname"]: l["ifindex"] for l in json.load(sys.stdin)}))'; }
+kept() { python3 -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); sys.exit(0 if all(b.get(k)==v for k,v in a.items()) else 1)' "$1" "$2"; }
+web_links=$(ifindexes shop-web)
+host_links=$(ifindexes)
+cat >> net.yaml <<'YAML'
+  cache:
+    networks: [backend]
+YAML
+"$TOPO" plan -f net.yaml -o json > add.json
+expect_eq "the plan for one more service only creates cache's objects" "ok" "$(python3 - <<'PY'
+import json
+p = json.load(open("add.json"))
+bad = [c for c in p["changes"] if c["action"] != "create" or "cache" not in json.dumps(c)]
+print("ok" if p["changes"] and not bad else f"bad: {bad}")
+PY
+)"
+check "apply adds the service" "$TOPO" apply -f net.yaml
+check "web's links keep their ifindex" kept "$web_links" "$(ifindexes shop-web)"
+check "every host link keeps its ifindex" kept "$host_links" "$(ifindexes)"
+expect_eq "cache got the next free backend address" "10.0.43.4/24" "$(addr shop-cache eth0)"
+expect_eq "web keeps its addresses" "10.0.43.2/24" "$(addr shop-web eth1)"
+check "cache reaches db" ping_ok shop-cache 10.0.43.3
+
+check "show lists the sandboxes" sh -c "\"$TOPO\" show -f net.yaml | grep -q 'sandbox shop-cache'"
+check "ls lists the project" sh -c "\"$TOPO\" ls | grep -q '^shop '"
+
+check "destroy removes the project" "$TOPO" destroy -f net.yaml
+expect_eq "nothing of the project is left; foreign objects are byte-for-byte the same" "$before" "$(host_snapshot)"
+check "the state file is gone" test ! -e "$TOPO_STATE_DIR/shop.json"
+finish

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The CLI's contract (cli.md): output formats, saved plans and staleness,
+# drift repair, the per-project lock, destroy's record check, external
+# bridges, and refusing to take over objects topo did not create.
+source "$(dirname "$0")/lib.sh"
+enter_test_host "$@"
+
+cat > net.yaml <<'YAML'
+name: shop
+networks:
+  lan:
+    ipam: {config: [{subnet: 10.5.0.0/24}]}
+services:
+  a: {networks: [lan]}
+  b: {networks: [lan]}
+YAML
+
+"$TOPO" plan -f net.yaml -o json > plan.json
+expect_eq "plan -o json: format_version 1; 2 netns, bridge, 2 veth, 3 addresses, 2 routes to create" \
+    "1 create:10 netns:2 bridge:1 veth:2 address:3 route:2" "$(python3 -c '
+import json, collections; p = json.load(open("plan.json"))
+kinds = collections.Counter(c["kind"] for c in p["changes"])
+print(p["format_version"], "create:%d" % p["summary"]["create"], " ".join(f"{k}:{kinds[k]}" for k in ("netns","bridge","veth","address","route")))')"
+check "plan -o markdown is a review comment" sh -c "\"$TOPO\" plan -f net.yaml -o markdown | grep -q '^### topo plan: \`shop\`'"
+rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode >/dev/null || rc=$?
+expect_eq "plan --detailed-exitcode exits 2 when there are changes" 2 "$rc"
+check "apply --dry-run changes nothing" "$TOPO" apply -f net.yaml --dry-run
+expect_eq "no namespace after a dry run" "" "$(ip netns list)"
+
+# Saved plans are carried out exactly, and refused once the host has changed.
+check "plan --out saves the plan" "$TOPO" plan -f net.yaml --out saved.json
+check "apply PLAN carries it out" "$TOPO" apply saved.json
+check "a is up" ping_ok shop-a 10.5.0.3
+rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode >/dev/null || rc=$?
+expect_eq "and the host matches the manifest" 0 "$rc"
+echo "  c: {networks: [lan]}" >> net.yaml
+check "plan --out for one more service" "$TOPO" plan -f net.yaml --out stale.json
+ip netns del shop-b   # drift, behind topo's back
+expect_error "a stale plan is refused" "is stale: the host changed since it was made" "$TOPO" apply stale.json
+expect_eq "the refused plan changed nothing" "shop-a" "$(ip netns list | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')"
+"$TOPO" plan -f net.yaml > drift.txt
+expect_contains "plan shows the drift" "+ netns    shop-b" "$(cat drift.txt)"
+check "apply repairs the drift" "$TOPO" apply -f net.yaml
+check "b is back and reachable" ping_ok shop-a 10.5.0.3
+check "c was added" ping_ok shop-c 10.5.0.2
+
+# One run per project at a time.
+flock "$TOPO_STATE_DIR/shop.lock" sleep 3 &
+sleep 0.3
+expect_error "a second run fails after --lock-timeout" "project shop is locked by another topo run" \
+    "$TOPO" apply -f net.yaml --lock-timeout 500ms
+wait
+
+# destroy wants a record of the project, or --collect.
+mv "$TOPO_STATE_DIR/shop.json" shop.json.saved
+expect_error "destroy without a record is refused" "run \`topo destroy --project shop --collect\`" \
+    "$TOPO" destroy --project shop
+check "destroy --collect removes what is marked as the project's" "$TOPO" destroy --project shop --collect
+expect_eq "nothing left" "" "$(ip netns list; ip -br link | grep -E '^t[bvx]' || true)"
+expect_error "destroy of an unknown project says so" "finds nothing of it on this host" \
+    "$TOPO" destroy --project nosuch
+
+# External bridges are attached to, never touched.
+ip link add br-ext type bridge
+ip addr add 10.6.0.1/24 dev br-ext
+ip link set br-ext up
+ext_before=$(ip -d addr show br-ext)
+cat > ext.yaml <<'YAML'
+name: ext
+networks:
+  outside:
+    external: true
+    name: br-ext
+    ipam: {config: [{subnet: 10.6.0.0/24, gateway: 10.6.0.1}]}
+services:
+  x: {networks: [outside]}
+YAML
+check "apply attaches to an external bridge" "$TOPO" apply -f ext.yaml
+check "the sandbox reaches the external bridge's address" ping_ok ext-x 10.6.0.1
+check "the veth is a port of br-ext" sh -c "bridge link | grep -q 'master br-ext'"
+check "destroy" "$TOPO" destroy -f ext.yaml
+expect_eq "br-ext is unchanged" "$ext_before" "$(ip -d addr show br-ext)"
+cat > missing.yaml <<'YAML'
+name: miss
+networks:
+  outside: {external: true, name: br-nope, ipam: {config: [{subnet: 10.7.0.0/24}]}}
+services:
+  x: {networks: [outside]}
+YAML
+expect_error "a missing external bridge is an error" "networks.outside: external bridge br-nope does not exist on this host" \
+    "$TOPO" apply -f missing.yaml
+
+# topo never takes over what it did not create.
+ip link add mybr type bridge
+cat > conflict.yaml <<'YAML'
+name: conf
+networks:
+  n: {name: mybr, ipam: {config: [{subnet: 10.8.0.0/24}]}}
+services:
+  x: {networks: [n]}
+YAML
+expect_error "a bridge name that is taken is refused" "bridge mybr exists and is not topo's" \
+    "$TOPO" apply -f conflict.yaml
+expect_eq "and nothing was created" "" "$(ip netns list)"
+finish
