@@ -123,6 +123,10 @@ Desired desired_state(const Project& p, const Addressing& a, const DesiredContex
     b.out.scope = read_scope(p);
     for (auto& [_, n] : p.networks) b.network(n);
     for (auto& [_, s] : p.services) b.service(s);
+    // Read every host-namespace name topo wants, so one that is taken by
+    // something not topo's shows up as a conflict instead of a failed create.
+    for (auto& [key, o] : b.out.state.objects)
+        if (auto* l = std::get_if<Link>(&o); l && l->ns.empty()) b.out.scope.foreign_links.push_back(l->name);
     return std::move(b.out);
 }
 

@@ -87,11 +87,16 @@ void each_entry(Reader& r, const YAML::Node& n, const std::string& section, std:
     }
 }
 
+bool has_networks(const YAML::Node& root, const std::string& service) {
+    auto svc = node_at(root, {"services", service});
+    return svc.IsMap() && svc["networks"];
+}
+
 // Compose's implicit network: services with no networks key join `default`.
 void add_default_network(Project& p, const YAML::Node& root) {
     bool needed = false;
     for (auto& [name, s] : p.services)
-        if (s.mode == NetworkMode::Sandbox && !root["services"][name]["networks"]) {
+        if (s.mode == NetworkMode::Sandbox && !has_networks(root, name)) {
             Endpoint e;
             e.network = "default";
             s.endpoints.push_back(e);
@@ -194,7 +199,7 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
         auto root = load_text(r, ss.str(), f);
         if (!root) continue;
         r.files.push_back({f, root});
-        merged = merged ? merge(merged, root) : root;
+        merged.reset(merged ? merge(merged, root) : root);  // rebind, never assign through
     }
     if (!r.errors.empty() || !merged) throw ManifestError(r.errors);
     auto p = interpret(r, merged, opts);

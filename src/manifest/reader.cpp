@@ -152,6 +152,17 @@ void Reader::keys(const YAML::Node& n, const std::string& path, std::initializer
     }
 }
 
+YAML::Node node_at(const YAML::Node& root, std::initializer_list<std::string> keys) {
+    YAML::Node cur = root;
+    for (auto& k : keys) {
+        if (!cur.IsMap()) return cur;
+        YAML::Node next = cur[k];
+        if (!next) return cur;
+        cur.reset(next);  // rebind; `cur = next` would overwrite the tree (yaml-cpp reference semantics)
+    }
+    return cur;
+}
+
 std::string join_path(const std::string& path, const std::string& key) {
     return path.empty() ? key : path + "." + key;
 }

@@ -41,6 +41,10 @@ struct Reader {
     void no_duplicate_keys(const YAML::Node& n, const std::string& path);
 };
 
+// The node at a key path, or the deepest one that exists on the way (to point
+// an error at). Never throws, unlike chained operator[] on a missing key.
+YAML::Node node_at(const YAML::Node& root, std::initializer_list<std::string> keys);
+
 // "did you mean networks?" for a misspelt key, or "".
 std::string suggestion(const std::string& word, const std::vector<std::string>& candidates);
 std::string join_path(const std::string& path, const std::string& key);

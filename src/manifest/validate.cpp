@@ -14,9 +14,9 @@ namespace topo::manifest {
 namespace {
 
 YAML::Node at_endpoint(const YAML::Node& root, const Service& s, const Endpoint& e) {
-    auto nw = root["services"][s.name]["networks"];
+    auto nw = node_at(root, {"services", s.name, "networks"});
     if (nw.IsMap() && nw[e.network]) return nw[e.network];
-    return nw ? nw : root["services"][s.name];
+    return nw;
 }
 
 std::string network_list(const Project& p) {
@@ -108,7 +108,7 @@ void check_overlaps(Reader& r, const Project& p, const YAML::Node& root) {
             if (c) {
                 for (auto& [other, sub] : subnets)
                     if (sub.overlaps(c->subnet))
-                        r.error(root["networks"][name], "networks." + name,
+                        r.error(node_at(root, {"networks", name}), "networks." + name,
                                 fmt::format("subnet {} overlaps network {} ({}); give each network its own subnet", c->subnet.str(), other, sub.str()));
                 subnets.push_back({name, c->subnet});
             }
@@ -122,7 +122,7 @@ bool same_host_ip(const Port& a, const Port& b) {
 void check_ports(Reader& r, const Project& p, const YAML::Node& root) {
     std::vector<std::pair<std::string, const Port*>> all;
     for (auto& [name, s] : p.services) {
-        auto node = root["services"][name]["ports"];
+        auto node = node_at(root, {"services", name, "ports"});
         if (!s.ports.empty() && s.mode == NetworkMode::Sandbox) {
             bool outside = std::any_of(s.endpoints.begin(), s.endpoints.end(), [&](const Endpoint& e) {
                 auto it = p.networks.find(e.network);
@@ -140,7 +140,7 @@ void check_ports(Reader& r, const Project& p, const YAML::Node& root) {
             for (auto& [other, q] : all) {
                 if (q->protocol != port.protocol || !same_host_ip(*q, port)) continue;
                 if (q->published->last < port.published->first || port.published->last < q->published->first) continue;
-                r.error(node[i], fmt::format("services.{}.ports[{}]", name, i),
+                r.error(node.IsSequence() ? node[i] : node, fmt::format("services.{}.ports[{}]", name, i),
                         fmt::format("host port {}/{} is already published by service {}", port.published->first,
                                     to_string(port.protocol), other));
                 break;
@@ -152,17 +152,17 @@ void check_ports(Reader& r, const Project& p, const YAML::Node& root) {
 
 void check_modes_and_hosts(Reader& r, const Project& p, const YAML::Node& root) {
     for (auto& [name, s] : p.services) {
-        auto node = root["services"][name];
+        auto node = node_at(root, {"services", name});
         if (s.mode == NetworkMode::Service) {
             auto it = p.services.find(s.mode_service);
             if (it == p.services.end())
-                r.error(node["network_mode"], "services." + name + ".network_mode", fmt::format("no service named \"{}\"", s.mode_service));
+                r.error(node_at(node, {"network_mode"}), "services." + name + ".network_mode", fmt::format("no service named \"{}\"", s.mode_service));
             else if (!it->second.has_sandbox())
-                r.error(node["network_mode"], "services." + name + ".network_mode",
+                r.error(node_at(node, {"network_mode"}), "services." + name + ".network_mode",
                         fmt::format("service {} has no sandbox of its own to share", s.mode_service));
         }
         if (!s.host.empty() && !p.hosts.count(s.host))
-            r.error(node["host"], "services." + name + ".host", fmt::format("no host named \"{}\" under hosts:", s.host));
+            r.error(node_at(node, {"host"}), "services." + name + ".host", fmt::format("no host named \"{}\" under hosts:", s.host));
         if (s.host.empty() && p.hosts.size() > 1 && s.has_sandbox())
             r.error(node, "services." + name, "the manifest has several hosts: say which one runs this service with host:");
     }
