@@ -102,6 +102,9 @@ void add_default_network(Project& p, const YAML::Node& root) {
             s.endpoints.push_back(e);
             needed = true;
         }
+    // A service may also name Compose's implicit network explicitly.
+    for (auto& [name, s] : p.services)
+        for (auto& e : s.endpoints) needed |= e.network == "default";
     if (needed && !p.networks.count("default")) {
         Network n;
         n.name = "default";

@@ -37,9 +37,10 @@ void check_endpoints(Reader& r, Project& p, const YAML::Node& root) {
                 std::vector<std::string> names;
                 for (auto& [n, _] : p.networks) names.push_back(n);
                 auto hint = suggestion(e.network, names);
+                auto known = network_list(p);
                 r.error(at, path, fmt::format("unknown network \"{}\"; {}declare it under networks:{}", e.network,
-                                              hint.empty() ? "" : hint + " or ",
-                                              names.empty() ? "" : " or use one of: " + network_list(p)));
+                                              hint.empty() ? "" : hint + " Otherwise ",
+                                              known.empty() ? "" : " or use one of: " + known));
                 continue;
             }
             const Network& n = it->second;
