@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "model/naming.hpp"
+#include "reconcile/names.hpp"
 
 namespace topo {
 
@@ -123,6 +124,10 @@ Desired desired_state(const Project& p, const Addressing& a, const DesiredContex
     b.out.scope = read_scope(p);
     for (auto& [_, n] : p.networks) b.network(n);
     for (auto& [_, s] : p.services) b.service(s);
+    for (auto& f : name_files(p, a, {ctx.host, ctx.host_resolv_conf, ctx.files_root})) {
+        b.out.scope.files.push_back(f.path);
+        b.out.state.add(f);
+    }
     // Read every host-namespace name topo wants, so one that is taken by
     // something not topo's shows up as a conflict instead of a failed create.
     for (auto& [key, o] : b.out.state.objects)

@@ -21,6 +21,8 @@ namespace topo {
 
 struct DesiredContext {
     std::string host;  // this host's name in `hosts` ("" when the manifest has none)
+    std::string host_resolv_conf;  // for sandboxes without dns:
+    std::string files_root = "/etc/netns";
 };
 
 struct Desired {

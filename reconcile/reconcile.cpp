@@ -45,7 +45,7 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
         c.addressing = std::move(ipam.addressing);
         if (!c.errors.empty()) return c;
         // What the kernel should hold for this project on this host.
-        c.desired = desired_state(*in.project, c.addressing, {in.host});
+        c.desired = desired_state(*in.project, c.addressing, {in.host, in.host_resolv_conf, in.files_root});
         c.errors = c.desired.unsupported;
     } else {
         c.desired.scope.project = in.project_name;

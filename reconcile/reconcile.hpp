@@ -21,6 +21,8 @@ struct PlanInput {
     Addressing previous;                // allocations from the state file
     std::vector<Prefix> other_subnets;  // other topo projects' networks on this host
     std::vector<uint16_t> other_ports;  // host ports other topo projects publish
+    std::string host_resolv_conf;       // the host's /etc/resolv.conf
+    std::string files_root = "/etc/netns";
 };
 
 struct Computed {

@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "cli/commands_impl.hpp"
 #include "manifest/manifest.hpp"
@@ -60,6 +61,20 @@ nlohmann::json live_view(Session& s) {
                     {{"interface", l->name}, {"kind", "macvlan"}, {"parent", l->parent},
                      {"addresses", addrs[l->ns + ":" + l->name]}});
             }
+        } else if (auto* f = std::get_if<File>(&o); f && f->path.ends_with("/hosts")) {
+            // The names the sandbox resolves, per network, as its hosts file says.
+            auto ns = f->path.substr(0, f->path.size() - 6);
+            ns = ns.substr(ns.rfind('/') + 1);
+            std::string network;
+            std::istringstream in(f->content);
+            for (std::string line; std::getline(in, line);) {
+                if (line.starts_with("# network ")) network = line.substr(10);
+                else if (line.starts_with("# extra_hosts")) network = "extra_hosts";
+                else if (!network.empty() && !line.empty() && line[0] != '#') {
+                    auto tab = line.find('\t');
+                    boxes[ns]["names"][network].push_back(fmt::format("{} → {}", line.substr(tab + 1), line.substr(0, tab)));
+                }
+            }
         } else if (auto* r = std::get_if<Route>(&o)) {
             boxes[r->ns]["routes"].push_back(fmt::format("{} {}", r->dst.len ? r->dst.str() : "default", describe(o)));
         }
@@ -84,6 +99,9 @@ int cmd_show(const Options& o) {
                        fmt::join(e["addresses"].get<std::vector<std::string>>(), " "));
         if (b.contains("routes"))
             for (auto& r : b["routes"]) fmt::print("    route {}\n", r.get<std::string>());
+        if (b.contains("names"))
+            for (auto& [net, names] : b["names"].items())
+                fmt::print("    names on {}: {}\n", net, fmt::join(names.get<std::vector<std::string>>(), ", "));
     }
     return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "kernel/files.hpp"
 #include "kernel/real.hpp"
 #include "manifest/manifest.hpp"
 
@@ -52,6 +53,7 @@ Computed Session::compute() {
     in.project_name = project_name;
     in.host = host;
     if (auto r = record()) in.previous = r->addressing;
+    if (auto conf = files::read("/etc/resolv.conf")) in.host_resolv_conf = *conf;
     for (auto& other : state.others(project_name)) {
         for (auto& [_, n] : other.addressing.networks) {
             if (n.subnet4) in.other_subnets.push_back(*n.subnet4);

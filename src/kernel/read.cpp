@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
@@ -198,8 +199,21 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     }
     for (auto& [_, v] : host_veths) out.add(v);
     for (auto& key : scope.sysctls) out.add(Sysctl{"", key, sysctl_read(k, "", key)});
-    for (auto& path : scope.files)
-        if (auto content = files::read(path)) out.add(File{path, *content});
+    // Files: the ones the manifest wants, and any marked as the project's
+    // under /etc/netns (a removed service's, or all of them on destroy).
+    std::set<std::string> paths(scope.files.begin(), scope.files.end());
+    std::error_code ec;
+    for (auto& dir : std::filesystem::directory_iterator("/etc/netns", ec))
+        if (dir.path().filename().string().starts_with(prefix))
+            for (auto* f : {"hosts", "resolv.conf"}) paths.insert((dir.path() / f).string());
+    for (auto& path : paths) {
+        auto content = files::read(path);
+        if (!content) continue;
+        bool wanted = std::find(scope.files.begin(), scope.files.end(), path) != scope.files.end();
+        // A file topo did not write is never read as topo's (so never deleted);
+        // one it wants to write over is shown as it is, to be replaced.
+        if (naming::has_file_marker(*content, scope.project) || wanted) out.add(File{path, *content});
+    }
     return out;
 }
 

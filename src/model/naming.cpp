@@ -53,4 +53,11 @@ bool owned_by(std::string_view marker, std::string_view project) {
     return marker.starts_with(project_marker(project));
 }
 
+std::string file_marker(std::string_view project) {
+    return fmt::format("# topo: managed file of project {}; `topo apply` rewrites it, edits are lost", project);
+}
+bool has_file_marker(std::string_view content, std::string_view project) {
+    return content.starts_with(file_marker(project) + "\n");
+}
+
 }  // namespace topo::naming

@@ -32,5 +32,8 @@ std::string sandbox_marker(std::string_view project, std::string_view service);
 std::string endpoint_marker(std::string_view project, std::string_view service,
                             std::string_view network);
 bool owned_by(std::string_view marker, std::string_view project);
+// The first line of every file topo writes (hosts, resolv.conf), naming its project.
+std::string file_marker(std::string_view project);
+bool has_file_marker(std::string_view content, std::string_view project);
 
 }  // namespace topo::naming

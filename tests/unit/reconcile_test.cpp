@@ -76,10 +76,16 @@ TEST_CASE("reconcile: adding a service creates only that service's objects") {
     auto c = plan_for(k, &p, a);
     REQUIRE(!c.plan.empty());
     for (auto& ch : c.plan.changes) {
-        CHECK(ch.action == Action::Create);
         bool cache_s = ch.id().find("cache") != std::string::npos ||
                        ch.id() == naming::veth("shop", "cache", "backend");
-        CHECK(cache_s);
+        if (cache_s) {
+            CHECK(ch.action == Action::Create);
+            continue;
+        }
+        // Everything else: the hosts files of cache's new neighbours on backend.
+        CHECK(ch.action == Action::Update);
+        bool neighbour_hosts = ch.id() == "/etc/netns/shop-db/hosts" || ch.id() == "/etc/netns/shop-web/hosts";
+        CHECK(neighbour_hosts);
     }
 }
 
@@ -90,12 +96,17 @@ TEST_CASE("plan: deletions come first, in reverse order, and children of a delet
     p.services.erase("db");
     auto c = plan_for(k, &p, a);
     auto& cs = c.plan.changes;
-    REQUIRE(cs.size() == 3);  // the veth, its sandbox address, the namespace
-    CHECK(cs[0].kind() == Kind::Address);
-    CHECK(cs[0].implied);
-    CHECK(cs[1].kind() == Kind::Veth);
-    CHECK_FALSE(cs[1].implied);
-    CHECK(cs[2].kind() == Kind::Netns);
+    // db's two files, its sandbox address, its veth, its namespace; then web's hosts file loses db.
+    REQUIRE(cs.size() == 6);
+    CHECK(cs[0].kind() == Kind::File);
+    CHECK(cs[1].kind() == Kind::File);
+    CHECK(cs[2].kind() == Kind::Address);
+    CHECK(cs[2].implied);
+    CHECK(cs[3].kind() == Kind::Veth);
+    CHECK_FALSE(cs[3].implied);
+    CHECK(cs[4].kind() == Kind::Netns);
+    CHECK(cs[5].action == Action::Update);
+    CHECK(cs[5].id() == "/etc/netns/shop-web/hosts");
     auto r = execute(k, cs);
     CHECK(r.ok());
     CHECK(verify(k, c.desired).empty());

@@ -1,0 +1,32 @@
+// Name resolution without a daemon: each sandbox gets a hosts file and a
+// resolv.conf under /etc/netns/<project>-<service>/, which `ip netns exec` and
+// `topo exec` bind-mount over /etc. Pure: the files are values in the desired
+// state, so plan shows them, apply writes them and drift is repaired.
+//
+// Docker's rules: a sandbox resolves the other sandboxes of every network it
+// is on, by service name, hostname and that network's aliases — and nothing
+// of networks it is not on. An alias several sandboxes share lists every
+// address (glibc's `multi on` returns them all). Lines are sorted, so the
+// same manifest always renders the same bytes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/objects.hpp"
+#include "model/project.hpp"
+#include "reconcile/ipam.hpp"
+
+namespace topo {
+
+struct NamesContext {
+    std::string host;               // this host's name in `hosts` ("" for one host)
+    std::string host_resolv_conf;   // the host's /etc/resolv.conf, for sandboxes without dns:
+    std::string root = "/etc/netns";
+};
+
+std::vector<File> name_files(const Project& p, const Addressing& a, const NamesContext& ctx);
+std::string hosts_file(const Project& p, const Addressing& a, const Service& s);
+std::string resolv_conf(const Project& p, const Service& s, const std::string& host_resolv_conf);
+
+}  // namespace topo

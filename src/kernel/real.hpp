@@ -1,0 +1,59 @@
+// RealKernel: the host's kernel through netlink (libnl-route) and files,
+// in-process. One netlink socket per namespace, opened inside it and kept for
+// the run (a socket stays bound to the namespace it was created in).
+//
+// What is whose (model/naming.hpp): a sandbox namespace is topo's when its
+// `lo` carries the project's marker; everything inside it is then topo's. A
+// host link is topo's when its ifalias carries the marker, or — for the
+// instant between creating a link and marking it, which a crash can expose —
+// when its name has the project's generated prefix (t<kind><hash>).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "kernel/kernel.hpp"
+#include "kernel/nl.hpp"
+
+namespace topo {
+
+class RealKernel : public Kernel {
+public:
+    RealKernel();
+    ~RealKernel() override;
+
+    HostState read(const ReadScope& scope) override;
+    void apply(const Change& change) override;
+    std::vector<Prefix> host_routes() override;
+    std::vector<std::string> projects() override;
+
+    // The route socket of a namespace ("" = the one topo started in).
+    nl_sock* sock(const std::string& ns);
+    int ifindex(const std::string& ns, const std::string& name, const std::string& what);
+
+private:
+    std::map<std::string, nl::Sock> socks_;
+    void apply_netns(const Change& c);
+    void forget(const std::string& ns) { socks_.erase(ns); }
+};
+
+// Per object kind (kernel/link.cpp, kernel/address.cpp, kernel/sysctl.cpp).
+void link_create(RealKernel& k, const Link& l);
+void link_update(RealKernel& k, const Link& want, const Link& have);
+void link_delete(RealKernel& k, const Link& l);
+void address_apply(RealKernel& k, const Address& a, bool add);
+void route_apply(RealKernel& k, const Route& r, bool add);
+void sysctl_write(RealKernel& k, const Sysctl& s);
+std::string sysctl_read(RealKernel& k, const std::string& ns, const std::string& key);
+// The kernel's own object for a link (what rtnl_link_change wants as `orig`).
+nl::LinkPtr kernel_link(nl_sock* sock, const std::string& name, const std::string& what);
+// Set the ifalias (topo's marker) of a link.
+// Set the ifalias (topo's marker) of a link, and bring it up if asked, in one request.
+void set_marker(nl_sock* sock, const std::string& name, const std::string& marker, const std::string& what,
+                bool up = false);
+
+// Reading (kernel/read.cpp).
+HostState read_host(RealKernel& k, const ReadScope& scope);
+
+}  // namespace topo

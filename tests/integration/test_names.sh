@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Name resolution through per-sandbox hosts files: service names and aliases
+# resolve on shared networks only; a shared alias returns every address;
+# extra_hosts; renaming an alias rewrites the files; a hand-edited file is
+# drift that apply repairs; topo exec sees the same names; destroy removes them.
+source "$(dirname "$0")/lib.sh"
+enter_test_host "$@"
+echo "nameserver 127.0.0.53" > resolv.host   # what a systemd-resolved host has
+
+cat > net.yaml <<'YAML'
+name: names
+networks:
+  front: {ipam: {config: [{subnet: 10.20.1.0/24}]}}
+  back: {ipam: {config: [{subnet: 10.20.2.0/24}]}}
+services:
+  web:
+    networks:
+      front: {aliases: [www]}
+      back: {}
+    extra_hosts: ["legacy.db:10.20.9.9"]
+  db:
+    networks:
+      back: {aliases: [store]}
+  cache:
+    networks:
+      back: {aliases: [store]}
+  api:
+    hostname: api-1
+    networks: [front]
+    dns: [10.20.1.53]
+    dns_search: [shop.internal]
+YAML
+check "apply" "$TOPO" apply -f net.yaml
+lookup() { ip netns exec "$1" getent ahostsv4 "$2" | awk '{print $1}' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+expect_eq "web resolves db by service name" "10.20.2.3" "$(lookup names-web db)"
+expect_eq "web resolves the alias two services share to both addresses" "10.20.2.2 10.20.2.3" "$(lookup names-web store)"
+expect_eq "api resolves web by its alias on front" "10.20.1.3" "$(lookup names-api www)"
+expect_eq "web resolves api by its hostname" "10.20.1.2" "$(lookup names-web api-1)"
+expect_eq "web resolves its extra_hosts entry" "10.20.9.9" "$(lookup names-web legacy.db)"
+expect_eq "api does not resolve db: they share no network" "" "$(lookup names-api db)"
+expect_eq "api does not resolve the back-only alias" "" "$(lookup names-api store)"
+expect_eq "db does not resolve the front-only alias www" "" "$(lookup names-db www)"
+expect_eq "api's resolv.conf comes from dns and dns_search" "nameserver 10.20.1.53 search shop.internal" \
+    "$(ip netns exec names-api grep -v '^#' /etc/resolv.conf | tr '\n' ' ' | sed 's/ $//')"
+
+# topo exec: the same view, and the exit code passes through.
+expect_eq "topo exec sees the same names" "10.20.2.2 10.20.2.3" \
+    "$("$TOPO" exec -f net.yaml web -- getent ahostsv4 store | awk '{print $1}' | sort -u | tr '\n' ' ' | sed 's/ $//')"
+rc=0; "$TOPO" exec -f net.yaml web -- sh -c 'exit 7' || rc=$?
+expect_eq "topo exec passes the exit code through" 7 "$rc"
+expect_eq "topo exec runs inside the sandbox's network" "eth0 eth1 lo" \
+    "$("$TOPO" exec -f net.yaml web -- ls /sys/class/net | tr '\n' ' ' | sed 's/ $//')"
+
+# Renaming an alias rewrites only what it must.
+sed -i 's/aliases: \[www\]/aliases: [frontpage]/' net.yaml
+"$TOPO" plan -f net.yaml > rename.txt
+expect_eq "renaming an alias changes the hosts files of web's front neighbours and web's own" \
+    "~ file /etc/netns/names-api/hosts|~ file /etc/netns/names-web/hosts" \
+    "$(grep '^  ~' rename.txt | awk '{print $1, $2, $3}' | tr '\n' '|' | sed 's/|$//')"
+check "apply the rename" "$TOPO" apply -f net.yaml
+expect_eq "the new alias resolves" "10.20.1.3" "$(lookup names-api frontpage)"
+expect_eq "the old one no longer does" "" "$(lookup names-api www)"
+
+# A hand-edited file is drift: plan shows it, apply repairs it.
+echo "10.99.99.99 db" >> /etc/netns/names-web/hosts
+rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode > drift.txt || rc=$?
+expect_eq "plan reports the edited file, and only it" "2 ~ file /etc/netns/names-web/hosts (content old → new)" \
+    "$rc $(grep '~' drift.txt | sed -E 's/^ *//; s/ +/ /g; s/ [0-9]+ bytes//')"
+check "apply repairs it" "$TOPO" apply -f net.yaml
+expect_eq "db resolves to its real address again" "10.20.2.3" "$(lookup names-web db)"
+
+check "destroy" "$TOPO" destroy -f net.yaml
+expect_eq "no file or directory of the project is left under /etc/netns" "" "$(ls /etc/netns)"
+finish

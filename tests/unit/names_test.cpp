@@ -1,0 +1,89 @@
+#include "reconcile/names.hpp"
+
+#include <doctest/doctest.h>
+
+#include "model/naming.hpp"
+#include "reconcile/ipam.hpp"
+#include "test_helpers.hpp"
+
+using namespace topo;
+using namespace topo::test;
+
+namespace {
+
+// shop (test_helpers): web on frontend+backend, db on backend. Plus cache on
+// backend sharing the alias "store" with db, and api on frontend only.
+struct Fixture {
+    Project p = shop();
+    Addressing a;
+    Fixture() {
+        p.services["db"].endpoints[0].aliases = {"store"};
+        p.services["cache"] = svc("cache", {ep("backend")});
+        p.services["cache"].endpoints[0].aliases = {"store"};
+        p.services["api"] = svc("api", {ep("frontend")});
+        p.services["api"].extra_hosts = {{"legacy.db", ip("10.0.42.6")}};
+        p.services["api"].hostname = "api-1";
+        a = allocate({&p, {}, {}, {}, {}}).addressing;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("names: a sandbox sees only the networks it is on") {
+    Fixture f;
+    auto api = hosts_file(f.p, f.a, f.p.services.at("api"));
+    CHECK(api == naming::file_marker("shop") + "\n"
+                 "127.0.0.1\tlocalhost\n"
+                 "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                 "10.0.42.128\tapi-1 api\n"
+                 "# network frontend\n"
+                 "10.0.42.130\tweb\n"
+                 "# extra_hosts\n"
+                 "10.0.42.6\tlegacy.db\n");
+    CHECK(api.find("\tdb") == std::string::npos);  // db is on backend only: not resolvable from api
+}
+
+TEST_CASE("names: an alias shared by two sandboxes lists both addresses") {
+    Fixture f;
+    auto web = hosts_file(f.p, f.a, f.p.services.at("web"));
+    CHECK(web.find("# network backend\n"
+                   "10.0.43.2\tcache store\n"
+                   "10.0.43.3\tdb store\n") != std::string::npos);
+    CHECK(web.find("# network frontend\n10.0.42.128\tapi api-1\n") != std::string::npos);
+}
+
+TEST_CASE("names: rendering is deterministic") {
+    Fixture f;
+    CHECK(hosts_file(f.p, f.a, f.p.services.at("web")) == hosts_file(f.p, f.a, f.p.services.at("web")));
+}
+
+TEST_CASE("names: resolv.conf from dns, dns_search and dns_opt") {
+    Fixture f;
+    auto& s = f.p.services.at("web");
+    s.dns = {ip("10.0.42.5")};
+    s.dns_search = {"shop.internal"};
+    s.dns_opt = {"ndots:2"};
+    CHECK(resolv_conf(f.p, s, "nameserver 192.0.2.53\n") == naming::file_marker("shop") + "\n"
+          "nameserver 10.0.42.5\nsearch shop.internal\noptions ndots:2\n");
+}
+
+TEST_CASE("names: the host's resolvers are copied, less the loopback ones") {
+    Fixture f;
+    auto conf = resolv_conf(f.p, f.p.services.at("web"),
+                            "# generated\nnameserver 127.0.0.53\nnameserver 192.0.2.53\nnameserver ::1\nsearch example.org\n");
+    CHECK(conf == naming::file_marker("shop") + "\nnameserver 192.0.2.53\nsearch example.org\n");
+    auto only_stub = resolv_conf(f.p, f.p.services.at("web"), "nameserver 127.0.0.53\n");
+    CHECK(only_stub.find("# no nameserver") != std::string::npos);
+}
+
+TEST_CASE("names: one hosts and one resolv.conf per sandbox, none for host-mode services") {
+    Fixture f;
+    Service h;
+    h.name = "h";
+    h.mode = NetworkMode::Host;
+    f.p.services["h"] = h;
+    auto files = name_files(f.p, f.a, {"", "", "/etc/netns"});
+    CHECK(files.size() == 8);  // api, cache, db, web
+    CHECK(files[0].path == "/etc/netns/shop-api/hosts");
+    CHECK(files[1].path == "/etc/netns/shop-api/resolv.conf");
+}
