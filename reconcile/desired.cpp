@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "model/naming.hpp"
+#include "reconcile/firewall.hpp"
 #include "reconcile/names.hpp"
 
 namespace topo {
@@ -101,9 +102,6 @@ struct Builder {
         if (s.mode == NetworkMode::None) return;
         bool r4 = false, r6 = false;
         for (auto& e : s.endpoints) endpoint(s, e, r4, r6);
-        if (!s.ports.empty())
-            unsupported(fmt::format("services.{}.ports: published ports are not implemented yet",
-                                    s.name));
     }
 };
 
@@ -124,6 +122,14 @@ Desired desired_state(const Project& p, const Addressing& a, const DesiredContex
     b.out.scope = read_scope(p);
     for (auto& [_, n] : p.networks) b.network(n);
     for (auto& [_, s] : p.services) b.service(s);
+    // The firewall: one table, and the sysctls it needs.
+    auto fw = firewall(p, a, ctx.host);
+    if (fw.table) b.out.state.add(*fw.table);
+    for (auto& s : fw.sysctls) {
+        b.out.scope.sysctls.push_back(s.key);
+        b.out.state.add(s);
+    }
+    b.out.unsupported.insert(b.out.unsupported.end(), fw.unsupported.begin(), fw.unsupported.end());
     for (auto& f : name_files(p, a, {ctx.host, ctx.host_resolv_conf, ctx.files_root})) {
         b.out.scope.files.push_back(f.path);
         b.out.state.add(f);

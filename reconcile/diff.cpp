@@ -75,7 +75,12 @@ struct Compare {
         if (d.content != std::get<File>(live).content) f.add("content", "old", "new", true);
     }
     void operator()(const NftTable& d) {
-        if (d.content != std::get<NftTable>(live).content) f.add("rules", "old", "new", true);
+        auto& l = std::get<NftTable>(live);
+        if (d.skeleton() != l.skeleton()) f.add("chains and rules", "differ", "rewritten", true);
+        for (auto& e : element_diff(d, l)) {
+            for (auto& x : e.add) f.out.push_back(fmt::format("+ {} {}", e.set, x));
+            for (auto& x : e.remove) f.out.push_back(fmt::format("- {} {}", e.set, x));
+        }
     }
 };
 
@@ -132,6 +137,10 @@ DiffResult diff(const HostState& desired, const HostState& live) {
         if (desired.find(key) || !is_ours(have)) continue;
         r.changes.push_back({Action::Delete, have, std::nullopt, {}, {}});
     }
+    // A sysctl is never "deleted": topo leaves a value it set (forwarding may serve others).
+    std::erase_if(r.changes, [](const Change& c) {
+        return c.action == Action::Delete && std::holds_alternative<Sysctl>(*c.before);
+    });
     // Addresses and routes of a replaced link vanish with it: create them again.
     if (!replaced_links.empty()) {
         for (auto& [key, want] : desired.objects) {

@@ -84,7 +84,17 @@ struct ToJson {
     }
     json operator()(const File& f) const { return {{"kind", "file"}, {"path", f.path}, {"content", f.content}}; }
     json operator()(const NftTable& t) const {
-        return {{"kind", "nft-table"}, {"name", t.name}, {"family", t.family}, {"content", t.content}};
+        json chains = json::array(), rules = json::array(), sets = json::object();
+        for (auto& c : t.chains) chains.push_back({{"name", c.name}, {"type", c.type}, {"hook", c.hook}, {"priority", c.priority}});
+        for (auto& r : t.rules) {
+            json j{{"chain", r.chain}, {"text", r.text}, {"op", to_string(r.op)}, {"family", r.family}};
+            put(j, "ifname", r.ifname);
+            put(j, "subnet", r.subnet);
+            put(j, "set", r.set);
+            rules.push_back(j);
+        }
+        for (auto& [n, s] : t.sets) sets[n] = {{"layout", to_string(s.layout)}, {"elements", s.elements}};
+        return {{"kind", "nft-table"}, {"name", t.name}, {"family", t.family}, {"chains", chains}, {"rules", rules}, {"sets", sets}};
     }
 };
 
@@ -111,6 +121,27 @@ Link link_from_json(const json& j, LinkKind kind) {
     return l;
 }
 
+template <class E>
+E enum_from(const std::string& s, E last) {
+    for (int i = 0; i <= int(last); ++i)
+        if (s == to_string(E(i))) return E(i);
+    throw std::runtime_error(fmt::format("unknown value \"{}\"", s));
+}
+
+NftTable nft_from_json(const json& j) {
+    NftTable t;
+    t.name = j.at("name").get<std::string>();
+    t.family = j.value("family", "inet");
+    for (auto& c : j.at("chains")) t.chains.push_back({c.at("name"), c.at("type"), c.at("hook"), c.at("priority")});
+    for (auto& r : j.at("rules"))
+        t.rules.push_back({r.at("chain"), r.at("text"), enum_from(r.at("op").get<std::string>(), NftOp::MasqueradeHairpin),
+                           r.value("family", 4), get_str(r, "ifname"), get_parsed<Prefix>(r, "subnet"), get_str(r, "set")});
+    for (auto& [n, s] : j.at("sets").items())
+        t.sets[n] = {n, enum_from(s.at("layout").get<std::string>(), NftLayout::AddrProtoPortToAddr),
+                     s.at("elements").get<std::set<std::string>>()};
+    return t;
+}
+
 }  // namespace
 
 json object_to_json(const Object& o) { return std::visit(ToJson{}, o); }
@@ -127,13 +158,7 @@ Object object_from_json(const json& j) {
         return Route{get_str(j, "ns"), need_prefix(j, "dst"), get_parsed<IpAddr>(j, "gateway"), get_str(j, "dev")};
     if (kind == "sysctl") return Sysctl{get_str(j, "ns"), j.at("key").get<std::string>(), j.at("value").get<std::string>()};
     if (kind == "file") return File{j.at("path").get<std::string>(), j.at("content").get<std::string>()};
-    if (kind == "nft-table") {
-        NftTable t;
-        t.name = j.at("name").get<std::string>();
-        t.family = j.value("family", "inet");
-        t.content = j.value("content", "");
-        return t;
-    }
+    if (kind == "nft-table") return nft_from_json(j);
     throw std::runtime_error(fmt::format("unknown object kind \"{}\"", kind));
 }
 

@@ -20,6 +20,7 @@
 
 #include "kernel/files.hpp"
 #include "kernel/netns.hpp"
+#include "kernel/nft.hpp"
 #include "kernel/real.hpp"
 #include "model/naming.hpp"
 
@@ -198,6 +199,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         if (naming::owned_by(marker, scope.project)) read_sandbox(k, ns, marker, host.links.get(), host_veths, out);
     }
     for (auto& [_, v] : host_veths) out.add(v);
+    if (auto table = nft::read(naming::nft_table(scope.project))) out.add(*table);
     for (auto& key : scope.sysctls) out.add(Sysctl{"", key, sysctl_read(k, "", key)});
     // Files: the ones the manifest wants, and any marked as the project's
     // under /etc/netns (a removed service's, or all of them on destroy).

@@ -9,6 +9,7 @@
 
 #include "kernel/files.hpp"
 #include "kernel/netns.hpp"
+#include "kernel/nft.hpp"
 #include "model/naming.hpp"
 
 namespace topo {
@@ -100,6 +101,11 @@ void RealKernel::apply(const Change& c) {
         if (c.action == Action::Delete) files::remove(f->path);
         else files::write_atomic(f->path, std::get<File>(*c.after).content);
         return;
+    }
+    if (std::holds_alternative<NftTable>(o)) {
+        const NftTable* want = c.action == Action::Delete ? nullptr : &std::get<NftTable>(*c.after);
+        const NftTable* have = c.before && c.action != Action::Replace ? &std::get<NftTable>(*c.before) : nullptr;
+        return nft::apply(want, have);
     }
     throw KernelError(fmt::format("{} {}: not implemented yet", to_string(kind_of(o)), id_of(o)));
 }

@@ -118,7 +118,11 @@ struct Describe {
     std::string operator()(const File& f) const {
         return fmt::format("{} bytes", f.content.size());
     }
-    std::string operator()(const NftTable& t) const { return t.family; }
+    std::string operator()(const NftTable& t) const {
+        size_t elements = 0;
+        for (auto& [_, s] : t.sets) elements += s.elements.size();
+        return fmt::format("{} chains, {} rules, {} set elements", t.chains.size(), t.rules.size(), elements);
+    }
 };
 }  // namespace
 

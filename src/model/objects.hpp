@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "model/ip.hpp"
+#include "model/nft.hpp"
 
 namespace topo {
 
@@ -95,13 +96,6 @@ struct Sysctl {
 struct File {
     std::string path;
     std::string content;
-};
-
-// Placeholder for the project's nftables table; see model/nft.hpp (issue 4).
-struct NftTable {
-    std::string name;  // topo-<project>
-    std::string family = "inet";
-    std::string content;  // canonical rendering of the desired table, compared exactly
 };
 
 using Object = std::variant<Netns, Link, Address, Route, Sysctl, File, NftTable>;

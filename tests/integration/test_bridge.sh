@@ -62,7 +62,8 @@ check "web reaches db on backend" ping_ok shop-web 10.0.43.2
 check "api reaches its gateway" ping_ok shop-api 10.0.42.1
 refuse "api cannot reach db across networks" ping_ok shop-api 10.0.43.2
 refuse "db cannot reach api across networks" ping_ok shop-db 10.0.42.128
-expect_eq "the host does not forward between topo networks" "0" "$(cat /proc/sys/net/ipv4/ip_forward)"
+expect_eq "the host forwards (for egress); isolation is nftables' job" "1" "$(cat /proc/sys/net/ipv4/ip_forward)"
+check "topo's table isolates the networks" sh -c "nft list chain inet topo-shop forward | grep -q 'oifname @bridges drop'"
 
 rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode > plan.txt || rc=$?
 expect_eq "a second plan --detailed-exitcode exits 0" "0" "$rc"

@@ -16,11 +16,11 @@ services:
 YAML
 
 "$TOPO" plan -f net.yaml -o json > plan.json
-expect_eq "plan -o json: format_version 1; 2 netns, bridge, 2 veth, 3 addresses, 2 routes, 4 files to create" \
-    "1 create:14 netns:2 bridge:1 veth:2 address:3 route:2 file:4" "$(python3 -c '
+expect_eq "plan -o json: format_version 1; 2 netns, bridge, 2 veth, 3 addresses, 2 routes, 4 files, the table" \
+    "1 create:15 netns:2 bridge:1 veth:2 address:3 route:2 file:4 nft-table:1" "$(python3 -c '
 import json, collections; p = json.load(open("plan.json"))
 kinds = collections.Counter(c["kind"] for c in p["changes"])
-print(p["format_version"], "create:%d" % p["summary"]["create"], " ".join(f"{k}:{kinds[k]}" for k in ("netns","bridge","veth","address","route","file")))')"
+print(p["format_version"], "create:%d" % p["summary"]["create"], " ".join(f"{k}:{kinds[k]}" for k in ("netns","bridge","veth","address","route","file","nft-table")))')"
 check "plan -o markdown is a review comment" sh -c "\"$TOPO\" plan -f net.yaml -o markdown | grep -q '^### topo plan: \`shop\`'"
 rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode >/dev/null || rc=$?
 expect_eq "plan --detailed-exitcode exits 2 when there are changes" 2 "$rc"

@@ -1,0 +1,260 @@
+#include "kernel/nft.hpp"
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "kernel/kernel.hpp"
+#include "kernel/nft_build.hpp"
+
+namespace topo::nft {
+
+namespace {
+
+struct Socket {
+    mnl_socket* nl = nullptr;
+    uint32_t portid = 0;
+    uint32_t seq = 0;
+    explicit Socket(const std::string& what) {
+        nl = mnl_socket_open(NETLINK_NETFILTER);
+        if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+            throw KernelError(fmt::format("{}: netlink: {}", what, std::strerror(errno)));
+        portid = mnl_socket_get_portid(nl);
+        seq = uint32_t(time(nullptr));
+    }
+    ~Socket() {
+        if (nl) mnl_socket_close(nl);
+    }
+};
+
+// A batch of nf_tables messages, sent as one transaction.
+class Batch {
+public:
+    explicit Batch(Socket& s) : s_(s), buf_(1 << 22) {
+        b_ = mnl_nlmsg_batch_start(buf_.data(), buf_.size());
+        nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(b_)), s_.seq++);
+        mnl_nlmsg_batch_next(b_);
+    }
+    ~Batch() { mnl_nlmsg_batch_stop(b_); }
+
+    nlmsghdr* header(uint16_t type, uint16_t flags) {
+        ++count_;
+        return nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(b_)), type, family,
+                                     flags | NLM_F_ACK, s_.seq++);
+    }
+    void next(const std::string& what) {
+        if (!mnl_nlmsg_batch_next(b_)) throw KernelError(what + ": the batch is too large");
+    }
+    // Sends everything; the first message the kernel refused, with its errno.
+    void commit(const std::string& what) {
+        nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(b_)), s_.seq++);
+        mnl_nlmsg_batch_next(b_);
+        if (mnl_socket_sendto(s_.nl, mnl_nlmsg_batch_head(b_), mnl_nlmsg_batch_size(b_)) < 0)
+            throw KernelError(fmt::format("{}: send: {}", what, std::strerror(errno)));
+        int acks = 0, error = 0;
+        std::vector<char> rx(MNL_SOCKET_BUFFER_SIZE * 4);
+        while (acks < count_) {
+            ssize_t n = mnl_socket_recvfrom(s_.nl, rx.data(), rx.size());
+            if (n < 0) throw KernelError(fmt::format("{}: receive: {}", what, std::strerror(errno)));
+            for (auto* h = reinterpret_cast<nlmsghdr*>(rx.data()); mnl_nlmsg_ok(h, int(n)); h = mnl_nlmsg_next(h, reinterpret_cast<int*>(&n))) {
+                if (h->nlmsg_type != NLMSG_ERROR) continue;
+                auto* e = static_cast<nlmsgerr*>(mnl_nlmsg_get_payload(h));
+                ++acks;
+                if (e->error && !error) error = -e->error;
+            }
+            if (error) break;  // the kernel aborts the whole batch at the first error
+        }
+        if (error) throw KernelError(fmt::format("{}: commit: {}", what, std::strerror(error)));
+    }
+
+private:
+    Socket& s_;
+    std::vector<char> buf_;
+    mnl_nlmsg_batch* b_;
+    int count_ = 0;
+};
+
+nftnl_table* table_obj(const std::string& name) {
+    auto* t = nftnl_table_alloc();
+    nftnl_table_set_str(t, NFTNL_TABLE_NAME, name.c_str());
+    nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, family);
+    return t;
+}
+
+void put_table(Batch& b, const std::string& name, uint16_t type, const std::string& what) {
+    auto* t = table_obj(name);
+    nftnl_table_nlmsg_build_payload(b.header(type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0), t);
+    nftnl_table_free(t);
+    b.next(what);
+}
+
+void put_elements(Batch& b, const NftTable& t, const NftSet& s, const std::vector<std::string>& els, uint16_t type,
+                  const std::string& what) {
+    // Several messages for large sets, so each stays well inside one netlink message.
+    for (size_t i = 0; i < els.size(); i += 256) {
+        std::vector<std::string> chunk(els.begin() + long(i), els.begin() + long(std::min(els.size(), i + 256)));
+        auto* set = build_elements(t.name, s, chunk);
+        nftnl_set_elems_nlmsg_build_payload(b.header(type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0), set);
+        nftnl_set_free(set);
+        b.next(what);
+    }
+}
+
+void build_all(Batch& b, const NftTable& t, const std::string& what) {
+    put_table(b, t.name, NFT_MSG_NEWTABLE, what);
+    for (auto& c : t.chains) {
+        auto* ch = build_chain(t.name, c);
+        nftnl_chain_nlmsg_build_payload(b.header(NFT_MSG_NEWCHAIN, NLM_F_CREATE), ch);
+        nftnl_chain_free(ch);
+        b.next(what);
+    }
+    std::map<std::string, uint32_t> ids;
+    uint32_t next_id = 1;
+    for (auto& [name, s] : t.sets) {
+        ids[name] = next_id;
+        auto* set = build_set(t.name, s, next_id++);
+        nftnl_set_nlmsg_build_payload(b.header(NFT_MSG_NEWSET, NLM_F_CREATE), set);
+        nftnl_set_free(set);
+        b.next(what);
+        put_elements(b, t, s, {s.elements.begin(), s.elements.end()}, NFT_MSG_NEWSETELEM, what);
+    }
+    for (auto& r : t.rules) {
+        auto* rule = build_rule(t.name, r, ids);
+        nftnl_rule_nlmsg_build_payload(b.header(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND), rule);
+        nftnl_rule_free(rule);
+        b.next(what);
+    }
+}
+
+// A dump request; `parse` is called for every message of the answer.
+int dump(Socket& s, uint16_t type, const std::function<void(nlmsghdr*)>& fill, const std::function<void(const nlmsghdr*)>& parse) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
+    auto* h = nftnl_nlmsg_build_hdr(buf.data(), type, family, NLM_F_DUMP | NLM_F_ACK, s.seq++);
+    if (fill) fill(h);
+    if (mnl_socket_sendto(s.nl, h, h->nlmsg_len) < 0) return -errno;
+    using Cb = std::function<void(const nlmsghdr*)>;
+    auto cb = [](const nlmsghdr* m, void* data) -> int {
+        (*static_cast<Cb*>(data))(m);
+        return MNL_CB_OK;
+    };
+    Cb f = parse;
+    for (;;) {
+        ssize_t n = mnl_socket_recvfrom(s.nl, buf.data(), buf.size());
+        if (n < 0) return -errno;
+        int r = mnl_cb_run(buf.data(), size_t(n), 0, s.portid, cb, &f);
+        if (r < 0) return -errno;
+        if (r == MNL_CB_STOP) return 0;
+    }
+}
+
+}  // namespace
+
+void apply(const NftTable* desired, const NftTable* live) {
+    const NftTable& any = desired ? *desired : *live;
+    auto what = "nft-table " + any.name;
+    Socket s(what);
+    Batch b(s);
+    if (!desired) {
+        put_table(b, live->name, NFT_MSG_DELTABLE, what);
+    } else if (live && live->skeleton() == desired->skeleton()) {
+        // Only elements differ: touch just those.
+        for (auto& d : element_diff(*desired, *live)) {
+            auto& set = desired->sets.at(d.set);
+            if (!d.remove.empty()) put_elements(b, *desired, set, d.remove, NFT_MSG_DELSETELEM, what);
+            if (!d.add.empty()) put_elements(b, *desired, set, d.add, NFT_MSG_NEWSETELEM, what);
+        }
+    } else {
+        // New, or chains/rules drifted: rebuild within the same transaction.
+        if (live) put_table(b, live->name, NFT_MSG_DELTABLE, what);
+        build_all(b, *desired, what);
+    }
+    b.commit(what);
+}
+
+std::optional<NftTable> read(const std::string& name) {
+    auto what = "nft-table " + name;
+    Socket s(what);
+    NftTable t;
+    t.name = name;
+    bool found = false;
+    int err = dump(s, NFT_MSG_GETTABLE, nullptr, [&](const nlmsghdr* h) {
+        std::unique_ptr<nftnl_table, decltype(&nftnl_table_free)> tb(nftnl_table_alloc(), nftnl_table_free);
+        if (nftnl_table_nlmsg_parse(h, tb.get()) == 0 && name == nftnl_table_get_str(tb.get(), NFTNL_TABLE_NAME))
+            found = true;
+    });
+    if (err < 0) throw KernelError(fmt::format("{}: list tables: {}", what, std::strerror(-err)));
+    if (!found) return std::nullopt;
+    dump(s, NFT_MSG_GETCHAIN, nullptr, [&](const nlmsghdr* h) {
+        std::unique_ptr<nftnl_chain, decltype(&nftnl_chain_free)> c(nftnl_chain_alloc(), nftnl_chain_free);
+        if (nftnl_chain_nlmsg_parse(h, c.get()) < 0 || name != nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE)) return;
+        NftChain ch;
+        ch.name = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME);
+        ch.type = nftnl_chain_is_set(c.get(), NFTNL_CHAIN_TYPE) ? nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TYPE) : "";
+        uint32_t hook = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM);
+        ch.hook = hook == NF_INET_PRE_ROUTING ? "prerouting" : hook == NF_INET_LOCAL_OUT ? "output"
+                : hook == NF_INET_POST_ROUTING ? "postrouting" : hook == NF_INET_FORWARD ? "forward" : "other";
+        ch.priority = nftnl_chain_get_s32(c.get(), NFTNL_CHAIN_PRIO);
+        t.chains.push_back(ch);
+    });
+    std::sort(t.chains.begin(), t.chains.end(), [](auto& a, auto& b) { return a.name < b.name; });
+    dump(s, NFT_MSG_GETSET, [&](nlmsghdr* h) {
+        auto* set = nftnl_set_alloc();
+        nftnl_set_set_str(set, NFTNL_SET_TABLE, name.c_str());
+        nftnl_set_nlmsg_build_payload(h, set);
+        nftnl_set_free(set);
+    }, [&](const nlmsghdr* h) {
+        std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> set(nftnl_set_alloc(), nftnl_set_free);
+        if (nftnl_set_nlmsg_parse(h, set.get()) < 0 || name != nftnl_set_get_str(set.get(), NFTNL_SET_TABLE)) return;
+        NftSet ns;
+        ns.name = nftnl_set_get_str(set.get(), NFTNL_SET_NAME);
+        ns.layout = layout_of(nftnl_set_get_u32(set.get(), NFTNL_SET_KEY_LEN), 0);
+        t.sets[ns.name] = ns;
+    });
+    for (auto& [sname, ns] : t.sets) {
+        dump(s, NFT_MSG_GETSETELEM, [&](nlmsghdr* h) {
+            auto* set = nftnl_set_alloc();
+            nftnl_set_set_str(set, NFTNL_SET_TABLE, name.c_str());
+            nftnl_set_set_str(set, NFTNL_SET_NAME, sname.c_str());
+            nftnl_set_elems_nlmsg_build_payload(h, set);
+            nftnl_set_free(set);
+        }, [&](const nlmsghdr* h) {
+            std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> set(nftnl_set_alloc(), nftnl_set_free);
+            if (nftnl_set_elems_nlmsg_parse(h, set.get()) < 0) return;
+            auto* it = nftnl_set_elems_iter_create(set.get());
+            for (auto* e = nftnl_set_elems_iter_next(it); e; e = nftnl_set_elems_iter_next(it)) {
+                uint32_t klen = 0, dlen = 0;
+                const void* k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+                const void* d = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA) ? nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen) : nullptr;
+                ns.elements.insert(decode_element(ns.layout, k, klen, d, dlen));
+            }
+            nftnl_set_elems_iter_destroy(it);
+        });
+    }
+    dump(s, NFT_MSG_GETRULE, [&](nlmsghdr* h) {
+        auto* r = nftnl_rule_alloc();
+        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, name.c_str());
+        nftnl_rule_nlmsg_build_payload(h, r);
+        nftnl_rule_free(r);
+    }, [&](const nlmsghdr* h) {
+        std::unique_ptr<nftnl_rule, decltype(&nftnl_rule_free)> r(nftnl_rule_alloc(), nftnl_rule_free);
+        if (nftnl_rule_nlmsg_parse(h, r.get()) < 0 || name != nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE)) return;
+        NftRule rule;
+        rule.chain = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
+        rule.text = rule_text(r.get());
+        t.rules.push_back(rule);
+    });
+    return t;
+}
+
+}  // namespace topo::nft

@@ -1,0 +1,70 @@
+#include "model/nft.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace topo {
+
+std::string NftTable::skeleton() const {
+    std::string s = fmt::format("table {} {}\n", family, name);
+    auto cs = chains;
+    std::sort(cs.begin(), cs.end(), [](auto& a, auto& b) { return a.name < b.name; });
+    for (auto& c : cs) s += fmt::format("chain {} {} {} {}\n", c.name, c.type, c.hook, c.priority);
+    for (auto& [n, set] : sets) s += fmt::format("set {} {}\n", n, to_string(set.layout));
+    // Rules in chain order (as the kernel lists them), in their order within each chain.
+    auto sorted = chains;
+    std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.name < b.name; });
+    for (auto& c : sorted)
+        for (auto& r : rules)
+            if (r.chain == c.name) s += fmt::format("rule {}: {}\n", r.chain, r.text);
+    for (auto& r : rules)  // rules in chains topo does not know: drift
+        if (std::none_of(chains.begin(), chains.end(), [&](auto& c) { return c.name == r.chain; }))
+            s += fmt::format("rule {}: {}\n", r.chain, r.text);
+    return s;
+}
+
+std::vector<NftElementDiff> element_diff(const NftTable& desired, const NftTable& live) {
+    std::vector<NftElementDiff> out;
+    static const NftSet none;
+    for (auto& [name, want] : desired.sets) {
+        auto it = live.sets.find(name);
+        const NftSet& have = it == live.sets.end() ? none : it->second;
+        NftElementDiff d{name, {}, {}};
+        std::set_difference(want.elements.begin(), want.elements.end(), have.elements.begin(),
+                            have.elements.end(), std::back_inserter(d.add));
+        std::set_difference(have.elements.begin(), have.elements.end(), want.elements.begin(),
+                            want.elements.end(), std::back_inserter(d.remove));
+        if (!d.add.empty() || !d.remove.empty()) out.push_back(std::move(d));
+    }
+    return out;
+}
+
+const char* to_string(NftLayout l) {
+    switch (l) {
+        case NftLayout::Ifnames: return "ifnames";
+        case NftLayout::ProtoPortToAddr: return "proto-port-to-addr";
+        case NftLayout::AddrProtoPortToAddr: return "addr-proto-port-to-addr";
+    }
+    return "?";
+}
+
+const char* to_string(NftOp op) {
+    switch (op) {
+        case NftOp::AcceptEstablished: return "accept-established";
+        case NftOp::AcceptDnat: return "accept-dnat";
+        case NftOp::AcceptWithin: return "accept-within";
+        case NftOp::DropFromSetToPrefix: return "drop-set-to-prefix";
+        case NftOp::DropFromPrefixToSet: return "drop-prefix-to-set";
+        case NftOp::DropIn: return "drop-in";
+        case NftOp::DropOut: return "drop-out";
+        case NftOp::DnatPorts: return "dnat-ports";
+        case NftOp::DnatHostPorts: return "dnat-host-ports";
+        case NftOp::Masquerade: return "masquerade";
+        case NftOp::MasqueradeLoopback: return "masquerade-loopback";
+        case NftOp::MasqueradeHairpin: return "masquerade-hairpin";
+    }
+    return "?";
+}
+
+}  // namespace topo

@@ -1,0 +1,90 @@
+// topo's nftables table, as a value: chains, rules and sets/maps.
+//
+// Rules use a small fixed vocabulary (NftOp) rather than a general nft AST:
+// it is all topo writes. Every rule carries `text`, its canonical
+// description, which the kernel layer stores in the rule's userdata; reading
+// the table back yields the same texts, so comparing desired and live rules
+// is comparing strings, and a rule topo did not write (no or foreign text)
+// shows up as a difference. Set and map elements are compared one by one, so
+// changing one published port changes one element.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "model/ip.hpp"
+
+namespace topo {
+
+struct NftChain {
+    std::string name;
+    std::string type;  // filter | nat
+    std::string hook;  // prerouting | output | postrouting | forward
+    int priority = 0;
+    auto operator<=>(const NftChain&) const = default;
+};
+
+enum class NftOp {
+    AcceptEstablished,   // ct state established,related accept
+    AcceptDnat,          // ct status dnat accept
+    AcceptWithin,        // iifname <ifname> oifname <ifname> accept
+    DropFromSetToPrefix, // iifname @set oifname "<prefix>*" drop
+    DropFromPrefixToSet, // iifname "<prefix>*" oifname @set drop
+    DropIn,              // iifname <ifname> drop
+    DropOut,             // oifname <ifname> drop
+    DnatPorts,           // fib daddr type local dnat to l4proto . dport map @set
+    DnatHostPorts,       // dnat to daddr . l4proto . dport map @set
+    Masquerade,          // saddr <subnet> oifname != <ifname> masquerade
+    MasqueradeLoopback,  // saddr 127.0.0.0/8 ct status dnat masquerade
+    MasqueradeHairpin,   // oifname <ifname> saddr <subnet> ct status dnat masquerade
+};
+
+struct NftRule {
+    std::string chain;
+    std::string text;  // identity, stored in the rule's userdata
+    // How to build it (unused on rules read back from the kernel):
+    NftOp op = NftOp::AcceptEstablished;
+    int family = 4;  // 4 or 6, for rules that look at addresses
+    std::string ifname;
+    std::optional<Prefix> subnet;
+    std::string set;
+};
+
+enum class NftLayout {
+    Ifnames,          // "tb3f09a1c2e4"
+    ProtoPortToAddr,  // "tcp 8080 10.0.42.130 80": l4proto . port → ipv4 . port
+    AddrProtoPortToAddr,  // "127.0.0.1 tcp 9090 10.0.42.130 90"
+};
+
+struct NftSet {
+    std::string name;
+    NftLayout layout = NftLayout::Ifnames;
+    std::set<std::string> elements;
+};
+
+struct NftTable {
+    std::string name;  // topo-<project>
+    std::string family = "inet";
+    std::vector<NftChain> chains;
+    std::vector<NftRule> rules;
+    std::map<std::string, NftSet> sets;
+
+    // Everything but set elements, as comparable text: when only elements
+    // differ, an update touches just those elements.
+    std::string skeleton() const;
+};
+
+// Element-level difference of one set.
+struct NftElementDiff {
+    std::string set;
+    std::vector<std::string> add, remove;
+};
+std::vector<NftElementDiff> element_diff(const NftTable& desired, const NftTable& live);
+
+const char* to_string(NftLayout l);
+const char* to_string(NftOp op);
+
+}  // namespace topo

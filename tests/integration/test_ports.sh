@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Published ports, egress NAT and isolation, with real traffic: a "world"
+# namespace plays the internet and remote users (testing.md), listeners run
+# in sandboxes, and every probe that must be blocked is checked to fail.
+source "$(dirname "$0")/lib.sh"
+enter_test_host "$@"
+
+# The host's uplink to the world.
+ip netns add world
+ip link add up0 type veth peer name w0 netns world
+ip addr add 198.51.100.1/24 dev up0 && ip link set up0 up
+ip -n world addr add 198.51.100.2/24 dev w0 && ip -n world link set w0 up && ip -n world link set lo up
+ip route add default via 198.51.100.2
+
+cat > net.yaml <<'YAML'
+name: pub
+networks:
+  front:
+    enable_ipv6: true
+    ipam: {config: [{subnet: 10.40.1.0/24}, {subnet: "fd40:1::/64"}]}
+  other:
+    enable_ipv6: true
+    ipam: {config: [{subnet: 10.40.2.0/24}, {subnet: "fd40:2::/64"}]}
+  back:
+    internal: true
+    ipam: {config: [{subnet: 10.40.3.0/24}]}
+services:
+  app:
+    networks: [front, back]
+    ports:
+      - "8080:80"
+      - "127.0.0.1:9090:90"
+      - "5353:53/udp"
+      - "8000-8002:7000-7002"
+      - {target: 443, published: "8443", protocol: tcp}
+  peer:
+    networks: [front]
+  stranger:
+    networks: [other]
+  db:
+    networks: [back]
+YAML
+check "apply" "$TOPO" apply -f net.yaml
+# app: front 10.40.1.2, back 10.40.3.2; peer: front 10.40.1.3; stranger: other 10.40.2.2; db: back 10.40.3.3
+expect_eq "forwarding is on" 1 "$(cat /proc/sys/net/ipv4/ip_forward)"
+
+serve() {  # serve NS PROTO PORT: answers each connection with "hello from <peer address>"
+    local ns=$1 proto=$2 port=$3
+    if [ "$proto" = udp ]; then
+        ip netns exec "$ns" socat -T2 UDP-RECVFROM:"$port",fork SYSTEM:'echo hello from $SOCAT_PEERADDR' &
+    else
+        ip netns exec "$ns" socat TCP-LISTEN:"$port",fork,reuseaddr SYSTEM:'echo hello from $SOCAT_PEERADDR' &
+    fi
+}
+for p in 80 90 443 7001; do serve pub-app tcp $p; done
+serve pub-app udp 53
+world_tcp() { ip netns exec world socat -T2 - TCP:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
+sleep 0.5
+
+expect_eq "world reaches a published tcp port; the server sees the client's own address" \
+    "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8080)"
+expect_eq "world reaches a udp port" "hello from 198.51.100.2" \
+    "$(echo ping | ip netns exec world socat -T2 - UDP:198.51.100.1:5353 2>/dev/null)"
+expect_eq "world reaches a port inside a range (8001 → 7001)" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8001)"
+expect_eq "world reaches a long-syntax port" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8443)"
+expect_contains "the host reaches 127.0.0.1:9090 (bound to 127.0.0.1)" "hello from" \
+    "$(socat -T2 - TCP:127.0.0.1:9090,connect-timeout=2 </dev/null 2>/dev/null)"
+expect_contains "the host reaches 127.0.0.1:8080 too (unbound ports include loopback)" "hello from" \
+    "$(socat -T2 - TCP:127.0.0.1:8080,connect-timeout=2 </dev/null 2>/dev/null)"
+expect_eq "world cannot reach the 127.0.0.1-bound port" "" "$(world_tcp 198.51.100.1:9090)"
+expect_eq "world cannot reach a port that is not published" "" "$(world_tcp 198.51.100.1:8090)"
+expect_contains "a sandbox on the same network reaches the port at the host's address (hairpin)" "hello from" \
+    "$(ip netns exec pub-peer socat -T2 - TCP:198.51.100.1:8080,connect-timeout=2 </dev/null 2>/dev/null)"
+expect_contains "a sandbox on another network reaches it at the host's address" "hello from" \
+    "$(ip netns exec pub-stranger socat -T2 - TCP:198.51.100.1:8080,connect-timeout=2 </dev/null 2>/dev/null)"
+
+# Egress is masqueraded: a server in the world sees the host's address.
+ip netns exec world socat TCP-LISTEN:7777,fork,reuseaddr SYSTEM:'echo seen $SOCAT_PEERADDR' &
+sleep 0.3
+expect_eq "a sandbox's request reaches the world from the host's address" "seen 198.51.100.1" \
+    "$(ip netns exec pub-peer socat -T2 - TCP:198.51.100.2:7777,connect-timeout=2 </dev/null 2>/dev/null)"
+refuse "an internal network cannot reach the world" ip netns exec pub-db ping -c1 -W1 198.51.100.2
+refuse "an internal network cannot reach the world over tcp" sh -c \
+    "ip netns exec pub-db socat -T1 - TCP:198.51.100.2:7777,connect-timeout=1 </dev/null | grep -q seen"
+
+# Isolation, with forwarding on, for IPv4 and IPv6 alike.
+check "peer reaches app on front (IPv4)" ping_ok pub-peer 10.40.1.2
+check "peer reaches app on front (IPv6)" ip netns exec pub-peer ping -6 -c1 -W1 fd40:1::2
+refuse "stranger cannot reach app across networks (IPv4)" ping_ok pub-stranger 10.40.1.2
+refuse "stranger cannot reach app across networks (IPv6)" ip netns exec pub-stranger ping -6 -c1 -W1 fd40:1::2
+refuse "app cannot reach stranger across networks (IPv4)" ping_ok pub-app 10.40.2.2
+refuse "peer cannot reach db on the internal network" ping_ok pub-peer 10.40.3.3
+check "app, on both, reaches db" ping_ok pub-app 10.40.3.3
+
+# One changed port is one element.
+sed -i 's/"8080:80"/"8081:80"/' net.yaml
+"$TOPO" plan -f net.yaml > port.txt
+expect_eq "a changed port is one element out, one in, and nothing else" \
+    "(+ ports tcp 8081 10.40.1.2 80; - ports tcp 8080 10.40.1.2 80) Plan: 0 to add, 1 to change, 0 to destroy." \
+    "$(grep -o '(+.*)' port.txt) $(tail -1 port.txt)"
+check "apply the port change" "$TOPO" apply -f net.yaml
+expect_eq "the new port answers" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8081)"
+expect_eq "the old one does not" "" "$(world_tcp 198.51.100.1:8080)"
+
+# Drift in the table: shown, then repaired.
+nft flush table inet topo-pub
+rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode > drift.txt || rc=$?
+expect_eq "plan shows the flushed table" "2" "$rc"
+expect_contains "as a rewrite of the rules" "chains and rules differ → rewritten" "$(cat drift.txt)"
+check "apply repairs it" "$TOPO" apply -f net.yaml
+expect_eq "the port answers again" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8081)"
+nft add rule inet topo-pub forward ip saddr 10.40.2.2 accept
+expect_contains "a foreign rule in topo's table is drift too" "chains and rules differ" "$("$TOPO" plan -f net.yaml)"
+check "and apply removes it" "$TOPO" apply -f net.yaml
+expect_eq "only topo's rules are left" "0" "$(nft list chain inet topo-pub forward | grep -c '10.40.2.2' || true)"
+
+kill $(jobs -p) 2>/dev/null || true
+check "destroy" "$TOPO" destroy -f net.yaml
+expect_eq "nothing of the project is left in the ruleset" "" "$(nft list ruleset)"
+finish
