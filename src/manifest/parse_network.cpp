@@ -95,7 +95,7 @@ void parse_driver_opts(Reader& r, const YAML::Node& n, const std::string& path, 
     for (auto it = n.begin(); it != n.end(); ++it) {
         auto key = it->first.Scalar();
         auto p = join_path(path, key);
-        const auto& v = it->second;
+        YAML::Node v = it->second;  // a copy: `it->` yields a temporary, a reference would dangle
         bool bridge = net.driver == Driver::Bridge, mac = net.driver == Driver::Macvlan, ovl = net.driver == Driver::Overlay;
         if (key == "mtu" || key == "com.docker.network.driver.mtu") {
             if (auto m = r.integer(v, p, 68, 65535)) net.mtu = uint32_t(*m);
