@@ -221,7 +221,10 @@ std::optional<NftTable> read(const std::string& name) {
         ns.layout = layout_of(nftnl_set_get_u32(set.get(), NFTNL_SET_KEY_LEN), 0);
         t.sets[ns.name] = ns;
     });
-    for (auto& [sname, ns] : t.sets) {
+    for (auto& entry : t.sets) {
+        // Named references, not structured bindings: clang 14 cannot capture those.
+        const std::string& sname = entry.first;
+        NftSet& ns = entry.second;
         dump(s, NFT_MSG_GETSETELEM, [&](nlmsghdr* h) {
             auto* set = nftnl_set_alloc();
             nftnl_set_set_str(set, NFTNL_SET_TABLE, name.c_str());

@@ -1,5 +1,7 @@
 #include "kernel/real.hpp"
 
+#include <sys/resource.h>
+
 #include <netlink/route/addr.h>
 #include <netlink/route/route.h>
 
@@ -14,7 +16,15 @@
 
 namespace topo {
 
-RealKernel::RealKernel() = default;
+RealKernel::RealKernel() {
+    // One netlink socket per sandbox stays open for the run: with a thousand
+    // sandboxes the default soft limit of 1024 descriptors is not enough.
+    rlimit r{};
+    if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &r);
+    }
+}
 RealKernel::~RealKernel() = default;
 
 nl_sock* RealKernel::sock(const std::string& ns) {

@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "manifest/parsers.hpp"
@@ -30,9 +29,15 @@ std::string default_name(const std::string& file) {
     return out;
 }
 
+// [a-z0-9][a-z0-9_-]*, at most 32 characters.
 bool valid_project(const std::string& s) {
-    static const std::regex re("[a-z0-9][a-z0-9_-]*");
-    return s.size() <= 32 && std::regex_match(s, re);
+    auto ok = [](char c, bool first) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (!first && (c == '_' || c == '-'));
+    };
+    if (s.empty() || s.size() > 32) return false;
+    for (size_t i = 0; i < s.size(); ++i)
+        if (!ok(s[i], i == 0)) return false;
+    return true;
 }
 
 void parse_hosts(Reader& r, const YAML::Node& n, Project& p) {

@@ -102,6 +102,26 @@ void name_interfaces(Reader& r, Project& p, const YAML::Node& root) {
     }
 }
 
+// Two networks cannot share a bridge name or a VXLAN id.
+void check_kernel_names(Reader& r, const Project& p, const YAML::Node& root) {
+    std::map<std::string, std::string> names;
+    std::map<uint32_t, std::string> vnis;
+    for (auto& [name, n] : p.networks) {
+        if (!n.kernel_name.empty()) {
+            auto [it, fresh] = names.insert({n.kernel_name, name});
+            if (!fresh)
+                r.error(node_at(root, {"networks", name}), "networks." + name,
+                        fmt::format("bridge name {} is also used by network {}; give each network its own", n.kernel_name, it->second));
+        }
+        if (n.driver == Driver::Overlay && n.vxlan_id) {
+            auto [it, fresh] = vnis.insert({*n.vxlan_id, name});
+            if (!fresh)
+                r.error(node_at(root, {"networks", name}), "networks." + name,
+                        fmt::format("vxlan_id {} is also used by network {}; give each overlay its own", *n.vxlan_id, it->second));
+        }
+    }
+}
+
 void check_overlaps(Reader& r, const Project& p, const YAML::Node& root) {
     std::vector<std::pair<std::string, Prefix>> subnets;
     for (auto& [name, n] : p.networks)
@@ -184,6 +204,7 @@ void validate(Reader& r, Project& p, const YAML::Node& root) {
     check_duplicate_addresses(r, p, root);
     name_interfaces(r, p, root);
     check_overlaps(r, p, root);
+    check_kernel_names(r, p, root);
     check_ports(r, p, root);
     check_modes_and_hosts(r, p, root);
 }

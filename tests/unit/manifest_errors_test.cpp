@@ -225,6 +225,16 @@ f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]
 )",
      {"proj/net.yaml:2:15: services.a.ports[0]: port 0 is out of range (1-65535)",
       "proj/net.yaml:3:17: services.b.networks.nope: unknown network \"nope\"; declare it under networks:"}},
+    {"same_bridge_name", R"(networks:
+  a: {name: br-x}
+  b: {name: br-x}
+)",
+     {"proj/net.yaml:3:6: networks.b: bridge name br-x is also used by network a; give each network its own"}},
+    {"same_vxlan_id", R"(networks:
+  a: {driver: overlay, driver_opts: {vxlan_id: 7}}
+  b: {driver: overlay, driver_opts: {vxlan_id: 7}}
+)",
+     {"proj/net.yaml:3:6: networks.b: vxlan_id 7 is also used by network a; give each overlay its own"}},
 };
 
 }  // namespace
