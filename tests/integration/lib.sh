@@ -66,8 +66,10 @@ host_snapshot() {
     {
         # Running timers are the kernel's clock, not state: leave them out.
         ip -d link show | sed -E 's/ (link-netnsid|link-netns) [^ ]+//; s/ [a-z_]+_timer +[0-9.]+//g'
-        ip addr show
-        ip route show table all
+        # IPv6 link-local addresses and their routes are the kernel's own, and DAD may
+        # finish between two snapshots: leave them out.
+        ip addr show | grep -v 'inet6 fe80::'
+        ip route show table all | grep -v '^local fe80::\|^fe80::' 
         ip netns list
         nft list ruleset
         find /etc/netns | sort
