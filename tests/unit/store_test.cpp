@@ -1,0 +1,60 @@
+#include "state/store.hpp"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_helpers.hpp"
+
+using namespace topo;
+namespace fs = std::filesystem;
+
+namespace {
+struct TempDir {
+    fs::path path = fs::temp_directory_path() / ("topo-store-test-" + std::to_string(::getpid()));
+    TempDir() { fs::create_directories(path); }
+    ~TempDir() { fs::remove_all(path); }
+};
+}  // namespace
+
+TEST_CASE("StateDir: allocations survive a save and load") {
+    TempDir t;
+    StateDir s(t.path.string());
+    ProjectRecord r;
+    r.project = "shop";
+    r.manifests = {"/srv/net.yaml"};
+    r.addressing.networks["front"].subnet4 = test::pfx("10.0.42.0/24");
+    r.addressing.endpoints[{"web", "front"}].v4 = test::ip("10.0.42.2");
+    r.addressing.ephemeral_ports["web/tcp/80/"] = 49153;
+    s.save(r);
+    auto back = s.load("shop");
+    REQUIRE(back);
+    CHECK(back->addressing.endpoint("web", "front")->v4->str() == "10.0.42.2");
+    CHECK(back->addressing.ephemeral_ports.at("web/tcp/80/") == 49153);
+    CHECK(s.projects() == std::vector<std::string>{"shop"});
+    // Atomic writes leave no temporary files behind.
+    for (auto& e : fs::directory_iterator(t.path)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+}
+
+TEST_CASE("StateDir: a damaged state file is a clear error, never a silent renumbering") {
+    TempDir t;
+    StateDir s(t.path.string());
+    std::ofstream(t.path / "shop.json") << "{\"project\": \"shop\", \"addressing\": {\"networks\": {";
+    auto path = (t.path / "shop.json").string();
+    CHECK_THROWS_WITH_AS(s.load("shop"),
+                         doctest::Contains(("state file " + path + " is damaged").c_str()), StateError);
+    CHECK_THROWS_WITH_AS(s.load("shop"),
+                         doctest::Contains("move it aside and run `topo apply` again"), StateError);
+    CHECK_FALSE(s.load("other"));  // absent is not an error
+}
+
+TEST_CASE("StateDir: a held lock times out with a message naming the project") {
+    TempDir t;
+    StateDir s(t.path.string());
+    auto held = s.lock("shop", std::chrono::milliseconds(10));
+    CHECK_THROWS_WITH_AS(s.lock("shop", std::chrono::milliseconds(50)),
+                         doctest::Contains("project shop is locked by another topo run"), StateError);
+    CHECK_NOTHROW(s.lock("other", std::chrono::milliseconds(50)));
+}
