@@ -14,20 +14,18 @@ namespace topo {
 
 namespace {
 
-// address → names, each name once, in the order first given.
+// address → names, each name once, in the order first given. Indexed: a
+// sandbox's file lists every peer, so linear scans here made N files O(N³).
 struct Lines {
     std::vector<std::pair<IpAddr, std::vector<std::string>>> rows;
-    void add(const IpAddr& a, std::vector<std::string> names) {
-        for (auto& r : rows)
-            if (r.first == a) {
-                for (auto& n : names)
-                    if (std::find(r.second.begin(), r.second.end(), n) == r.second.end()) r.second.push_back(n);
-                return;
-            }
-        std::vector<std::string> unique;
+    std::map<IpAddr, size_t> index;
+    std::set<std::pair<size_t, std::string>> seen;
+    void add(const IpAddr& a, const std::vector<std::string>& names) {
+        auto [it, fresh] = index.insert({a, rows.size()});
+        if (fresh) rows.push_back({a, {}});
+        auto& row = rows[it->second];
         for (auto& n : names)
-            if (std::find(unique.begin(), unique.end(), n) == unique.end()) unique.push_back(n);
-        rows.push_back({a, unique});
+            if (seen.insert({it->second, n}).second) row.second.push_back(n);
     }
     std::string str() const {
         std::string out;
@@ -43,9 +41,30 @@ std::vector<IpAddr> addresses(const EndpointAddressing* ea) {
     return out;
 }
 
-}  // namespace
+// Every sandbox's lines on each network, rendered once: a file then only
+// concatenates its peers' lines, so N files cost O(N²) bytes and no more.
+struct Member {
+    std::string service;
+    std::string lines;  // "addr\tservice hostname aliases...\n" per address
+};
+using Members = std::map<std::string, std::vector<Member>>;
 
-std::string hosts_file(const Project& p, const Addressing& a, const Service& s) {
+Members members(const Project& p, const Addressing& a) {
+    Members out;
+    for (auto& [_, other] : p.services) {
+        if (!other.has_sandbox()) continue;
+        for (auto& oe : other.endpoints) {
+            Lines l;
+            std::vector<std::string> names{other.name, other.hostname};
+            names.insert(names.end(), oe.aliases.begin(), oe.aliases.end());
+            for (auto& ip : addresses(a.endpoint(other.name, oe.network))) l.add(ip, names);
+            out[oe.network].push_back({other.name, l.str()});
+        }
+    }
+    return out;
+}
+
+std::string render_hosts(const Project& p, const Addressing& a, const Service& s, const Members& m) {
     std::string out = naming::file_marker(p.name) + "\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     Lines self;
     for (auto& e : s.endpoints)
@@ -53,20 +72,16 @@ std::string hosts_file(const Project& p, const Addressing& a, const Service& s) 
     if (self.rows.empty()) self.add(*IpAddr::parse("127.0.1.1"), {s.hostname, s.name});
     out += self.str();
     for (auto& e : s.endpoints) {
-        Lines peers;
-        for (auto& [_, other] : p.services) {
-            if (other.name == s.name || !other.has_sandbox()) continue;
-            for (auto& oe : other.endpoints) {
-                if (oe.network != e.network) continue;
-                std::vector<std::string> names{other.name, other.hostname};
-                names.insert(names.end(), oe.aliases.begin(), oe.aliases.end());
-                for (auto& ip : addresses(a.endpoint(other.name, oe.network))) peers.add(ip, names);
-            }
-        }
+        std::string section;
+        if (auto it = m.find(e.network); it != m.end())
+            for (auto& member : it->second)
+                if (member.service != s.name) section += member.lines;
         // This sandbox's own aliases on the network resolve to itself.
+        Lines own;
         for (auto& ip : addresses(a.endpoint(s.name, e.network)))
-            if (!e.aliases.empty()) peers.add(ip, e.aliases);
-        if (!peers.rows.empty()) out += fmt::format("# network {}\n{}", e.network, peers.str());
+            if (!e.aliases.empty()) own.add(ip, e.aliases);
+        section += own.str();
+        if (!section.empty()) out += fmt::format("# network {}\n{}", e.network, section);
     }
     if (!s.extra_hosts.empty()) {
         Lines extra;
@@ -74,6 +89,12 @@ std::string hosts_file(const Project& p, const Addressing& a, const Service& s) 
         out += "# extra_hosts\n" + extra.str();
     }
     return out;
+}
+
+}  // namespace
+
+std::string hosts_file(const Project& p, const Addressing& a, const Service& s) {
+    return render_hosts(p, a, s, members(p, a));
 }
 
 std::string resolv_conf(const Project& p, const Service& s, const std::string& host_resolv_conf) {
@@ -108,10 +129,11 @@ std::string resolv_conf(const Project& p, const Service& s, const std::string& h
 
 std::vector<File> name_files(const Project& p, const Addressing& a, const NamesContext& ctx) {
     std::vector<File> out;
+    auto m = members(p, a);
     for (auto& [_, s] : p.services) {
         if (!runs_here(p, s, ctx.host)) continue;
         auto dir = fmt::format("{}/{}", ctx.root, naming::netns(p.name, s.name));
-        out.push_back({dir + "/hosts", hosts_file(p, a, s)});
+        out.push_back({dir + "/hosts", render_hosts(p, a, s, m)});
         out.push_back({dir + "/resolv.conf", resolv_conf(p, s, ctx.host_resolv_conf)});
     }
     return out;
