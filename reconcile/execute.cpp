@@ -37,6 +37,11 @@ ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const 
         }
         if (done) done(c);
     }
+    try {
+        kernel.settle();
+    } catch (const KernelError& e) {
+        if (r.ok()) r.failure = e.what();
+    }
     if (r.ok()) return r;
     // Roll back what this run did, newest first.
     for (size_t i = r.applied; i-- > 0;) {
@@ -45,6 +50,11 @@ ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const 
         } catch (const KernelError& e) {
             r.rollback_failures.push_back(e.what());
         }
+    }
+    try {
+        kernel.settle();
+    } catch (const KernelError& e) {
+        r.rollback_failures.push_back(e.what());
     }
     return r;
 }

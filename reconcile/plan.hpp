@@ -13,8 +13,9 @@
 //      two interfaces that swap names never collide. The Replace change left in
 //      phase 2 only creates: its `before` is gone by then.
 //   4. A deletion that its parent's deletion makes happen by itself (an address
-//      of a deleted link; a link, address or route inside a deleted namespace)
-//      is marked `implied`: shown once under its parent, not sent to the kernel.
+//      of a deleted link; a link, address or route inside a deleted namespace;
+//      a veth whose other end is in a deleted namespace) is marked `implied`:
+//      shown, not sent to the kernel; the executor then waits for the kernel.
 //   5. Within one rank, changes are ordered by id, so a plan is deterministic.
 #pragma once
 

@@ -77,6 +77,8 @@ void FakeKernel::remove(const Object& o) {
     std::erase_if(state.objects, [&](const auto& kv) {
         const Object& x = kv.second;
         if (!gone_ns.empty() && ns_of(x) == gone_ns) return true;
+        // As the kernel does: a veth goes with the namespace of its other end.
+        if (auto* l = std::get_if<Link>(&x); l && !gone_ns.empty() && l->peer_ns == gone_ns) return true;
         if (auto* a = std::get_if<Address>(&x)) return gone_links.count(a->ns + ":" + a->link) > 0;
         if (auto* r = std::get_if<Route>(&x)) return gone_links.count(r->ns + ":" + r->dev) > 0;
         return false;

@@ -46,6 +46,9 @@ public:
     virtual std::vector<Prefix> host_routes() = 0;
     // Projects that have objects on this host, found by marker (for `ls`, destroy).
     virtual std::vector<std::string> projects() = 0;
+    // Wait for what the kernel finishes on its own after the changes made so far
+    // (a deleted namespace's links go in a batched, asynchronous cleanup).
+    virtual void settle() {}
 };
 
 }  // namespace topo

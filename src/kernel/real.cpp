@@ -3,11 +3,14 @@
 #include <sys/resource.h>
 
 #include <netlink/route/addr.h>
+#include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "kernel/files.hpp"
 #include "kernel/netns.hpp"
@@ -58,6 +61,15 @@ void RealKernel::apply_netns(const Change& c) {
     if (c.before) {
         auto& n = std::get<Netns>(*c.before);
         if (n.owner.empty()) throw KernelError(fmt::format("netns {}: not topo's; refusing to delete it", n.name));
+        // Note the host ends of its veths: the kernel removes them with the namespace.
+        if (!netns::is_residue(n.name)) {
+            nl_cache* links = nullptr;
+            if (rtnl_link_alloc_cache(sock(n.name), AF_UNSPEC, &links) >= 0) {
+                for (auto* o = nl_cache_get_first(links); o; o = nl_cache_get_next(o))
+                    if (rtnl_link_is_veth((rtnl_link*)o)) dying_.push_back(rtnl_link_get_link((rtnl_link*)o));
+                nl_cache_free(links);
+            }
+        }
         forget(n.name);
         netns::remove(n.name);
     }
@@ -183,5 +195,23 @@ std::vector<Prefix> RealKernel::host_routes() {
 }
 
 HostState RealKernel::read(const ReadScope& scope) { return read_host(*this, scope); }
+
+void RealKernel::settle() {
+    // A namespace is cleaned up by a kernel worker after its last reference goes;
+    // wait (bounded) until the host ends of its veths have gone with it.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!dying_.empty()) {
+        std::erase_if(dying_, [&](int idx) {
+            rtnl_link* l = nullptr;
+            if (rtnl_link_get_kernel(sock(""), idx, nullptr, &l) < 0) return true;
+            rtnl_link_put(l);
+            return false;
+        });
+        if (dying_.empty()) break;
+        if (std::chrono::steady_clock::now() > deadline)
+            throw KernelError(fmt::format("netns cleanup: {} veth(s) still present 60 s after their namespaces were deleted", dying_.size()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
 
 }  // namespace topo

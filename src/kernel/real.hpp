@@ -27,6 +27,7 @@ public:
     void apply(const Change& change) override;
     std::vector<Prefix> host_routes() override;
     std::vector<std::string> projects() override;
+    void settle() override;
 
     // The route socket of a namespace ("" = the one topo started in).
     nl_sock* sock(const std::string& ns);
@@ -34,6 +35,7 @@ public:
 
 private:
     std::map<std::string, nl::Sock> socks_;
+    std::vector<int> dying_;  // host ifindexes of veths whose sandbox end's namespace was deleted
     void apply_netns(const Change& c);
     void forget(const std::string& ns) { socks_.erase(ns); }
 };
