@@ -24,9 +24,13 @@ static std::string err(const char* what, const std::string& path) {
     return fmt::format("{} {}: {}", what, path, std::strerror(errno));
 }
 
+std::string temp_path_for(const std::string& path) { return path + ".topo-tmp"; }
+
 void write_file_atomic(const std::string& path, const std::string& content) {
     auto dir = fs::path(path).parent_path().string();
-    auto tmp = fmt::format("{}.tmp.{}", path, getpid());
+    // A fixed name (the project lock admits one writer): a run killed mid-write
+    // leaves this one file, which the next write overwrites and removal deletes.
+    auto tmp = temp_path_for(path);
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw StateError(err("cannot create", tmp));
     size_t off = 0;

@@ -33,6 +33,9 @@ struct ProjectRecord {
     Addressing addressing;
 };
 
+// The temporary file write_file_atomic uses for `path`.
+std::string temp_path_for(const std::string& path);
+
 // Write `content` to `path` atomically: a reader sees the old or the new file, never a mix.
 void write_file_atomic(const std::string& path, const std::string& content);
 

@@ -40,6 +40,7 @@ void write_atomic(const std::string& path, const std::string& content) {
 void remove(const std::string& path) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
         throw KernelError(fmt::format("file {}: remove: {}", path, std::strerror(errno)));
+    ::unlink(temp_path_for(path).c_str());  // left by a run killed while writing it
     auto dir = fs::path(path).parent_path();
     std::error_code ec;
     if (fs::is_empty(dir, ec)) fs::remove(dir, ec);

@@ -34,8 +34,8 @@ fail() { FAILED=$((FAILED + 1)); echo "FAIL - $*"; }
 
 # check DESCRIPTION COMMAND...: the command must succeed.
 check() {
-    local what=$1; shift
-    if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
+    local what=$1 out; shift
+    if out=$("$@" 2>&1); then pass "$what"; else fail "$what"; echo "$out" | tail -5 | sed 's/^/    /'; fi
 }
 # refuse DESCRIPTION COMMAND...: the command must fail.
 refuse() {

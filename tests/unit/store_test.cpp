@@ -35,7 +35,7 @@ TEST_CASE("StateDir: allocations survive a save and load") {
     CHECK(back->addressing.ephemeral_ports.at("web/tcp/80/") == 49153);
     CHECK(s.projects() == std::vector<std::string>{"shop"});
     // Atomic writes leave no temporary files behind.
-    for (auto& e : fs::directory_iterator(t.path)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+    for (auto& e : fs::directory_iterator(t.path)) CHECK(e.path().filename().string().find(".topo-tmp") == std::string::npos);
 }
 
 TEST_CASE("StateDir: a damaged state file is a clear error, never a silent renumbering") {
