@@ -232,3 +232,18 @@ TEST_CASE("reconcile: overlay networks and published ports are reported, not ign
     REQUIRE(c.errors.size() == 1);
     CHECK(c.errors[0] == "networks.mesh: overlay (VXLAN) networks are not implemented yet");
 }
+
+TEST_CASE("execute: the dry-run kernel records every change and changes nothing") {
+    FakeKernel real;
+    DryRunKernel dry(real);
+    Project p = shop();
+    PlanInput in;
+    in.project = &p;
+    in.project_name = "shop";
+    auto c = compute(dry, in);  // reads go through to the real kernel
+    auto r = execute(dry, c.plan.changes);
+    CHECK(r.ok());
+    CHECK(real.state.objects.empty());
+    size_t sent = std::count_if(c.plan.changes.begin(), c.plan.changes.end(), [](auto& ch) { return !ch.implied; });
+    CHECK(dry.recorded.size() == sent);
+}
