@@ -132,7 +132,7 @@ Desired desired_state(const Project& p, const Addressing& a, const DesiredContex
     b.out.unsupported.insert(b.out.unsupported.end(), fw.unsupported.begin(), fw.unsupported.end());
     for (auto& f : name_files(p, a, {ctx.host, ctx.host_resolv_conf, ctx.files_root})) {
         b.out.scope.files.push_back(f.path);
-        b.out.state.add(f);
+        b.out.state.add(std::move(f));  // hosts files are O(N) each: never copy them needlessly
     }
     // Read every host-namespace name topo wants, so one that is taken by
     // something not topo's shows up as a conflict instead of a failed create.

@@ -72,14 +72,14 @@ std::vector<Change> plan(std::vector<Change> changes) {
     std::vector<Change> deletions, creations;
     for (auto& c : changes) {
         if (c.action == Action::Delete) {
-            deletions.push_back(c);
+            deletions.push_back(std::move(c));
         } else if (c.action == Action::Replace) {
             // Rule 3: the old object goes in phase 1; the Replace that stays in phase 2
             // only creates (see execute.hpp).
             deletions.push_back({Action::Delete, c.before, std::nullopt, {}, "replaced"});
-            creations.push_back(c);
+            creations.push_back(std::move(c));
         } else {
-            creations.push_back(c);
+            creations.push_back(std::move(c));
         }
     }
     mark_implied(deletions);
@@ -91,7 +91,7 @@ std::vector<Change> plan(std::vector<Change> changes) {
               [&](const Change& a, const Change& b) { return by_rank(b, a); });
     std::sort(creations.begin(), creations.end(), by_rank);
     std::vector<Change> out = std::move(deletions);
-    out.insert(out.end(), creations.begin(), creations.end());
+    out.insert(out.end(), std::make_move_iterator(creations.begin()), std::make_move_iterator(creations.end()));
     return out;
 }
 

@@ -92,16 +92,16 @@ void each_entry(Reader& r, const YAML::Node& n, const std::string& section, std:
     }
 }
 
-bool has_networks(const YAML::Node& root, const std::string& service) {
-    auto svc = node_at(root, {"services", service});
+bool has_networks(const Reader& r, const std::string& service) {
+    auto svc = r.service(service);
     return svc.IsMap() && svc["networks"];
 }
 
 // Compose's implicit network: services with no networks key join `default`.
-void add_default_network(Project& p, const YAML::Node& root) {
+void add_default_network(Project& p, const Reader& r) {
     bool needed = false;
     for (auto& [name, s] : p.services)
-        if (s.mode == NetworkMode::Sandbox && !has_networks(root, name)) {
+        if (s.mode == NetworkMode::Sandbox && !has_networks(r, name)) {
             Endpoint e;
             e.network = "default";
             s.endpoints.push_back(e);
@@ -136,7 +136,9 @@ Project interpret(Reader& r, const YAML::Node& root, const LoadOptions& opts) {
     each_entry(r, root["services"], "services", p.services,
                [&](const std::string& n, const YAML::Node& v, Service& s) { parse_service(r, n, v, s); });
     if (auto h = root["hosts"]) parse_hosts(r, h, p);
-    add_default_network(p, root);
+    if (auto svcs = root["services"]; svcs && svcs.IsMap())
+        for (auto it = svcs.begin(); it != svcs.end(); ++it) r.service_nodes.emplace(it->first.Scalar(), it->second);
+    add_default_network(p, r);
     validate(r, p, root);
     return p;
 }

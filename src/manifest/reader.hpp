@@ -5,6 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,13 @@ struct Reader {
     std::vector<std::pair<std::string, YAML::Node>> files;
     std::vector<Error> errors;
     std::vector<Warning> warnings;
+    // services.<name> nodes by name: yaml-cpp looks map keys up linearly, so
+    // per-service lookups through the root would make 10,000 services O(N²).
+    std::map<std::string, YAML::Node> service_nodes;
+    YAML::Node service(const std::string& name) const {
+        auto it = service_nodes.find(name);
+        return it == service_nodes.end() ? YAML::Node() : it->second;
+    }
 
     SourceMark mark(const YAML::Node& n) const;
     void error(const YAML::Node& at, const std::string& path, std::string message);

@@ -13,8 +13,8 @@ namespace topo::manifest {
 
 namespace {
 
-YAML::Node at_endpoint(const YAML::Node& root, const Service& s, const Endpoint& e) {
-    auto nw = node_at(root, {"services", s.name, "networks"});
+YAML::Node at_endpoint(const Reader& r, const Service& s, const Endpoint& e) {
+    auto nw = node_at(r.service(s.name), {"networks"});
     if (nw.IsMap() && nw[e.network]) return nw[e.network];
     return nw;
 }
@@ -26,12 +26,12 @@ std::string network_list(const Project& p) {
     return fmt::format("{}", fmt::join(names, ", "));
 }
 
-void check_endpoints(Reader& r, Project& p, const YAML::Node& root) {
+void check_endpoints(Reader& r, Project& p) {
     for (auto& [name, s] : p.services) {
         auto base = "services." + name + ".networks";
         for (auto& e : s.endpoints) {
             auto path = join_path(base, e.network);
-            auto at = at_endpoint(root, s, e);
+            auto at = at_endpoint(r, s, e);
             auto it = p.networks.find(e.network);
             if (it == p.networks.end()) {
                 std::vector<std::string> names;
@@ -69,7 +69,7 @@ void check_endpoints(Reader& r, Project& p, const YAML::Node& root) {
     }
 }
 
-void check_duplicate_addresses(Reader& r, const Project& p, const YAML::Node& root) {
+void check_duplicate_addresses(Reader& r, const Project& p) {
     std::map<std::pair<std::string, IpAddr>, std::string> seen;
     for (auto& [name, s] : p.services)
         for (auto& e : s.endpoints)
@@ -77,13 +77,13 @@ void check_duplicate_addresses(Reader& r, const Project& p, const YAML::Node& ro
                 if (!a) continue;
                 auto [it, fresh] = seen.insert({{e.network, *a}, name});
                 if (!fresh)
-                    r.error(at_endpoint(root, s, e), fmt::format("services.{}.networks.{}", name, e.network),
+                    r.error(at_endpoint(r, s, e), fmt::format("services.{}.networks.{}", name, e.network),
                             fmt::format("{} is already the address of service {}", a->str(), it->second));
             }
 }
 
 // Interfaces are numbered by priority (higher first), then network name.
-void name_interfaces(Reader& r, Project& p, const YAML::Node& root) {
+void name_interfaces(Reader& r, Project& p) {
     for (auto& [name, s] : p.services) {
         std::stable_sort(s.endpoints.begin(), s.endpoints.end(), [](const Endpoint& a, const Endpoint& b) {
             return a.priority != b.priority ? a.priority > b.priority : a.network < b.network;
@@ -91,7 +91,7 @@ void name_interfaces(Reader& r, Project& p, const YAML::Node& root) {
         std::set<std::string> taken;
         for (auto& e : s.endpoints)
             if (!e.interface_name.empty() && !taken.insert(e.interface_name).second)
-                r.error(at_endpoint(root, s, e), fmt::format("services.{}.networks.{}.interface_name", name, e.network),
+                r.error(at_endpoint(r, s, e), fmt::format("services.{}.networks.{}.interface_name", name, e.network),
                         fmt::format("interface {} is used twice in this service", e.interface_name));
         int next = 0;
         for (auto& e : s.endpoints) {
@@ -140,10 +140,10 @@ bool same_host_ip(const Port& a, const Port& b) {
     return *a.host_ip == *b.host_ip;
 }
 
-void check_ports(Reader& r, const Project& p, const YAML::Node& root) {
+void check_ports(Reader& r, const Project& p) {
     std::vector<std::pair<std::string, const Port*>> all;
     for (auto& [name, s] : p.services) {
-        auto node = node_at(root, {"services", name, "ports"});
+        auto node = node_at(r.service(name), {"ports"});
         if (!s.ports.empty() && s.mode == NetworkMode::Sandbox) {
             bool outside = std::any_of(s.endpoints.begin(), s.endpoints.end(), [&](const Endpoint& e) {
                 auto it = p.networks.find(e.network);
@@ -171,9 +171,9 @@ void check_ports(Reader& r, const Project& p, const YAML::Node& root) {
     }
 }
 
-void check_modes_and_hosts(Reader& r, const Project& p, const YAML::Node& root) {
+void check_modes_and_hosts(Reader& r, const Project& p) {
     for (auto& [name, s] : p.services) {
-        auto node = node_at(root, {"services", name});
+        auto node = r.service(name);
         if (s.mode == NetworkMode::Service) {
             auto it = p.services.find(s.mode_service);
             if (it == p.services.end())
@@ -200,13 +200,13 @@ bool valid_name(const std::string& s) {
 }
 
 void validate(Reader& r, Project& p, const YAML::Node& root) {
-    check_endpoints(r, p, root);
-    check_duplicate_addresses(r, p, root);
-    name_interfaces(r, p, root);
+    check_endpoints(r, p);
+    check_duplicate_addresses(r, p);
+    name_interfaces(r, p);
     check_overlaps(r, p, root);
     check_kernel_names(r, p, root);
-    check_ports(r, p, root);
-    check_modes_and_hosts(r, p, root);
+    check_ports(r, p);
+    check_modes_and_hosts(r, p);
 }
 
 }  // namespace topo::manifest
