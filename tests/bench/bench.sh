@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): topo against the standard tools on one workload —
+# one bridge network, N sandboxes each with a static address, a default route
+# and one published TCP port — in one run, side by side, inside a private
+# network namespace. Prints medians (ms) and ratios; targets are reported as
+# MET or MISSED, never asserted. Absolute times on shared machines are noisy:
+# compare the ratios.
+#   BENCH_SIZES="50 200 1000"  BENCH_RUNS=3  TOPO=build/topo  tests/bench/bench.sh
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOPO=$(realpath "${TOPO:-$HERE/../../build/topo}")
+SIZES=${BENCH_SIZES:-50 200 1000}
+RUNS=${BENCH_RUNS:-3}
+if [ "${BENCH_INSIDE:-}" != 1 ]; then
+    [ "$(id -u)" = 0 ] || { echo "run as root (it works in private namespaces only)"; exit 1; }
+    command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+    mkdir -p /run/netns /etc/netns
+    BENCH_INSIDE=1 TOPO=$TOPO exec unshare --net --mount --propagation private bash "$0"
+fi
+mount -t tmpfs none /run/netns
+mount -t tmpfs none /etc/netns
+ip link set lo up
+W=$(mktemp -d)
+export TOPO_STATE_DIR=$W/state NO_COLOR=1
+trap 'rm -rf "$W"' EXIT
+
+now() { date +%s%N; }
+ms() { echo $(( ($(now) - $1) / 1000000 )); }
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+addr() { echo "10.80.$(( ($1 + 2) / 250 )).$(( ($1 + 2) % 250 + 2 ))"; }
+reset_host() {
+    local ns
+    for ns in $(ls /run/netns); do umount /run/netns/$ns 2>/dev/null; rm -f /run/netns/$ns; done
+    ip link del br0 2>/dev/null || true
+    nft flush ruleset
+    rm -rf "$TOPO_STATE_DIR" /etc/netns/*
+    while ip -br link | grep -q '^v[0-9]\|^tv'; do sleep 0.05; done
+}
+
+manifest() {  # manifest N [extra]
+    python3 - "$1" <<'PY'
+import sys
+n = int(sys.argv[1])
+print("name: bench\nnetworks:\n  net:\n    ipam: {config: [{subnet: 10.80.0.0/16}]}\nservices:")
+for i in range(n):
+    a = i + 2
+    print(f"  s{i}:\n    networks:\n      net: {{ipv4_address: 10.80.{a // 250}.{a % 250 + 2}}}\n    ports: [\"{20000 + i}:80\"]")
+PY
+}
+
+by_command() {  # what people write by hand: one ip/nft command per step
+    local n=$1
+    ip link add br0 type bridge && ip addr add 10.80.0.1/16 dev br0 && ip link set br0 up
+    nft add table inet bench
+    nft add map inet bench ports '{ type inet_proto . inet_service : ipv4_addr . inet_service ; }'
+    nft add chain inet bench pre '{ type nat hook prerouting priority dstnat ; }'
+    nft add rule inet bench pre fib daddr type local dnat ip to meta l4proto . th dport map @ports
+    for i in $(seq 0 $((n - 1))); do
+        ip netns add s$i
+        ip link add v$i type veth peer name eth0 netns s$i
+        ip link set v$i master br0 up
+        ip -n s$i link set lo up
+        ip -n s$i link set eth0 up
+        ip -n s$i addr add "$(addr $i)/16" dev eth0
+        ip -n s$i route add default via 10.80.0.1
+        nft add element inet bench ports "{ tcp . $((20000 + i)) : $(addr $i) . 80 }"
+    done
+}
+
+by_batch() {  # the fastest the standard tools allow: ip -batch and one nft -f
+    local n=$1
+    {
+        echo "link add br0 type bridge"; echo "addr add 10.80.0.1/16 dev br0"; echo "link set br0 up"
+        for i in $(seq 0 $((n - 1))); do
+            echo "netns add s$i"; echo "link add v$i type veth peer name eth0 netns s$i"; echo "link set v$i master br0 up"
+        done
+    } > "$W/host.batch"
+    ip -batch "$W/host.batch"
+    for i in $(seq 0 $((n - 1))); do
+        printf 'link set lo up\nlink set eth0 up\naddr add %s/16 dev eth0\nroute add default via 10.80.0.1\n' "$(addr $i)" | ip -n s$i -batch -
+    done
+    {
+        echo "table inet bench {"
+        echo "  map ports { type inet_proto . inet_service : ipv4_addr . inet_service ; elements = {"
+        for i in $(seq 0 $((n - 1))); do echo "    tcp . $((20000 + i)) : $(addr $i) . 80,"; done
+        echo "  } }"
+        echo "  chain pre { type nat hook prerouting priority dstnat ; fib daddr type local dnat ip to meta l4proto . th dport map @ports ; }"
+        echo "}"
+    } > "$W/rules.nft"
+    nft -f "$W/rules.nft"
+}
+
+rss_kb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+
+declare -A R
+for n in $SIZES; do
+    manifest "$n" > "$W/m$n.yaml"
+    for op in topo cmd batch plan add port destroy; do R[$op.$n]=""; done
+    for run in $(seq 1 "$RUNS"); do
+        reset_host; s=$(now); by_command "$n" >/dev/null; R[cmd.$n]+=" $(ms $s)"
+        reset_host; s=$(now); by_batch "$n" >/dev/null; R[batch.$n]+=" $(ms $s)"
+        reset_host; s=$(now); "$TOPO" apply -f "$W/m$n.yaml" -y >/dev/null; R[topo.$n]+=" $(ms $s)"
+        s=$(now); "$TOPO" plan -f "$W/m$n.yaml" >/dev/null; R[plan.$n]+=" $(ms $s)"
+        { cat "$W/m$n.yaml"; printf '  extra:\n    networks:\n      net: {ipv4_address: 10.80.200.2}\n'; } > "$W/add.yaml"
+        s=$(now); "$TOPO" apply -f "$W/add.yaml" -y >/dev/null; R[add.$n]+=" $(ms $s)"
+        sed 's/"20000:80"/"40000:80"/' "$W/add.yaml" > "$W/port.yaml"
+        s=$(now); "$TOPO" apply -f "$W/port.yaml" -y >/dev/null; R[port.$n]+=" $(ms $s)"
+        s=$(now); "$TOPO" destroy -f "$W/port.yaml" -y >/dev/null; R[destroy.$n]+=" $(ms $s)"
+    done
+    reset_host
+    R[rss.$n]=$(rss_kb "$TOPO" apply -f "$W/m$n.yaml" -y)
+    R[portline.$n]=$("$TOPO" plan -f "$W/port.yaml" | grep nft-table | sed -E 's/^ +//' || true)
+    reset_host
+done
+manifest 10000 > "$W/m10k.yaml"
+s=$(now); "$TOPO" plan -f "$W/m10k.yaml" >/dev/null; plan10k=$(ms $s)
+
+printf '\n%-40s' "median ms (runs: $RUNS)"; for n in $SIZES; do printf '%10s' "N=$n"; done; echo
+row() { printf '%-40s' "$1"; for n in $SIZES; do printf '%10s' "$(echo ${R[$2.$n]} | median)"; done; echo; }
+row "topo apply from nothing" topo
+row "per-command ip/nft script" cmd
+row "ip -batch + one nft -f" batch
+row "topo no-op plan" plan
+row "topo apply: one added sandbox" add
+row "topo apply: one changed port" port
+row "topo destroy" destroy
+printf '%-40s' "topo peak RSS (MiB), apply"; for n in $SIZES; do printf '%10s' "$(( ${R[rss.$n]} / 1024 ))"; done; echo
+printf '%-40s' "ratio topo / per-command (lower: topo faster)"; for n in $SIZES; do
+    printf '%10s' "$(awk -v a="$(echo ${R[topo.$n]} | median)" -v b="$(echo ${R[cmd.$n]} | median)" 'BEGIN {printf "%.2f", a/b}')"; done; echo
+printf '%-40s' "ratio topo / ip-batch+nft -f"; for n in $SIZES; do
+    printf '%10s' "$(awk -v a="$(echo ${R[topo.$n]} | median)" -v b="$(echo ${R[batch.$n]} | median)" 'BEGIN {printf "%.2f", a/b}')"; done; echo
+echo "topo plan of 10,000 services against an empty host: $plan10k ms"
+last=$(echo $SIZES | awk '{print $NF}')
+echo "a changed port at N=$last: ${R[portline.$last]}"
+echo "netavark: not measured (see tests/bench/README.md)"
+verdict() { if [ "$1" = 1 ]; then echo MET; else echo MISSED; fi; }
+t=$(echo ${R[topo.$last]} | median); c=$(echo ${R[cmd.$last]} | median); b=$(echo ${R[batch.$last]} | median)
+echo
+echo "targets at N=$last (issue #7):"
+echo "  apply >= 5x faster than per-command:  $(verdict $(( t * 5 <= c )))"
+echo "  apply no slower than ip-batch+nft -f: $(verdict $(( t <= b )))"
+echo "  no-op plan < 100 ms:                  $(verdict $(( $(echo ${R[plan.$last]} | median) < 100 )))"
+echo "  one added sandbox < 50 ms:            $(verdict $(( $(echo ${R[add.$last]} | median) < 50 )))"
+echo "  one changed port < 50 ms:             $(verdict $(( $(echo ${R[port.$last]} | median) < 50 )))"
+echo "  peak RSS < 50 MiB:                    $(verdict $(( ${R[rss.$last]} < 51200 )))"
+echo "  plan of 10,000 services < 1 s:        $(verdict $(( plan10k < 1000 )))"
