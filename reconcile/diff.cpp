@@ -92,12 +92,6 @@ bool is_ours(const Object& o) {
     return true;
 }
 
-std::string link_scope(const Object& o) {
-    if (auto* a = std::get_if<Address>(&o)) return a->ns + ":" + a->link;
-    if (auto* r = std::get_if<Route>(&o)) return r->ns + ":" + r->dev;
-    return {};
-}
-
 }  // namespace
 
 std::vector<std::string> compare(const Object& desired, const Object& live, bool& replace) {
@@ -144,7 +138,7 @@ DiffResult diff(const HostState& desired, const HostState& live) {
     // Addresses and routes of a replaced link vanish with it: create them again.
     if (!replaced_links.empty()) {
         for (auto& [key, want] : desired.objects) {
-            auto scope = link_scope(want);
+            auto scope = link_under(want);
             if (scope.empty() || !replaced_links.count(scope) || !live.find(key)) continue;
             r.changes.push_back({Action::Create, std::nullopt, want, {}, "its link is replaced"});
         }

@@ -26,20 +26,6 @@ int rank(Kind k) {
 
 namespace {
 
-std::string ns_of(const Object& o) {
-    if (auto* l = std::get_if<Link>(&o)) return l->ns;
-    if (auto* a = std::get_if<Address>(&o)) return a->ns;
-    if (auto* r = std::get_if<Route>(&o)) return r->ns;
-    return {};
-}
-
-// "ns:link" an address or route sits on.
-std::string link_of(const Object& o) {
-    if (auto* a = std::get_if<Address>(&o)) return a->ns + ":" + a->link;
-    if (auto* r = std::get_if<Route>(&o)) return r->ns + ":" + r->dev;
-    return {};
-}
-
 void mark_implied(std::vector<Change>& deletions) {
     std::set<std::string> gone_ns, gone_links;
     for (auto& c : deletions) {
@@ -53,8 +39,8 @@ void mark_implied(std::vector<Change>& deletions) {
     for (auto& c : deletions) {
         if (c.action != Action::Delete) continue;  // a replace's delete half always runs
         const Object& o = *c.before;
-        auto ns = ns_of(o);
-        auto link = link_of(o);
+        auto ns = namespace_of(o);
+        auto link = link_under(o);
         bool in_gone_ns = !ns.empty() && gone_ns.count(ns);
         bool on_gone_link = !link.empty() && gone_links.count(link);
         // A veth whose sandbox end goes with its namespace goes too: the kernel

@@ -11,13 +11,6 @@ namespace topo {
 
 namespace {
 
-std::string ns_of(const Object& o) {
-    if (auto* l = std::get_if<Link>(&o)) return l->ns;
-    if (auto* a = std::get_if<Address>(&o)) return a->ns;
-    if (auto* r = std::get_if<Route>(&o)) return r->ns;
-    return {};
-}
-
 std::string owner_of(const Object& o) {
     if (auto* l = std::get_if<Link>(&o)) return l->owner;
     if (auto* n = std::get_if<Netns>(&o)) return n->owner;
@@ -76,7 +69,7 @@ void FakeKernel::remove(const Object& o) {
     }
     std::erase_if(state.objects, [&](const auto& kv) {
         const Object& x = kv.second;
-        if (!gone_ns.empty() && ns_of(x) == gone_ns) return true;
+        if (!gone_ns.empty() && namespace_of(x) == gone_ns) return true;
         // As the kernel does: a veth goes with the namespace of its other end.
         if (auto* l = std::get_if<Link>(&x); l && !gone_ns.empty() && l->peer_ns == gone_ns) return true;
         if (auto* a = std::get_if<Address>(&x)) return gone_links.count(a->ns + ":" + a->link) > 0;

@@ -131,6 +131,19 @@ std::string id_of(const Object& o) { return std::visit(IdOf{}, o); }
 std::string describe(const Object& o) { return std::visit(Describe{}, o); }
 ObjectKey key_of(const Object& o) { return {kind_of(o), id_of(o)}; }
 
+std::string namespace_of(const Object& o) {
+    if (auto* l = std::get_if<Link>(&o)) return l->ns;
+    if (auto* a = std::get_if<Address>(&o)) return a->ns;
+    if (auto* r = std::get_if<Route>(&o)) return r->ns;
+    return {};
+}
+
+std::string link_under(const Object& o) {
+    if (auto* a = std::get_if<Address>(&o)) return a->ns + ":" + a->link;
+    if (auto* r = std::get_if<Route>(&o)) return r->ns + ":" + r->dev;
+    return {};
+}
+
 void HostState::add(Object o) {
     auto k = key_of(o);
     objects.insert_or_assign(std::move(k), std::move(o));

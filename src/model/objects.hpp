@@ -105,6 +105,11 @@ std::string id_of(const Object& o);
 // A short human description of the fields that matter ("10.0.42.1/24 master tb...").
 std::string describe(const Object& o);
 
+// The namespace an object lives in ("" = host), and the "ns:link" an address
+// or route sits on ("" for other kinds).
+std::string namespace_of(const Object& o);
+std::string link_under(const Object& o);
+
 struct ObjectKey {
     Kind kind;
     std::string id;
