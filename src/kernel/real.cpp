@@ -65,8 +65,14 @@ void RealKernel::apply_netns(const Change& c) {
         if (!netns::is_residue(n.name)) {
             nl_cache* links = nullptr;
             if (rtnl_link_alloc_cache(sock(n.name), AF_UNSPEC, &links) >= 0) {
-                for (auto* o = nl_cache_get_first(links); o; o = nl_cache_get_next(o))
-                    if (rtnl_link_is_veth((rtnl_link*)o)) dying_.push_back(rtnl_link_get_link((rtnl_link*)o));
+                for (auto* o = nl_cache_get_first(links); o; o = nl_cache_get_next(o)) {
+                    auto* l = (rtnl_link*)o;
+                    if (rtnl_link_is_veth(l)) dying_.push_back(rtnl_link_get_link(l));
+                    // A macvlan changes its parent (promiscuity) until it is gone:
+                    // delete it now, so destroy returns with the parent as it was.
+                    if (std::string(rtnl_link_get_type(l) ? rtnl_link_get_type(l) : "") == "macvlan")
+                        rtnl_link_delete(sock(n.name), l);
+                }
                 nl_cache_free(links);
             }
         }
