@@ -162,7 +162,7 @@ int cmd_destroy(const Options& o) {
         throw UserError(fmt::format(
             "topo has no record of project {} in {}, but finds {} object(s) marked as its own; "
             "run `topo destroy --project {} --collect` to remove them",
-            s.project_name, o.state_dir, c.plan.changes.size(), s.project_name));
+            s.project_name, o.state_dir, c.live.objects.size(), s.project_name));
     }
     print_plan(o, c.plan);
     if (o.dry_run) return 0;

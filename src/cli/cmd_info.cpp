@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands_impl.hpp"
+#include "kernel/real.hpp"
 #include "manifest/manifest.hpp"
 #include "model/naming.hpp"
 #include "reconcile/desired.hpp"
@@ -108,13 +109,13 @@ int cmd_show(const Options& o) {
 
 int cmd_ls(const Options& o) {
     StateDir state(o.state_dir);
-    auto base = Session::open([&] { Options x = o; x.project = "_"; x.files.clear(); return x; }(), false);
+    RealKernel kernel;
     std::set<std::string> names;
     for (auto& p : state.projects()) names.insert(p);
-    for (auto& p : base.kernel->projects()) names.insert(p);
+    for (auto& p : kernel.projects()) names.insert(p);
     nlohmann::json out = nlohmann::json::array();
     for (auto& name : names) {
-        auto live = base.kernel->read({name, {}, {}, {}});
+        auto live = kernel.read({name, {}, {}, {}});
         int nets = 0, boxes = 0;
         for (auto& [k, ob] : live.objects) {
             nets += k.kind == Kind::Bridge;
