@@ -23,6 +23,13 @@ Change undo(const Change& c) {
     return c;
 }
 
+// A sysctl that had no value before this run (the key of a link made in this
+// run) goes away with its link: there is nothing to write back.
+bool nothing_to_undo(const Change& c) {
+    auto* before = c.before ? std::get_if<Sysctl>(&*c.before) : nullptr;
+    return c.action == Action::Update && before && before->value.empty();
+}
+
 }  // namespace
 
 ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const Progress& done) {
@@ -45,6 +52,7 @@ ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const 
     if (r.ok()) return r;
     // Roll back what this run did, newest first.
     for (size_t i = r.applied; i-- > 0;) {
+        if (nothing_to_undo(ordered[i])) continue;
         try {
             kernel.apply(undo(ordered[i]));
         } catch (const KernelError& e) {

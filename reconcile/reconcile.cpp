@@ -4,6 +4,7 @@
 
 #include "reconcile/diff.hpp"
 #include "reconcile/plan.hpp"
+#include "reconcile/recover.hpp"
 
 namespace topo {
 
@@ -38,8 +39,13 @@ void check_references(const Project& p, const Computed& c, std::vector<std::stri
 Computed compute(Kernel& kernel, const PlanInput& in) {
     Computed c;
     if (in.project) {
+        // Without a record (a first run, or a lost state directory) what the
+        // kernel holds is the record: nothing that runs is renumbered.
+        Addressing previous = in.previous;
+        if (previous.networks.empty() && previous.endpoints.empty())
+            previous = recover_addressing(kernel.read(read_scope(*in.project)), in.project->name, in.project);
         // Addresses first: they are part of what the kernel should hold.
-        IpamInput ii{in.project, in.previous, kernel.host_routes(), in.other_subnets, in.other_ports};
+        IpamInput ii{in.project, std::move(previous), kernel.host_routes(), in.other_subnets, in.other_ports};
         auto ipam = allocate(ii);
         for (auto& e : ipam.errors) c.errors.push_back(fmt::format("{}: {}", e.path, e.message));
         c.addressing = std::move(ipam.addressing);

@@ -114,9 +114,9 @@ std::optional<ProjectRecord> StateDir::load(const std::string& project) const {
         return r;
     } catch (const std::exception& e) {
         throw StateError(fmt::format(
-            "state file {} is damaged ({}); move it aside and run `topo apply` again: "
-            "addresses are then allocated afresh, lowest free first",
-            path, e.what()));
+            "state file {} is damaged ({}); run `topo recover --project {}` to rebuild it from what "
+            "the kernel holds (the damaged file is kept as {}.damaged)",
+            path, e.what(), project, path));
     }
 }
 
@@ -130,8 +130,17 @@ void StateDir::save(const ProjectRecord& r) const {
     write_file_atomic(file(r.project, ".json"), j.dump(2) + "\n");
 }
 
+std::string StateDir::set_aside(const std::string& project) const {
+    auto from = record_path(project), to = from + ".damaged";
+    if (::rename(from.c_str(), to.c_str()) != 0) throw StateError(err("cannot rename to", to));
+    return to;
+}
+
 void StateDir::remove(const std::string& project) const {
-    for (auto* suffix : {".json", ".status.json"}) ::unlink(file(project, suffix).c_str());
+    for (auto* suffix : {".json", ".status.json"}) {
+        ::unlink(file(project, suffix).c_str());
+        ::unlink(temp_path_for(file(project, suffix)).c_str());  // left by a run killed while saving
+    }
 }
 
 std::vector<std::string> StateDir::projects() const {

@@ -59,6 +59,9 @@ public:
     Lock lock(const std::string& project, std::chrono::milliseconds timeout);
 
     std::optional<ProjectRecord> load(const std::string& project) const;  // throws StateError
+    std::string record_path(const std::string& project) const { return file(project, ".json"); }
+    // Renames a damaged record to <project>.json.damaged; returns the new path.
+    std::string set_aside(const std::string& project) const;
     void save(const ProjectRecord& r) const;
     void remove(const std::string& project) const;
     std::vector<std::string> projects() const;

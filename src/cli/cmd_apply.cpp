@@ -41,6 +41,11 @@ bool confirm(const Options& o, const char* question) {
     return answer == "yes";
 }
 
+// A failed run whose changes were all undone.
+struct RolledBack : UserError {
+    using UserError::UserError;
+};
+
 // Execute, then read back: a run is done only when the host matches.
 void carry_out(Session& s, const Plan& p, const Desired& desired) {
     auto report = execute(*s.kernel, p.changes, [&](const Change& c) {
@@ -48,16 +53,31 @@ void carry_out(Session& s, const Plan& p, const Desired& desired) {
     });
     if (!report.ok()) {
         std::string msg = fmt::format("apply: {}", *report.failure);
-        if (report.rollback_failures.empty())
-            msg += fmt::format("\nrolled back the {} change(s) of this run; the host is as it was", report.applied);
         for (auto& f : report.rollback_failures) msg += "\nrollback: " + f;
-        throw UserError(msg);
+        if (!report.rollback_failures.empty()) throw UserError(msg);
+        throw RolledBack(msg + fmt::format("\nrolled back the {} change(s) of this run; the host is as it was",
+                                           report.applied));
     }
     auto left = verify(*s.kernel, desired);
     if (!left.empty()) {
         std::string msg = "apply: the host still differs from the manifest after applying:";
         for (auto& l : left) msg += "\n  " + l;
         throw UserError(msg);
+    }
+}
+
+// The record is saved first: a run killed half-way leaves objects that the
+// next destroy must be able to remove, and addresses the next apply keeps.
+void carry_out_recorded(Session& s, const Plan& p, const Desired& desired, const ProjectRecord& next) {
+    auto previous = s.record();
+    s.state.save(next);
+    try {
+        carry_out(s, p, desired);
+    } catch (const RolledBack&) {
+        // The host is as it was, so is the record.
+        if (previous) s.state.save(*previous);
+        else s.state.remove(s.project_name);
+        throw;
     }
 }
 
@@ -103,9 +123,7 @@ int cmd_apply(const Options& o) {
         return 0;
     }
     if (!confirm(o, "Apply these changes?")) throw UserError("apply cancelled; nothing was changed");
-    carry_out(s, c.plan, c.desired);
-    // Allocations are kept only once the host holds them.
-    s.state.save(s.next_record(c));
+    carry_out_recorded(s, c.plan, c.desired, s.next_record(c));
     fmt::print("Apply complete: {}\n", done_line(c.plan));
     return 0;
 }
@@ -145,9 +163,7 @@ int cmd_apply_saved(const Options& o) {
             o.saved_plan));
     print_plan(o, p);
     if (p.empty()) return 0;
-    carry_out(s, p, desired);
-    ProjectRecord r{s.project_name, j.value("manifests", std::vector<std::string>{}), s.host, addressing};
-    s.state.save(r);
+    carry_out_recorded(s, p, desired, {s.project_name, j.value("manifests", std::vector<std::string>{}), s.host, addressing});
     fmt::print("Apply complete: {}\n", done_line(p));
     return 0;
 }

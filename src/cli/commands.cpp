@@ -65,6 +65,7 @@ int run(int argc, char** argv) {
     destroy->add_flag("--dry-run", o.dry_run, "Print the plan and stop");
     destroy->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");
     destroy->add_flag("--collect", o.collect, "Remove objects marked as the project's even with no state record");
+    auto* recover = app.add_subcommand("recover", "Rebuild a project's state record from the kernel's markers");
     auto* show = app.add_subcommand("show", "Live state of what topo manages for a project");
     auto* ls = app.add_subcommand("ls", "Projects, networks and sandboxes topo manages on this host");
     auto* exec = app.add_subcommand("exec", "Run a command inside a sandbox (with its hosts and resolv.conf)");
@@ -87,6 +88,7 @@ int run(int argc, char** argv) {
         if (*apply) return cmd_apply(o);
         if (*destroy) return cmd_destroy(o);
         if (*show) return cmd_show(o);
+        if (*recover) return cmd_recover(o);
         if (*ls) return cmd_ls(o);
         if (*exec) return cmd_exec(o);
     } catch (const manifest::ManifestError& e) {

@@ -13,6 +13,7 @@ int cmd_apply_saved(const Options& o);
 int cmd_destroy(const Options& o);
 int cmd_show(const Options& o);
 int cmd_ls(const Options& o);
+int cmd_recover(const Options& o);
 int cmd_exec(const Options& o);  // replaces the process; returns only by throwing
 
 }  // namespace topo::cli

@@ -23,6 +23,7 @@
 #include "kernel/nft.hpp"
 #include "kernel/real.hpp"
 #include "model/naming.hpp"
+#include "state/store.hpp"
 
 namespace topo {
 
@@ -159,6 +160,24 @@ bool has_project_prefix(const std::string& name, const std::string& project) {
     return name.size() == 12 && name[0] == 't' && name.substr(2, 4) == prefix;
 }
 
+// What a run killed while writing a sandbox's files leaves in its /etc/netns
+// directory: the directory alone, or a temporary file without the file it was
+// to become. Shown as an empty file of the project's, so that apply writes it
+// and destroy removes it, temporary file and directory included. An empty
+// directory holds nothing of anyone's, so taking it for topo's loses nothing.
+void add_residue(const std::filesystem::path& dir, HostState& out) {
+    std::error_code ec;
+    if (std::filesystem::is_empty(dir, ec) && !ec) {
+        out.add(File{(dir / "hosts").string(), ""});
+        return;
+    }
+    for (auto* f : {"hosts", "resolv.conf"}) {
+        auto path = (dir / f).string();
+        if (!std::filesystem::exists(path, ec) && std::filesystem::exists(temp_path_for(path), ec))
+            out.add(File{path, ""});
+    }
+}
+
 }  // namespace
 
 HostState read_host(RealKernel& k, const ReadScope& scope) {
@@ -206,8 +225,10 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     std::set<std::string> paths(scope.files.begin(), scope.files.end());
     std::error_code ec;
     for (auto& dir : std::filesystem::directory_iterator("/etc/netns", ec))
-        if (dir.path().filename().string().starts_with(prefix))
+        if (dir.path().filename().string().starts_with(prefix)) {
             for (auto* f : {"hosts", "resolv.conf"}) paths.insert((dir.path() / f).string());
+            add_residue(dir.path(), out);
+        }
     for (auto& path : paths) {
         auto content = files::read(path);
         if (!content) continue;

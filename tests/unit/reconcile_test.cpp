@@ -247,3 +247,18 @@ TEST_CASE("execute: the dry-run kernel records every change and changes nothing"
     size_t sent = std::count_if(c.plan.changes.begin(), c.plan.changes.end(), [](auto& ch) { return !ch.implied; });
     CHECK(dry.recorded.size() == sent);
 }
+
+TEST_CASE("execute: a sysctl of a link made in the run is not written back on rollback") {
+    FakeKernel k;
+    Sysctl none{"", "net/ipv4/conf/tb0/route_localnet", ""}, on{"", "net/ipv4/conf/tb0/route_localnet", "1"};
+    Sysctl fwd0{"", "net/ipv4/ip_forward", "0"}, fwd1{"", "net/ipv4/ip_forward", "1"};
+    k.state.add(fwd0);
+    std::vector<Change> cs{{Action::Update, none, on, {}, {}}, {Action::Update, fwd0, fwd1, {}, {}}};
+    k.fail_at = 1;
+    auto r = execute(k, cs);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.rollback_failures.empty());
+    // The first change was made and nothing was written back for it.
+    REQUIRE(k.log.size() == 1);
+    CHECK(std::get<Sysctl>(*k.log[0].after).value == "1");
+}

@@ -46,8 +46,21 @@ TEST_CASE("StateDir: a damaged state file is a clear error, never a silent renum
     CHECK_THROWS_WITH_AS(s.load("shop"),
                          doctest::Contains(("state file " + path + " is damaged").c_str()), StateError);
     CHECK_THROWS_WITH_AS(s.load("shop"),
-                         doctest::Contains("move it aside and run `topo apply` again"), StateError);
+                         doctest::Contains("run `topo recover --project shop` to rebuild it from what the kernel holds"),
+                         StateError);
     CHECK_FALSE(s.load("other"));  // absent is not an error
+    CHECK(s.set_aside("shop") == path + ".damaged");
+    CHECK(fs::exists(path + ".damaged"));
+    CHECK_FALSE(s.load("shop"));
+}
+
+TEST_CASE("StateDir: remove takes a killed save's temporary file with the record") {
+    TempDir t;
+    StateDir s(t.path.string());
+    s.save({"shop", {}, "", {}});
+    std::ofstream(temp_path_for(s.record_path("shop"))) << "{";
+    s.remove("shop");
+    CHECK(fs::is_empty(t.path));
 }
 
 TEST_CASE("StateDir: a held lock times out with a message naming the project") {

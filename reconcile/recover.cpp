@@ -1,0 +1,129 @@
+#include "reconcile/recover.hpp"
+
+#include <sstream>
+
+#include "model/naming.hpp"
+
+namespace topo {
+
+namespace {
+
+// "topo/<project>/<kind>/<a>[/<b>]" → {a, b}; names never hold a '/'.
+std::optional<std::pair<std::string, std::string>> parse_marker(const std::string& marker,
+                                                                const std::string& project,
+                                                                std::string_view kind) {
+    auto head = naming::project_marker(project) + std::string(kind) + "/";
+    if (!marker.starts_with(head)) return std::nullopt;
+    auto rest = marker.substr(head.size());
+    auto slash = rest.find('/');
+    if (slash == std::string::npos) return std::pair{rest, std::string()};
+    return std::pair{rest.substr(0, slash), rest.substr(slash + 1)};
+}
+
+bool link_local(const IpAddr& a) { return a.is_v6() && a.str().starts_with("fe80:"); }
+
+struct Recovery {
+    const HostState& live;
+    const std::string& project;
+    Addressing out;
+    std::map<std::pair<std::string, std::string>, std::vector<Prefix>> addresses;  // by (ns, link)
+    std::map<std::string, std::optional<IpAddr>> default_gateway;                  // by "ns/dev"
+
+    void index() {
+        for (auto& [_, o] : live.objects) {
+            if (auto* a = std::get_if<Address>(&o); a && !link_local(a->prefix.addr))
+                addresses[{a->ns, a->link}].push_back(a->prefix);
+            if (auto* r = std::get_if<Route>(&o); r && r->dst.len == 0)
+                default_gateway[r->ns + "/" + r->dev] = r->gateway;
+        }
+    }
+
+    void network(const Link& l) {
+        auto name = parse_marker(l.owner, project, "net");
+        if (!name || l.kind != LinkKind::Bridge) return;
+        auto& n = out.networks[name->first];
+        for (auto& p : addresses[{l.ns, l.name}]) {
+            (p.addr.is_v4() ? n.subnet4 : n.subnet6) = p.network();
+            (p.addr.is_v4() ? n.gateway4 : n.gateway6) = p.addr;
+        }
+    }
+
+    void endpoint(const std::string& marker, const std::string& ns, const std::string& ifname) {
+        auto ids = parse_marker(marker, project, "svc");
+        if (!ids || ids->second.empty()) return;
+        auto& e = out.endpoints[*ids];
+        e.ifname = ifname;
+        for (auto& p : addresses[{ns, ifname}]) {
+            (p.addr.is_v4() ? e.v4 : e.v6) = p.addr;
+            // A network without a bridge of topo's (macvlan) shows its subnet on its endpoints.
+            auto& n = out.networks[ids->second];
+            auto& subnet = p.addr.is_v4() ? n.subnet4 : n.subnet6;
+            if (subnet) continue;
+            subnet = p.network();
+            auto gw = default_gateway.find(ns + "/" + ifname);
+            if (gw != default_gateway.end() && gw->second && gw->second->family == p.addr.family)
+                (p.addr.is_v4() ? n.gateway4 : n.gateway6) = gw->second;
+        }
+    }
+
+    // A port published without a host port got one from topo; the port maps hold
+    // it as "[host_ip] proto published target_addr target_port".
+    void ephemeral_ports(const Project& p) {
+        auto* table = live.find_as<NftTable>(Kind::NftTable, naming::nft_table(project));
+        if (!table) return;
+        for (auto& [_, s] : p.services)
+            for (auto& port : s.ports)
+                if (!port.published) find_port(*table, s, port);
+    }
+
+    void find_port(const NftTable& table, const Service& s, const Port& port) {
+        for (auto& [_, set] : table.sets)
+            for (auto& el : set.elements) {
+                std::istringstream in(el);
+                std::vector<std::string> w;
+                for (std::string t; in >> t;) w.push_back(t);
+                if (w.size() == 5) w.erase(w.begin());  // the host address
+                if (w.size() != 4 || w[0] != to_string(port.protocol) || w[3] != std::to_string(port.target.first))
+                    continue;
+                for (auto& [key, e] : out.endpoints)
+                    if (key.first == s.name && ((e.v4 && e.v4->str() == w[2]) || (e.v6 && e.v6->str() == w[2]))) {
+                        out.ephemeral_ports[ephemeral_port_key(s.name, port)] = uint16_t(std::stoul(w[1]));
+                        return;
+                    }
+            }
+    }
+};
+
+}  // namespace
+
+Addressing recover_addressing(const HostState& live, const std::string& project, const Project* p) {
+    Recovery r{live, project, {}, {}, {}};
+    r.index();
+    for (auto& [_, o] : live.objects) {
+        auto* l = std::get_if<Link>(&o);
+        if (!l) continue;
+        if (l->kind == LinkKind::Bridge) r.network(*l);
+        if (l->kind == LinkKind::Veth && !l->peer_ns.empty()) r.endpoint(l->peer_owner, l->peer_ns, l->peer_name);
+        if (l->kind == LinkKind::Macvlan) r.endpoint(l->owner, l->ns, l->name);
+    }
+    if (p) r.ephemeral_ports(*p);
+    return std::move(r.out);
+}
+
+Addressing overlay(Addressing base, const Addressing& live) {
+    for (auto& [name, n] : live.networks) {
+        auto& b = base.networks[name];
+        if (n.subnet4) b.subnet4 = n.subnet4, b.gateway4 = n.gateway4;
+        if (n.subnet6) b.subnet6 = n.subnet6, b.gateway6 = n.gateway6;
+    }
+    for (auto& [key, e] : live.endpoints) {
+        auto& b = base.endpoints[key];
+        if (e.v4) b.v4 = e.v4;
+        if (e.v6) b.v6 = e.v6;
+        if (b.ifname.empty()) b.ifname = e.ifname;
+    }
+    for (auto& [key, port] : live.ephemeral_ports) base.ephemeral_ports[key] = port;
+    return base;
+}
+
+}  // namespace topo
