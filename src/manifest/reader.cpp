@@ -24,11 +24,21 @@ bool contains(const YAML::Node& root, const YAML::Node& target, size_t& budget) 
     return false;
 }
 
+// Control characters from the manifest (a NUL, an escape sequence) are shown, not sent to the terminal.
+std::string printable(const std::string& s) {
+    std::string out;
+    for (unsigned char c : s) {
+        if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+        else out += char(c);
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string Error::str() const {
-    if (mark.line == 0) return fmt::format("{}: {}: {}", mark.file, path, message);
-    return fmt::format("{}:{}:{}: {}: {}", mark.file, mark.line, mark.column, path, message);
+    if (mark.line == 0) return printable(fmt::format("{}: {}: {}", mark.file, path, message));
+    return printable(fmt::format("{}:{}:{}: {}: {}", mark.file, mark.line, mark.column, path, message));
 }
 
 ManifestError::ManifestError(std::vector<Error> errors)

@@ -142,6 +142,16 @@ services:
   café: {}
 )",
      {"proj/net.yaml:2:3: services.café: \"café\" is not a valid name: use letters, digits, '_', '.' and '-' (at most 64, starting with a letter or digit)"}},
+    {"nul_name", R"(services:
+  "a\0b": {}
+)",
+     {"proj/net.yaml:2:3: services.a\\x00b: \"a\\x00b\" is not a valid name: use letters, digits, '_', '.' and '-' (at most 64, starting with a letter or digit)"}},
+    {"long_name", R"(services:
+  a1234567890123456789012345678901234567890123456789012345678901234: {}
+)",
+     {"proj/net.yaml:2:3: services.a1234567890123456789012345678901234567890123456789012345678901234: \"a1234567890123456789012345678901234567890123456789012345678901234\" is not a valid name: use letters, digits, '_', '.' and '-' (at most 64, starting with a letter or digit)"}},
+    {"deep", "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+     {"proj/net.yaml: (document): the document is nested more than 64 levels deep"}},
     {"long_bridge_name", R"(networks:
   n: {name: averyveryverylongbridgename}
 )",
@@ -241,14 +251,27 @@ f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]
 
 TEST_CASE("manifest: invalid manifests are rejected with every error, exactly worded") {
     for (auto& c : cases) {
-        CAPTURE(c.name);
+        std::string name = c.name;
+        CAPTURE(name);
         std::vector<std::string> got;
         try {
             topo::manifest::parse(c.yaml, "proj/net.yaml");
         } catch (const topo::manifest::ManifestError& e) {
             for (auto& err : e.errors()) got.push_back(err.str());
         }
+        std::string all;
+        for (auto& g : got) all += g + "\n";
+        CAPTURE(all);
         CHECK(got == c.messages);
     }
     CHECK(cases.size() >= 15);
+}
+
+TEST_CASE("manifest: a document over 1 MiB is refused before it is parsed") {
+    std::string big = "services:\n";
+    for (int i = 0; big.size() <= (1 << 20); ++i) big += "  s" + std::to_string(i) + ": {}\n";
+    auto size = std::to_string(big.size());
+    CHECK_THROWS_WITH_AS(topo::manifest::parse(big, "big.yaml"),
+                         ("big.yaml: (document): the manifest is " + size + " bytes; topo reads at most 1048576 (1 MiB)").c_str(),
+                         topo::manifest::ManifestError);
 }
