@@ -41,15 +41,18 @@ std::vector<IpAddr> addresses(const EndpointAddressing* ea) {
     return out;
 }
 
-// Every sandbox's lines on each network, rendered once: a file then only
-// concatenates its peers' lines, so N files cost O(N²) bytes and no more.
-struct Member {
-    std::string service;
-    std::string lines;  // "addr\tservice hostname aliases...\n" per address
+// Every sandbox's lines on a network, rendered once into one block shared by
+// all files: a file is its own lines plus, per network, the block less its
+// own member's slice — a few slices of shared strings (model/text.hpp), so N
+// files take O(N) memory while their bytes are O(N²).
+struct Block {
+    std::shared_ptr<const std::string> text;
+    std::map<std::string, std::pair<size_t, size_t>> member;  // service → [begin, end) of its lines
 };
-using Members = std::map<std::string, std::vector<Member>>;
+using Members = std::map<std::string, Block>;
 
 Members members(const Project& p, const Addressing& a) {
+    std::map<std::string, std::string> text;
     Members out;
     for (auto& [_, other] : p.services) {
         if (!other.has_sandbox()) continue;
@@ -58,35 +61,45 @@ Members members(const Project& p, const Addressing& a) {
             std::vector<std::string> names{other.name, other.hostname};
             names.insert(names.end(), oe.aliases.begin(), oe.aliases.end());
             for (auto& ip : addresses(a.endpoint(other.name, oe.network))) l.add(ip, names);
-            out[oe.network].push_back({other.name, l.str()});
+            auto& t = text[oe.network];
+            auto begin = t.size();
+            t += l.str();
+            out[oe.network].member[other.name] = {begin, t.size()};
         }
     }
+    for (auto& [network, t] : text) out[network].text = std::make_shared<const std::string>(std::move(t));
     return out;
 }
 
-std::string render_hosts(const Project& p, const Addressing& a, const Service& s, const Members& m) {
-    std::string out = naming::file_marker(p.name) + "\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+Text render_hosts(const Project& p, const Addressing& a, const Service& s, const Members& m) {
+    std::string head = naming::file_marker(p.name) + "\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     Lines self;
     for (auto& e : s.endpoints)
         for (auto& ip : addresses(a.endpoint(s.name, e.network))) self.add(ip, {s.hostname, s.name});
     if (self.rows.empty()) self.add(*IpAddr::parse("127.0.1.1"), {s.hostname, s.name});
-    out += self.str();
+    Text out(head + self.str());
     for (auto& e : s.endpoints) {
-        std::string section;
-        if (auto it = m.find(e.network); it != m.end())
-            for (auto& member : it->second)
-                if (member.service != s.name) section += member.lines;
+        Text section;
+        if (auto it = m.find(e.network); it != m.end()) {
+            auto& b = it->second;
+            auto own = b.member.find(s.name);
+            auto [skip_begin, skip_end] = own == b.member.end() ? std::pair<size_t, size_t>{0, 0} : own->second;
+            section.append(b.text, 0, skip_begin);
+            section.append(b.text, skip_end, b.text->size());
+        }
         // This sandbox's own aliases on the network resolve to itself.
         Lines own;
         for (auto& ip : addresses(a.endpoint(s.name, e.network)))
             if (!e.aliases.empty()) own.add(ip, e.aliases);
-        section += own.str();
-        if (!section.empty()) out += fmt::format("# network {}\n{}", e.network, section);
+        section.append(own.str());
+        if (section.empty()) continue;
+        out.append(fmt::format("# network {}\n", e.network));
+        out.append(section);
     }
     if (!s.extra_hosts.empty()) {
         Lines extra;
         for (auto& [name, ip] : s.extra_hosts) extra.add(ip, {name});
-        out += "# extra_hosts\n" + extra.str();
+        out.append("# extra_hosts\n" + extra.str());
     }
     return out;
 }
@@ -94,7 +107,7 @@ std::string render_hosts(const Project& p, const Addressing& a, const Service& s
 }  // namespace
 
 std::string hosts_file(const Project& p, const Addressing& a, const Service& s) {
-    return render_hosts(p, a, s, members(p, a));
+    return render_hosts(p, a, s, members(p, a)).str();
 }
 
 std::string resolv_conf(const Project& p, const Service& s, const std::string& host_resolv_conf) {

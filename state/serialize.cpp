@@ -82,7 +82,7 @@ struct ToJson {
         put(j, "ns", s.ns);
         return j;
     }
-    json operator()(const File& f) const { return {{"kind", "file"}, {"path", f.path}, {"content", f.content}}; }
+    json operator()(const File& f) const { return {{"kind", "file"}, {"path", f.path}, {"content", f.content.str()}}; }
     json operator()(const NftTable& t) const {
         json chains = json::array(), rules = json::array(), sets = json::object();
         for (auto& c : t.chains) chains.push_back({{"name", c.name}, {"type", c.type}, {"hook", c.hook}, {"priority", c.priority}});

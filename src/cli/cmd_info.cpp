@@ -67,7 +67,7 @@ nlohmann::json live_view(Session& s) {
             auto ns = f->path.substr(0, f->path.size() - 6);
             ns = ns.substr(ns.rfind('/') + 1);
             std::string network;
-            std::istringstream in(f->content);
+            std::istringstream in(f->content.str());
             for (std::string line; std::getline(in, line);) {
                 if (line.starts_with("# network ")) network = line.substr(10);
                 else if (line.starts_with("# extra_hosts")) network = "extra_hosts";

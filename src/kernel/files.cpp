@@ -7,8 +7,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
-#include <sstream>
+#include <sys/stat.h>
+
+#include <algorithm>
 
 #include "kernel/kernel.hpp"
 #include "state/store.hpp"
@@ -17,21 +18,35 @@ namespace topo::files {
 
 namespace fs = std::filesystem;
 
+// open, fstat, one read: a no-op plan reads every sandbox's two files, and
+// ifstream into a stringstream cost three times as much.
 std::optional<std::string> read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    struct stat st {};
+    std::string out(::fstat(fd, &st) == 0 && st.st_size > 0 ? size_t(st.st_size) : 0, '\0');
+    size_t off = 0;
+    char more[4096];
+    for (;;) {  // into the string while it has room, then (a file that grew) through `more`
+        bool room = off < out.size();
+        ssize_t n = room ? ::read(fd, out.data() + off, out.size() - off) : ::read(fd, more, sizeof more);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (!room) out.append(more, size_t(n));
+        off += size_t(n);
+    }
+    ::close(fd);
+    out.resize(off);
+    return out;
 }
 
-void write_atomic(const std::string& path, const std::string& content) {
-    if (auto old = read(path); old && *old == content) return;
+void write_atomic(const std::string& path, const Text& content) {
+    if (auto old = read(path); old && content == *old) return;
     std::error_code ec;
     fs::create_directories(fs::path(path).parent_path(), ec);
     if (ec) throw KernelError(fmt::format("file {}: mkdir: {}", path, ec.message()));
     try {
-        write_file_atomic(path, content);
+        write_file_atomic(path, content.str());
     } catch (const std::exception& e) {
         throw KernelError(fmt::format("file {}: {}", path, e.what()));
     }

@@ -9,10 +9,12 @@
 #include <optional>
 #include <string>
 
+#include "model/text.hpp"
+
 namespace topo::files {
 
 std::optional<std::string> read(const std::string& path);  // nullopt: absent
-void write_atomic(const std::string& path, const std::string& content);  // throws KernelError
+void write_atomic(const std::string& path, const Text& content);  // throws KernelError
 void remove(const std::string& path);  // also removes the directory when it becomes empty
 
 }  // namespace topo::files

@@ -21,12 +21,17 @@ bool is_gone(int nl_err) {
     return e == NLE_OBJ_NOTFOUND || e == NLE_NODEV || e == NLE_NOADDR;
 }
 
-Sock connect_route() {
+Sock connect_route(bool big) {
     Sock s(nl_socket_alloc());
     if (!s) throw KernelError("netlink: cannot allocate a socket");
     if (int err = nl_connect(s.get(), NETLINK_ROUTE); err < 0) fail("netlink", "connect", err);
     // Large dumps (1000 sandboxes) need room.
-    nl_socket_set_buffer_size(s.get(), 1 << 20, 1 << 20);
+    if (big) nl_socket_set_buffer_size(s.get(), 1 << 20, 1 << 20);
+    // One recvmsg per message batch instead of a MSG_PEEK first to size the
+    // buffer: the kernel's dump batches are at most 32 KiB, so 64 KiB holds
+    // any of them (without peeking, a truncated read would fail, not lose data).
+    nl_socket_disable_msg_peek(s.get());
+    nl_socket_set_msg_buf_size(s.get(), 64 * 1024);
     return s;
 }
 

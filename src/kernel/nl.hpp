@@ -29,7 +29,8 @@ using LinkPtr = std::unique_ptr<rtnl_link, LinkFree>;
 // libnl error code → is it "already gone"? (for idempotent deletes)
 bool is_gone(int nl_err);
 
-// A route socket connected in the calling thread's current network namespace.
-Sock connect_route();
+// A route socket connected in the calling thread's current network namespace;
+// `big`: with room for the host namespace's large dumps.
+Sock connect_route(bool big = true);
 
 }  // namespace topo::nl

@@ -1,4 +1,6 @@
-// Reading the host: one link, address and route dump per namespace.
+// Reading the host: one link, address and route dump per namespace, each
+// from one socket opened inside that namespace (route dumps cannot target
+// another namespace by netnsid, link and address dumps could).
 //
 // Host namespace: topo's links (marker, or the project's generated name prefix
 // while unmarked), the foreign links the scope names, and the addresses on
@@ -9,14 +11,22 @@
 #include <netlink/route/link/macvlan.h>
 #include <netlink/route/route.h>
 
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
+#include <thread>
+#include <unordered_set>
 
 #include "kernel/files.hpp"
 #include "kernel/netns.hpp"
@@ -33,18 +43,23 @@ struct Caches {
     nl::Cache links, addrs, routes;
 };
 
-Caches dump(RealKernel& k, const std::string& ns, bool routes) {
-    nl_cache *l = nullptr, *a = nullptr, *r = nullptr;
-    auto what = ns.empty() ? std::string("host namespace") : "netns " + ns;
-    if (int err = rtnl_link_alloc_cache(k.sock(ns), AF_UNSPEC, &l); err < 0) nl::fail(what, "read links", err);
-    Caches c{nl::Cache(l), nullptr, nullptr};
-    if (int err = rtnl_addr_alloc_cache(k.sock(ns), &a); err < 0) nl::fail(what, "read addresses", err);
+std::string what_of(const std::string& ns) { return ns.empty() ? std::string("host namespace") : "netns " + ns; }
+
+nl::Cache dump_links(nl_sock* s, const std::string& ns) {
+    nl_cache* l = nullptr;
+    if (int err = rtnl_link_alloc_cache(s, AF_UNSPEC, &l); err < 0) nl::fail(what_of(ns), "read links", err);
+    return nl::Cache(l);
+}
+
+// Addresses (and routes), after the links they refer to.
+void dump_rest(nl_sock* s, const std::string& ns, bool routes, Caches& c) {
+    nl_cache *a = nullptr, *r = nullptr;
+    if (int err = rtnl_addr_alloc_cache(s, &a); err < 0) nl::fail(what_of(ns), "read addresses", err);
     c.addrs.reset(a);
     if (routes) {
-        if (int err = rtnl_route_alloc_cache(k.sock(ns), AF_UNSPEC, 0, &r); err < 0) nl::fail(what, "read routes", err);
+        if (int err = rtnl_route_alloc_cache(s, AF_UNSPEC, 0, &r); err < 0) nl::fail(what_of(ns), "read routes", err);
         c.routes.reset(r);
     }
-    return c;
 }
 
 std::string str(const char* s) { return s ? s : ""; }
@@ -124,33 +139,89 @@ void read_routes(nl_cache* routes, nl_cache* links, const std::string& ns, HostS
     }
 }
 
-// The host end of each veth, by its ifindex, to be completed from the sandbox end.
-using VethEnds = std::map<int, Link*>;
+// One sandbox, read by a worker thread into values of its own; what refers to
+// the host namespace (a veth's host end, a macvlan's parent) is left as an
+// ifindex for the merge, so workers share no libnl object.
+struct Sandbox {
+    std::string ns;
+    nl_sock* sock = nullptr;  // the kernel's socket for `ns`, if it has one
+    nl::Sock opened;          // or one opened by the worker, handed to the kernel
+    bool residue = false;
+    HostState state;  // empty: not the project's
+    struct PeerEnd {
+        int host_ifindex;
+        std::string name, owner;
+        std::optional<Mac> mac;
+    };
+    std::vector<PeerEnd> peers;
+    std::vector<std::pair<Link, int>> macvlans;  // with the parent's host ifindex
+    std::exception_ptr error;
+};
 
-void read_sandbox(RealKernel& k, const std::string& ns, const std::string& marker, nl_cache* host_links,
-                  std::map<int, Link>& host_veths, HostState& out) {
-    out.add(Netns{ns, marker});
-    auto c = dump(k, ns, true);
+// A socket inside the namespace: the worker thread enters it for good
+// (setns moves only the calling thread), the socket stays bound to it.
+nl_sock* enter(Sandbox& sb) {
+    if (sb.sock) return sb.sock;
+    int fd = netns::open_fd(sb.ns);
+    if (fd < 0) return nullptr;
+    bool in = ::setns(fd, CLONE_NEWNET) == 0;  // EINVAL: a residue, not a namespace
+    ::close(fd);
+    if (!in) {
+        sb.residue = netns::is_residue(sb.ns);
+        return nullptr;
+    }
+    sb.opened = nl::connect_route(false);  // a sandbox's dumps are small
+    return sb.opened.get();
+}
+
+void read_sandbox(Sandbox& sb, const std::string& project) {
+    nl_sock* s = enter(sb);
+    if (!s) return;
+    // The marker is on `lo`, which the sandbox's link dump holds anyway.
+    Caches c{dump_links(s, sb.ns), nullptr, nullptr};
+    auto* lo = rtnl_link_get_by_name(c.links.get(), "lo");
+    if (!lo) return;
+    auto marker = str(rtnl_link_get_ifalias(lo));
+    rtnl_link_put(lo);
+    if (!naming::owned_by(marker, project)) return;
+    auto& out = sb.state;
+    out.add(Netns{sb.ns, marker});
+    dump_rest(s, sb.ns, true, c);
     for (auto* o = nl_cache_get_first(c.links.get()); o; o = nl_cache_get_next(o)) {
         auto* l = (rtnl_link*)o;
-        Link link = base_link(l, c.links.get(), ns);
+        Link link = base_link(l, c.links.get(), sb.ns);
         if (link.owner.empty()) link.owner = marker;  // inside topo's sandbox: topo's
         if (link.kind == LinkKind::Veth) {
-            auto it = host_veths.find(rtnl_link_get_link(l));
-            if (it == host_veths.end()) continue;
-            it->second.peer_ns = ns;
-            it->second.peer_name = link.name;
-            it->second.peer_mac = link.mac;
-            it->second.peer_owner = str(rtnl_link_get_ifalias(l));
+            sb.peers.push_back({rtnl_link_get_link(l), link.name, str(rtnl_link_get_ifalias(l)), link.mac});
         } else if (link.kind == LinkKind::Macvlan) {
-            link.parent = name_of(host_links, rtnl_link_get_link(l));
             char buf[32];
             link.macvlan_mode = str(rtnl_link_macvlan_mode2str(int(rtnl_link_macvlan_get_mode(l)), buf, sizeof buf));
-            out.add(link);
+            sb.macvlans.push_back({link, rtnl_link_get_link(l)});
         }
     }
-    read_addresses(c.addrs.get(), c.links.get(), ns, [&](int idx) { return name_of(c.links.get(), idx) != "lo"; }, out);
-    read_routes(c.routes.get(), c.links.get(), ns, out);
+    read_addresses(c.addrs.get(), c.links.get(), sb.ns, [&](int idx) { return name_of(c.links.get(), idx) != "lo"; }, out);
+    read_routes(c.routes.get(), c.links.get(), sb.ns, out);
+}
+
+// Sandboxes are independent, and recent kernels answer link, address and
+// route dumps without the rtnl lock: spread them over a few threads.
+void read_sandboxes(std::vector<Sandbox>& all, const std::string& project) {
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+        for (size_t i; (i = next++) < all.size();) {
+            try {
+                read_sandbox(all[i], project);
+            } catch (...) {
+                all[i].error = std::current_exception();
+            }
+        }
+    };
+    if (all.empty()) return;
+    // Never the calling thread: a worker stays in the last namespace it entered.
+    size_t n = std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 4, all.size() / 64 + 1});
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < n; ++t) threads.emplace_back(work);
+    for (auto& t : threads) t.join();
 }
 
 // A link named like the project's generated names ("tb3f09…"): topo's, even if
@@ -182,7 +253,9 @@ void add_residue(const std::filesystem::path& dir, HostState& out) {
 
 HostState read_host(RealKernel& k, const ReadScope& scope) {
     HostState out;
-    auto host = dump(k, "", false);
+    Caches host{dump_links(k.sock(""), ""), nullptr, nullptr};
+    dump_rest(k.sock(""), "", false, host);
+    std::unordered_set<std::string> foreign_links(scope.foreign_links.begin(), scope.foreign_links.end());
     std::map<int, Link> host_veths;
     std::set<int> ours;
     for (auto* o = nl_cache_get_first(host.links.get()); o; o = nl_cache_get_next(o)) {
@@ -190,8 +263,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         Link link = base_link(l, host.links.get(), "");
         bool marked = naming::owned_by(link.owner, scope.project);
         bool unmarked_ours = link.owner.empty() && has_project_prefix(link.name, scope.project);
-        bool foreign = std::find(scope.foreign_links.begin(), scope.foreign_links.end(), link.name) !=
-                       scope.foreign_links.end();
+        bool foreign = foreign_links.count(link.name) > 0;
         if (unmarked_ours) link.owner = naming::project_marker(scope.project) + "unmarked";
         if (!marked && !unmarked_ours) {
             if (!foreign) continue;
@@ -204,18 +276,37 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     }
     read_addresses(host.addrs.get(), host.links.get(), "", [&](int idx) { return ours.count(idx) > 0; }, out);
     auto prefix = scope.project + "-";
-    for (auto& ns : netns::list()) {
-        if (!ns.starts_with(prefix)) continue;
-        if (netns::is_residue(ns)) {
-            // A create killed before the mount: an empty file, collected like a namespace.
-            out.add(Netns{ns, naming::project_marker(scope.project) + "residue"});
-            continue;
+    std::vector<Sandbox> sandboxes;
+    for (auto& ns : netns::list())
+        if (ns.starts_with(prefix)) {
+            sandboxes.emplace_back();
+            sandboxes.back().ns = ns;
+            sandboxes.back().sock = k.cached_sock(ns);
         }
-        rtnl_link* lo = nullptr;
-        if (rtnl_link_get_kernel(k.sock(ns), 0, "lo", &lo) < 0) continue;
-        auto marker = str(rtnl_link_get_ifalias(lo));
-        rtnl_link_put(lo);
-        if (naming::owned_by(marker, scope.project)) read_sandbox(k, ns, marker, host.links.get(), host_veths, out);
+    // Workers open a socket per sandbox: grow the descriptor table now, while
+    // this thread is alone; a table shared by threads waits for an RCU grace
+    // period each time it grows (~70 ms in all at 1000 sandboxes).
+    if (int fd = ::fcntl(nl_socket_get_fd(k.sock("")), F_DUPFD_CLOEXEC, int(sandboxes.size()) + 64); fd >= 0)
+        ::close(fd);
+    read_sandboxes(sandboxes, scope.project);
+    for (auto& sb : sandboxes) {
+        if (sb.error) std::rethrow_exception(sb.error);
+        if (sb.opened) k.adopt(sb.ns, std::move(sb.opened));
+        // A create killed before the mount: an empty file, collected like a namespace.
+        if (sb.residue) out.add(Netns{sb.ns, naming::project_marker(scope.project) + "residue"});
+        for (auto& [key, o] : sb.state.objects) out.objects.insert_or_assign(key, std::move(o));
+        for (auto& p : sb.peers) {
+            auto it = host_veths.find(p.host_ifindex);
+            if (it == host_veths.end()) continue;
+            it->second.peer_ns = sb.ns;
+            it->second.peer_name = p.name;
+            it->second.peer_mac = p.mac;
+            it->second.peer_owner = p.owner;
+        }
+        for (auto& [link, parent] : sb.macvlans) {
+            link.parent = name_of(host.links.get(), parent);
+            out.add(link);
+        }
     }
     for (auto& [_, v] : host_veths) out.add(v);
     if (auto table = nft::read(naming::nft_table(scope.project))) out.add(*table);
@@ -223,6 +314,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     // Files: the ones the manifest wants, and any marked as the project's
     // under /etc/netns (a removed service's, or all of them on destroy).
     std::set<std::string> paths(scope.files.begin(), scope.files.end());
+    std::unordered_set<std::string> wanted_files(scope.files.begin(), scope.files.end());
     std::error_code ec;
     for (auto& dir : std::filesystem::directory_iterator("/etc/netns", ec))
         if (dir.path().filename().string().starts_with(prefix)) {
@@ -232,10 +324,10 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     for (auto& path : paths) {
         auto content = files::read(path);
         if (!content) continue;
-        bool wanted = std::find(scope.files.begin(), scope.files.end(), path) != scope.files.end();
+        bool wanted = wanted_files.count(path) > 0;
         // A file topo did not write is never read as topo's (so never deleted);
         // one it wants to write over is shown as it is, to be replaced.
-        if (naming::has_file_marker(*content, scope.project) || wanted) out.add(File{path, *content});
+        if (naming::has_file_marker(*content, scope.project) || wanted) out.add(File{path, std::move(*content)});
     }
     return out;
 }

@@ -41,11 +41,16 @@ nl_sock* RealKernel::sock(const std::string& ns) {
         if (fd < 0) nl::fail_errno("netns " + ns, "open");
         {
             netns::Enter in(fd);
-            s = nl::connect_route();
+            s = nl::connect_route(false);  // a sandbox's dumps are small
         }
         ::close(fd);
     }
     return socks_.emplace(ns, std::move(s)).first->second.get();
+}
+
+nl_sock* RealKernel::cached_sock(const std::string& ns) const {
+    auto it = socks_.find(ns);
+    return it == socks_.end() ? nullptr : it->second.get();
 }
 
 int RealKernel::ifindex(const std::string& ns, const std::string& name, const std::string& what) {
@@ -169,28 +174,29 @@ std::vector<std::string> RealKernel::projects() {
 
 std::vector<Prefix> RealKernel::host_routes() {
     std::vector<Prefix> out;
-    nl_cache* links = nullptr;
     nl_cache* routes = nullptr;
-    if (rtnl_link_alloc_cache(sock(""), AF_UNSPEC, &links) < 0) return out;
-    if (rtnl_route_alloc_cache(sock(""), AF_UNSPEC, 0, &routes) < 0) {
-        nl_cache_free(links);
-        return out;
-    }
+    if (rtnl_route_alloc_cache(sock(""), AF_UNSPEC, 0, &routes) < 0) return out;
+    // Whether a route's device is topo's, asked per device: the host's link
+    // dump holds every sandbox's veth, the routes name a few devices.
+    std::map<int, bool> topos;
+    auto is_topos = [&](int idx) {
+        auto [it, fresh] = topos.try_emplace(idx, false);
+        rtnl_link* l = nullptr;
+        if (fresh && idx > 0 && rtnl_link_get_kernel(sock(""), idx, nullptr, &l) >= 0) {
+            const char* alias = rtnl_link_get_ifalias(l);
+            it->second = alias && std::string(alias).starts_with(naming::marker_prefix);
+            rtnl_link_put(l);
+        }
+        return it->second;
+    };
     for (auto* o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
         auto* r = (rtnl_route*)o;
         if (rtnl_route_get_table(r) != RT_TABLE_MAIN) continue;
         nl_addr* dst = rtnl_route_get_dst(r);
         if (!dst || nl_addr_get_prefixlen(dst) == 0) continue;  // default routes are not in the way
         // Routes on topo's own links are topo's networks, known from the state files.
-        if (rtnl_route_get_nnexthops(r) > 0) {
-            int idx = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(r, 0));
-            if (auto* l = rtnl_link_get(links, idx)) {
-                const char* alias = rtnl_link_get_ifalias(l);
-                bool ours = alias && std::string(alias).starts_with(naming::marker_prefix);
-                rtnl_link_put(l);
-                if (ours) continue;
-            }
-        }
+        if (rtnl_route_get_nnexthops(r) > 0 && is_topos(rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(r, 0))))
+            continue;
         char buf[64];
         nl_addr2str(dst, buf, sizeof buf);
         std::string text = buf;
@@ -198,7 +204,6 @@ std::vector<Prefix> RealKernel::host_routes() {
         if (auto p = Prefix::parse(text)) out.push_back(p->network());
     }
     nl_cache_free(routes);
-    nl_cache_free(links);
     return out;
 }
 

@@ -31,6 +31,10 @@ public:
 
     // The route socket of a namespace ("" = the one topo started in).
     nl_sock* sock(const std::string& ns);
+    // The socket already open for `ns`, or nullptr; take one opened elsewhere
+    // (the reader's threads open sandboxes' sockets themselves).
+    nl_sock* cached_sock(const std::string& ns) const;
+    void adopt(const std::string& ns, nl::Sock s) { socks_.emplace(ns, std::move(s)); }
     int ifindex(const std::string& ns, const std::string& name, const std::string& what);
 
 private:

@@ -18,6 +18,7 @@
 
 #include "model/ip.hpp"
 #include "model/nft.hpp"
+#include "model/text.hpp"
 
 namespace topo {
 
@@ -95,7 +96,7 @@ struct Sysctl {
 // A file topo writes (hosts, resolv.conf). Content is compared exactly.
 struct File {
     std::string path;
-    std::string content;
+    Text content;  // shared slices: N hosts files share their peers' lines
 };
 
 using Object = std::variant<Netns, Link, Address, Route, Sysctl, File, NftTable>;

@@ -87,3 +87,24 @@ TEST_CASE("names: one hosts and one resolv.conf per sandbox, none for host-mode 
     CHECK(files[0].path == "/etc/netns/shop-api/hosts");
     CHECK(files[1].path == "/etc/netns/shop-api/resolv.conf");
 }
+
+TEST_CASE("names: a sandbox amid a network's members sees those before and after it, not itself") {
+    Fixture f;
+    // backend's members in manifest order: cache, db, web.
+    auto db = hosts_file(f.p, f.a, f.p.services.at("db"));
+    CHECK(db.find("# network backend\n"
+                  "10.0.43.2\tcache store\n"
+                  "10.0.43.4\tweb\n"
+                  "10.0.43.3\tstore\n") != std::string::npos);
+    CHECK(db.find("\tdb store") == std::string::npos);
+}
+
+TEST_CASE("names: the files of name_files are the ones hosts_file renders") {
+    Fixture f;
+    for (auto& file : name_files(f.p, f.a, {"", "", "/etc/netns"})) {
+        if (!file.path.ends_with("/hosts")) continue;
+        auto service = file.path.substr(std::string("/etc/netns/shop-").size());
+        service = service.substr(0, service.find('/'));
+        CHECK(file.content == hosts_file(f.p, f.a, f.p.services.at(service)));
+    }
+}
