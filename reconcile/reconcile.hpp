@@ -35,7 +35,8 @@ struct Computed {
 
 Computed compute(Kernel& kernel, const PlanInput& in);
 
-// Read the host again and list what still differs from `desired` (empty: converged).
-std::vector<std::string> verify(Kernel& kernel, const Desired& desired);
+// Read the host again and list what still differs from `desired` (empty: converged):
+// all of it, or with `changes`, the sandboxes and files those changes touched.
+std::vector<std::string> verify(Kernel& kernel, const Desired& desired, const std::vector<Change>* changes = nullptr);
 
 }  // namespace topo

@@ -26,7 +26,8 @@ static std::string err(const char* what, const std::string& path) {
 
 std::string temp_path_for(const std::string& path) { return path + ".topo-tmp"; }
 
-void write_file_atomic(const std::string& path, const std::string& content) {
+void write_file_atomic(const std::string& path, const std::string& content, Durability durability) {
+    bool sync = durability == Durability::Synced;
     auto dir = fs::path(path).parent_path().string();
     // A fixed name (the project lock admits one writer): a run killed mid-write
     // leaves this one file, which the next write overwrites and removal deletes.
@@ -44,7 +45,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
         }
         off += size_t(n);
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    if ((sync && ::fsync(fd) != 0) || ::close(fd) != 0) {
         ::unlink(tmp.c_str());
         throw StateError(err("cannot sync", tmp));
     }
@@ -52,6 +53,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
         ::unlink(tmp.c_str());
         throw StateError(err("cannot rename to", path));
     }
+    if (!sync) return;
     if (int d = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
         ::fsync(d);
         ::close(d);

@@ -58,7 +58,7 @@ void carry_out(Session& s, const Plan& p, const Desired& desired) {
         throw RolledBack(msg + fmt::format("\nrolled back the {} change(s) of this run; the host is as it was",
                                            report.applied));
     }
-    auto left = verify(*s.kernel, desired);
+    auto left = verify(*s.kernel, desired, &p.changes);
     if (!left.empty()) {
         std::string msg = "apply: the host still differs from the manifest after applying:";
         for (auto& l : left) msg += "\n  " + l;
@@ -143,7 +143,10 @@ int cmd_apply_saved(const Options& o) {
         for (auto& ch : j.at("changes")) p.changes.push_back(change_from_json(ch));
         desired.state = state_from_json(j.at("desired"));
         auto& sc = j.at("scope");
-        desired.scope = {sc.at("project"), sc.at("foreign_links"), sc.at("files"), sc.at("sysctls")};
+        desired.scope.project = sc.at("project");
+        desired.scope.foreign_links = sc.at("foreign_links");
+        desired.scope.files = sc.at("files");
+        desired.scope.sysctls = sc.at("sysctls");
         addressing = addressing_from_json(j.at("addressing"));
     } catch (const std::exception& e) {
         throw UserError(fmt::format("saved plan {} is not usable: {}", o.saved_plan, e.what()));

@@ -38,9 +38,7 @@ namespace {
 
 // The live state of one project, grouped for people: networks (bridges) and sandboxes.
 nlohmann::json live_view(Session& s) {
-    ReadScope scope{s.project_name, {}, {}, {}};
-    if (s.project) scope = read_scope(*s.project);
-    auto live = s.kernel->read(scope);
+    auto live = s.read_live();
     nlohmann::json nets = nlohmann::json::array(), boxes = nlohmann::json::object();
     std::map<std::string, std::vector<std::string>> addrs;  // "ns:link" → prefixes
     for (auto& [k, o] : live.objects)
@@ -115,7 +113,9 @@ int cmd_ls(const Options& o) {
     for (auto& p : kernel.projects()) names.insert(p);
     nlohmann::json out = nlohmann::json::array();
     for (auto& name : names) {
-        auto live = kernel.read({name, {}, {}, {}});
+        ReadScope scope;
+        scope.project = name;
+        auto live = kernel.read(scope);
         int nets = 0, boxes = 0;
         for (auto& [k, ob] : live.objects) {
             nets += k.kind == Kind::Bridge;

@@ -21,9 +21,7 @@ int cmd_recover(const Options& o) {
     } catch (const StateError&) {
         damaged = s.state.set_aside(s.project_name);
     }
-    ReadScope scope{s.project_name, {}, {}, {}};
-    if (s.project) scope = read_scope(*s.project);
-    auto live = recover_addressing(s.kernel->read(scope), s.project_name, s.project ? &*s.project : nullptr);
+    auto live = recover_addressing(s.read_live(), s.project_name, s.project ? &*s.project : nullptr);
     if (live.networks.empty() && live.endpoints.empty() && !old)
         throw UserError(fmt::format("finds nothing of project {} on this host to rebuild its record from{}",
                                     s.project_name, damaged.empty() ? "" : fmt::format(

@@ -64,6 +64,13 @@ Computed Session::compute() {
     return topo::compute(*kernel, in);
 }
 
+HostState Session::read_live() {
+    ReadScope scope;
+    scope.project = project_name;
+    if (project) scope = read_scope(*project);
+    return kernel->read(scope);
+}
+
 ProjectRecord Session::next_record(const Computed& c) const {
     ProjectRecord r;
     r.project = project_name;

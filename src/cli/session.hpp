@@ -33,6 +33,8 @@ struct Session {
     std::optional<ProjectRecord> record() const { return state.load(project_name); }
     // IPAM → desired → live → diff → plan, with the state file's allocations.
     Computed compute();
+    // The project's objects on the host (by marker), and those the manifest references.
+    HostState read_live();
     // The record to save after a successful apply.
     ProjectRecord next_record(const Computed& c) const;
 };

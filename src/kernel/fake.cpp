@@ -22,7 +22,14 @@ std::string owner_of(const Object& o) {
 HostState FakeKernel::read(const ReadScope& scope) {
     HostState out;
     std::set<std::string> ns_ours, links_ours;
+    auto skipped = [&](const Object& o) {
+        if (!scope.only_sandboxes) return false;
+        auto* n = std::get_if<Netns>(&o);
+        auto ns = n ? n->name : namespace_of(o);
+        return !ns.empty() && !scope.only_sandboxes->count(ns);
+    };
     for (auto& [k, o] : state.objects) {
+        if (skipped(o)) continue;
         auto owner = owner_of(o);
         bool ours = naming::owned_by(owner, scope.project);
         if (auto* n = std::get_if<Netns>(&o); n && ours) ns_ours.insert(n->name);
@@ -32,12 +39,20 @@ HostState FakeKernel::read(const ReadScope& scope) {
             if (!ours && !foreign) continue;
             links_ours.insert(l->ns + ":" + l->name);
             if (!l->peer_name.empty()) links_ours.insert(l->peer_ns + ":" + l->peer_name);
+            if (!l->peer_ns.empty() && skipped(Netns{l->peer_ns, ""})) {
+                // As the kernel: a veth whose other end is in an unread namespace shows no peer.
+                Link half = *l;
+                half.peer_ns.clear(), half.peer_name.clear(), half.peer_owner.clear(), half.peer_mac.reset();
+                out.add(half);
+                continue;
+            }
             out.add(o);
         } else if (std::holds_alternative<Netns>(o)) {
             if (ours) out.add(o);
         }
     }
     for (auto& [k, o] : state.objects) {
+        if (skipped(o)) continue;
         if (auto* a = std::get_if<Address>(&o)) {
             if (links_ours.count(a->ns + ":" + a->link) || ns_ours.count(a->ns)) out.add(o);
         } else if (auto* r = std::get_if<Route>(&o)) {
@@ -45,7 +60,7 @@ HostState FakeKernel::read(const ReadScope& scope) {
         } else if (auto* f = std::get_if<File>(&o)) {
             // As the real kernel: the files asked for, and any marked as the project's.
             if (std::find(scope.files.begin(), scope.files.end(), f->path) != scope.files.end() ||
-                naming::has_file_marker(f->content.str(), scope.project))
+                (!scope.only_sandboxes && naming::has_file_marker(f->content.str(), scope.project)))
                 out.add(o);
         } else if (auto* s = std::get_if<Sysctl>(&o)) {
             if (std::find(scope.sysctls.begin(), scope.sysctls.end(), s->key) != scope.sysctls.end())

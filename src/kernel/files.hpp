@@ -1,7 +1,8 @@
 // Files topo manages (a sandbox's hosts and resolv.conf under /etc/netns/<ns>/).
 //
-// Written atomically (write to a temporary file, fsync, rename, fsync the
-// directory) and only when the content differs. A file is topo's when its first
+// Written atomically (write to a temporary file, rename; no fsync: they are
+// derived, and a file lost to a power cut is written again by the next apply)
+// and only when the content differs. A file is topo's when its first
 // line is the marker written by reconcile/names; the directory is created with
 // the first file and removed with the last.
 #pragma once

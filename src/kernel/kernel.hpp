@@ -10,6 +10,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -26,6 +28,9 @@ struct ReadScope {
     std::vector<std::string> foreign_links;  // host-namespace link names
     std::vector<std::string> files;          // paths topo may manage for this project
     std::vector<std::string> sysctls;        // host-namespace keys, e.g. net/ipv4/ip_forward
+    // Verification of a small change reads only what it touched: when set, only
+    // these sandboxes, and of the files only those in `files` (no /etc/netns scan).
+    std::optional<std::set<std::string>> only_sandboxes;
 };
 
 // A refusal by the kernel, with the object it concerned:

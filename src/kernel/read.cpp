@@ -277,8 +277,9 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     read_addresses(host.addrs.get(), host.links.get(), "", [&](int idx) { return ours.count(idx) > 0; }, out);
     auto prefix = scope.project + "-";
     std::vector<Sandbox> sandboxes;
+    auto in_scope = [&](const std::string& ns) { return !scope.only_sandboxes || scope.only_sandboxes->count(ns); };
     for (auto& ns : netns::list())
-        if (ns.starts_with(prefix)) {
+        if (ns.starts_with(prefix) && in_scope(ns)) {
             sandboxes.emplace_back();
             sandboxes.back().ns = ns;
             sandboxes.back().sock = k.cached_sock(ns);
@@ -316,11 +317,12 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     std::set<std::string> paths(scope.files.begin(), scope.files.end());
     std::unordered_set<std::string> wanted_files(scope.files.begin(), scope.files.end());
     std::error_code ec;
-    for (auto& dir : std::filesystem::directory_iterator("/etc/netns", ec))
-        if (dir.path().filename().string().starts_with(prefix)) {
-            for (auto* f : {"hosts", "resolv.conf"}) paths.insert((dir.path() / f).string());
-            add_residue(dir.path(), out);
-        }
+    if (!scope.only_sandboxes)
+        for (auto& dir : std::filesystem::directory_iterator("/etc/netns", ec))
+            if (dir.path().filename().string().starts_with(prefix)) {
+                for (auto* f : {"hosts", "resolv.conf"}) paths.insert((dir.path() / f).string());
+                add_residue(dir.path(), out);
+            }
     for (auto& path : paths) {
         auto content = files::read(path);
         if (!content) continue;

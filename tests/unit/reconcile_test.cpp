@@ -262,3 +262,24 @@ TEST_CASE("execute: a sysctl of a link made in the run is not written back on ro
     REQUIRE(k.log.size() == 1);
     CHECK(std::get<Sysctl>(*k.log[0].after).value == "1");
 }
+
+TEST_CASE("verify: after a small change only the touched sandboxes and files are read back") {
+    FakeKernel k;
+    Project p = shop();
+    apply(k, p);
+    p.services["cache"] = svc("cache", {ep("backend")});
+    auto c = plan_for(k, &p);
+    REQUIRE(c.errors.empty());
+    REQUIRE(execute(k, c.plan.changes).ok());
+    CHECK(verify(k, c.desired, &c.plan.changes).empty());
+    SUBCASE("a difference in a touched sandbox is found") {
+        k.state.objects.erase(ObjectKey{Kind::Address, "shop-cache:eth0 10.0.43.4/24"});
+        auto left = verify(k, c.desired, &c.plan.changes);
+        CHECK(left == std::vector<std::string>{"create address shop-cache:eth0 10.0.43.4/24"});
+    }
+    SUBCASE("one elsewhere is left to the next plan, which reads everything") {
+        k.state.objects.erase(ObjectKey{Kind::Route, "shop-web:default"});
+        CHECK(verify(k, c.desired, &c.plan.changes).empty());
+        CHECK(verify(k, c.desired).size() == 1);
+    }
+}
