@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): topo against the standard tools on one workload —
-# one bridge network, N sandboxes each with a static address, a default route
-# and one published TCP port — in one run, side by side, inside a private
-# network namespace. Prints medians (ms) and ratios; targets are reported as
-# MET or MISSED, never asserted. Absolute times on shared machines are noisy:
-# compare the ratios.
+# Benchmark (not a test): topo against the standard tools and Podman's netavark
+# on one workload — one bridge network, N sandboxes each with a static address,
+# a default route and one published TCP port — in one run, side by side, inside
+# a private network namespace. Prints medians (ms) and ratios; targets are
+# reported as MET or MISSED, never asserted. Absolute times on shared machines
+# are noisy: compare the ratios.
 #   BENCH_SIZES="50 200 1000"  BENCH_RUNS=3  TOPO=build/topo  tests/bench/bench.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOPO=$(realpath "${TOPO:-$HERE/../../build/topo}")
 SIZES=${BENCH_SIZES:-50 200 1000}
 RUNS=${BENCH_RUNS:-3}
+find_netavark() {  # Debian installs it in /usr/lib/podman, Fedora in /usr/libexec/podman
+    local p
+    for p in "$(command -v netavark || true)" /usr/libexec/podman/netavark /usr/lib/podman/netavark; do
+        [ -n "$p" ] && [ -x "$p" ] && { echo "$p"; return; }
+    done
+    return 0
+}
 if [ "${BENCH_INSIDE:-}" != 1 ]; then
     [ "$(id -u)" = 0 ] || { echo "run as root (it works in private namespaces only)"; exit 1; }
     command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+    # netavark 1.4 drives the firewall by running iptables (iptables-nft on Debian).
+    if [ -z "$(find_netavark)" ] || ! command -v iptables >/dev/null || ! command -v socat >/dev/null; then
+        echo "bench: installing Debian packages netavark, iptables and socat with apt-get" >&2
+        apt-get install -y -qq netavark iptables socat >/dev/null
+    fi
+    NETAVARK=$(find_netavark)
+    [ -n "$NETAVARK" ] || { echo "netavark not found after apt-get install netavark"; exit 1; }
     mkdir -p /run/netns /etc/netns
-    BENCH_INSIDE=1 TOPO=$TOPO exec unshare --net --mount --propagation private bash "$0"
+    BENCH_INSIDE=1 TOPO=$TOPO NETAVARK=$NETAVARK exec unshare --net --mount --propagation private bash "$0"
 fi
 mount -t tmpfs none /run/netns
 mount -t tmpfs none /etc/netns
@@ -34,7 +48,7 @@ reset_host() {
     ip link del br0 2>/dev/null || true
     nft flush ruleset
     rm -rf "$TOPO_STATE_DIR" /etc/netns/*
-    while ip -br link | grep -q '^v[0-9]\|^tv'; do sleep 0.05; done
+    while ip -br link | grep -q '^v[0-9]\|^tv\|^veth'; do sleep 0.05; done
 }
 
 manifest() {  # manifest N [extra]
@@ -90,15 +104,81 @@ by_batch() {  # the fastest the standard tools allow: ip -batch and one nft -f
     nft -f "$W/rules.nft"
 }
 
+# Podman's netavark: what Podman runs per container. The namespace is made by
+# the script (Podman makes it itself before calling netavark); the options
+# document of every sandbox is written beforehand (Podman builds it in memory),
+# so only `ip netns add` and `netavark setup` are timed. DNS (aardvark-dns) is
+# off; its config directory is private to this run.
+netavark_json() {  # netavark_json N DIR: one network-options document per sandbox
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+n, d = int(sys.argv[1]), sys.argv[2]
+net = {"name": "net", "id": "%064x" % 0xbe4c, "driver": "bridge", "network_interface": "br0",
+       "subnets": [{"subnet": "10.80.0.0/16", "gateway": "10.80.0.1"}],
+       "ipv6_enabled": False, "internal": False, "dns_enabled": False,
+       "ipam_options": {"driver": "host-local"}}
+for i in range(n):
+    a = i + 2
+    doc = {"container_id": "%064x" % (i + 1), "container_name": f"s{i}",
+           "networks": {"net": {"interface_name": "eth0",
+                                "static_ips": [f"10.80.{a // 250}.{a % 250 + 2}"], "aliases": []}},
+           "network_info": {"net": net},
+           "port_mappings": [{"host_ip": "", "container_port": 80, "host_port": 20000 + i,
+                              "range": 1, "protocol": "tcp"}]}
+    with open(f"{d}/{i}.json", "w") as f:
+        json.dump(doc, f)
+PY
+}
+by_netavark() {  # by_netavark N DIR: one `netavark setup` per sandbox
+    local i out
+    for i in $(seq 0 $(($1 - 1))); do
+        ip netns add s$i
+        out=$("$NETAVARK" --config "$W/netavark" setup /run/netns/s$i < "$2/$i.json") ||
+            { echo "netavark setup of s$i failed: $out" >&2; return 1; }
+    done
+}
+netavark_teardown() {  # the reverse, with the namespace deletion Podman does afterwards
+    local i out
+    for i in $(seq 0 $(($1 - 1))); do
+        out=$("$NETAVARK" --config "$W/netavark" teardown /run/netns/s$i < "$2/$i.json") ||
+            { echo "netavark teardown of s$i failed: $out" >&2; return 1; }
+        ip netns del s$i
+    done
+}
+verify_netavark() {  # before timing it, check that netavark really builds the workload
+    local d=$W/nv-check fail="" srv
+    mkdir -p "$d" "$W/netavark"; netavark_json 3 "$d"; reset_host
+    by_netavark 3 "$d" >/dev/null
+    ip netns exec s0 ip route | grep '^default via 10.80.0.1 dev eth0' >/dev/null || fail+=" default-route"
+    ip netns exec s0 ip -br addr show eth0 | grep " $(addr 0)/16" >/dev/null || fail+=" address"
+    ip netns exec s0 ping -c1 -W1 10.80.0.1 >/dev/null || fail+=" ping-gateway"
+    ip netns exec s0 ping -c1 -W1 $(addr 1) >/dev/null || fail+=" ping-sibling"
+    iptables-save -t nat | grep -- "--dport 20002 -j DNAT --to-destination $(addr 2):80" >/dev/null || fail+=" dnat-rule"
+    ip netns exec s2 socat -T2 TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo ok' & srv=$!
+    sleep 0.3
+    [ "$(timeout 3 socat -T2 - TCP:10.80.0.1:20002 </dev/null 2>/dev/null)" = ok ] || fail+=" published-port-from-host"
+    [ "$(ip netns exec s0 timeout 3 socat -T2 - TCP:10.80.0.1:20002 </dev/null 2>/dev/null)" = ok ] || fail+=" published-port-from-sandbox"
+    kill $srv 2>/dev/null; wait $srv 2>/dev/null || true
+    netavark_teardown 3 "$d" >/dev/null
+    ! iptables-save -t nat | grep -- '--dport 2000' >/dev/null || fail+=" teardown-left-rules"
+    reset_host
+    if [ -n "$fail" ]; then echo "netavark check FAILED:$fail" >&2; exit 1; fi
+    echo "netavark $("$NETAVARK" version | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])') checked at N=3: address, default route, ping gateway and sibling, DNAT rule, published port from the host and from a sandbox, teardown removes the rules"
+}
+
 rss_kb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
+verify_netavark
 declare -A R
 for n in $SIZES; do
     manifest "$n" > "$W/m$n.yaml"
-    for op in topo cmd batch plan add port destroy; do R[$op.$n]=""; done
+    mkdir -p "$W/nv$n"; netavark_json "$n" "$W/nv$n"
+    for op in topo cmd batch nv nvdown plan add port destroy; do R[$op.$n]=""; done
     for run in $(seq 1 "$RUNS"); do
         reset_host; s=$(now); by_command "$n" >/dev/null; R[cmd.$n]+=" $(ms $s)"
         reset_host; s=$(now); by_batch "$n" >/dev/null; R[batch.$n]+=" $(ms $s)"
+        reset_host; s=$(now); by_netavark "$n" "$W/nv$n" >/dev/null; R[nv.$n]+=" $(ms $s)"
+        s=$(now); netavark_teardown "$n" "$W/nv$n" >/dev/null; R[nvdown.$n]+=" $(ms $s)"
         reset_host; s=$(now); "$TOPO" apply -f "$W/m$n.yaml" -y >/dev/null; R[topo.$n]+=" $(ms $s)"
         s=$(now); "$TOPO" plan -f "$W/m$n.yaml" >/dev/null; R[plan.$n]+=" $(ms $s)"
         { cat "$W/m$n.yaml"; printf '  extra:\n    networks:\n      net: {ipv4_address: 10.80.200.2}\n'; } > "$W/add.yaml"
@@ -120,19 +200,23 @@ row() { printf '%-40s' "$1"; for n in $SIZES; do printf '%10s' "$(echo ${R[$2.$n
 row "topo apply from nothing" topo
 row "per-command ip/nft script" cmd
 row "ip -batch + one nft -f" batch
+row "netavark setup, one per sandbox" nv
 row "topo no-op plan" plan
 row "topo apply: one added sandbox" add
 row "topo apply: one changed port" port
 row "topo destroy" destroy
+row "netavark teardown, one per sandbox" nvdown
 printf '%-40s' "topo peak RSS (MiB), apply"; for n in $SIZES; do printf '%10s' "$(( ${R[rss.$n]} / 1024 ))"; done; echo
-printf '%-40s' "ratio topo / per-command (lower: topo faster)"; for n in $SIZES; do
-    printf '%10s' "$(awk -v a="$(echo ${R[topo.$n]} | median)" -v b="$(echo ${R[cmd.$n]} | median)" 'BEGIN {printf "%.2f", a/b}')"; done; echo
-printf '%-40s' "ratio topo / ip-batch+nft -f"; for n in $SIZES; do
-    printf '%10s' "$(awk -v a="$(echo ${R[topo.$n]} | median)" -v b="$(echo ${R[batch.$n]} | median)" 'BEGIN {printf "%.2f", a/b}')"; done; echo
+ratio() { printf '%-40s' "$1"; for n in $SIZES; do
+    printf '%10s' "$(awk -v a="$(echo ${R[$2.$n]} | median)" -v b="$(echo ${R[$3.$n]} | median)" 'BEGIN {printf "%.2f", a/b}')"; done; echo; }
+echo "ratios (lower: topo faster)"
+ratio "  topo apply / per-command" topo cmd
+ratio "  topo apply / ip-batch+nft -f" topo batch
+ratio "  topo apply / netavark setup" topo nv
+ratio "  topo destroy / netavark teardown" destroy nvdown
 echo "topo plan of 10,000 services against an empty host: $plan10k ms"
 last=$(echo $SIZES | awk '{print $NF}')
 echo "a changed port at N=$last: ${R[portline.$last]}"
-echo "netavark: not measured (see tests/bench/README.md)"
 verdict() { if [ "$1" = 1 ]; then echo MET; else echo MISSED; fi; }
 t=$(echo ${R[topo.$last]} | median); c=$(echo ${R[cmd.$last]} | median); b=$(echo ${R[batch.$last]} | median)
 echo
