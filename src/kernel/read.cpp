@@ -1,4 +1,5 @@
-// Reading the host: one link, address and route dump per namespace.
+// Reading the host: one link, address and route dump per namespace, and one
+// more link dump of the host for the bridge port flags libnl does not read.
 //
 // Host namespace: topo's links (marker, or the project's generated name prefix
 // while unmarked), the foreign links the scope names, and the addresses on
@@ -197,6 +198,12 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         auto marker = str(rtnl_link_get_ifalias(lo));
         rtnl_link_put(lo);
         if (naming::owned_by(marker, scope.project)) read_sandbox(k, ns, marker, host.links.get(), host_veths, out);
+    }
+    if (!host_veths.empty()) {
+        // libnl does not read bridge port flags: one more dump, for the isolated flag.
+        auto isolated = bridge_port_isolation(k.sock(""), "host namespace");
+        for (auto& [idx, v] : host_veths)
+            if (auto it = isolated.find(idx); it != isolated.end()) v.isolated = it->second;
     }
     for (auto& [_, v] : host_veths) out.add(v);
     if (auto table = nft::read(naming::nft_table(scope.project))) out.add(*table);
