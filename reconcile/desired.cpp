@@ -73,6 +73,10 @@ struct Builder {
             l.name = naming::veth(p.name, s.name, e.network);
             l.owner = marker;
             l.master = bridge_name(p, n);
+            // enable_icc: false isolates the sandboxes' ports from each other (the
+            // bridge and its gateway stay reachable); true is set too, so turning
+            // it back on is a change.
+            l.isolated = !n.enable_icc;
             l.mtu = n.mtu;
             l.peer_ns = ns;
             l.peer_name = ea->ifname;
@@ -130,7 +134,6 @@ Desired desired_state(const Project& p, const Addressing& a, const DesiredContex
         b.out.scope.sysctls.push_back(s.key);
         b.out.state.add(s);
     }
-    b.out.unsupported.insert(b.out.unsupported.end(), fw.unsupported.begin(), fw.unsupported.end());
     for (auto& f : name_files(p, a, {ctx.host, ctx.host_resolv_conf, ctx.files_root})) {
         b.out.scope.files.push_back(f.path);
         b.out.state.add(std::move(f));  // hosts files are O(N) each: never copy them needlessly

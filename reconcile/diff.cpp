@@ -40,6 +40,10 @@ void compare_link(const Link& d, const Link& l, Fields& f) {
     f.opt("mtu", d.mtu, l.mtu);
     f.opt("mac", d.mac, l.mac);
     f.str("master", d.master, l.master);
+    if (d.isolated && d.isolated != l.isolated) {
+        auto onoff = [](const std::optional<bool>& b) { return b ? (*b ? "on" : "off") : "unset"; };
+        f.add("isolated", onoff(l.isolated), onoff(d.isolated), true);
+    }
     if (d.up != l.up) f.add("state", l.up ? "up" : "down", d.up ? "up" : "down", true);
     f.str("marker", d.owner, l.owner);
     if (d.kind == LinkKind::Veth) {

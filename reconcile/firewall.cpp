@@ -28,38 +28,51 @@ struct Builder {
         return nullptr;
     }
 
+    // The maps of one family: "ports" keyed by protocol . port, "hostports" by
+    // address . protocol . port (for host_ip); IPv6 ones end in 6.
+    NftSet& map(int family, bool by_address) {
+        auto name = std::string(by_address ? "hostports" : "ports") + (family == 6 ? "6" : "");
+        auto layout = family == 6 ? (by_address ? NftLayout::AddrProtoPortToAddr6 : NftLayout::ProtoPortToAddr6)
+                                  : (by_address ? NftLayout::AddrProtoPortToAddr : NftLayout::ProtoPortToAddr);
+        return t.sets.try_emplace(name, NftSet{name, layout, {}}).first->second;
+    }
+
+    // One port in one family: to `to` (the sandbox's address of that family);
+    // host_ip unset or 0.0.0.0/:: is every address of the host.
+    void publish(const Service& s, const Port& port, const std::optional<IpAddr>& host_ip, const IpAddr& to) {
+        bool any = !host_ip || host_ip->is_unspecified();
+        PortRange pub = port.published.value_or(PortRange{});
+        if (!port.published) {
+            auto it = a.ephemeral_ports.find(ephemeral_port_key(s.name, port));
+            if (it == a.ephemeral_ports.end()) return;
+            pub = {it->second, it->second};
+        }
+        auto& set = map(to.family, !any);
+        for (uint16_t i = 0; i < pub.count(); ++i) {
+            auto el = fmt::format("{} {} {} {}", to_string(port.protocol), pub.first + i, to.str(), port.target.first + i);
+            set.elements.insert(any ? el : host_ip->str() + " " + el);
+        }
+    }
+
+    // A port with a host address is published in that address's family; one
+    // without, in IPv4 and, when the sandbox has an IPv6 address on the target
+    // network, in IPv6 too (as Docker does with ip6tables). Validation refuses
+    // ::1 and an IPv6 host address on a network without IPv6.
     void ports(std::set<std::string>& dnat_bridges) {
-        auto& any = t.sets["ports"];
-        any = {"ports", NftLayout::ProtoPortToAddr, {}};
-        auto& bound = t.sets["hostports"];
-        bound = {"hostports", NftLayout::AddrProtoPortToAddr, {}};
+        for (int family : {4, 6})
+            for (bool by_address : {false, true}) map(family, by_address);
         for (auto& [_, s] : p.services) {
             if (s.ports.empty() || !runs_here(p, s, host)) continue;
             auto* e = target(s);
             auto* ea = e ? a.endpoint(s.name, e->network) : nullptr;
-            if (!ea || !ea->v4) continue;  // validation guarantees a target; v6-only has no v4 DNAT
+            if (!ea) continue;  // validation guarantees a target
             const Network& n = p.networks.at(e->network);
             dnat_bridges.insert(bridge_name(p, n));
             for (auto& port : s.ports) {
                 auto host_ip = port.host_ip ? port.host_ip : n.host_binding_ipv4;
-                if (host_ip && host_ip->is_v6()) {
-                    out.unsupported.push_back(fmt::format(
-                        "services.{}.ports: IPv6 host_ip {} is not implemented yet", s.name, host_ip->str()));
-                    continue;
-                }
-                if (host_ip && host_ip->v4_value() == 0) host_ip.reset();  // 0.0.0.0: every address
-                PortRange pub = port.published.value_or(PortRange{});
-                if (!port.published) {
-                    auto it = a.ephemeral_ports.find(ephemeral_port_key(s.name, port));
-                    if (it == a.ephemeral_ports.end()) continue;
-                    pub = {it->second, it->second};
-                }
-                for (uint16_t i = 0; i < pub.count(); ++i) {
-                    auto el = fmt::format("{} {} {} {}", to_string(port.protocol), pub.first + i, ea->v4->str(),
-                                          port.target.first + i);
-                    if (host_ip) bound.elements.insert(host_ip->str() + " " + el);
-                    else any.elements.insert(el);
-                }
+                bool v4 = !host_ip || host_ip->is_v4(), v6 = !host_ip || host_ip->is_v6();
+                if (v4 && ea->v4) publish(s, port, host_ip, *ea->v4);
+                if (v6 && ea->v6) publish(s, port, host_ip, *ea->v6);
             }
         }
     }
@@ -70,6 +83,10 @@ struct Builder {
                  std::nullopt, "hostports");
             rule(chain, NftOp::DnatPorts, "fib daddr type local dnat ip to meta l4proto . th dport map @ports", "",
                  std::nullopt, "ports");
+            rule(chain, NftOp::DnatHostPorts, "dnat ip6 to ip6 daddr . meta l4proto . th dport map @hostports6", "",
+                 std::nullopt, "hostports6", 6);
+            rule(chain, NftOp::DnatPorts, "fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6", "",
+                 std::nullopt, "ports6", 6);
         }
     }
 
@@ -77,18 +94,23 @@ struct Builder {
         auto& set = t.sets["bridges"];
         set = {"bridges", NftLayout::Ifnames, {}};
         for (auto* n : bridges) set.elements.insert(bridge_name(p, *n));
+        // enable_icc: false — nothing routed (or, with br_netfilter, bridged) from
+        // the network back into it: not even through a published port at the
+        // host's address, or a connection made before the flag was set.
+        for (auto* n : bridges)
+            if (!n->enable_icc) {
+                auto name = bridge_name(p, *n);
+                rule("forward", NftOp::DropWithin,
+                     fmt::format("iifname {0} oifname {0} drop (network {1} has enable_icc false)", name, n->name), name);
+            }
         rule("forward", NftOp::AcceptEstablished, "ct state established,related accept");
         rule("forward", NftOp::AcceptDnat, "ct status dnat accept");
         // With br_netfilter loaded (common on Docker hosts), frames bridged within one
         // network pass this hook too, with the bridge as both in and out interface.
         for (auto* n : bridges) {
             auto name = bridge_name(p, *n);
-            if (!n->enable_icc) {
-                out.unsupported.push_back(fmt::format(
-                    "networks.{}: enable_icc: false is not implemented yet", n->name));
-                continue;
-            }
-            rule("forward", NftOp::AcceptWithin, fmt::format("iifname {0} oifname {0} accept (within network {1})", name, n->name), name);
+            if (n->enable_icc)
+                rule("forward", NftOp::AcceptWithin, fmt::format("iifname {0} oifname {0} accept (within network {1})", name, n->name), name);
         }
         // Between topo's bridges — this project's and, through the name prefix, every project's.
         rule("forward", NftOp::DropFromSetToPrefix, "iifname @bridges oifname tb* drop (isolation)", "tb*",
@@ -123,9 +145,13 @@ struct Builder {
         for (auto* n : bridges) {
             auto name = bridge_name(p, *n);
             const auto& na = a.networks.at(n->name);
-            if (dnat_bridges.count(name) && na.subnet4)
+            if (!dnat_bridges.count(name)) continue;
+            if (na.subnet4)
                 rule("postrouting", NftOp::MasqueradeHairpin,
                      fmt::format("oifname {} ip saddr {} ct status dnat masquerade (hairpin)", name, na.subnet4->str()), name, na.subnet4);
+            if (na.subnet6)
+                rule("postrouting", NftOp::MasqueradeHairpin,
+                     fmt::format("oifname {} ip6 saddr {} ct status dnat masquerade (hairpin)", name, na.subnet6->str()), name, na.subnet6, "", 6);
         }
     }
 };

@@ -54,6 +54,7 @@ struct ToJson {
         if (l.mtu) j["mtu"] = *l.mtu;
         put(j, "mac", l.mac);
         put(j, "master", l.master);
+        if (l.isolated) j["isolated"] = *l.isolated;
         put(j, "peer_ns", l.peer_ns);
         put(j, "peer_name", l.peer_name);
         put(j, "peer_mac", l.peer_mac);
@@ -107,6 +108,7 @@ Link link_from_json(const json& j, LinkKind kind) {
     if (j.contains("mtu")) l.mtu = j.at("mtu").get<uint32_t>();
     l.mac = get_parsed<Mac>(j, "mac");
     l.master = get_str(j, "master");
+    if (j.contains("isolated")) l.isolated = j.at("isolated").get<bool>();
     l.up = j.value("up", true);
     l.peer_ns = get_str(j, "peer_ns");
     l.peer_name = get_str(j, "peer_name");
@@ -134,10 +136,10 @@ NftTable nft_from_json(const json& j) {
     t.family = j.value("family", "inet");
     for (auto& c : j.at("chains")) t.chains.push_back({c.at("name"), c.at("type"), c.at("hook"), c.at("priority")});
     for (auto& r : j.at("rules"))
-        t.rules.push_back({r.at("chain"), r.at("text"), enum_from(r.at("op").get<std::string>(), NftOp::MasqueradeHairpin),
+        t.rules.push_back({r.at("chain"), r.at("text"), enum_from(r.at("op").get<std::string>(), NftOp::DropWithin),
                            r.value("family", 4), get_str(r, "ifname"), get_parsed<Prefix>(r, "subnet"), get_str(r, "set")});
     for (auto& [n, s] : j.at("sets").items())
-        t.sets[n] = {n, enum_from(s.at("layout").get<std::string>(), NftLayout::AddrProtoPortToAddr),
+        t.sets[n] = {n, enum_from(s.at("layout").get<std::string>(), NftLayout::AddrProtoPortToAddr6),
                      s.at("elements").get<std::set<std::string>>()};
     return t;
 }

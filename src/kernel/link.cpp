@@ -88,7 +88,10 @@ void create_veth(RealKernel& k, const Link& l) {
     rtnl_link_set_ns_fd(peer, fd.fd);
     rtnl_link_put(peer);
     add(k, l.ns, v.get(), w);
+    // The port is set up before it comes up, so no frame passes it unconfigured.
     if (!l.master.empty()) bridge_port_without_ipv6(k, l);
+    // The kernel ignores the isolated flag in the creating request.
+    if (l.isolated.value_or(false) && !l.master.empty()) set_port_isolated(k.sock(l.ns), l.name, true, w);
     set_marker(k.sock(l.ns), l.name, l.owner, w, l.up);
     set_marker(k.sock(l.peer_ns), l.peer_name, l.peer_owner, w, true);
 }
@@ -157,8 +160,15 @@ void link_update(RealKernel& k, const Link& want, const Link& have) {
         else rtnl_link_unset_flags(change.get(), IFF_UP);
     }
     if (want.owner != have.owner) rtnl_link_set_ifalias(change.get(), want.owner.c_str());
-    if (int err = rtnl_link_change(k.sock(want.ns), orig.get(), change.get(), 0); err < 0)
-        nl::fail(w, "change", err);
+    // Only the isolated flag differs: no libnl request (it carries no slave data).
+    bool flag_only = (!want.mtu || want.mtu == have.mtu) && (!want.mac || want.mac == have.mac) &&
+                     want.master == have.master && want.up == have.up && want.owner == have.owner;
+    if (!flag_only)
+        if (int err = rtnl_link_change(k.sock(want.ns), orig.get(), change.get(), 0); err < 0)
+            nl::fail(w, "change", err);
+    // After a change of master: the flag belongs to the port of the new bridge.
+    if (want.isolated && want.isolated != have.isolated && !want.master.empty())
+        set_port_isolated(k.sock(want.ns), want.name, *want.isolated, w);
 }
 
 void link_delete(RealKernel& k, const Link& l) {

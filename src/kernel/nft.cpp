@@ -218,7 +218,8 @@ std::optional<NftTable> read(const std::string& name) {
         if (nftnl_set_nlmsg_parse(h, set.get()) < 0 || name != nftnl_set_get_str(set.get(), NFTNL_SET_TABLE)) return;
         NftSet ns;
         ns.name = nftnl_set_get_str(set.get(), NFTNL_SET_NAME);
-        ns.layout = layout_of(nftnl_set_get_u32(set.get(), NFTNL_SET_KEY_LEN), 0);
+        uint32_t data_len = nftnl_set_is_set(set.get(), NFTNL_SET_DATA_LEN) ? nftnl_set_get_u32(set.get(), NFTNL_SET_DATA_LEN) : 0;
+        ns.layout = layout_of(nftnl_set_get_u32(set.get(), NFTNL_SET_KEY_LEN), data_len);
         t.sets[ns.name] = ns;
     });
     for (auto& entry : t.sets) {

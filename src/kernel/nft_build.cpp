@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
+#include <memory>
 #include <sstream>
 
 #include "kernel/kernel.hpp"
@@ -26,7 +27,7 @@ namespace topo::nft {
 namespace {
 
 // nft's datatype ids (for `nft list` to print elements readably).
-constexpr uint32_t type_ipaddr = 7, type_inet_proto = 12, type_inet_service = 13, type_ifname = 41;
+constexpr uint32_t type_ipaddr = 7, type_ip6addr = 8, type_inet_proto = 12, type_inet_service = 13, type_ifname = 41;
 constexpr uint32_t concat(uint32_t a, uint32_t b) { return (a << 6) | b; }
 
 nftnl_expr* expr(const char* name) { return nftnl_expr_alloc(name); }
@@ -112,12 +113,14 @@ void add_ct_bits(nftnl_rule* r, uint32_t key, uint32_t bits) {
     add_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &zero, 4);
 }
 void add_masq(nftnl_rule* r) { nftnl_rule_add_expr(r, expr("masq")); }
-void add_dnat(nftnl_rule* r, uint32_t reg_addr) {
+// DNAT to the address . port found in registers from reg_addr on (an IPv6
+// address takes four 32-bit registers, the port the one after).
+void add_dnat(nftnl_rule* r, uint32_t reg_addr, int family) {
     auto* e = expr("nat");
     nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, family == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, reg_addr);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, reg_addr + 1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, reg_addr + (family == 4 ? 1 : 4));
     nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
     nftnl_rule_add_expr(r, e);
 }
@@ -160,19 +163,23 @@ void build_ops(nftnl_rule* r, const NftRule& rule, uint32_t set_id) {
             add_ifname(r, NFT_META_OIFNAME, rule.ifname);
             return add_verdict(r, NF_DROP);
         case NftOp::DnatPorts:
-            add_nfproto(r, 4);
+            add_nfproto(r, rule.family);
             add_fib_local(r);
             add_meta(r, NFT_META_L4PROTO, NFT_REG32_00);
             add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01);
             add_lookup(r, rule.set, set_id, NFT_REG32_00, NFT_REG32_02);
-            return add_dnat(r, NFT_REG32_02);
-        case NftOp::DnatHostPorts:
-            add_nfproto(r, 4);
-            add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG32_00);
-            add_meta(r, NFT_META_L4PROTO, NFT_REG32_01);
-            add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_02);
-            add_lookup(r, rule.set, set_id, NFT_REG32_00, NFT_REG32_03);
-            return add_dnat(r, NFT_REG32_03);
+            return add_dnat(r, NFT_REG32_02, rule.family);
+        case NftOp::DnatHostPorts: {
+            // daddr (IPv4 at 16, 4 bytes; IPv6 at 24, 16 bytes = 4 registers) . l4proto . dport
+            bool v4 = rule.family == 4;
+            uint32_t next = v4 ? NFT_REG32_01 : NFT_REG32_04;
+            add_nfproto(r, rule.family);
+            add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 16 : 24, v4 ? 4 : 16, NFT_REG32_00);
+            add_meta(r, NFT_META_L4PROTO, next);
+            add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, next + 1);
+            add_lookup(r, rule.set, set_id, NFT_REG32_00, int(next + 2));
+            return add_dnat(r, next + 2, rule.family);
+        }
         case NftOp::Masquerade:
             add_nfproto(r, rule.family);
             add_saddr_in(r, *rule.subnet);
@@ -184,11 +191,15 @@ void build_ops(nftnl_rule* r, const NftRule& rule, uint32_t set_id) {
             add_ct_bits(r, NFT_CT_STATUS, IPS_DST_NAT);
             return add_masq(r);
         case NftOp::MasqueradeHairpin:
-            add_nfproto(r, 4);
+            add_nfproto(r, rule.family);
             add_ifname(r, NFT_META_OIFNAME, rule.ifname);
             add_saddr_in(r, *rule.subnet);
             add_ct_bits(r, NFT_CT_STATUS, IPS_DST_NAT);
             return add_masq(r);
+        case NftOp::DropWithin:
+            add_ifname(r, NFT_META_IIFNAME, rule.ifname);
+            add_ifname(r, NFT_META_OIFNAME, rule.ifname);
+            return add_verdict(r, NF_DROP);
     }
 }
 
@@ -209,10 +220,10 @@ std::string proto_name(uint8_t n) {
 
 struct Bytes {
     std::vector<uint8_t> b;
-    void ip(const std::string& s) {
+    void ip(const std::string& s, int family) {
         auto a = IpAddr::parse(s);
-        if (!a || !a->is_v4()) throw KernelError("nft: bad element address " + s);
-        b.insert(b.end(), a->bytes.begin(), a->bytes.begin() + 4);
+        if (!a || a->family != family) throw KernelError("nft: bad element address " + s);
+        b.insert(b.end(), a->bytes.begin(), a->bytes.begin() + (family == 4 ? 4 : 16));
     }
     void proto(const std::string& s) { b.insert(b.end(), {proto_number(s), 0, 0, 0}); }
     void port(const std::string& s) {
@@ -220,6 +231,9 @@ struct Bytes {
         b.insert(b.end(), {uint8_t(p >> 8), uint8_t(p), 0, 0});
     }
 };
+
+bool by_address(NftLayout l) { return l == NftLayout::AddrProtoPortToAddr || l == NftLayout::AddrProtoPortToAddr6; }
+int family_of(NftLayout l) { return l == NftLayout::ProtoPortToAddr6 || l == NftLayout::AddrProtoPortToAddr6 ? 6 : 4; }
 
 // "tcp 8080 10.0.42.130 80" → key (proto . port), data (ip . port).
 std::pair<Bytes, Bytes> encode(NftLayout layout, const std::string& text) {
@@ -233,10 +247,11 @@ std::pair<Bytes, Bytes> encode(NftLayout layout, const std::string& text) {
         std::memcpy(key.b.data(), text.data(), std::min(text.size(), size_t(IFNAMSIZ - 1)));
         return {key, data};
     }
-    if (layout == NftLayout::AddrProtoPortToAddr) key.ip(w.at(i++));
+    int fam = family_of(layout);
+    if (by_address(layout)) key.ip(w.at(i++), fam);
     key.proto(w.at(i++));
     key.port(w.at(i++));
-    data.ip(w.at(i++));
+    data.ip(w.at(i++), fam);
     data.port(w.at(i++));
     return {key, data};
 }
@@ -276,15 +291,19 @@ nftnl_set* build_set(const std::string& table, const NftSet& s, uint32_t id) {
             break;
         }
         case NftLayout::ProtoPortToAddr:
-        case NftLayout::AddrProtoPortToAddr: {
-            bool addr = s.layout == NftLayout::AddrProtoPortToAddr;
+        case NftLayout::AddrProtoPortToAddr:
+        case NftLayout::ProtoPortToAddr6:
+        case NftLayout::AddrProtoPortToAddr6: {
+            bool addr = by_address(s.layout);
+            uint32_t addr_type = family_of(s.layout) == 4 ? type_ipaddr : type_ip6addr;
+            uint32_t addr_len = family_of(s.layout) == 4 ? 4 : 16;
             uint32_t key = concat(type_inet_proto, type_inet_service);
-            if (addr) key = concat(concat(type_ipaddr, type_inet_proto), type_inet_service);
+            if (addr) key = concat(concat(addr_type, type_inet_proto), type_inet_service);
             nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_MAP);
             nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, key);
-            nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, addr ? 12 : 8);
-            nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, concat(type_ipaddr, type_inet_service));
-            nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, 8);
+            nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, (addr ? addr_len : 0) + 8);
+            nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, concat(addr_type, type_inet_service));
+            nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, addr_len + 4);
             break;
         }
     }
@@ -292,18 +311,19 @@ nftnl_set* build_set(const std::string& table, const NftSet& s, uint32_t id) {
 }
 
 nftnl_set* build_elements(const std::string& table, const NftSet& s, const std::vector<std::string>& elements) {
-    auto* set = nftnl_set_alloc();
-    nftnl_set_set_str(set, NFTNL_SET_TABLE, table.c_str());
-    nftnl_set_set_str(set, NFTNL_SET_NAME, s.name.c_str());
-    nftnl_set_set_u32(set, NFTNL_SET_FAMILY, family);
+    // Owned until returned: encode() throws on an element it cannot encode.
+    std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> set(nftnl_set_alloc(), nftnl_set_free);
+    nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, table.c_str());
+    nftnl_set_set_str(set.get(), NFTNL_SET_NAME, s.name.c_str());
+    nftnl_set_set_u32(set.get(), NFTNL_SET_FAMILY, family);
     for (auto& text : elements) {
         auto [key, data] = encode(s.layout, text);
         auto* e = nftnl_set_elem_alloc();
         nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key.b.data(), uint32_t(key.b.size()));
         if (!data.b.empty()) nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data.b.data(), uint32_t(data.b.size()));
-        nftnl_set_elem_add(set, e);
+        nftnl_set_elem_add(set.get(), e);
     }
-    return set;
+    return set.release();
 }
 
 nftnl_rule* build_rule(const std::string& table, const NftRule& rule, const std::map<std::string, uint32_t>& set_ids) {
@@ -334,8 +354,9 @@ std::string rule_text(nftnl_rule* r) {
     return text;
 }
 
-NftLayout layout_of(uint32_t key_len, uint32_t) {
-    if (key_len == IFNAMSIZ) return NftLayout::Ifnames;
+NftLayout layout_of(uint32_t key_len, uint32_t data_len) {
+    if (data_len == 0) return NftLayout::Ifnames;  // a set, not a map
+    if (data_len == 20) return key_len == 24 ? NftLayout::AddrProtoPortToAddr6 : NftLayout::ProtoPortToAddr6;
     return key_len == 12 ? NftLayout::AddrProtoPortToAddr : NftLayout::ProtoPortToAddr;
 }
 
@@ -343,13 +364,19 @@ std::string decode_element(NftLayout layout, const void* key, uint32_t key_len, 
     auto* k = static_cast<const uint8_t*>(key);
     auto* d = static_cast<const uint8_t*>(data);
     if (layout == NftLayout::Ifnames) return std::string(reinterpret_cast<const char*>(k), strnlen(reinterpret_cast<const char*>(k), key_len));
-    auto ip = [](const uint8_t* p) { return fmt::format("{}.{}.{}.{}", p[0], p[1], p[2], p[3]); };
+    int fam = family_of(layout);
+    size_t alen = fam == 4 ? 4 : 16;
+    auto ip = [&](const uint8_t* p) {
+        IpAddr a;
+        a.family = uint8_t(fam);
+        std::memcpy(a.bytes.data(), p, alen);
+        return a.str();
+    };
     auto port = [](const uint8_t* p) { return (unsigned(p[0]) << 8) | p[1]; };
-    if (data_len < 8) return "?";
-    size_t off = 0;
-    std::string prefix;
-    if (layout == NftLayout::AddrProtoPortToAddr) prefix = ip(k) + " ", off = 4;
-    return fmt::format("{}{} {} {} {}", prefix, proto_name(k[off]), port(k + off + 4), ip(d), port(d + 4));
+    size_t off = by_address(layout) ? alen : 0;
+    if (!d || data_len < alen + 4 || key_len < off + 8) return "?";
+    std::string prefix = off ? ip(k) + " " : "";
+    return fmt::format("{}{} {} {} {}", prefix, proto_name(k[off]), port(k + off + 4), ip(d), port(d + alen));
 }
 
 }  // namespace topo::nft

@@ -1,6 +1,7 @@
 // Reading the host: one link, address and route dump per namespace, each
 // from one socket opened inside that namespace (route dumps cannot target
-// another namespace by netnsid, link and address dumps could).
+// another namespace by netnsid, link and address dumps could), and one more
+// link dump of the host for the bridge port flags libnl does not read.
 //
 // Host namespace: topo's links (marker, or the project's generated name prefix
 // while unmarked), the foreign links the scope names, and the addresses on
@@ -308,6 +309,12 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
             link.parent = name_of(host.links.get(), parent);
             out.add(link);
         }
+    }
+    if (!host_veths.empty()) {
+        // libnl does not read bridge port flags: one more dump, for the isolated flag.
+        auto isolated = bridge_port_isolation(k.sock(""), "host namespace");
+        for (auto& [idx, v] : host_veths)
+            if (auto it = isolated.find(idx); it != isolated.end()) v.isolated = it->second;
     }
     for (auto& [_, v] : host_veths) out.add(v);
     if (auto table = nft::read(naming::nft_table(scope.project))) out.add(*table);

@@ -54,10 +54,15 @@ void sysctl_write(RealKernel& k, const Sysctl& s);
 std::string sysctl_read(RealKernel& k, const std::string& ns, const std::string& key);
 // The kernel's own object for a link (what rtnl_link_change wants as `orig`).
 nl::LinkPtr kernel_link(nl_sock* sock, const std::string& name, const std::string& what);
-// Set the ifalias (topo's marker) of a link.
 // Set the ifalias (topo's marker) of a link, and bring it up if asked, in one request.
 void set_marker(nl_sock* sock, const std::string& name, const std::string& marker, const std::string& what,
                 bool up = false);
+
+// Bridge ports (kernel/bridge_port.cpp): the isolated flag of every bridge
+// port of a namespace, by ifindex (absent: the kernel does not report it),
+// and setting it on one port by name.
+std::map<int, bool> bridge_port_isolation(nl_sock* sock, const std::string& what);
+void set_port_isolated(nl_sock* sock, const std::string& name, bool on, const std::string& what);
 
 // Reading (kernel/read.cpp).
 HostState read_host(RealKernel& k, const ReadScope& scope);

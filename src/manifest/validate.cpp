@@ -171,6 +171,51 @@ void check_ports(Reader& r, const Project& p) {
     }
 }
 
+// Why ::1 is refused: IPv6 has no route_localnet. A reply DNATed back to ::1
+// arrives on the bridge, and the kernel looks up loopback destinations only
+// on the interface a packet came in on (rt6_need_strict), so it is dropped.
+constexpr const char* no_v6_loopback =
+    "::1 cannot be published: IPv6 has no route_localnet, so the kernel drops replies DNATed back to ::1; "
+    "use 127.0.0.1 to publish on the host only, or an IPv6 address of the host";
+
+// The network a published port forwards to: the service's first non-internal
+// one, in interface order (name_interfaces has sorted the endpoints).
+const Network* port_target(const Project& p, const Service& s) {
+    for (auto& e : s.endpoints)
+        if (auto it = p.networks.find(e.network); it != p.networks.end() && !it->second.internal) return &it->second;
+    return nullptr;
+}
+
+// IPv6 host addresses: not ::1, and only towards a network with IPv6.
+void check_host_addresses(Reader& r, const Project& p, const YAML::Node& root) {
+    for (auto& [name, n] : p.networks) {
+        if (!n.host_binding_ipv4 || !n.host_binding_ipv4->is_v6()) continue;
+        auto key = "com.docker.network.bridge.host_binding_ipv4";
+        auto at = node_at(root, {"networks", name, "driver_opts", key});
+        auto path = fmt::format("networks.{}.driver_opts.{}", name, key);
+        if (n.host_binding_ipv4->is_loopback()) r.error(at, path, no_v6_loopback);
+        else if (!n.enable_ipv6)
+            r.error(at, path, fmt::format("the IPv6 address {} needs IPv6 on this network; set enable_ipv6: true on networks.{}",
+                                          n.host_binding_ipv4->str(), name));
+    }
+    for (auto& [name, s] : p.services) {
+        auto node = node_at(r.service(name), {"ports"});
+        const Network* target = port_target(p, s);
+        for (size_t i = 0; i < s.ports.size(); ++i) {
+            const auto& ip = s.ports[i].host_ip;
+            if (!ip || !ip->is_v6() || !target || s.mode != NetworkMode::Sandbox) continue;
+            auto item = node.IsSequence() ? node[i] : node;
+            bool long_form = item.IsMap() && item["host_ip"];
+            auto at = long_form ? item["host_ip"] : item;
+            auto path = fmt::format("services.{}.ports[{}]{}", name, i, long_form ? ".host_ip" : "");
+            if (ip->is_loopback()) r.error(at, path, std::string("host_ip ") + no_v6_loopback);
+            else if (!target->enable_ipv6)
+                r.error(at, path, fmt::format("IPv6 host_ip {} needs an IPv6 address on network {}, where the port forwards to; "
+                                              "set enable_ipv6: true on networks.{}", ip->str(), target->name, target->name));
+        }
+    }
+}
+
 void check_modes_and_hosts(Reader& r, const Project& p) {
     for (auto& [name, s] : p.services) {
         auto node = r.service(name);
@@ -206,6 +251,7 @@ void validate(Reader& r, Project& p, const YAML::Node& root) {
     check_overlaps(r, p, root);
     check_kernel_names(r, p, root);
     check_ports(r, p);
+    check_host_addresses(r, p, root);
     check_modes_and_hosts(r, p);
 }
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fmt/format.h>
 
@@ -34,6 +35,15 @@ IpAddr IpAddr::v4(uint32_t v) {
 uint32_t IpAddr::v4_value() const {
     return (uint32_t(bytes[0]) << 24) | (uint32_t(bytes[1]) << 16) | (uint32_t(bytes[2]) << 8) |
            uint32_t(bytes[3]);
+}
+
+bool IpAddr::is_unspecified() const {
+    return std::all_of(bytes.begin(), bytes.begin() + (family == 4 ? 4 : 16), [](uint8_t b) { return b == 0; });
+}
+
+bool IpAddr::is_loopback() const {
+    if (family == 4) return bytes[0] == 127;
+    return std::all_of(bytes.begin(), bytes.begin() + 15, [](uint8_t b) { return b == 0; }) && bytes[15] == 1;
 }
 
 std::string IpAddr::str() const {

@@ -25,6 +25,8 @@ struct IpAddr {
     bool is_v6() const { return family == 6; }
     int bits() const { return family == 4 ? 32 : 128; }
     uint32_t v4_value() const;  // host order; IPv4 only
+    bool is_unspecified() const;  // 0.0.0.0 or ::
+    bool is_loopback() const;     // 127.0.0.0/8 or ::1
     // The address `n` places further (wraps silently; callers check containment).
     IpAddr plus(uint64_t n) const;
     auto operator<=>(const IpAddr&) const = default;

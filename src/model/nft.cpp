@@ -45,6 +45,8 @@ const char* to_string(NftLayout l) {
         case NftLayout::Ifnames: return "ifnames";
         case NftLayout::ProtoPortToAddr: return "proto-port-to-addr";
         case NftLayout::AddrProtoPortToAddr: return "addr-proto-port-to-addr";
+        case NftLayout::ProtoPortToAddr6: return "proto-port-to-addr6";
+        case NftLayout::AddrProtoPortToAddr6: return "addr6-proto-port-to-addr6";
     }
     return "?";
 }
@@ -63,6 +65,7 @@ const char* to_string(NftOp op) {
         case NftOp::Masquerade: return "masquerade";
         case NftOp::MasqueradeLoopback: return "masquerade-loopback";
         case NftOp::MasqueradeHairpin: return "masquerade-hairpin";
+        case NftOp::DropWithin: return "drop-within";
     }
     return "?";
 }

@@ -40,6 +40,7 @@ enum class NftOp {
     Masquerade,          // saddr <subnet> oifname != <ifname> masquerade
     MasqueradeLoopback,  // saddr 127.0.0.0/8 ct status dnat masquerade
     MasqueradeHairpin,   // oifname <ifname> saddr <subnet> ct status dnat masquerade
+    DropWithin,          // iifname <ifname> oifname <ifname> drop (enable_icc: false)
 };
 
 struct NftRule {
@@ -47,7 +48,7 @@ struct NftRule {
     std::string text;  // identity, stored in the rule's userdata
     // How to build it (unused on rules read back from the kernel):
     NftOp op = NftOp::AcceptEstablished;
-    int family = 4;  // 4 or 6, for rules that look at addresses
+    int family = 4;  // 4 or 6, for rules that look at addresses (and DNAT maps)
     std::string ifname;
     std::optional<Prefix> subnet;
     std::string set;
@@ -57,6 +58,8 @@ enum class NftLayout {
     Ifnames,          // "tb3f09a1c2e4"
     ProtoPortToAddr,  // "tcp 8080 10.0.42.130 80": l4proto . port → ipv4 . port
     AddrProtoPortToAddr,  // "127.0.0.1 tcp 9090 10.0.42.130 90"
+    ProtoPortToAddr6,     // "tcp 8080 fd00::2 80": l4proto . port → ipv6 . port
+    AddrProtoPortToAddr6, // "2001:db8::1 tcp 8080 fd00::2 80"
 };
 
 struct NftSet {

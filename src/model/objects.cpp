@@ -101,6 +101,7 @@ struct Describe {
         };
         if (l.kind == LinkKind::Veth) s = fmt::format("⇄ {}", scoped(l.peer_ns, l.peer_name));
         if (!l.master.empty()) add("master " + l.master);
+        if (l.isolated.value_or(false)) add("isolated");
         if (!l.parent.empty()) add(fmt::format("on {} mode {}", l.parent, l.macvlan_mode));
         if (l.kind == LinkKind::Vxlan) add(fmt::format("vni {} port {}", l.vni, l.dstport));
         if (l.mtu) add(fmt::format("mtu {}", *l.mtu));

@@ -54,6 +54,9 @@ struct Link {
     std::optional<uint32_t> mtu;
     std::optional<Mac> mac;
     std::string master;  // bridge in the same namespace; "" = none
+    // Bridge port flag IFLA_BRPORT_ISOLATED: isolated ports of one bridge
+    // cannot reach each other, only the bridge and non-isolated ports.
+    std::optional<bool> isolated;
     bool up = true;
     // veth: the other end, created directly in its namespace
     std::string peer_ns;

@@ -23,7 +23,9 @@ enter_test_host() {
     ip link set lo up
     WORK=$(mktemp -d /tmp/topo-test.XXXXXX)
     export TOPO_STATE_DIR="$WORK/state"
-    trap 'rm -rf "$WORK"' EXIT
+    # Background servers go too, even when the script stops early: left running,
+    # they would keep ctest's output pipe open.
+    trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
     cd "$WORK"
 }
 

@@ -11,6 +11,9 @@ ip link add up0 type veth peer name w0 netns world
 ip addr add 198.51.100.1/24 dev up0 && ip link set up0 up
 ip -n world addr add 198.51.100.2/24 dev w0 && ip -n world link set w0 up && ip -n world link set lo up
 ip route add default via 198.51.100.2
+# IPv6 too: the host's address 2001:db8:100::1, and ::10 for a host_ip-bound port.
+ip addr add 2001:db8:100::1/64 dev up0 nodad && ip addr add 2001:db8:100::10/64 dev up0 nodad
+ip -n world addr add 2001:db8:100::2/64 dev w0 nodad
 
 cat > net.yaml <<'YAML'
 name: pub
@@ -33,6 +36,8 @@ services:
       - "5353:53/udp"
       - "8000-8002:7000-7002"
       - {target: 443, published: "8443", protocol: tcp}
+      - "[2001:db8:100::10]:8088:88"
+      - "30000:3000/sctp"
   peer:
     networks: [front]
   stranger:
@@ -52,9 +57,15 @@ serve() {  # serve NS PROTO PORT: answers each connection with "hello from <peer
         ip netns exec "$ns" socat TCP-LISTEN:"$port",fork,reuseaddr SYSTEM:'echo hello from $SOCAT_PEERADDR' &
     fi
 }
+serve6() {  # serve6 NS PORT: the same on IPv6 only (next to an IPv4 listener on the port)
+    ip netns exec "$1" socat TCP6-LISTEN:"$2",ipv6only=1,fork,reuseaddr SYSTEM:'echo hello from $SOCAT_PEERADDR' &
+}
 for p in 80 90 443 7001; do serve pub-app tcp $p; done
 serve pub-app udp 53
+serve6 pub-app 80
+serve6 pub-app 88
 world_tcp() { ip netns exec world socat -T2 - TCP:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
+world_tcp6() { ip netns exec world socat -T2 - TCP6:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
 sleep 0.5
 
 expect_eq "world reaches a published tcp port; the server sees the client's own address" \
@@ -73,6 +84,25 @@ expect_contains "a sandbox on the same network reaches the port at the host's ad
     "$(ip netns exec pub-peer socat -T2 - TCP:198.51.100.1:8080,connect-timeout=2 </dev/null 2>/dev/null)"
 expect_contains "a sandbox on another network reaches it at the host's address" "hello from" \
     "$(ip netns exec pub-stranger socat -T2 - TCP:198.51.100.1:8080,connect-timeout=2 </dev/null 2>/dev/null)"
+
+# IPv6 (socat shows peer addresses written out in full): a port without
+# host_ip is published on IPv6 too (app has an IPv6 address on front); one
+# bound to an IPv6 host_ip only there.
+expect_eq "IPv6 forwarding is on" 1 "$(cat /proc/sys/net/ipv6/conf/all/forwarding)"
+expect_contains "world reaches a published port at the host's IPv6 address; the server sees the client's own address" \
+    "hello from [2001:0db8:0100:0000:0000:0000:0000:0002]" "$(world_tcp6 [2001:db8:100::1]:8080)"
+expect_contains "world reaches the IPv6 host_ip-bound port at its address" "hello from [2001:0db8:0100:0000:0000:0000:0000:0002]" \
+    "$(world_tcp6 [2001:db8:100::10]:8088)"
+expect_eq "but not at the host's other IPv6 address" "" "$(world_tcp6 [2001:db8:100::1]:8088)"
+expect_eq "nor over IPv4" "" "$(world_tcp 198.51.100.1:8088)"
+expect_contains "the host reaches the port at its own IPv6 address" "hello from" \
+    "$(socat -T2 - TCP6:[2001:db8:100::1]:8080,connect-timeout=2 </dev/null 2>/dev/null)"
+expect_contains "a sandbox on the same network reaches it at the host's IPv6 address (hairpin)" "hello from [fd40:0001:0000:0000:0000:0000:0000:0001]" \
+    "$(ip netns exec pub-peer socat -T2 - TCP6:[2001:db8:100::1]:8080,connect-timeout=2 </dev/null 2>/dev/null)"
+# SCTP: this kernel has no SCTP sockets (socket(AF_INET, SOCK_STREAM, 132) fails
+# with EPROTONOSUPPORT), so no traffic can be sent; check the map elements instead.
+expect_contains "an sctp port is an IPv4 map element" "sctp . 30000 : 10.40.1.2 . 3000" "$(nft list map inet topo-pub ports)"
+expect_contains "and an IPv6 one" "sctp . 30000 : fd40:1::2 . 3000" "$(nft list map inet topo-pub ports6)"
 
 # Egress is masqueraded: a server in the world sees the host's address.
 ip netns exec world socat TCP-LISTEN:7777,fork,reuseaddr SYSTEM:'echo seen $SOCAT_PEERADDR' &
@@ -95,12 +125,14 @@ check "app, on both, reaches db" ping_ok pub-app 10.40.3.3
 # One changed port is one element.
 sed -i 's/"8080:80"/"8081:80"/' net.yaml
 "$TOPO" plan -f net.yaml > port.txt
-expect_eq "a changed port is one element out, one in, and nothing else" \
-    "(+ ports tcp 8081 10.40.1.2 80; - ports tcp 8080 10.40.1.2 80) Plan: 0 to add, 1 to change, 0 to destroy." \
+expect_eq "a changed port is one element out, one in per family, and nothing else" \
+    "(+ ports tcp 8081 10.40.1.2 80; - ports tcp 8080 10.40.1.2 80; + ports6 tcp 8081 fd40:1::2 80; - ports6 tcp 8080 fd40:1::2 80) Plan: 0 to add, 1 to change, 0 to destroy." \
     "$(grep -o '(+.*)' port.txt) $(tail -1 port.txt)"
 check "apply the port change" "$TOPO" apply -f net.yaml
 expect_eq "the new port answers" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8081)"
 expect_eq "the old one does not" "" "$(world_tcp 198.51.100.1:8080)"
+expect_contains "the new port answers on IPv6" "hello from" "$(world_tcp6 [2001:db8:100::1]:8081)"
+expect_eq "the old one does not" "" "$(world_tcp6 [2001:db8:100::1]:8080)"
 
 # Drift in the table: shown, then repaired.
 nft flush table inet topo-pub

@@ -96,3 +96,79 @@ TEST_CASE("firewall: no bridge network, no table") {
     p.services["a"] = s;
     CHECK_FALSE(build(p).table);
 }
+
+namespace {
+
+// shop, with frontend dual-stack (fd00:42::/64: web gets fd00:42::2).
+Project shop6() {
+    Project p = shop();
+    p.networks["frontend"].enable_ipv6 = true;
+    IpamConfig v6;
+    v6.subnet = pfx("fd00:42::/64");
+    p.networks["frontend"].ipv6 = v6;
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("firewall: a port without host_ip is published on IPv6 too when the sandbox has IPv6") {
+    Project p = shop6();
+    p.services["web"].ports = {port("8080", 80), port("30000", 3000, Protocol::Sctp)};
+    auto fw = build(p);
+    CHECK(fw.table->sets.at("ports").elements ==
+          std::set<std::string>{"tcp 8080 10.0.42.130 80", "sctp 30000 10.0.42.130 3000"});
+    CHECK(fw.table->sets.at("ports6").elements ==
+          std::set<std::string>{"tcp 8080 fd00:42::2 80", "sctp 30000 fd00:42::2 3000"});
+    CHECK(fw.table->sets.at("ports6").layout == NftLayout::ProtoPortToAddr6);
+    CHECK(fw.table->sets.at("hostports6").layout == NftLayout::AddrProtoPortToAddr6);
+    for (auto* chain : {"prerouting", "output"}) {
+        CAPTURE(chain);
+        auto it = std::find_if(fw.table->rules.begin(), fw.table->rules.end(), [&](auto& r) {
+            return r.chain == chain && r.text == "fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6";
+        });
+        REQUIRE(it != fw.table->rules.end());
+        CHECK(it->op == NftOp::DnatPorts);
+        CHECK(it->family == 6);
+        CHECK(it->set == "ports6");
+    }
+    auto front = naming::bridge("shop", "frontend");
+    CHECK(has_rule(*fw.table, "oifname " + front + " ip6 saddr fd00:42::/64 ct status dnat masquerade (hairpin)"));
+    CHECK(fw.sysctls[1].key == "net/ipv6/conf/all/forwarding");
+}
+
+TEST_CASE("firewall: a host_ip publishes in its own family only; 0.0.0.0 and :: are every address") {
+    Project p = shop6();
+    p.services["web"].ports = {port("8080", 80, Protocol::Tcp, "2001:db8::1"), port("8081", 81, Protocol::Tcp, "::"),
+                               port("8082", 82, Protocol::Tcp, "0.0.0.0"), port("8083", 83, Protocol::Udp, "192.0.2.1")};
+    auto fw = build(p);
+    auto& sets = fw.table->sets;
+    CHECK(sets.at("hostports6").elements == std::set<std::string>{"2001:db8::1 tcp 8080 fd00:42::2 80"});
+    CHECK(sets.at("ports6").elements == std::set<std::string>{"tcp 8081 fd00:42::2 81"});
+    CHECK(sets.at("ports").elements == std::set<std::string>{"tcp 8082 10.0.42.130 82"});
+    CHECK(sets.at("hostports").elements == std::set<std::string>{"192.0.2.1 udp 8083 10.0.42.130 83"});
+}
+
+TEST_CASE("firewall: without IPv6 on the target network, ports are IPv4 only") {
+    Project p = shop();
+    p.services["web"].ports = {port("8080", 80)};
+    auto fw = build(p);
+    CHECK(fw.table->sets.at("ports").elements.size() == 1);
+    CHECK(fw.table->sets.at("ports6").elements.empty());
+}
+
+TEST_CASE("firewall: enable_icc false drops traffic within the network, first in the forward chain") {
+    Project p = shop();
+    p.networks["frontend"].enable_icc = false;
+    auto fw = build(p);
+    auto front = naming::bridge("shop", "frontend"), back = naming::bridge("shop", "backend");
+    auto& rules = fw.table->rules;
+    auto it = std::find_if(rules.begin(), rules.end(), [](auto& r) { return r.chain == "forward"; });
+    REQUIRE(it != rules.end());
+    auto& first = *it;  // before established/DNATed traffic is accepted
+    CHECK(first.op == NftOp::DropWithin);
+    CHECK(first.ifname == front);
+    CHECK(first.text == "iifname " + front + " oifname " + front + " drop (network frontend has enable_icc false)");
+    CHECK_FALSE(has_rule(*fw.table, "iifname " + front + " oifname " + front + " accept (within network frontend)"));
+    CHECK(has_rule(*fw.table, "iifname " + back + " oifname " + back + " accept (within network backend)"));
+    CHECK(has_rule(*fw.table, "iifname @bridges oifname tb* drop (isolation)"));
+}

@@ -240,6 +240,34 @@ f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]
   b: {name: br-x}
 )",
      {"proj/net.yaml:3:6: networks.b: bridge name br-x is also used by network a; give each network its own"}},
+    {"ipv6_loopback_port", R"(networks:
+  n: {enable_ipv6: true}
+services:
+  web:
+    networks: [n]
+    ports: ["[::1]:8080:80", {target: 90, published: "9090", host_ip: "::1"}]
+)",
+     {"proj/net.yaml:6:13: services.web.ports[0]: host_ip ::1 cannot be published: IPv6 has no route_localnet, so the kernel drops replies DNATed back to ::1; use 127.0.0.1 to publish on the host only, or an IPv6 address of the host",
+      "proj/net.yaml:6:71: services.web.ports[1].host_ip: host_ip ::1 cannot be published: IPv6 has no route_localnet, so the kernel drops replies DNATed back to ::1; use 127.0.0.1 to publish on the host only, or an IPv6 address of the host"}},
+    {"ipv6_port_without_ipv6", R"(networks:
+  back: {internal: true, enable_ipv6: true}
+  front: {}
+services:
+  web:
+    networks: [back, front]
+    ports: ["[2001:db8::1]:8080:80", "[::]:8081:81", "8082:82"]
+)",
+     {"proj/net.yaml:7:13: services.web.ports[0]: IPv6 host_ip 2001:db8::1 needs an IPv6 address on network front, where the port forwards to; set enable_ipv6: true on networks.front",
+      "proj/net.yaml:7:38: services.web.ports[1]: IPv6 host_ip :: needs an IPv6 address on network front, where the port forwards to; set enable_ipv6: true on networks.front"}},
+    {"ipv6_host_binding", R"(networks:
+  a:
+    driver_opts: {com.docker.network.bridge.host_binding_ipv4: "::1"}
+    enable_ipv6: true
+  b:
+    driver_opts: {com.docker.network.bridge.host_binding_ipv4: "2001:db8::1"}
+)",
+     {"proj/net.yaml:3:64: networks.a.driver_opts.com.docker.network.bridge.host_binding_ipv4: ::1 cannot be published: IPv6 has no route_localnet, so the kernel drops replies DNATed back to ::1; use 127.0.0.1 to publish on the host only, or an IPv6 address of the host",
+      "proj/net.yaml:6:64: networks.b.driver_opts.com.docker.network.bridge.host_binding_ipv4: the IPv6 address 2001:db8::1 needs IPv6 on this network; set enable_ipv6: true on networks.b"}},
     {"same_vxlan_id", R"(networks:
   a: {driver: overlay, driver_opts: {vxlan_id: 7}}
   b: {driver: overlay, driver_opts: {vxlan_id: 7}}

@@ -136,14 +136,17 @@ services:
 }
 
 TEST_CASE("manifest: ports in short and long syntax") {
-    auto p = ok(R"(services:
+    auto p = ok(R"(networks:
+  v6: {enable_ipv6: true, ipam: {config: [{subnet: "fd00:1::/64"}]}}
+services:
   s:
-    ports: ["3000", "[::1]:8080:80", "127.0.0.1::53/udp", 9000, {target: 81, published: 8000-8000, protocol: sctp}]
+    networks: [v6]
+    ports: ["3000", "[2001:db8::1]:8080:80", "127.0.0.1::53/udp", 9000, {target: 81, published: 8000-8000, protocol: sctp}]
 )");
     auto& ports = p.services.at("s").ports;
     REQUIRE(ports.size() == 5);
     CHECK_FALSE(ports[0].published);
-    CHECK(ports[1].host_ip->str() == "::1");
+    CHECK(ports[1].host_ip->str() == "2001:db8::1");
     CHECK_FALSE(ports[2].published);
     CHECK(ports[2].protocol == Protocol::Udp);
     CHECK(ports[3].target.first == 9000);

@@ -223,6 +223,36 @@ TEST_CASE("reconcile: destroy removes everything of the project and nothing else
     CHECK(k.state.find({Kind::Sysctl, "net/ipv4/ip_forward"}));
 }
 
+TEST_CASE("reconcile: enable_icc false isolates the ports; a port turned back is drift, repaired in place") {
+    FakeKernel k;
+    Project p = shop();
+    p.services["shop2"] = svc("shop2", {ep("frontend")});
+    p.networks["frontend"].enable_icc = false;
+    auto a = apply(k, p);
+    auto web = naming::veth("shop", "web", "frontend"), back = naming::veth("shop", "web", "backend");
+    CHECK(k.state.find_as<Link>(Kind::Veth, web)->isolated == true);
+    CHECK(k.state.find_as<Link>(Kind::Veth, naming::veth("shop", "shop2", "frontend"))->isolated == true);
+    CHECK(k.state.find_as<Link>(Kind::Veth, back)->isolated == false);  // backend has icc
+    // Someone turns the flag off: one in-place update, naming the flag.
+    Link drifted = *k.state.find_as<Link>(Kind::Veth, web);
+    drifted.isolated = false;
+    k.state.add(drifted);
+    auto c = plan_for(k, &p, a);
+    REQUIRE(c.plan.changes.size() == 1);
+    CHECK(c.plan.changes[0].action == Action::Update);
+    CHECK(c.plan.changes[0].fields == std::vector<std::string>{"isolated off → on"});
+    apply(k, p, a);
+    CHECK(k.state.find_as<Link>(Kind::Veth, web)->isolated == true);
+    // enable_icc back to true: the flag goes off again.
+    p.networks["frontend"].enable_icc = true;
+    auto back_on = plan_for(k, &p, a);
+    CHECK(std::count_if(back_on.plan.changes.begin(), back_on.plan.changes.end(), [](auto& ch) {
+              return ch.kind() == Kind::Veth && ch.fields == std::vector<std::string>{"isolated on → off"};
+          }) == 2);
+    apply(k, p, a);
+    CHECK(k.state.find_as<Link>(Kind::Veth, web)->isolated == false);
+}
+
 TEST_CASE("reconcile: overlay networks and published ports are reported, not ignored") {
     FakeKernel k;
     Project p = shop();
