@@ -27,6 +27,9 @@ networks:
   back:
     internal: true
     ipam: {config: [{subnet: 10.40.3.0/24}]}
+  routed:
+    driver_opts: {com.docker.network.bridge.enable_ip_masquerade: "false"}
+    ipam: {config: [{subnet: 10.40.4.0/24}]}
 services:
   app:
     networks: [front, back]
@@ -44,6 +47,8 @@ services:
     networks: [other]
   db:
     networks: [back]
+  direct:
+    networks: [routed]
 YAML
 check "apply" "$TOPO" apply -f net.yaml
 # app: front 10.40.1.2, back 10.40.3.2; peer: front 10.40.1.3; stranger: other 10.40.2.2; db: back 10.40.3.3
@@ -109,6 +114,10 @@ ip netns exec world socat TCP-LISTEN:7777,fork,reuseaddr SYSTEM:'echo seen $SOCA
 sleep 0.3
 expect_eq "a sandbox's request reaches the world from the host's address" "seen 198.51.100.1" \
     "$(ip netns exec pub-peer socat -T2 - TCP:198.51.100.2:7777,connect-timeout=2 </dev/null 2>/dev/null)"
+# Without masquerade the world sees the sandbox's own address (given a route back to it).
+ip -n world route add 10.40.4.0/24 via 198.51.100.1
+expect_eq "enable_ip_masquerade: false: the world sees the sandbox's own address" "seen 10.40.4.2" \
+    "$(ip netns exec pub-direct socat -T2 - TCP:198.51.100.2:7777,connect-timeout=2 </dev/null 2>/dev/null)"
 refuse "an internal network cannot reach the world" ip netns exec pub-db ping -c1 -W1 198.51.100.2
 refuse "an internal network cannot reach the world over tcp" sh -c \
     "ip netns exec pub-db socat -T1 - TCP:198.51.100.2:7777,connect-timeout=1 </dev/null | grep -q seen"
@@ -141,6 +150,11 @@ expect_eq "plan shows the flushed table" "2" "$rc"
 expect_contains "as a rewrite of the rules" "chains and rules differ → rewritten" "$(cat drift.txt)"
 check "apply repairs it" "$TOPO" apply -f net.yaml
 expect_eq "the port answers again" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8081)"
+nft delete element inet topo-pub ports '{ tcp . 8081 }'
+expect_eq "the world no longer reaches the port whose element was deleted" "" "$(world_tcp 198.51.100.1:8081)"
+expect_contains "plan shows the deleted element, and only it" "(+ ports tcp 8081 10.40.1.2 80)" "$("$TOPO" plan -f net.yaml)"
+check "apply puts it back" "$TOPO" apply -f net.yaml
+expect_eq "and the port answers again" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8081)"
 nft add rule inet topo-pub forward ip saddr 10.40.2.2 accept
 expect_contains "a foreign rule in topo's table is drift too" "chains and rules differ" "$("$TOPO" plan -f net.yaml)"
 check "and apply removes it" "$TOPO" apply -f net.yaml
