@@ -43,7 +43,6 @@ struct Builder {
         br.name = name;
         br.owner = naming::network_marker(p.name, n.name);
         br.mtu = n.mtu;
-        br.mac = naming::bridge_mac(p.name, n.name);
         out.state.add(br);
         const auto& na = a.networks.at(n.name);
         if (na.gateway4 && n.driver == Driver::Bridge)

@@ -40,7 +40,8 @@ void compare_link(const Link& d, const Link& l, Fields& f) {
     f.opt("mtu", d.mtu, l.mtu);
     f.opt("mac", d.mac, l.mac);
     f.str("master", d.master, l.master);
-    if (d.isolated && d.isolated != l.isolated) {
+    // A kernel that does not report the flag (before 4.18) has no isolated ports.
+    if (d.isolated && *d.isolated != l.isolated.value_or(false)) {
         auto onoff = [](const std::optional<bool>& b) { return b ? (*b ? "on" : "off") : "unset"; };
         f.add("isolated", onoff(l.isolated), onoff(d.isolated), true);
     }

@@ -85,7 +85,7 @@ struct Builder {
                  std::nullopt, "ports");
             rule(chain, NftOp::DnatHostPorts, "dnat ip6 to ip6 daddr . meta l4proto . th dport map @hostports6", "",
                  std::nullopt, "hostports6", 6);
-            rule(chain, NftOp::DnatPorts, "fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6", "",
+            rule(chain, NftOp::DnatPorts, "ip6 daddr != ::1 fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6", "",
                  std::nullopt, "ports6", 6);
         }
     }

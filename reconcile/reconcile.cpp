@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "model/naming.hpp"
 #include "reconcile/diff.hpp"
 #include "reconcile/plan.hpp"
 #include "reconcile/recover.hpp"
@@ -59,12 +60,18 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
         c.desired.scope.project = in.project_name;
     }
     // What it holds now: topo's objects by marker, plus the foreign ones referenced.
+    const auto& project = in.project ? in.project->name : in.project_name;
+    auto& sandboxes = c.desired.scope.sandboxes;
+    for (auto& [key, _] : in.previous.endpoints) sandboxes.push_back(naming::netns(project, key.first));
+    if (in.project)
+        for (auto& [name, s] : in.project->services)
+            if (s.has_sandbox()) sandboxes.push_back(naming::netns(project, name));
     c.live = kernel.read(c.desired.scope);
     if (in.project) check_references(*in.project, c, c.errors);
     // The difference, in an order the kernel accepts.
     auto d = diff(c.desired.state, c.live);
     c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());
-    c.plan.project = in.project ? in.project->name : in.project_name;
+    c.plan.project = project;
     c.plan.host = in.host;
     c.plan.changes = plan(std::move(d.changes));
     return c;

@@ -20,21 +20,23 @@ std::optional<std::pair<std::string, std::string>> parse_marker(const std::strin
     return std::pair{rest.substr(0, slash), rest.substr(slash + 1)};
 }
 
-bool link_local(const IpAddr& a) { return a.is_v6() && a.str().starts_with("fe80:"); }
+std::string gateway_key(const std::string& ns, const std::string& dev, int family) {
+    return ns + "/" + dev + "/" + std::to_string(family);
+}
 
 struct Recovery {
     const HostState& live;
     const std::string& project;
     Addressing out;
     std::map<std::pair<std::string, std::string>, std::vector<Prefix>> addresses;  // by (ns, link)
-    std::map<std::string, std::optional<IpAddr>> default_gateway;                  // by "ns/dev"
+    std::map<std::string, std::optional<IpAddr>> default_gateway;                  // by "ns/dev/family"
 
     void index() {
         for (auto& [_, o] : live.objects) {
-            if (auto* a = std::get_if<Address>(&o); a && !link_local(a->prefix.addr))
+            if (auto* a = std::get_if<Address>(&o))  // the reader leaves out link-local ones
                 addresses[{a->ns, a->link}].push_back(a->prefix);
             if (auto* r = std::get_if<Route>(&o); r && r->dst.len == 0)
-                default_gateway[r->ns + "/" + r->dev] = r->gateway;
+                default_gateway[gateway_key(r->ns, r->dev, r->dst.addr.family)] = r->gateway;
         }
     }
 
@@ -60,10 +62,19 @@ struct Recovery {
             auto& subnet = p.addr.is_v4() ? n.subnet4 : n.subnet6;
             if (subnet) continue;
             subnet = p.network();
-            auto gw = default_gateway.find(ns + "/" + ifname);
-            if (gw != default_gateway.end() && gw->second && gw->second->family == p.addr.family)
+            auto gw = default_gateway.find(gateway_key(ns, ifname, p.addr.family));
+            if (gw != default_gateway.end() && gw->second)
                 (p.addr.is_v4() ? n.gateway4 : n.gateway6) = gw->second;
         }
+    }
+
+    // Whether `published` is a host port the service asks for by number.
+    static bool fixed(const Service& s, Protocol proto, const std::string& published) {
+        for (auto& p : s.ports)
+            if (p.published && p.protocol == proto && std::stoul(published) >= p.published->first &&
+                std::stoul(published) <= p.published->last)
+                return true;
+        return false;
     }
 
     // A port published without a host port got one from topo; the port maps hold
@@ -77,13 +88,22 @@ struct Recovery {
     }
 
     void find_port(const NftTable& table, const Service& s, const Port& port) {
+        // A port bound to one address (not 0.0.0.0 or ::) is keyed by it; one
+        // without may still be, by the network's host_binding_ipv4.
+        std::string host = port.host_ip && !port.host_ip->is_unspecified() ? port.host_ip->str() : "";
         for (auto& [_, set] : table.sets)
             for (auto& el : set.elements) {
                 std::istringstream in(el);
                 std::vector<std::string> w;
                 for (std::string t; in >> t;) w.push_back(t);
-                if (w.size() == 5) w.erase(w.begin());  // the host address
-                if (w.size() != 4 || w[0] != to_string(port.protocol) || w[3] != std::to_string(port.target.first))
+                if (w.size() == 5) {  // keyed by the host address too
+                    if (!host.empty() && w[0] != host) continue;
+                    w.erase(w.begin());
+                } else if (!host.empty()) {
+                    continue;
+                }
+                if (w.size() != 4 || w[0] != to_string(port.protocol) || w[3] != std::to_string(port.target.first) ||
+                    fixed(s, port.protocol, w[1]))
                     continue;
                 for (auto& [key, e] : out.endpoints)
                     if (key.first == s.name && ((e.v4 && e.v4->str() == w[2]) || (e.v6 && e.v6->str() == w[2]))) {

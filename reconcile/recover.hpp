@@ -5,8 +5,8 @@
 // its bridge, an endpoint's addresses on the interface marked
 // "topo/<project>/svc/<service>/<network>", an ephemeral published port in the
 // table's port maps. Recovering them lets a lost or damaged state file be
-// rebuilt (`topo recover`) and lets apply keep what runs even when the record
-// says otherwise, so nothing is ever renumbered behind the user's back.
+// rebuilt (`topo recover`) and lets an apply without a record keep what runs,
+// so a lost state directory renumbers nothing.
 //
 // Pure: a value in, a value out.
 #pragma once

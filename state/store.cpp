@@ -115,7 +115,7 @@ std::optional<ProjectRecord> StateDir::load(const std::string& project) const {
         r.addressing = addressing_from_json(j.at("addressing"));
         return r;
     } catch (const std::exception& e) {
-        throw StateError(fmt::format(
+        throw DamagedRecord(fmt::format(
             "state file {} is damaged ({}); run `topo recover --project {}` to rebuild it from what "
             "the kernel holds (the damaged file is kept as {}.damaged)",
             path, e.what(), project, path));
@@ -134,6 +134,7 @@ void StateDir::save(const ProjectRecord& r) const {
 
 std::string StateDir::set_aside(const std::string& project) const {
     auto from = record_path(project), to = from + ".damaged";
+    for (int i = 1; fs::exists(to); ++i) to = fmt::format("{}.damaged.{}", from, i);
     if (::rename(from.c_str(), to.c_str()) != 0) throw StateError(err("cannot rename to", to));
     return to;
 }

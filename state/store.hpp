@@ -26,6 +26,12 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A record that is there but cannot be parsed (not one that cannot be read).
+class DamagedRecord : public StateError {
+public:
+    using StateError::StateError;
+};
+
 struct ProjectRecord {
     std::string project;
     std::vector<std::string> manifests;  // absolute paths, as given last
@@ -66,7 +72,7 @@ public:
 
     std::optional<ProjectRecord> load(const std::string& project) const;  // throws StateError
     std::string record_path(const std::string& project) const { return file(project, ".json"); }
-    // Renames a damaged record to <project>.json.damaged; returns the new path.
+    // Renames a damaged record to <project>.json.damaged (.damaged.1, … if taken); returns the new path.
     std::string set_aside(const std::string& project) const;
     void save(const ProjectRecord& r) const;
     void remove(const std::string& project) const;

@@ -92,7 +92,8 @@ nlohmann::json saved_plan(const Session& s, const Computed& c) {
             {"scope", {{"project", c.desired.scope.project},
                        {"foreign_links", c.desired.scope.foreign_links},
                        {"files", c.desired.scope.files},
-                       {"sysctls", c.desired.scope.sysctls}}},
+                       {"sysctls", c.desired.scope.sysctls},
+                       {"sandboxes", c.desired.scope.sandboxes}}},
             {"fingerprint", fingerprint(c.live)},
             {"changes", changes},
             {"desired", state_to_json(c.desired.state)},
@@ -147,6 +148,7 @@ int cmd_apply_saved(const Options& o) {
         desired.scope.foreign_links = sc.at("foreign_links");
         desired.scope.files = sc.at("files");
         desired.scope.sysctls = sc.at("sysctls");
+        desired.scope.sandboxes = sc.value("sandboxes", std::vector<std::string>{});
         addressing = addressing_from_json(j.at("addressing"));
     } catch (const std::exception& e) {
         throw UserError(fmt::format("saved plan {} is not usable: {}", o.saved_plan, e.what()));

@@ -18,7 +18,7 @@ int cmd_recover(const Options& o) {
     std::string damaged;
     try {
         old = s.record();
-    } catch (const StateError&) {
+    } catch (const DamagedRecord&) {
         damaged = s.state.set_aside(s.project_name);
     }
     auto live = recover_addressing(s.read_live(), s.project_name, s.project ? &*s.project : nullptr);

@@ -28,6 +28,10 @@ struct ReadScope {
     std::vector<std::string> foreign_links;  // host-namespace link names
     std::vector<std::string> files;          // paths topo may manage for this project
     std::vector<std::string> sysctls;        // host-namespace keys, e.g. net/ipv4/ip_forward
+    // Sandboxes the project has or had (manifest, record): an /etc/netns
+    // directory left half-made by a killed run is claimed only under these names
+    // (or a namespace read as the project's), never one of a project "<p>-x".
+    std::vector<std::string> sandboxes;
     // Verification of a small change reads only what it touched: when set, only
     // these sandboxes, and of the files only those in `files` (no /etc/netns scan).
     std::optional<std::set<std::string>> only_sandboxes;

@@ -18,6 +18,7 @@
 
 #include "kernel/netns.hpp"
 #include "kernel/real.hpp"
+#include "model/naming.hpp"
 
 namespace topo {
 
@@ -55,7 +56,9 @@ void create_bridge(RealKernel& k, const Link& l) {
     nl::LinkPtr b(rtnl_link_bridge_alloc());
     rtnl_link_set_name(b.get(), l.name.c_str());
     if (l.mtu) rtnl_link_set_mtu(b.get(), *l.mtu);
-    set_mac(b.get(), l.mac);
+    // A fixed MAC from birth (not compared afterwards: changing the MAC of a
+    // running gateway would leave the sandboxes' neighbour caches stale).
+    set_mac(b.get(), l.mac ? l.mac : naming::bridge_mac(l.name));
     if (l.up) rtnl_link_set_flags(b.get(), IFF_UP);
     add(k, l.ns, b.get(), what(l));
 }
@@ -166,8 +169,8 @@ void link_update(RealKernel& k, const Link& want, const Link& have) {
     if (!flag_only)
         if (int err = rtnl_link_change(k.sock(want.ns), orig.get(), change.get(), 0); err < 0)
             nl::fail(w, "change", err);
-    // After a change of master: the flag belongs to the port of the new bridge.
-    if (want.isolated && want.isolated != have.isolated && !want.master.empty())
+    // After a change of master: a port moved to another bridge starts there not isolated.
+    if (want.isolated && (want.isolated != have.isolated || want.master != have.master) && !want.master.empty())
         set_port_isolated(k.sock(want.ns), want.name, *want.isolated, w);
 }
 

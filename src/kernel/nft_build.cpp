@@ -164,6 +164,14 @@ void build_ops(nftnl_rule* r, const NftRule& rule, uint32_t set_id) {
             return add_verdict(r, NF_DROP);
         case NftOp::DnatPorts:
             add_nfproto(r, rule.family);
+            if (rule.family == 6) {
+                // Not ::1: a reply from the sandbox could never come back to it
+                // (a loopback source arriving on the bridge is dropped), so a
+                // client trying localhost would hang instead of falling back to 127.0.0.1.
+                static const uint8_t loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+                add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, NFT_REG32_00);
+                add_cmp(r, NFT_REG32_00, NFT_CMP_NEQ, loopback6, 16);
+            }
             add_fib_local(r);
             add_meta(r, NFT_META_L4PROTO, NFT_REG32_00);
             add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01);

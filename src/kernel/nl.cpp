@@ -26,10 +26,14 @@ Sock connect_route(bool big) {
     if (!s) throw KernelError("netlink: cannot allocate a socket");
     if (int err = nl_connect(s.get(), NETLINK_ROUTE); err < 0) fail("netlink", "connect", err);
     // Large dumps (1000 sandboxes) need room.
-    if (big) nl_socket_set_buffer_size(s.get(), 1 << 20, 1 << 20);
-    // One recvmsg per message batch instead of a MSG_PEEK first to size the
-    // buffer: the kernel's dump batches are at most 32 KiB, so 64 KiB holds
-    // any of them (without peeking, a truncated read would fail, not lose data).
+    if (big) {
+        nl_socket_set_buffer_size(s.get(), 1 << 20, 1 << 20);
+        return s;
+    }
+    // A sandbox's socket: one recvmsg per message batch instead of a MSG_PEEK
+    // first to size the buffer. Its links are topo's veths, macvlans and lo,
+    // whose messages are small; the host's (where a NIC with many SR-IOV VFs
+    // can send one message over 64 KiB) keeps peeking, and grows its buffer.
     nl_socket_disable_msg_peek(s.get());
     nl_socket_set_msg_buf_size(s.get(), 64 * 1024);
     return s;

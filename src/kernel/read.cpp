@@ -26,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <unordered_set>
 
@@ -164,12 +165,18 @@ struct Sandbox {
 nl_sock* enter(Sandbox& sb) {
     if (sb.sock) return sb.sock;
     int fd = netns::open_fd(sb.ns);
-    if (fd < 0) return nullptr;
-    bool in = ::setns(fd, CLONE_NEWNET) == 0;  // EINVAL: a residue, not a namespace
+    if (fd < 0) {
+        if (errno == ENOENT) return nullptr;  // deleted since it was listed
+        nl::fail_errno("netns " + sb.ns, "open");
+    }
+    int rc = ::setns(fd, CLONE_NEWNET), err = errno;
     ::close(fd);
-    if (!in) {
-        sb.residue = netns::is_residue(sb.ns);
-        return nullptr;
+    if (rc != 0) {
+        // EINVAL on an empty file: a create killed before the mount. Anything
+        // else is an error: taking the sandbox for absent would plan to create it.
+        if (err == EINVAL && netns::is_residue(sb.ns)) return sb.residue = true, nullptr;
+        errno = err;
+        nl::fail_errno("netns " + sb.ns, "enter");
     }
     sb.opened = nl::connect_route(false);  // a sandbox's dumps are small
     return sb.opened.get();
@@ -221,7 +228,11 @@ void read_sandboxes(std::vector<Sandbox>& all, const std::string& project) {
     // Never the calling thread: a worker stays in the last namespace it entered.
     size_t n = std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 4, all.size() / 64 + 1});
     std::vector<std::thread> threads;
-    for (size_t t = 0; t < n; ++t) threads.emplace_back(work);
+    try {
+        for (size_t t = 0; t < n; ++t) threads.emplace_back(work);
+    } catch (const std::system_error&) {  // a pids limit: go on with the threads there are
+        if (threads.empty()) throw KernelError("read sandboxes: cannot start a thread");
+    }
     for (auto& t : threads) t.join();
 }
 
@@ -324,11 +335,14 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     std::set<std::string> paths(scope.files.begin(), scope.files.end());
     std::unordered_set<std::string> wanted_files(scope.files.begin(), scope.files.end());
     std::error_code ec;
+    std::unordered_set<std::string> known(scope.sandboxes.begin(), scope.sandboxes.end());
+    for (auto& [key, o] : out.objects)
+        if (key.kind == Kind::Netns) known.insert(key.id);
     if (!scope.only_sandboxes)
         for (auto& dir : std::filesystem::directory_iterator("/etc/netns", ec))
             if (dir.path().filename().string().starts_with(prefix)) {
                 for (auto* f : {"hosts", "resolv.conf"}) paths.insert((dir.path() / f).string());
-                add_residue(dir.path(), out);
+                if (known.count(dir.path().filename().string())) add_residue(dir.path(), out);
             }
     for (auto& path : paths) {
         auto content = files::read(path);

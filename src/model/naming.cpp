@@ -25,8 +25,8 @@ std::string netns(std::string_view project, std::string_view service) {
 std::string bridge(std::string_view project, std::string_view network) {
     return link_name('b', project, network);
 }
-Mac bridge_mac(std::string_view project, std::string_view network) {
-    uint64_t h = hash(fmt::format("{}/{}", project, network));
+Mac bridge_mac(std::string_view bridge_name) {
+    uint64_t h = hash(bridge_name);
     Mac m;
     m.bytes[0] = 0x06;  // locally administered, unicast
     for (int i = 1; i < 6; ++i) m.bytes[i] = uint8_t(h >> (8 * (i - 1)));

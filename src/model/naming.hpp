@@ -25,10 +25,10 @@ std::string vxlan(std::string_view project, std::string_view network);      // t
 std::string veth(std::string_view project, std::string_view service,
                  std::string_view network);                                 // tv....
 std::string nft_table(std::string_view project);                            // topo-shop
-// A bridge's own MAC, fixed (06:… from the names' hash, never a sandbox's 02:42:…):
-// the gateway's MAC stays put as ports come and go, and the kernel need not
-// recompute the bridge id over every port each time one is added.
-Mac bridge_mac(std::string_view project, std::string_view network);
+// The MAC a bridge is created with, fixed (06:… from its name's hash, never a
+// sandbox's 02:42:…): the gateway's MAC stays put as ports come and go, and the
+// kernel need not recompute the bridge id over every port each time one is added.
+Mac bridge_mac(std::string_view bridge_name);
 uint32_t default_vni(std::string_view project, std::string_view network);   // 1..16777215
 
 // Markers.

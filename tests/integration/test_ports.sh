@@ -104,6 +104,11 @@ expect_contains "the host reaches the port at its own IPv6 address" "hello from"
     "$(socat -T2 - TCP6:[2001:db8:100::1]:8080,connect-timeout=2 </dev/null 2>/dev/null)"
 expect_contains "a sandbox on the same network reaches it at the host's IPv6 address (hairpin)" "hello from [fd40:0001:0000:0000:0000:0000:0000:0001]" \
     "$(ip netns exec pub-peer socat -T2 - TCP6:[2001:db8:100::1]:8080,connect-timeout=2 </dev/null 2>/dev/null)"
+# localhost is ::1 first for most clients: it must be refused at once (no
+# listener on the host), not DNATed into a sandbox whose reply can never come
+# back, which would leave the client hanging instead of falling back to 127.0.0.1.
+expect_contains "the host's [::1]:8080 is refused at once, not DNATed" "Connection refused" \
+    "$(socat -T2 - TCP6:[::1]:8080,connect-timeout=2 </dev/null 2>&1)"
 # SCTP: this kernel has no SCTP sockets (socket(AF_INET, SOCK_STREAM, 132) fails
 # with EPROTONOSUPPORT), so no traffic can be sent; check the map elements instead.
 expect_contains "an sctp port is an IPv4 map element" "sctp . 30000 : 10.40.1.2 . 3000" "$(nft list map inet topo-pub ports)"

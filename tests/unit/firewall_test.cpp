@@ -124,7 +124,7 @@ TEST_CASE("firewall: a port without host_ip is published on IPv6 too when the sa
     for (auto* chain : {"prerouting", "output"}) {
         CAPTURE(chain);
         auto it = std::find_if(fw.table->rules.begin(), fw.table->rules.end(), [&](auto& r) {
-            return r.chain == chain && r.text == "fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6";
+            return r.chain == chain && r.text == "ip6 daddr != ::1 fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6";
         });
         REQUIRE(it != fw.table->rules.end());
         CHECK(it->op == NftOp::DnatPorts);

@@ -18,10 +18,10 @@ TEST_CASE("naming: generated link names fit IFNAMSIZ and carry the project's has
 }
 
 TEST_CASE("naming: a bridge's MAC is fixed, locally administered, and never Docker's 02:42 scheme") {
-    auto m = naming::bridge_mac("shop", "frontend");
-    CHECK(m == naming::bridge_mac("shop", "frontend"));
-    CHECK(m != naming::bridge_mac("shop", "backend"));
-    CHECK(m != naming::bridge_mac("shop2", "frontend"));
+    auto m = naming::bridge_mac(naming::bridge("shop", "frontend"));
+    CHECK(m == naming::bridge_mac(naming::bridge("shop", "frontend")));
+    CHECK(m != naming::bridge_mac(naming::bridge("shop", "backend")));
+    CHECK(m != naming::bridge_mac("br-users"));
     CHECK(m.bytes[0] == 0x06);  // locally administered (bit 1), unicast (bit 0 clear)
     CHECK(m.str().starts_with("06:"));
 }

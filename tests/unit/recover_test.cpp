@@ -100,3 +100,17 @@ TEST_CASE("recover: overlay takes the kernel's allocations over the record's and
     CHECK(*got.endpoint("c", "n")->v4 == ip("10.0.0.9"));
     CHECK(got.networks["n"].subnet4 == pfx("10.0.0.0/24"));
 }
+
+TEST_CASE("recover: a port published by number is not taken for the ephemeral one beside it") {
+    FakeKernel k;
+    Project p = pool_project();
+    Port fixed;
+    fixed.published = PortRange{49153, 49153};
+    fixed.target = {8080, 8080};
+    p.services["a"].ports.insert(p.services["a"].ports.begin(), fixed);  // the same target as the ephemeral one
+    auto applied = apply(k, p);
+    auto key = ephemeral_port_key("a", p.services["a"].ports[1]);
+    REQUIRE(applied.ephemeral_ports.at(key) == 49154);
+    auto got = recover_addressing(k.read(read_scope(p)), "rec", &p);
+    CHECK(got.ephemeral_ports.at(key) == 49154);
+}
