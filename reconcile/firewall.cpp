@@ -21,13 +21,6 @@ struct Builder {
         t.rules.push_back({chain, std::move(text), op, family, std::move(ifname), subnet, std::move(set)});
     }
 
-    // The network a published port forwards to: the service's first non-internal one.
-    const Endpoint* target(const Service& s) {
-        for (auto& e : s.endpoints)
-            if (!p.networks.at(e.network).internal) return &e;
-        return nullptr;
-    }
-
     // The maps of one family: "ports" keyed by protocol . port, "hostports" by
     // address . protocol . port (for host_ip); IPv6 ones end in 6.
     NftSet& map(int family, bool by_address) {
@@ -63,7 +56,7 @@ struct Builder {
             for (bool by_address : {false, true}) map(family, by_address);
         for (auto& [_, s] : p.services) {
             if (s.ports.empty() || !runs_here(p, s, host)) continue;
-            auto* e = target(s);
+            auto* e = port_target(p, s);
             auto* ea = e ? a.endpoint(s.name, e->network) : nullptr;
             if (!ea) continue;  // validation guarantees a target
             const Network& n = p.networks.at(e->network);

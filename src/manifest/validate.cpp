@@ -178,14 +178,6 @@ constexpr const char* no_v6_loopback =
     "::1 cannot be published: IPv6 has no route_localnet, so the kernel drops replies DNATed back to ::1; "
     "use 127.0.0.1 to publish on the host only, or an IPv6 address of the host";
 
-// The network a published port forwards to: the service's first non-internal
-// one, in interface order (name_interfaces has sorted the endpoints).
-const Network* port_target(const Project& p, const Service& s) {
-    for (auto& e : s.endpoints)
-        if (auto it = p.networks.find(e.network); it != p.networks.end() && !it->second.internal) return &it->second;
-    return nullptr;
-}
-
 // IPv6 host addresses: not ::1, and only towards a network with IPv6.
 void check_host_addresses(Reader& r, const Project& p, const YAML::Node& root) {
     for (auto& [name, n] : p.networks) {
@@ -200,7 +192,8 @@ void check_host_addresses(Reader& r, const Project& p, const YAML::Node& root) {
     }
     for (auto& [name, s] : p.services) {
         auto node = node_at(r.service(name), {"ports"});
-        const Network* target = port_target(p, s);
+        auto* e = port_target(p, s);  // name_interfaces has put the endpoints in interface order
+        const Network* target = e ? &p.networks.at(e->network) : nullptr;
         for (size_t i = 0; i < s.ports.size(); ++i) {
             const auto& ip = s.ports[i].host_ip;
             if (!ip || !ip->is_v6() || !target || s.mode != NetworkMode::Sandbox) continue;

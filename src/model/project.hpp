@@ -132,4 +132,12 @@ struct Project {
 const char* to_string(Driver d);
 const char* to_string(Protocol p);
 
+// The endpoint a service's published ports forward to: its first network that
+// is not internal, in interface order; null when it has none.
+inline const Endpoint* port_target(const Project& p, const Service& s) {
+    for (auto& e : s.endpoints)
+        if (auto it = p.networks.find(e.network); it != p.networks.end() && !it->second.internal) return &e;
+    return nullptr;
+}
+
 }  // namespace topo
