@@ -61,6 +61,17 @@ expect_error() {
     expect_contains "$what" "$msg" "$out"
 }
 
+# wait_listening NS COUNT: until NS has COUNT listening TCP sockets (at most
+# 10 s), so a listener started in the background is there before it is used.
+wait_listening() {
+    local i
+    for i in $(seq 1 100); do
+        [ "$(ip netns exec "$1" ss -Hltn | wc -l)" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    echo "# $1: fewer than $2 TCP listeners after 10 s"
+}
+
 ping_ok() { ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }
 
 # Everything that identifies the host's network state, to compare before/after.

@@ -71,7 +71,7 @@ serve6 pub-app 80
 serve6 pub-app 88
 world_tcp() { ip netns exec world socat -T2 - TCP:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
 world_tcp6() { ip netns exec world socat -T2 - TCP6:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
-sleep 0.5
+wait_listening pub-app 6   # tcp 80, 90, 443, 7001 and the IPv6-only 80, 88
 
 expect_eq "world reaches a published tcp port; the server sees the client's own address" \
     "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8080)"
@@ -94,6 +94,10 @@ expect_contains "a sandbox on another network reaches it at the host's address" 
 # host_ip is published on IPv6 too (app has an IPv6 address on front); one
 # bound to an IPv6 host_ip only there.
 expect_eq "IPv6 forwarding is on" 1 "$(cat /proc/sys/net/ipv6/conf/all/forwarding)"
+# Neighbour discovery first (on a loaded machine its first round can outlast a
+# 2 s connect timeout): the sandbox's gateway, and the world's next hop.
+ip netns exec pub-app ping -6 -c1 -W3 fd40:1::1 >/dev/null || true
+ip netns exec world ping -6 -c1 -W3 2001:db8:100::1 >/dev/null || true
 expect_contains "world reaches a published port at the host's IPv6 address; the server sees the client's own address" \
     "hello from [2001:0db8:0100:0000:0000:0000:0000:0002]" "$(world_tcp6 [2001:db8:100::1]:8080)"
 expect_contains "world reaches the IPv6 host_ip-bound port at its address" "hello from [2001:0db8:0100:0000:0000:0000:0000:0002]" \
