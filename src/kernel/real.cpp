@@ -131,9 +131,10 @@ void RealKernel::apply(const Change& c) {
         return;  // a sysctl is never "deleted": topo leaves the value it set
     }
     if (auto* f = std::get_if<File>(&o)) {
+        if (c.action == Action::Delete) return files::remove(f->path);
         // An empty file is the residue of a killed run (read.cpp): rolling back to it removes it.
-        auto& content = c.action == Action::Delete ? f->content : std::get<File>(*c.after).content;
-        if (c.action == Action::Delete || content.empty()) files::remove(f->path);
+        auto& content = std::get<File>(*c.after).content;
+        if (content.empty()) files::remove(f->path);
         else files::write_atomic(f->path, content);
         return;
     }
