@@ -81,6 +81,7 @@ struct Builder {
             l.peer_name = ea->ifname;
             l.peer_mac = ea->mac;
             l.peer_owner = marker;
+            l.peer_ipv6 = a.networks.at(n.name).subnet6.has_value();
         }
         out.state.add(l);
         const auto& na = a.networks.at(n.name);

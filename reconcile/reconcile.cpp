@@ -5,6 +5,7 @@
 #include <set>
 
 #include "model/naming.hpp"
+#include "model/trace.hpp"
 #include "reconcile/diff.hpp"
 #include "reconcile/plan.hpp"
 #include "reconcile/recover.hpp"
@@ -45,15 +46,18 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
         // Without a record (a first run, or a lost state directory) what the
         // kernel holds is the record: nothing that runs is renumbered.
         Addressing previous = in.previous;
-        if (previous.networks.empty() && previous.endpoints.empty())
+        if (previous.networks.empty() && previous.endpoints.empty()) {
+            trace::Span t("recover addressing");
             previous = recover_addressing(kernel.read(read_scope(*in.project)), in.project->name, in.project);
+        }
         // Addresses first: they are part of what the kernel should hold.
         IpamInput ii{in.project, std::move(previous), kernel.host_routes(), in.other_subnets, in.other_ports};
-        auto ipam = allocate(ii);
+        auto ipam = (trace::Span("ipam"), allocate(ii));
         for (auto& e : ipam.errors) c.errors.push_back(fmt::format("{}: {}", e.path, e.message));
         c.addressing = std::move(ipam.addressing);
         if (!c.errors.empty()) return c;
         // What the kernel should hold for this project on this host.
+        trace::Span t("desired state");
         c.desired = desired_state(*in.project, c.addressing, {in.host, in.host_resolv_conf, in.files_root});
         c.errors = c.desired.unsupported;
     } else {
@@ -66,13 +70,17 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
     if (in.project)
         for (auto& [name, s] : in.project->services)
             if (s.has_sandbox()) sandboxes.push_back(naming::netns(project, name));
-    c.live = kernel.read(c.desired.scope);
+    {
+        trace::Span t("read live (all)");
+        c.live = kernel.read(c.desired.scope);
+    }
     if (in.project) check_references(*in.project, c, c.errors);
     // The difference, in an order the kernel accepts.
-    auto d = diff(c.desired.state, c.live);
+    auto d = (trace::Span("diff"), diff(c.desired.state, c.live));
     c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());
     c.plan.project = project;
     c.plan.host = in.host;
+    trace::Span t("order plan");
     c.plan.changes = plan(std::move(d.changes));
     return c;
 }

@@ -59,6 +59,7 @@ struct ToJson {
         put(j, "peer_name", l.peer_name);
         put(j, "peer_mac", l.peer_mac);
         put(j, "peer_owner", l.peer_owner);
+        if (!l.peer_ipv6) j["peer_ipv6"] = false;
         put(j, "parent", l.parent);
         put(j, "macvlan_mode", l.macvlan_mode);
         if (l.kind == LinkKind::Vxlan) j["vni"] = l.vni, j["dstport"] = l.dstport;
@@ -114,6 +115,7 @@ Link link_from_json(const json& j, LinkKind kind) {
     l.peer_name = get_str(j, "peer_name");
     l.peer_mac = get_parsed<Mac>(j, "peer_mac");
     l.peer_owner = get_str(j, "peer_owner");
+    l.peer_ipv6 = j.value("peer_ipv6", true);
     l.parent = get_str(j, "parent");
     l.macvlan_mode = get_str(j, "macvlan_mode");
     l.vni = j.value("vni", 0u);

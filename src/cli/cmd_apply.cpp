@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <optional>
 #include <iostream>
 #include <sstream>
 
 #include "cli/commands_impl.hpp"
 #include "cli/output.hpp"
+#include "model/trace.hpp"
 #include "reconcile/execute.hpp"
 #include "state/serialize.hpp"
 
@@ -48,6 +50,7 @@ struct RolledBack : UserError {
 
 // Execute, then read back: a run is done only when the host matches.
 void carry_out(Session& s, const Plan& p, const Desired& desired) {
+    std::optional<trace::Span> t(std::in_place, "execute");
     auto report = execute(*s.kernel, p.changes, [&](const Change& c) {
         if (s.opts.verbose) fmt::print(stderr, "done: {} {} {}\n", to_string(c.action), to_string(c.kind()), c.id());
     });
@@ -58,6 +61,7 @@ void carry_out(Session& s, const Plan& p, const Desired& desired) {
         throw RolledBack(msg + fmt::format("\nrolled back the {} change(s) of this run; the host is as it was",
                                            report.applied));
     }
+    t.emplace("verify");
     auto left = verify(*s.kernel, desired, &p.changes);
     if (!left.empty()) {
         std::string msg = "apply: the host still differs from the manifest after applying:";
@@ -70,7 +74,7 @@ void carry_out(Session& s, const Plan& p, const Desired& desired) {
 // next destroy must be able to remove, and addresses the next apply keeps.
 void carry_out_recorded(Session& s, const Plan& p, const Desired& desired, const ProjectRecord& next) {
     auto previous = s.record();
-    s.state.save(next);
+    (trace::Span("save record"), s.state.save(next));
     try {
         carry_out(s, p, desired);
     } catch (const RolledBack&) {

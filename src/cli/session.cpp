@@ -7,6 +7,7 @@
 #include "kernel/files.hpp"
 #include "kernel/real.hpp"
 #include "manifest/manifest.hpp"
+#include "model/trace.hpp"
 
 namespace topo::cli {
 
@@ -32,6 +33,7 @@ Session Session::open(const Options& opts, bool need_manifest) {
     if (!opts.files.empty()) {
         manifest::LoadOptions lo;
         if (!opts.project.empty()) lo.project = opts.project;
+        trace::Span t("load manifest");
         s.project = manifest::load(opts.files, lo);
         s.project_name = s.project->name;
         s.host = pick_host(*s.project, opts.host);
@@ -49,12 +51,16 @@ Session Session::open(const Options& opts, bool need_manifest) {
 
 Computed Session::compute() {
     PlanInput in;
+    trace::Span t("compute (all)");
     in.project = project ? &*project : nullptr;
     in.project_name = project_name;
     in.host = host;
-    if (auto r = record()) in.previous = r->addressing;
+    {
+        trace::Span t2("load record");
+        if (auto r = record()) in.previous = r->addressing;
+    }
     if (auto conf = files::read("/etc/resolv.conf")) in.host_resolv_conf = *conf;
-    for (auto& other : state.others(project_name)) {
+    for (auto& other : (trace::Span("others' records"), state.others(project_name))) {
         for (auto& [_, n] : other.addressing.networks) {
             if (n.subnet4) in.other_subnets.push_back(*n.subnet4);
             if (n.subnet6) in.other_subnets.push_back(*n.subnet6);

@@ -67,10 +67,10 @@ void create_bridge(RealKernel& k, const Link& l) {
 // port gets no link-local address, no DAD, no MLD reports and no routes in the
 // host's IPv6 table, which the kernel walks on every link change (so adding
 // the 1000th sandbox would cost a walk over 2000 routes). Before the port is up.
-void bridge_port_without_ipv6(RealKernel& k, const Link& l) {
-    auto key = fmt::format("net/ipv6/conf/{}/disable_ipv6", l.name);
-    if (::access(("/proc/sys/" + key).c_str(), W_OK) != 0) return;  // a kernel without IPv6
-    sysctl_write(k, {l.ns, key, "1"});
+void without_ipv6(RealKernel& k, const std::string& ns, const std::string& name) {
+    auto key = fmt::format("net/ipv6/conf/{}/disable_ipv6", name);
+    if (::access("/proc/sys/net/ipv6", F_OK) != 0) return;  // a kernel without IPv6
+    sysctl_write(k, {ns, key, "1"});
 }
 
 void create_veth(RealKernel& k, const Link& l) {
@@ -92,7 +92,8 @@ void create_veth(RealKernel& k, const Link& l) {
     rtnl_link_put(peer);
     add(k, l.ns, v.get(), w);
     // The port is set up before it comes up, so no frame passes it unconfigured.
-    if (!l.master.empty()) bridge_port_without_ipv6(k, l);
+    if (!l.master.empty()) without_ipv6(k, l.ns, l.name);
+    if (!l.peer_ipv6) without_ipv6(k, l.peer_ns, l.peer_name);
     // The kernel ignores the isolated flag in the creating request.
     if (l.isolated.value_or(false) && !l.master.empty()) set_port_isolated(k.sock(l.ns), l.name, true, w);
     set_marker(k.sock(l.ns), l.name, l.owner, w, l.up);

@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <system_error>
 #include <thread>
@@ -35,6 +36,7 @@
 #include "kernel/nft.hpp"
 #include "kernel/real.hpp"
 #include "model/naming.hpp"
+#include "model/trace.hpp"
 #include "state/store.hpp"
 
 namespace topo {
@@ -265,6 +267,7 @@ void add_residue(const std::filesystem::path& dir, HostState& out) {
 
 HostState read_host(RealKernel& k, const ReadScope& scope) {
     HostState out;
+    std::optional<trace::Span> phase(std::in_place, "read host dumps");
     Caches host{dump_links(k.sock(""), ""), nullptr, nullptr};
     dump_rest(k.sock(""), "", false, host);
     std::unordered_set<std::string> foreign_links(scope.foreign_links.begin(), scope.foreign_links.end());
@@ -287,6 +290,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         else out.add(link);
     }
     read_addresses(host.addrs.get(), host.links.get(), "", [&](int idx) { return ours.count(idx) > 0; }, out);
+    phase.emplace("read sandboxes");
     auto prefix = scope.project + "-";
     std::vector<Sandbox> sandboxes;
     auto in_scope = [&](const std::string& ns) { return !scope.only_sandboxes || scope.only_sandboxes->count(ns); };
@@ -321,6 +325,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
             out.add(link);
         }
     }
+    phase.emplace("read port flags");
     if (!host_veths.empty()) {
         // libnl does not read bridge port flags: one more dump, for the isolated flag.
         auto isolated = bridge_port_isolation(k.sock(""), "host namespace");
@@ -328,8 +333,10 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
             if (auto it = isolated.find(idx); it != isolated.end()) v.isolated = it->second;
     }
     for (auto& [_, v] : host_veths) out.add(v);
+    phase.emplace("read nft");
     if (auto table = nft::read(naming::nft_table(scope.project))) out.add(*table);
     for (auto& key : scope.sysctls) out.add(Sysctl{"", key, sysctl_read(k, "", key)});
+    phase.emplace("read files");
     // Files: the ones the manifest wants, and any marked as the project's
     // under /etc/netns (a removed service's, or all of them on destroy).
     std::set<std::string> paths(scope.files.begin(), scope.files.end());

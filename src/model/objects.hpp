@@ -63,6 +63,12 @@ struct Link {
     std::string peer_name;
     std::optional<Mac> peer_mac;
     std::string peer_owner;
+    // The sandbox end keeps IPv6 (its link-local address, DAD, router and
+    // multicast listener messages). Off on a network without IPv6, as Docker
+    // does: 1000 sandboxes' messages flooded over one bridge cost the host
+    // real time. Set at creation, not compared; an IPv6 address added later
+    // turns it back on.
+    bool peer_ipv6 = true;
     // macvlan: parent in the host namespace; the link itself lives in `ns`
     std::string parent;
     std::string macvlan_mode;

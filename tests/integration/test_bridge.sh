@@ -96,6 +96,25 @@ expect_eq "cache got the next free backend address" "10.0.43.4/24" "$(addr shop-
 expect_eq "web keeps its addresses" "10.0.43.3/24 10.0.42.130/24" "$(addr shop-web eth0) $(addr shop-web eth1)"
 check "cache reaches db" ping_ok shop-cache 10.0.43.2
 
+# IPv4-only networks: the sandbox end has IPv6 off (as Docker does), so it sends
+# no DAD, router or multicast listener messages for the bridge to flood.
+expect_eq "an IPv4-only network: the sandbox's interface has IPv6 off" "1" \
+    "$(ip netns exec shop-db cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6)"
+expect_eq "and no link-local address" "" "$(ip -n shop-db -6 addr show dev eth0)"
+# The network gains IPv6: adding the address turns IPv6 back on first.
+python3 - <<'PY'
+import re
+s = open("net.yaml").read()
+s = s.replace("  backend:\n    ipam:\n      config:\n        - subnet: 10.0.43.0/24\n",
+              "  backend:\n    enable_ipv6: true\n    ipam:\n      config:\n        - subnet: 10.0.43.0/24\n        - subnet: fd00:43::/64\n")
+open("net.yaml", "w").write(s)
+PY
+check "apply adds IPv6 to the backend network" "$TOPO" apply -f net.yaml
+expect_eq "db's interface has IPv6 on again" "0" "$(ip netns exec shop-db cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6)"
+check "db reaches cache over IPv6" ping_ok shop-db "$(ip -n shop-cache -6 -j addr show dev eth0 scope global | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["addr_info"][0]["local"])')"
+rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode >/dev/null || rc=$?
+expect_eq "and the plan is empty afterwards" "0" "$rc"
+
 check "show lists the sandboxes" sh -c "\"$TOPO\" show -f net.yaml | grep -q 'sandbox shop-cache'"
 check "ls lists the project" sh -c "\"$TOPO\" ls | grep -q '^shop '"
 

@@ -1,0 +1,34 @@
+// TOPO_TRACE=1 in the environment: how long each phase of a run took, on
+// standard error. For finding where the time goes (ARCHITECTURE.md, "Speed");
+// the benchmark, not this, is what compares figures.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+namespace topo::trace {
+
+inline bool on() {
+    static const bool enabled = std::getenv("TOPO_TRACE") != nullptr;
+    return enabled;
+}
+
+// Reports the time from its construction to its end, when tracing is on.
+class Span {
+public:
+    explicit Span(const char* what) : what_(what) {}
+    Span(const Span&) = delete;
+    Span& operator=(const Span&) = delete;
+    ~Span() {
+        if (!on()) return;
+        std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start_;
+        std::fprintf(stderr, "topo: trace: %-22s %8.2f ms\n", what_, took.count());
+    }
+
+private:
+    const char* what_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace topo::trace
