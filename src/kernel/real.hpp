@@ -12,6 +12,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "kernel/kernel.hpp"
 #include "kernel/nl.hpp"
@@ -58,10 +61,34 @@ nl::LinkPtr kernel_link(nl_sock* sock, const std::string& name, const std::strin
 void set_marker(nl_sock* sock, const std::string& name, const std::string& marker, const std::string& what,
                 bool up = false);
 
-// Bridge ports (kernel/bridge_port.cpp): the isolated flag of every bridge
-// port of a namespace, by ifindex (absent: the kernel does not report it),
-// and setting it on one port by name.
-std::map<int, bool> bridge_port_isolation(nl_sock* sock, const std::string& what);
+// The links of the socket's namespace as one dump reports them
+// (kernel/link_dump.cpp), with what libnl's cache does not read.
+class LinkDump {
+public:
+    struct Entry {
+        int ifindex = 0;
+        unsigned flags = 0;  // IFF_*
+        std::string name, alias, kind;
+        uint32_t mtu = 0;
+        std::optional<Mac> mac;
+        int master = 0;  // ifindex in the same namespace
+        int link = 0;    // a veth's other end, a macvlan's parent: ifindex in its namespace
+        std::optional<uint32_t> macvlan_mode;  // MACVLAN_MODE_*
+        std::optional<bool> isolated;          // a bridge port's flag (absent: not reported)
+    };
+    std::vector<Entry> links;
+
+    void add(Entry e);
+    const Entry* find(int ifindex) const;
+    const Entry* find(std::string_view name) const;
+    std::string name(int ifindex) const;  // "" when there is none
+
+private:
+    std::unordered_map<int, size_t> by_index_;
+};
+LinkDump dump_links(nl_sock* sock, const std::string& what);
+
+// Setting a bridge port's isolated flag, by name (kernel/link_dump.cpp).
 void set_port_isolated(nl_sock* sock, const std::string& name, bool on, const std::string& what);
 
 // Reading (kernel/read.cpp).
