@@ -1,6 +1,7 @@
-// Reading the host: one link, address and route dump per namespace, each
-// from one socket opened inside that namespace (route dumps cannot target
-// another namespace by netnsid, link and address dumps could). Links are
+// Reading the host: a link and an address dump per namespace, and in a
+// sandbox a route dump per family, each from one socket opened inside that
+// namespace (route dumps cannot target another namespace by netnsid, link and
+// address dumps could). Links are
 // parsed from the kernel's messages (kernel/link_dump.cpp), addresses and
 // routes through libnl's caches.
 //
@@ -11,7 +12,6 @@
 // into the host end's Link), macvlan links, addresses and static routes.
 #include <netlink/errno.h>
 #include <netlink/route/addr.h>
-#include <linux/if_link.h>
 #include <netlink/route/link/macvlan.h>
 #include <netlink/route/route.h>
 

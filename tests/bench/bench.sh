@@ -11,7 +11,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TOPO=$(realpath "${TOPO:-$HERE/../../build/topo}")
 SIZES=${BENCH_SIZES:-50 200 1000}
 RUNS=${BENCH_RUNS:-3}
-SETTLE=${BENCH_SETTLE:-5}  # seconds between building the host and the no-op plan
+SETTLE=${BENCH_SETTLE:-60}  # at most this many seconds of waiting for a quiet CPU
 find_netavark() {  # Debian installs it in /usr/lib/podman, Fedora in /usr/libexec/podman
     local p
     for p in "$(command -v netavark || true)" /usr/libexec/podman/netavark /usr/lib/podman/netavark; do
@@ -43,6 +43,20 @@ now() { date +%s%N; }
 ms() { echo $(( ($(now) - $1) / 1000000 )); }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 addr() { echo "10.80.$(( ($1 + 2) / 250 )).$(( ($1 + 2) % 250 + 2 ))"; }
+# The kernel goes on working after a command returns: it tears deleted
+# namespaces down in the background (seconds at N=1000), and new links run
+# IPv6 autoconfiguration. Whatever is timed next would share the CPU with
+# that, so every measurement starts on a quiet machine: at least 90% idle
+# over one second, waiting at most $SETTLE seconds.
+quiet() {
+    local a b i t k
+    for i in $(seq "$SETTLE"); do
+        read -ra a < /proc/stat; sleep 1; read -ra b < /proc/stat
+        t=0; for k in 1 2 3 4 5 6 7 8; do t=$((t + b[k] - a[k])); done
+        [ $(( (b[4] - a[4]) * 100 )) -ge $(( t * 90 )) ] && return
+    done
+    echo "bench: the CPU was not quiet after $SETTLE s; measuring anyway" >&2
+}
 reset_host() {
     local ns
     for ns in $(ls /run/netns); do umount /run/netns/$ns 2>/dev/null; rm -f /run/netns/$ns; done
@@ -50,6 +64,7 @@ reset_host() {
     nft flush ruleset
     rm -rf "$TOPO_STATE_DIR" /etc/netns/*
     while ip -br link | grep -q '^v[0-9]\|^tv\|^veth'; do sleep 0.05; done
+    quiet
 }
 
 manifest() {  # manifest N [extra]
@@ -179,18 +194,16 @@ for n in $SIZES; do
         reset_host; s=$(now); by_command "$n" >/dev/null; R[cmd.$n]+=" $(ms $s)"
         reset_host; s=$(now); by_batch "$n" >/dev/null; R[batch.$n]+=" $(ms $s)"
         reset_host; s=$(now); by_netavark "$n" "$W/nv$n" >/dev/null; R[nv.$n]+=" $(ms $s)"
-        s=$(now); netavark_teardown "$n" "$W/nv$n" >/dev/null; R[nvdown.$n]+=" $(ms $s)"
+        quiet; s=$(now); netavark_teardown "$n" "$W/nv$n" >/dev/null; R[nvdown.$n]+=" $(ms $s)"
         reset_host; s=$(now); "$TOPO" apply -f "$W/m$n.yaml" -y >/dev/null; R[topo.$n]+=" $(ms $s)"
-        # For a few seconds after building N interfaces the kernel is still busy
-        # with them (IPv6 autoconfiguration in the sandboxes takes the rtnl lock):
-        # the host is measured once it is quiet, as a plan in CI or watch sees it.
-        sleep "$SETTLE"
+        # The built host is measured once it is quiet, as a plan in CI or watch sees it.
+        quiet
         s=$(now); "$TOPO" plan -f "$W/m$n.yaml" >/dev/null; R[plan.$n]+=" $(ms $s)"
         { cat "$W/m$n.yaml"; printf '  extra:\n    networks:\n      net: {ipv4_address: 10.80.200.2}\n'; } > "$W/add.yaml"
-        s=$(now); "$TOPO" apply -f "$W/add.yaml" -y >/dev/null; R[add.$n]+=" $(ms $s)"
+        quiet; s=$(now); "$TOPO" apply -f "$W/add.yaml" -y >/dev/null; R[add.$n]+=" $(ms $s)"
         sed 's/"20000:80"/"40000:80"/' "$W/add.yaml" > "$W/port.yaml"
-        s=$(now); "$TOPO" apply -f "$W/port.yaml" -y >/dev/null; R[port.$n]+=" $(ms $s)"
-        s=$(now); "$TOPO" destroy -f "$W/port.yaml" -y >/dev/null; R[destroy.$n]+=" $(ms $s)"
+        quiet; s=$(now); "$TOPO" apply -f "$W/port.yaml" -y >/dev/null; R[port.$n]+=" $(ms $s)"
+        quiet; s=$(now); "$TOPO" destroy -f "$W/port.yaml" -y >/dev/null; R[destroy.$n]+=" $(ms $s)"
     done
     reset_host
     R[rss.$n]=$(rss_kb "$TOPO" apply -f "$W/m$n.yaml" -y)

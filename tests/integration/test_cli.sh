@@ -24,6 +24,9 @@ print(p["format_version"], "create:%d" % p["summary"]["create"], " ".join(f"{k}:
 check "plan -o markdown is a review comment" sh -c "\"$TOPO\" plan -f net.yaml -o markdown | grep -q '^### topo plan: \`shop\`'"
 rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode >/dev/null || rc=$?
 expect_eq "plan --detailed-exitcode exits 2 when there are changes" 2 "$rc"
+trace=$(TOPO_TRACE=1 "$TOPO" plan -f net.yaml 2>&1 >/dev/null)
+expect_contains "TOPO_TRACE=1 reports the phases on stderr" "topo: trace: read sandboxes" "$trace"
+expect_eq "and nothing without it" "" "$("$TOPO" plan -f net.yaml 2>&1 >/dev/null)"
 check "apply --dry-run changes nothing" "$TOPO" apply -f net.yaml --dry-run
 expect_eq "no namespace after a dry run" "" "$(ip netns list)"
 
