@@ -77,7 +77,9 @@ struct Compare {
     }
     void operator()(const Sysctl& d) { f.str("value", d.value, std::get<Sysctl>(live).value); }
     void operator()(const File& d) {
-        if (d.content != std::get<File>(live).content) f.add("content", "old", "new", true);
+        auto& l = std::get<File>(live);
+        if (d.link != l.link) f.add("link", l.link.empty() ? "file" : l.link, d.link.empty() ? "file" : d.link, true);
+        else if (d.content != l.content) f.add("content", "old", "new", true);
     }
     void operator()(const NftTable& d) {
         auto& l = std::get<NftTable>(live);

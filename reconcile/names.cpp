@@ -71,8 +71,12 @@ Members members(const Project& p, const Addressing& a) {
     return out;
 }
 
+std::string hosts_head(const Project& p) {
+    return naming::file_marker(p.name) + "\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+}
+
 Text render_hosts(const Project& p, const Addressing& a, const Service& s, const Members& m) {
-    std::string head = naming::file_marker(p.name) + "\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    std::string head = hosts_head(p);
     Lines self;
     for (auto& e : s.endpoints)
         for (auto& ip : addresses(a.endpoint(s.name, e.network))) self.add(ip, {s.hostname, s.name});
@@ -140,14 +144,31 @@ std::string resolv_conf(const Project& p, const Service& s, const std::string& h
     return out;
 }
 
+bool shares_network_file(const Service& s) {
+    return s.endpoints.size() == 1 && s.extra_hosts.empty() && s.hostname == s.name;
+}
+
 std::vector<File> name_files(const Project& p, const Addressing& a, const NamesContext& ctx) {
     std::vector<File> out;
     auto m = members(p, a);
+    std::set<std::string> shared;  // networks whose file some sandbox here links to
+    auto shared_dir = naming::shared_files_dir(p.name);
     for (auto& [_, s] : p.services) {
         if (!runs_here(p, s, ctx.host)) continue;
         auto dir = fmt::format("{}/{}", ctx.root, naming::netns(p.name, s.name));
-        out.push_back({dir + "/hosts", render_hosts(p, a, s, m)});
-        out.push_back({dir + "/resolv.conf", resolv_conf(p, s, ctx.host_resolv_conf)});
+        if (shares_network_file(s)) {
+            auto& network = s.endpoints.front().network;
+            shared.insert(network);
+            out.push_back({dir + "/hosts", {}, fmt::format("../{}/{}", shared_dir, network)});
+        } else {
+            out.push_back({dir + "/hosts", render_hosts(p, a, s, m), {}});
+        }
+        out.push_back({dir + "/resolv.conf", resolv_conf(p, s, ctx.host_resolv_conf), {}});
+    }
+    for (auto& network : shared) {
+        Text t(hosts_head(p) + fmt::format("# network {}\n", network));
+        if (auto it = m.find(network); it != m.end()) t.append(it->second.text, 0, it->second.text->size());
+        out.push_back({fmt::format("{}/{}/{}", ctx.root, shared_dir, network), std::move(t), {}});
     }
     return out;
 }

@@ -3,6 +3,12 @@
 // `topo exec` bind-mount over /etc. Pure: the files are values in the desired
 // state, so plan shows them, apply writes them and drift is repaired.
 //
+// A sandbox on exactly one network, without extra_hosts and with its service
+// name as hostname, resolves exactly that network's members: its hosts file
+// is a symbolic link to the network's, /etc/netns/.topo-<project>/<network>
+// (the member lines, its own included), so adding a sandbox rewrites one file
+// instead of one per peer.
+//
 // Docker's rules: a sandbox resolves the other sandboxes of every network it
 // is on, by service name, hostname and that network's aliases — and nothing
 // of networks it is not on. An alias several sandboxes share lists every

@@ -84,7 +84,11 @@ struct ToJson {
         put(j, "ns", s.ns);
         return j;
     }
-    json operator()(const File& f) const { return {{"kind", "file"}, {"path", f.path}, {"content", f.content.str()}}; }
+    json operator()(const File& f) const {
+        json j{{"kind", "file"}, {"path", f.path}, {"content", f.content.str()}};
+        put(j, "link", f.link);
+        return j;
+    }
     json operator()(const NftTable& t) const {
         json chains = json::array(), rules = json::array(), sets = json::object();
         for (auto& c : t.chains) chains.push_back({{"name", c.name}, {"type", c.type}, {"hook", c.hook}, {"priority", c.priority}});
@@ -161,7 +165,7 @@ Object object_from_json(const json& j) {
     if (kind == "route")
         return Route{get_str(j, "ns"), need_prefix(j, "dst"), get_parsed<IpAddr>(j, "gateway"), get_str(j, "dev")};
     if (kind == "sysctl") return Sysctl{get_str(j, "ns"), j.at("key").get<std::string>(), j.at("value").get<std::string>()};
-    if (kind == "file") return File{j.at("path").get<std::string>(), j.at("content").get<std::string>()};
+    if (kind == "file") return File{j.at("path").get<std::string>(), j.at("content").get<std::string>(), get_str(j, "link")};
     if (kind == "nft-table") return nft_from_json(j);
     throw std::runtime_error(fmt::format("unknown object kind \"{}\"", kind));
 }

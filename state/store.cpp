@@ -32,7 +32,10 @@ void write_file_atomic(const std::string& path, const std::string& content, Dura
     // A fixed name (the project lock admits one writer): a run killed mid-write
     // leaves this one file, which the next write overwrites and removal deletes.
     auto tmp = temp_path_for(path);
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // Made afresh: what a killed run left there may be a symbolic link
+    // (kernel/files.cpp), which opening would follow into another file.
+    ::unlink(tmp.c_str());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) throw StateError(err("cannot create", tmp));
     size_t off = 0;
     while (off < content.size()) {

@@ -1,6 +1,8 @@
 // validate, show and ls: commands that read and change nothing.
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -61,11 +63,17 @@ nlohmann::json live_view(Session& s) {
                      {"addresses", addrs[l->ns + ":" + l->name]}});
             }
         } else if (auto* f = std::get_if<File>(&o); f && f->path.ends_with("/hosts")) {
-            // The names the sandbox resolves, per network, as its hosts file says.
-            auto ns = f->path.substr(0, f->path.size() - 6);
-            ns = ns.substr(ns.rfind('/') + 1);
+            // The names the sandbox resolves, per network, as its hosts file
+            // says (or the network's file it links to).
+            auto dir = std::filesystem::path(f->path).parent_path();
+            auto ns = dir.filename().string();
+            if (ns == naming::shared_files_dir(s.project_name)) continue;  // a network named "hosts"
+            const File* text = f;
+            if (!f->link.empty())
+                text = live.find_as<File>(Kind::File, (dir / f->link).lexically_normal().string());
+            if (!text) continue;
             std::string network;
-            std::istringstream in(f->content.str());
+            std::istringstream in(text->content.str());
             for (std::string line; std::getline(in, line);) {
                 if (line.starts_with("# network ")) network = line.substr(10);
                 else if (line.starts_with("# extra_hosts")) network = "extra_hosts";

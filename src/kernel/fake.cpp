@@ -60,7 +60,8 @@ HostState FakeKernel::read(const ReadScope& scope) {
         } else if (auto* f = std::get_if<File>(&o)) {
             // As the real kernel: the files asked for, and any marked as the project's.
             if (std::find(scope.files.begin(), scope.files.end(), f->path) != scope.files.end() ||
-                (!scope.only_sandboxes && naming::has_file_marker(f->content.str(), scope.project)))
+                (!scope.only_sandboxes && (naming::has_file_marker(f->content.str(), scope.project) ||
+                                           naming::links_to_shared_files(f->link, scope.project))))
                 out.add(o);
         } else if (auto* s = std::get_if<Sysctl>(&o)) {
             if (std::find(scope.sysctls.begin(), scope.sysctls.end(), s->key) != scope.sysctls.end())

@@ -265,6 +265,28 @@ void add_residue(const std::filesystem::path& dir, HostState& out) {
     }
 }
 
+// The project's per-network hosts files (reconcile/names.hpp), and what a
+// run killed while writing them left: a temporary file without the file it
+// was to become, or the directory alone (shown as an empty file of the
+// project's, as in a sandbox's directory).
+void add_shared_files(const std::filesystem::path& dir, std::set<std::string>& paths, HostState& out) {
+    std::error_code ec;
+    const auto temp = temp_path_for("");
+    bool any = false;
+    for (auto& e : std::filesystem::directory_iterator(dir, ec)) {
+        any = true;
+        auto path = e.path().string();
+        if (!path.ends_with(temp)) {
+            paths.insert(path);
+            continue;
+        }
+        auto base = path.substr(0, path.size() - temp.size());
+        std::error_code missing;
+        if (!std::filesystem::exists(std::filesystem::symlink_status(base, missing))) out.add(File{base, ""});
+    }
+    if (!any && !ec) out.add(File{(dir / "hosts").string(), ""});
+}
+
 }  // namespace
 
 HostState read_host(RealKernel& k, const ReadScope& scope) {
@@ -346,26 +368,31 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     for (auto& [key, o] : out.objects)
         if (key.kind == Kind::Netns) known.insert(key.id);
     std::vector<std::filesystem::path> dirs;  // the project's sandboxes' directories
+    auto shared = naming::shared_files_dir(scope.project);
     if (!scope.only_sandboxes)
-        for (auto& dir : std::filesystem::directory_iterator("/etc/netns", ec))
-            if (dir.path().filename().string().starts_with(prefix)) {
-                for (auto* f : {"hosts", "resolv.conf"}) paths.insert((dir.path() / f).string());
-                if (known.count(dir.path().filename().string())) dirs.push_back(dir.path());
-            }
+        for (auto& dir : std::filesystem::directory_iterator("/etc/netns", ec)) {
+            auto name = dir.path().filename().string();
+            if (name == shared) add_shared_files(dir.path(), paths, out);
+            if (!name.starts_with(prefix)) continue;
+            for (auto* f : {"hosts", "resolv.conf"}) paths.insert((dir.path() / f).string());
+            if (known.count(name)) dirs.push_back(dir.path());
+        }
     // Two small files per sandbox: read by a few threads too.
     std::vector<std::string> path_list(paths.begin(), paths.end());
-    std::vector<std::optional<std::string>> contents(path_list.size());
-    in_parallel(path_list.size(), [&](size_t i) { contents[i] = files::read(path_list[i]); });
+    std::vector<std::optional<files::Entry>> entries(path_list.size());
+    in_parallel(path_list.size(), [&](size_t i) { entries[i] = files::read_entry(path_list[i]); });
     std::unordered_set<std::string> present;
     for (size_t i = 0; i < path_list.size(); ++i) {
         auto& path = path_list[i];
-        auto& content = contents[i];
-        if (!content) continue;
+        auto& entry = entries[i];
+        if (!entry) continue;
         present.insert(path);
         bool wanted = wanted_files.count(path) > 0;
         // A file topo did not write is never read as topo's (so never deleted);
         // one it wants to write over is shown as it is, to be replaced.
-        if (naming::has_file_marker(*content, scope.project) || wanted) out.add(File{path, std::move(*content)});
+        bool marked = entry->link.empty() ? naming::has_file_marker(entry->content, scope.project)
+                                        : naming::links_to_shared_files(entry->link, scope.project);
+        if (marked || wanted) out.add(File{path, std::move(entry->content), std::move(entry->link)});
     }
     // Residue hides only where a file is missing: a whole directory is not
     // looked through again (at 1000 sandboxes that was 3000 system calls).

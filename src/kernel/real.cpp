@@ -133,9 +133,10 @@ void RealKernel::apply(const Change& c) {
     if (auto* f = std::get_if<File>(&o)) {
         if (c.action == Action::Delete) return files::remove(f->path);
         // An empty file is the residue of a killed run (read.cpp): rolling back to it removes it.
-        auto& content = std::get<File>(*c.after).content;
-        if (content.empty()) files::remove(f->path);
-        else files::write_atomic(f->path, content);
+        auto& after = std::get<File>(*c.after);
+        if (!after.link.empty()) files::link_atomic(f->path, after.link);
+        else if (after.content.empty()) files::remove(f->path);
+        else files::write_atomic(f->path, after.content);
         return;
     }
     if (std::holds_alternative<NftTable>(o)) {

@@ -67,4 +67,9 @@ bool has_file_marker(std::string_view content, std::string_view project) {
     return content.starts_with(file_marker(project) + "\n");
 }
 
+std::string shared_files_dir(std::string_view project) { return fmt::format(".topo-{}", project); }
+bool links_to_shared_files(std::string_view target, std::string_view project) {
+    return target.starts_with(fmt::format("../{}/", shared_files_dir(project)));
+}
+
 }  // namespace topo::naming

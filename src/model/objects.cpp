@@ -117,6 +117,7 @@ struct Describe {
     }
     std::string operator()(const Sysctl& s) const { return "= " + s.value; }
     std::string operator()(const File& f) const {
+        if (!f.link.empty()) return "→ " + f.link;
         return fmt::format("{} bytes", f.content.size());
     }
     std::string operator()(const NftTable& t) const {

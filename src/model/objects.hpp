@@ -104,8 +104,14 @@ struct Sysctl {
 
 // A file topo writes (hosts, resolv.conf). Content is compared exactly.
 struct File {
+    File() = default;
+    File(std::string p, Text c, std::string l = {}) : path(std::move(p)), content(std::move(c)), link(std::move(l)) {}
     std::string path;
     Text content;  // shared slices: N hosts files share their peers' lines
+    // Set: the file is a symbolic link to this path (relative to its own
+    // directory), and has no content of its own. A sandbox on one network
+    // links its hosts file to the network's (reconcile/names.hpp).
+    std::string link;
 };
 
 using Object = std::variant<Netns, Link, Address, Route, Sysctl, File, NftTable>;

@@ -43,6 +43,13 @@ expect_eq "web resolves its extra_hosts entry" "10.20.9.9" "$(lookup names-web l
 expect_eq "api does not resolve db: they share no network" "" "$(lookup names-api db)"
 expect_eq "api does not resolve the back-only alias" "" "$(lookup names-api store)"
 expect_eq "db does not resolve the front-only alias www" "" "$(lookup names-db www)"
+# A sandbox on one network links its hosts file to the network's shared one.
+expect_eq "db's hosts file is a link to back's file" "../.topo-names/back" "$(readlink /etc/netns/names-db/hosts)"
+expect_eq "web's, on two networks, is its own" "" "$(readlink /etc/netns/names-web/hosts || true)"
+expect_eq "db resolves cache through the link" "10.20.2.2" "$(lookup names-db cache)"
+expect_eq "and itself" "10.20.2.3" "$(lookup names-db db)"
+expect_eq "topo exec in db sees the same" "10.20.2.2" \
+    "$("$TOPO" exec -f net.yaml db -- getent ahostsv4 cache | awk '{print $1}' | sort -u)"
 expect_eq "api's resolv.conf comes from dns and dns_search" "nameserver 127.0.0.1 search shop.internal" \
     "$(ip netns exec names-api grep -v '^#' /etc/resolv.conf | tr '\n' ' ' | sed 's/ $//')"
 
@@ -70,6 +77,12 @@ rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode > drift.txt || rc=$?
 expect_eq "plan reports the edited file, and only it" "2 ~ file /etc/netns/names-web/hosts (content old → new)" \
     "$rc $(grep '~' drift.txt | sed -E 's/^ *//; s/ +/ /g; s/ [0-9]+ bytes//')"
 check "apply repairs it" "$TOPO" apply -f net.yaml
+# A link replaced by a file (as an older topo wrote them, or by hand) is put back.
+rm /etc/netns/names-db/hosts; cp /etc/netns/names-web/hosts /etc/netns/names-db/hosts
+expect_contains "plan shows a file where the link should be" "~ file     /etc/netns/names-db/hosts → ../.topo-names/back (link file → ../.topo-names/back)" \
+    "$("$TOPO" plan -f net.yaml)"
+check "apply puts the link back" "$TOPO" apply -f net.yaml
+expect_eq "db's hosts is the link again" "../.topo-names/back" "$(readlink /etc/netns/names-db/hosts)"
 expect_eq "db resolves to its real address again" "10.20.2.3" "$(lookup names-web db)"
 
 check "destroy" "$TOPO" destroy -f net.yaml

@@ -55,7 +55,7 @@ sed -i 's/^services:$/services:\n  a-first: {networks: [lan, back], ports: ["909
 out=$("$TOPO" apply -f net.yaml -y 2>&1)
 expect_contains "apply without a record destroys nothing" "to change, 0 to destroy" "$out"
 expect_eq "and changes only the port map and the files that name the new service" \
-    "~ nft-table topo-rec|~ file /etc/netns/rec-cache/hosts|~ file /etc/netns/rec-db/hosts|~ file /etc/netns/rec-web/hosts|" \
+    "~ nft-table topo-rec|~ file /etc/netns/.topo-rec/back|~ file /etc/netns/rec-web/hosts|" \
     "$(grep -E '^  (~|-|±) ' <<<"$out" | awk '{print $1, $2, $3}' | tr '\n' '|')"
 now=$(addresses)
 for ns in rec-cache rec-db rec-web; do

@@ -83,9 +83,33 @@ TEST_CASE("names: one hosts and one resolv.conf per sandbox, none for host-mode 
     h.mode = NetworkMode::Host;
     f.p.services["h"] = h;
     auto files = name_files(f.p, f.a, {"", "", "/etc/netns"});
-    CHECK(files.size() == 8);  // api, cache, db, web
+    CHECK(files.size() == 9);  // api, cache, db, web, and backend's shared file
     CHECK(files[0].path == "/etc/netns/shop-api/hosts");
     CHECK(files[1].path == "/etc/netns/shop-api/resolv.conf");
+    CHECK(files[8].path == "/etc/netns/.topo-shop/backend");
+}
+
+TEST_CASE("names: a sandbox on one network links to the network's file; one with more of its own gets its own") {
+    Fixture f;
+    std::map<std::string, File> by_path;
+    for (auto& file : name_files(f.p, f.a, {"", "", "/etc/netns"})) by_path[file.path] = file;
+    // db and cache: one network, no extra_hosts, hostname = name.
+    CHECK(by_path.at("/etc/netns/shop-db/hosts").link == "../.topo-shop/backend");
+    CHECK(by_path.at("/etc/netns/shop-db/hosts").content.empty());
+    CHECK(by_path.at("/etc/netns/shop-cache/hosts").link == "../.topo-shop/backend");
+    // web is on two networks; api has extra_hosts and a hostname of its own.
+    CHECK(by_path.at("/etc/netns/shop-web/hosts").link.empty());
+    CHECK(by_path.at("/etc/netns/shop-api/hosts").link.empty());
+    CHECK(!by_path.count("/etc/netns/.topo-shop/frontend"));  // nobody links to it
+    // The network's file: every member, db and cache themselves included,
+    // each by service name, hostname and aliases.
+    auto backend = by_path.at("/etc/netns/.topo-shop/backend").content.str();
+    CHECK(naming::has_file_marker(backend, "shop"));
+    CHECK(backend.find("127.0.0.1\tlocalhost\n") != std::string::npos);
+    CHECK(backend.find("# network backend\n"
+                       "10.0.43.2\tcache store\n"
+                       "10.0.43.3\tdb store\n"
+                       "10.0.43.4\tweb\n") != std::string::npos);
 }
 
 TEST_CASE("names: a sandbox amid a network's members sees those before and after it, not itself") {
@@ -102,7 +126,7 @@ TEST_CASE("names: a sandbox amid a network's members sees those before and after
 TEST_CASE("names: the files of name_files are the ones hosts_file renders") {
     Fixture f;
     for (auto& file : name_files(f.p, f.a, {"", "", "/etc/netns"})) {
-        if (!file.path.ends_with("/hosts")) continue;
+        if (!file.path.ends_with("/hosts") || !file.link.empty()) continue;
         auto service = file.path.substr(std::string("/etc/netns/shop-").size());
         service = service.substr(0, service.find('/'));
         CHECK(file.content == hosts_file(f.p, f.a, f.p.services.at(service)));

@@ -82,9 +82,10 @@ TEST_CASE("reconcile: adding a service creates only that service's objects") {
             CHECK(ch.action == Action::Create);
             continue;
         }
-        // Everything else: the hosts files of cache's new neighbours on backend.
+        // Everything else: backend's shared hosts file (db links to it, so db's
+        // own is untouched) and the file of web, which is on two networks.
         CHECK(ch.action == Action::Update);
-        bool neighbour_hosts = ch.id() == "/etc/netns/shop-db/hosts" || ch.id() == "/etc/netns/shop-web/hosts";
+        bool neighbour_hosts = ch.id() == "/etc/netns/.topo-shop/backend" || ch.id() == "/etc/netns/shop-web/hosts";
         CHECK(neighbour_hosts);
     }
 }
@@ -96,17 +97,19 @@ TEST_CASE("plan: deletions come first, in reverse order, and what goes with a de
     p.services.erase("db");
     auto c = plan_for(k, &p, a);
     auto& cs = c.plan.changes;
-    // db's two files, its sandbox address, its veth, its namespace; then web's hosts file loses db.
-    REQUIRE(cs.size() == 6);
+    // db's two files and backend's shared file (db was the only sandbox linking
+    // to it), its sandbox address, its veth, its namespace; then web's hosts file loses db.
+    REQUIRE(cs.size() == 7);
     CHECK(cs[0].kind() == Kind::File);
     CHECK(cs[1].kind() == Kind::File);
-    CHECK(cs[2].kind() == Kind::Address);
-    CHECK(cs[2].implied);
-    CHECK(cs[3].kind() == Kind::Veth);
-    CHECK(cs[3].implied);  // its sandbox end's namespace goes: the kernel removes both ends
-    CHECK(cs[4].kind() == Kind::Netns);
-    CHECK(cs[5].action == Action::Update);
-    CHECK(cs[5].id() == "/etc/netns/shop-web/hosts");
+    CHECK(cs[2].kind() == Kind::File);
+    CHECK(cs[3].kind() == Kind::Address);
+    CHECK(cs[3].implied);
+    CHECK(cs[4].kind() == Kind::Veth);
+    CHECK(cs[4].implied);  // its sandbox end's namespace goes: the kernel removes both ends
+    CHECK(cs[5].kind() == Kind::Netns);
+    CHECK(cs[6].action == Action::Update);
+    CHECK(cs[6].id() == "/etc/netns/shop-web/hosts");
     auto r = execute(k, cs);
     CHECK(r.ok());
     CHECK(verify(k, c.desired).empty());
