@@ -258,10 +258,12 @@ void add_residue(const std::filesystem::path& dir, HostState& out) {
         out.add(File{(dir / "hosts").string(), ""});
         return;
     }
+    // symlink_status: a link (a hosts file, or its temporary) counts as there
+    // even when what it points at is not.
+    auto there = [&](const std::string& p) { return std::filesystem::exists(std::filesystem::symlink_status(p, ec)); };
     for (auto* f : {"hosts", "resolv.conf"}) {
         auto path = (dir / f).string();
-        if (!std::filesystem::exists(path, ec) && std::filesystem::exists(temp_path_for(path), ec))
-            out.add(File{path, ""});
+        if (!there(path) && there(temp_path_for(path))) out.add(File{path, ""});
     }
 }
 
