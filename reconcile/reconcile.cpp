@@ -88,9 +88,10 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
 namespace {
 
 // What a run's changes can have affected: the sandboxes they were in (a veth's
-// both ends) and the files they wrote.
+// both ends), the host links they changed (or whose addresses they changed)
+// and the files they wrote.
 struct Touched {
-    std::set<std::string> sandboxes, files;
+    std::set<std::string> sandboxes, host_links, files;
 
     explicit Touched(const std::vector<Change>& changes) {
         for (auto& c : changes)
@@ -98,21 +99,40 @@ struct Touched {
                 if (!o) continue;
                 if (auto* n = std::get_if<Netns>(o)) sandboxes.insert(n->name);
                 if (auto* l = std::get_if<Link>(o); l && !l->peer_ns.empty()) sandboxes.insert(l->peer_ns);
+                if (auto* l = std::get_if<Link>(o); l && l->ns.empty()) host_links.insert(l->name);
+                if (auto* a = std::get_if<Address>(o); a && a->ns.empty()) host_links.insert(a->link);
                 if (auto* f = std::get_if<File>(o)) files.insert(f->path);
                 if (auto ns = namespace_of(*o); !ns.empty()) sandboxes.insert(ns);
             }
     }
 
-    // Whether `o` is read back by a scope limited to these sandboxes and files.
+    // Whether `o` is read back by a scope limited to these sandboxes, host
+    // links and files.
     bool covers(const Object& o) const {
         if (auto* f = std::get_if<File>(&o)) return files.count(f->path);
         if (auto* n = std::get_if<Netns>(&o)) return sandboxes.count(n->name);
-        // A host end of a veth is read whole only with the sandbox of its other
-        // end (without it, the kernel's answer has no peer at all).
-        if (auto* l = std::get_if<Link>(&o); l && l->kind == LinkKind::Veth && l->ns.empty())
-            return sandboxes.count(l->peer_ns) > 0;
+        if (auto* l = std::get_if<Link>(&o); l && l->ns.empty()) {
+            // A host end of a veth is read whole only with the sandbox of its
+            // other end (without it, the kernel's answer has no peer at all).
+            if (l->kind == LinkKind::Veth) return sandboxes.count(l->peer_ns) > 0;
+            return host_links.count(l->name) > 0;
+        }
+        if (auto* a = std::get_if<Address>(&o); a && a->ns.empty()) return host_links.count(a->link) > 0;
         auto ns = namespace_of(o);
         return ns.empty() || sandboxes.count(ns);
+    }
+
+    // The host links to read back: the changed ones, and the host ends of
+    // the veths of every sandbox read back.
+    std::set<std::string> links_to_read(const HostState& desired, const std::vector<Change>& changes) const {
+        auto out = host_links;
+        auto add = [&](const Object& o) {
+            if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && covers(o)) out.insert(l->name);
+        };
+        for (auto& [_, o] : desired.objects) add(o);
+        for (auto& c : changes)
+            if (c.before) add(*c.before);
+        return out;
     }
 
     HostState within(const HostState& s) const {
@@ -135,6 +155,7 @@ std::vector<std::string> verify(Kernel& kernel, const Desired& desired, const st
         Touched t(*changes);
         ReadScope scope = desired.scope;
         scope.only_sandboxes = t.sandboxes;
+        scope.only_host_links = t.links_to_read(desired.state, *changes);
         scope.files.assign(t.files.begin(), t.files.end());
         d = diff(t.within(desired.state), t.within(kernel.read(scope)));
     }

@@ -35,6 +35,9 @@ struct ReadScope {
     // Verification of a small change reads only what it touched: when set, only
     // these sandboxes, and of the files only those in `files` (no /etc/netns scan).
     std::optional<std::set<std::string>> only_sandboxes;
+    // And with it: only these host links, asked for by name (plus the bridges
+    // and parents they name), instead of a dump of every link on the host.
+    std::optional<std::set<std::string>> only_host_links;
 };
 
 // A refusal by the kernel, with the object it concerned:

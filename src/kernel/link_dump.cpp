@@ -141,6 +141,26 @@ LinkDump dump_links(nl_sock* sock, const std::string& what) {
     }
 }
 
+void get_link(nl_sock* sock, const std::string& name, int ifindex, LinkDump& into, const std::string& what) {
+    auto m = link_msg(RTM_GETLINK, 0, ifindex);
+    if (!name.empty()) nla_put_string(m.get(), IFLA_IFNAME, name.c_str());
+    nla_put_u32(m.get(), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+    if (int err = nl_send_auto(sock, m.get()); err < 0) nl::fail(what, "read link", err);
+    nl_cb* own = nl_socket_get_cb(sock);
+    nl_cb* cb = nl_cb_clone(own);
+    nl_cb_put(own);
+    if (!cb) throw KernelError(what + ": read link: out of memory");
+    nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, parse_link, &into);
+    int err = nl_recvmsgs(sock, cb);
+    nl_cb_put(cb);
+    if (err < 0) {
+        if (nl::is_gone(err)) return;  // no such link: an error instead of the answer, and no ACK
+        nl::fail(what, "read link", err);
+    }
+    // libnl asked for an ACK (its default), which follows the answer on its own.
+    if (int e = nl_wait_for_ack(sock); e < 0) nl::fail(what, "read link", e);
+}
+
 void set_port_isolated(nl_sock* sock, const std::string& name, bool on, const std::string& what) {
     auto m = link_msg(RTM_NEWLINK, 0, 0);  // by name; without NLM_F_CREATE it never makes a link
     nla_put_string(m.get(), IFLA_IFNAME, name.c_str());

@@ -294,7 +294,16 @@ void add_shared_files(const std::filesystem::path& dir, std::set<std::string>& p
 HostState read_host(RealKernel& k, const ReadScope& scope) {
     HostState out;
     std::optional<trace::Span> phase(std::in_place, "read host dumps");
-    auto links = dump_links(k.sock(""), what_of(""));
+    LinkDump links;
+    if (scope.only_host_links) {
+        for (auto& name : *scope.only_host_links) get_link(k.sock(""), name, 0, links, what_of(""));
+        std::set<int> masters;  // a port's bridge is named by index
+        for (auto& l : links.links)
+            if (l.master && !links.find(l.master)) masters.insert(l.master);
+        for (int idx : masters) get_link(k.sock(""), "", idx, links, what_of(""));
+    } else {
+        links = dump_links(k.sock(""), what_of(""));
+    }
     Caches host;
     dump_rest(k.sock(""), "", false, host);
     std::unordered_set<std::string> foreign_links(scope.foreign_links.begin(), scope.foreign_links.end());
@@ -352,6 +361,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
             it->second.peer_owner = p.owner;
         }
         for (auto& [link, parent] : sb.macvlans) {
+            if (scope.only_host_links && !links.find(parent)) get_link(k.sock(""), "", parent, links, what_of(""));
             link.parent = links.name(parent);
             out.add(link);
         }

@@ -87,6 +87,8 @@ private:
     std::unordered_map<int, size_t> by_index_;
 };
 LinkDump dump_links(nl_sock* sock, const std::string& what);
+// One link by name or by index, added to `into`; absent links are skipped.
+void get_link(nl_sock* sock, const std::string& name, int ifindex, LinkDump& into, const std::string& what);
 
 // Setting a bridge port's isolated flag, by name (kernel/link_dump.cpp).
 void set_port_isolated(nl_sock* sock, const std::string& name, bool on, const std::string& what);
