@@ -144,9 +144,15 @@ std::string resolv_conf(const Project& p, const Service& s, const std::string& h
     return out;
 }
 
+namespace {
+
+// A sandbox that resolves exactly its one network's members (its own line
+// is theirs too) links to the network's file.
 bool shares_network_file(const Service& s) {
     return s.endpoints.size() == 1 && s.extra_hosts.empty() && s.hostname == s.name;
 }
+
+}  // namespace
 
 std::vector<File> name_files(const Project& p, const Addressing& a, const NamesContext& ctx) {
     std::vector<File> out;
