@@ -52,10 +52,28 @@ void mark_implied(std::vector<Change>& deletions) {
     }
 }
 
+// By kind's rank, then id (descending for deletions). The keys are made once:
+// an id is a formatted string, and making two per comparison was most of the
+// time of planning 10,000 services.
+void sort_by_rank(std::vector<Change>& changes, bool descending) {
+    std::vector<std::pair<std::pair<int, std::string>, size_t>> keys;
+    keys.reserve(changes.size());
+    for (size_t i = 0; i < changes.size(); ++i) keys.push_back({{rank(changes[i].kind()), changes[i].id()}, i});
+    std::stable_sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) {
+        return descending ? b.first < a.first : a.first < b.first;
+    });
+    std::vector<Change> out;
+    out.reserve(changes.size());
+    for (auto& [_, i] : keys) out.push_back(std::move(changes[i]));
+    changes = std::move(out);
+}
+
 }  // namespace
 
 std::vector<Change> plan(std::vector<Change> changes) {
     std::vector<Change> deletions, creations;
+    deletions.reserve(changes.size());
+    creations.reserve(changes.size());
     for (auto& c : changes) {
         if (c.action == Action::Delete) {
             deletions.push_back(std::move(c));
@@ -69,13 +87,8 @@ std::vector<Change> plan(std::vector<Change> changes) {
         }
     }
     mark_implied(deletions);
-    auto by_rank = [](const Change& a, const Change& b) {
-        int ra = rank(a.kind()), rb = rank(b.kind());
-        return ra != rb ? ra < rb : a.id() < b.id();
-    };
-    std::sort(deletions.begin(), deletions.end(),
-              [&](const Change& a, const Change& b) { return by_rank(b, a); });
-    std::sort(creations.begin(), creations.end(), by_rank);
+    sort_by_rank(deletions, true);
+    sort_by_rank(creations, false);
     std::vector<Change> out = std::move(deletions);
     out.insert(out.end(), std::make_move_iterator(creations.begin()), std::make_move_iterator(creations.end()));
     return out;

@@ -381,14 +381,23 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         if (key.kind == Kind::Netns) known.insert(key.id);
     std::vector<std::filesystem::path> dirs;  // the project's sandboxes' directories
     auto shared = naming::shared_files_dir(scope.project);
+    std::unordered_set<std::string> listed;  // what /etc/netns holds, when it was listed
     if (!scope.only_sandboxes)
         for (auto& dir : std::filesystem::directory_iterator("/etc/netns", ec)) {
             auto name = dir.path().filename().string();
+            listed.insert(name);
             if (name == shared) add_shared_files(dir.path(), paths, out);
             if (!name.starts_with(prefix)) continue;
             for (auto* f : {"hosts", "resolv.conf"}) paths.insert((dir.path() / f).string());
             if (known.count(name)) dirs.push_back(dir.path());
         }
+    // A file in a directory of /etc/netns that is not there is not there
+    // either: no open for it (planning against an empty host asked for 20,000).
+    if (!scope.only_sandboxes && !ec)
+        std::erase_if(paths, [&](const std::string& path) {
+            auto dir = std::filesystem::path(path).parent_path();
+            return dir.parent_path() == "/etc/netns" && !listed.count(dir.filename().string());
+        });
     // Two small files per sandbox: read by a few threads too.
     std::vector<std::string> path_list(paths.begin(), paths.end());
     std::vector<std::optional<files::Entry>> entries(path_list.size());

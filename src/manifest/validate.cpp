@@ -140,8 +140,36 @@ bool same_host_ip(const Port& a, const Port& b) {
     return *a.host_ip == *b.host_ip;
 }
 
+// The published ports seen so far, by protocol and first port, to find the
+// ones a new range overlaps without comparing it with every other (10,000
+// services made that pairwise check a tenth of a plan's time).
+class Published {
+public:
+    // The first earlier port whose range overlaps `port`'s on the same host address.
+    const std::pair<std::string, const Port*>* overlap(const Port& port) const {
+        auto proto = int(port.protocol);
+        auto span = longest_.count(proto) ? longest_.at(proto) : 0;
+        int from = std::max(0, int(port.published->first) - span);
+        for (auto it = by_start_.lower_bound({proto, from});
+             it != by_start_.end() && it->first <= std::pair{proto, int(port.published->last)}; ++it)
+            for (auto& q : it->second)
+                if (q.second->published->last >= port.published->first && same_host_ip(*q.second, port)) return &q;
+        return nullptr;
+    }
+    void add(const std::string& service, const Port& port) {
+        auto proto = int(port.protocol);
+        by_start_[{proto, int(port.published->first)}].push_back({service, &port});
+        auto& span = longest_[proto];
+        span = std::max(span, int(port.published->last) - int(port.published->first));
+    }
+
+private:
+    std::map<std::pair<int, int>, std::vector<std::pair<std::string, const Port*>>> by_start_;
+    std::map<int, int> longest_;  // per protocol: the widest range's span
+};
+
 void check_ports(Reader& r, const Project& p) {
-    std::vector<std::pair<std::string, const Port*>> all;
+    Published all;
     for (auto& [name, s] : p.services) {
         auto node = node_at(r.service(name), {"ports"});
         if (!s.ports.empty() && s.mode == NetworkMode::Sandbox) {
@@ -158,15 +186,11 @@ void check_ports(Reader& r, const Project& p) {
         for (size_t i = 0; i < s.ports.size(); ++i) {
             const Port& port = s.ports[i];
             if (!port.published) continue;
-            for (auto& [other, q] : all) {
-                if (q->protocol != port.protocol || !same_host_ip(*q, port)) continue;
-                if (q->published->last < port.published->first || port.published->last < q->published->first) continue;
+            if (auto* q = all.overlap(port))
                 r.error(node.IsSequence() ? node[i] : node, fmt::format("services.{}.ports[{}]", name, i),
                         fmt::format("host port {}/{} is already published by service {}", port.published->first,
-                                    to_string(port.protocol), other));
-                break;
-            }
-            all.push_back({name, &port});
+                                    to_string(port.protocol), q->first));
+            all.add(name, port);
         }
     }
 }

@@ -105,6 +105,11 @@ services:
   b: {ports: ["8000-8090:7000-7090"]}
 )",
      {"proj/net.yaml:3:15: services.b.ports[0]: host port 8000/tcp is already published by service a"}},
+    {"port_in_range", R"(services:
+  a: {ports: ["8000-8010:7000-7010"]}
+  b: {ports: ["8011:80", "8005:80/udp", "8010:80"]}
+)",
+     {"proj/net.yaml:3:41: services.b.ports[2]: host port 8010/tcp is already published by service a"}},
     {"range_len", R"(services:
   a: {ports: ["8000-8002:7000-7001"]}
 )",
