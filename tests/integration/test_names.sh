@@ -85,6 +85,23 @@ check "apply puts the link back" "$TOPO" apply -f net.yaml
 expect_eq "db's hosts is the link again" "../.topo-names/back" "$(readlink /etc/netns/names-db/hosts)"
 expect_eq "db resolves to its real address again" "10.20.2.3" "$(lookup names-web db)"
 
+# db joins a second network: its link becomes a file of its own, and back again.
+cp net.yaml one-net.yaml
+python3 - <<'PY'
+s = open("net.yaml").read()
+s = s.replace("  db:\n    networks:\n      back: {aliases: [store]}\n",
+              "  db:\n    networks:\n      back: {aliases: [store]}\n      front: {}\n")
+open("net.yaml", "w").write(s)
+PY
+check "apply db on two networks" "$TOPO" apply -f net.yaml
+expect_eq "db's hosts is a file now" "" "$(readlink /etc/netns/names-db/hosts || true)"
+expect_eq "db resolves web's front alias" "10.20.1.3" "$(lookup names-db frontpage)"
+expect_eq "and cache on back still" "10.20.2.2" "$(lookup names-db cache)"
+cp one-net.yaml net.yaml
+check "apply db on one network again" "$TOPO" apply -f net.yaml
+expect_eq "db's hosts is the link again" "../.topo-names/back" "$(readlink /etc/netns/names-db/hosts)"
+expect_eq "and db no longer resolves the front alias" "" "$(lookup names-db frontpage)"
+
 check "destroy" "$TOPO" destroy -f net.yaml
 expect_eq "no file or directory of the project is left under /etc/netns" "" "$(ls /etc/netns)"
 finish
