@@ -183,7 +183,15 @@ int cmd_destroy(const Options& o) {
     auto lock = s.state.lock(s.project_name, o.lock_timeout);
     auto c = s.compute();
     if (!s.record() && !o.collect) {
-        if (c.plan.empty()) throw UserError(fmt::format("topo has no record of project {} in {} and finds nothing of it on this host", s.project_name, o.state_dir));
+        // Nothing to remove is what destroy is for: a destroy killed after it
+        // removed the record, retried, succeeds (as `docker compose down` or
+        // `terraform destroy` do). The message names the project and the state
+        // directory, so a mistyped name does not go unseen.
+        if (c.plan.empty()) {
+            fmt::print("Nothing to destroy: topo has no record of project {} in {} and finds nothing of it on this host.\n",
+                       s.project_name, o.state_dir);
+            return 0;
+        }
         throw UserError(fmt::format(
             "topo has no record of project {} in {}, but finds {} object(s) marked as its own; "
             "run `topo destroy --project {} --collect` to remove them",
