@@ -92,8 +92,11 @@ Msg link_msg(int type, int flags, int ifindex) {
     return m;
 }
 
-int dump_once(nl_sock* sock, LinkDump& out) {
-    auto m = link_msg(RTM_GETLINK, NLM_F_DUMP, 0);
+// Sends an RTM_GETLINK (a dump, or one link by name or index) without
+// counters and parses the answers into `out`; a libnl error code.
+int request_links(nl_sock* sock, int flags, const std::string& name, int ifindex, LinkDump& out) {
+    auto m = link_msg(RTM_GETLINK, flags, ifindex);
+    if (!name.empty()) nla_put_string(m.get(), IFLA_IFNAME, name.c_str());
     nla_put_u32(m.get(), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
     if (int err = nl_send_auto(sock, m.get()); err < 0) return err;
     // nl_socket_get_cb takes a reference: drop it once cloned.
@@ -131,29 +134,16 @@ std::string LinkDump::name(int ifindex) const {
 }
 
 LinkDump dump_links(nl_sock* sock, const std::string& what) {
-    // A dump the kernel marks interrupted (links changed while it ran) is
-    // incomplete: read again, as libnl's cache does.
-    for (int attempt = 0;; ++attempt) {
-        LinkDump out;
-        int err = dump_once(sock, out);
-        if (err >= 0) return out;
-        if (err != -NLE_DUMP_INTR || attempt == 4) nl::fail(what, "read links", err);
-    }
+    LinkDump out;
+    nl::whole_dump(what, "read links", [&] {
+        out = {};
+        return request_links(sock, NLM_F_DUMP, "", 0, out);
+    });
+    return out;
 }
 
 void get_link(nl_sock* sock, const std::string& name, int ifindex, LinkDump& into, const std::string& what) {
-    auto m = link_msg(RTM_GETLINK, 0, ifindex);
-    if (!name.empty()) nla_put_string(m.get(), IFLA_IFNAME, name.c_str());
-    nla_put_u32(m.get(), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-    if (int err = nl_send_auto(sock, m.get()); err < 0) nl::fail(what, "read link", err);
-    nl_cb* own = nl_socket_get_cb(sock);
-    nl_cb* cb = nl_cb_clone(own);
-    nl_cb_put(own);
-    if (!cb) throw KernelError(what + ": read link: out of memory");
-    nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, parse_link, &into);
-    int err = nl_recvmsgs(sock, cb);
-    nl_cb_put(cb);
-    if (err < 0) {
+    if (int err = request_links(sock, 0, name, ifindex, into); err < 0) {
         if (nl::is_gone(err)) return;  // no such link: an error instead of the answer, and no ACK
         nl::fail(what, "read link", err);
     }

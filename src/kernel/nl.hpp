@@ -2,6 +2,7 @@
 #pragma once
 
 #include <netlink/cache.h>
+#include <netlink/errno.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <net/if.h>
@@ -28,6 +29,18 @@ using LinkPtr = std::unique_ptr<rtnl_link, LinkFree>;
 [[noreturn]] void fail_errno(const std::string& what, const char* step);
 // libnl error code → is it "already gone"? (for idempotent deletes)
 bool is_gone(int nl_err);
+
+// Runs `dump` (which returns a libnl error code) until the kernel's answer is
+// whole: a dump marked interrupted (objects changed while it ran) is
+// incomplete and is run again, as libnl's cache refill does; five tries.
+template <class F>
+void whole_dump(const std::string& what, const char* step, F dump) {
+    for (int attempt = 0;; ++attempt) {
+        int err = dump();
+        if (err >= 0) return;
+        if (err != -NLE_DUMP_INTR || attempt == 4) fail(what, step, err);
+    }
+}
 
 // A route socket connected in the calling thread's current network namespace;
 // `big`: with room for the host namespace's large dumps.

@@ -10,7 +10,6 @@
 // topo's links. Each of the project's sandboxes (a /run/netns entry named
 // <project>-* whose `lo` carries the project's marker): its veth ends (folded
 // into the host end's Link), macvlan links, addresses and static routes.
-#include <netlink/errno.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link/macvlan.h>
 #include <netlink/route/route.h>
@@ -58,19 +57,18 @@ std::string what_of(const std::string& ns) { return ns.empty() ? std::string("ho
 // reader threads queued on it (sandbox reads at 1000: 48 → 41 ms). Addresses
 // gained nothing from the split (one more round trip), so they keep libnl's.
 nl::Cache dump_by_family(nl_sock* s, const char* kind, int type, const std::string& ns, const char* step) {
-    for (int attempt = 0;; ++attempt) {
+    nl::Cache c;
+    nl::whole_dump(what_of(ns), step, [&] {
         nl_cache* raw = nullptr;
-        if (int err = nl_cache_alloc_name(kind, &raw); err < 0) nl::fail(what_of(ns), step, err);
-        nl::Cache c(raw);
-        int err = 0;
+        if (int err = nl_cache_alloc_name(kind, &raw); err < 0) return err;
+        c.reset(raw);
         for (int family : {AF_INET, AF_INET6}) {
-            if ((err = nl_rtgen_request(s, type, family, NLM_F_DUMP)) < 0) break;
-            if ((err = nl_cache_pickup(s, c.get())) < 0) break;
+            if (int err = nl_rtgen_request(s, type, family, NLM_F_DUMP); err < 0) return err;
+            if (int err = nl_cache_pickup(s, c.get()); err < 0) return err;
         }
-        if (err >= 0) return c;
-        // Interrupted by a change while it ran: incomplete, read again (as libnl's refill does).
-        if (err != -NLE_DUMP_INTR || attempt == 4) nl::fail(what_of(ns), step, err);
-    }
+        return 0;
+    });
+    return c;
 }
 
 // Addresses (and routes), after the links they refer to.
@@ -252,18 +250,22 @@ bool has_project_prefix(const std::string& name, const std::string& project) {
 // to become. Shown as an empty file of the project's, so that apply writes it
 // and destroy removes it, temporary file and directory included. An empty
 // directory holds nothing of anyone's, so taking it for topo's loses nothing.
+// Whether something is at `path`: a link (a hosts file, or its temporary)
+// counts even when what it points at is not there.
+bool present(const std::string& path) {
+    std::error_code ec;
+    return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
+}
+
 void add_residue(const std::filesystem::path& dir, HostState& out) {
     std::error_code ec;
     if (std::filesystem::is_empty(dir, ec) && !ec) {
         out.add(File{(dir / "hosts").string(), ""});
         return;
     }
-    // symlink_status: a link (a hosts file, or its temporary) counts as there
-    // even when what it points at is not.
-    auto there = [&](const std::string& p) { return std::filesystem::exists(std::filesystem::symlink_status(p, ec)); };
     for (auto* f : {"hosts", "resolv.conf"}) {
         auto path = (dir / f).string();
-        if (!there(path) && there(temp_path_for(path))) out.add(File{path, ""});
+        if (!present(path) && present(temp_path_for(path))) out.add(File{path, ""});
     }
 }
 
@@ -283,8 +285,7 @@ void add_shared_files(const std::filesystem::path& dir, std::set<std::string>& p
             continue;
         }
         auto base = path.substr(0, path.size() - temp.size());
-        std::error_code missing;
-        if (!std::filesystem::exists(std::filesystem::symlink_status(base, missing))) out.add(File{base, ""});
+        if (!present(base)) out.add(File{base, ""});
     }
     if (!any && !ec) out.add(File{(dir / "hosts").string(), ""});
 }
