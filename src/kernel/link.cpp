@@ -10,6 +10,8 @@
 #include <netlink/route/link/macvlan.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/link/bridge.h>
+#include <linux/if_link.h>
+#include <netlink/msg.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -25,6 +27,20 @@ namespace topo {
 nl::LinkPtr kernel_link(nl_sock* sock, const std::string& name, const std::string& w);
 
 namespace {
+
+struct MsgFree { void operator()(nl_msg* m) const { nlmsg_free(m); } };
+using Msg = std::unique_ptr<nl_msg, MsgFree>;
+
+Msg link_msg(int type, int flags, int ifindex) {
+    Msg m(nlmsg_alloc_simple(type, flags));
+    if (!m) throw KernelError("netlink: out of memory");
+    ifinfomsg ifi{};
+    ifi.ifi_family = AF_UNSPEC;
+    ifi.ifi_index = ifindex;
+    if (nlmsg_append(m.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0) throw KernelError("netlink: out of memory");
+    return m;
+}
+
 
 std::string what(const Link& l) {
     return fmt::format("{} {}", to_string(kind_of(l)), l.ns.empty() ? l.name : l.ns + ":" + l.name);
@@ -182,6 +198,29 @@ void link_delete(RealKernel& k, const Link& l) {
     rtnl_link_set_name(d.get(), l.name.c_str());
     int err = rtnl_link_delete(k.sock(l.ns), d.get());
     if (err < 0 && !nl::is_gone(err)) nl::fail(w, "delete", err);
+}
+
+// A bridge port's isolated flag (`enable_icc: false`: isolated ports of one
+// bridge cannot reach each other; the bridge itself and non-isolated ports
+// they can).
+//
+// Setting the flag is RTM_NEWLINK with IFLA_LINKINFO { IFLA_INFO_SLAVE_KIND
+// "bridge", IFLA_INFO_SLAVE_DATA { IFLA_BRPORT_ISOLATED } } (what `ip link set
+// X type bridge_slave isolated on` sends). The kernel ignores slave data in a
+// creating request (the new link has no master yet when it is parsed), so a
+// new port is isolated by a second request.
+void set_port_isolated(nl_sock* sock, const std::string& name, bool on, const std::string& what) {
+    auto m = link_msg(RTM_NEWLINK, 0, 0);  // by name; without NLM_F_CREATE it never makes a link
+    nla_put_string(m.get(), IFLA_IFNAME, name.c_str());
+    nlattr* info = nla_nest_start(m.get(), IFLA_LINKINFO);
+    nla_put_string(m.get(), IFLA_INFO_SLAVE_KIND, "bridge");
+    nlattr* data = nla_nest_start(m.get(), IFLA_INFO_SLAVE_DATA);
+    nla_put_u8(m.get(), IFLA_BRPORT_ISOLATED, on ? 1 : 0);
+    nla_nest_end(m.get(), data);
+    nla_nest_end(m.get(), info);
+    // nl_send_sync frees the message, whatever happens.
+    if (int err = nl_send_sync(sock, m.release()); err < 0)
+        nl::fail(what, on ? "isolate port" : "unisolate port", err);
 }
 
 }  // namespace topo

@@ -1,19 +1,16 @@
 // Reading the host: a link and an address dump per namespace, and in a
-// sandbox a route dump per family, each from one socket opened inside that
+// sandbox a route dump per family, each on a socket opened inside that
 // namespace (route dumps cannot target another namespace by netnsid, link and
-// address dumps could). Links are
-// parsed from the kernel's messages (kernel/link_dump.cpp), addresses and
-// routes through libnl's caches.
+// address dumps could), parsed by kernel/dump.cpp.
 //
 // Host namespace: topo's links (marker, or the project's generated name prefix
 // while unmarked), the foreign links the scope names, and the addresses on
 // topo's links. Each of the project's sandboxes (a /run/netns entry named
 // <project>-* whose `lo` carries the project's marker): its veth ends (folded
 // into the host end's Link), macvlan links, addresses and static routes.
-#include <netlink/route/addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
 #include <netlink/route/link/macvlan.h>
-#include <netlink/route/route.h>
-
 #include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
@@ -45,52 +42,9 @@ namespace topo {
 
 namespace {
 
-struct Caches {
-    nl::Cache addrs, routes;
-};
-
 std::string what_of(const std::string& ns) { return ns.empty() ? std::string("host namespace") : "netns " + ns; }
 
-// One libnl cache filled by a dump per address family. An AF_UNSPEC route
-// dump, which libnl's own refill sends, also walks the multicast routing
-// tables and runs under the rtnl lock that every namespace shares, so the
-// reader threads queued on it (sandbox reads at 1000: 48 → 41 ms). Addresses
-// gained nothing from the split (one more round trip), so they keep libnl's.
-nl::Cache dump_by_family(nl_sock* s, const char* kind, int type, const std::string& ns, const char* step) {
-    nl::Cache c;
-    nl::whole_dump(what_of(ns), step, [&] {
-        nl_cache* raw = nullptr;
-        if (int err = nl_cache_alloc_name(kind, &raw); err < 0) return err;
-        c.reset(raw);
-        for (int family : {AF_INET, AF_INET6}) {
-            if (int err = nl_rtgen_request(s, type, family, NLM_F_DUMP); err < 0) return err;
-            if (int err = nl_cache_pickup(s, c.get()); err < 0) return err;
-        }
-        return 0;
-    });
-    return c;
-}
-
-// Addresses (and routes), after the links they refer to.
-void dump_rest(nl_sock* s, const std::string& ns, bool routes, Caches& c) {
-    nl_cache* a = nullptr;
-    if (int err = rtnl_addr_alloc_cache(s, &a); err < 0) nl::fail(what_of(ns), "read addresses", err);
-    c.addrs.reset(a);
-    if (routes) c.routes = dump_by_family(s, "route/route", RTM_GETROUTE, ns, "read routes");
-}
-
 std::string str(const char* s) { return s ? s : ""; }
-
-std::optional<IpAddr> ip_of(nl_addr* a) {
-    if (!a) return std::nullopt;
-    IpAddr ip;
-    int fam = nl_addr_get_family(a);
-    if (fam == AF_INET && nl_addr_get_len(a) == 4) ip.family = 4;
-    else if (fam == AF_INET6 && nl_addr_get_len(a) == 16) ip.family = 6;
-    else return std::nullopt;
-    std::memcpy(ip.bytes.data(), nl_addr_get_binary_addr(a), nl_addr_get_len(a));
-    return ip;
-}
 
 Link base_link(const LinkDump::Entry& l, const LinkDump& links, const std::string& ns) {
     Link out;
@@ -109,35 +63,20 @@ Link base_link(const LinkDump::Entry& l, const LinkDump& links, const std::strin
 
 bool is_link_local(const IpAddr& a) { return a.is_v6() && a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80; }
 
-void read_addresses(nl_cache* addrs, const LinkDump& links, const std::string& ns,
+void read_addresses(const std::vector<AddrEntry>& addrs, const LinkDump& links, const std::string& ns,
                     const std::function<bool(int)>& wanted, HostState& out) {
-    for (auto* o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
-        auto* a = (rtnl_addr*)o;
-        if (!wanted(rtnl_addr_get_ifindex(a))) continue;
-        auto ip = ip_of(rtnl_addr_get_local(a));
-        if (!ip || is_link_local(*ip)) continue;
-        out.add(Address{ns, links.name(rtnl_addr_get_ifindex(a)), {*ip, uint8_t(rtnl_addr_get_prefixlen(a))}});
-    }
+    for (auto& a : addrs)
+        if (wanted(a.ifindex) && !is_link_local(a.prefix.addr)) out.add(Address{ns, links.name(a.ifindex), a.prefix});
 }
 
-void read_routes(nl_cache* routes, const LinkDump& links, const std::string& ns, HostState& out) {
-    for (auto* o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
-        auto* r = (rtnl_route*)o;
-        if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_protocol(r) != RTPROT_STATIC) continue;
-        nl_addr* dst = rtnl_route_get_dst(r);
+void read_routes(const std::vector<RouteEntry>& routes, const LinkDump& links, const std::string& ns, HostState& out) {
+    for (auto& r : routes) {
+        if (r.table != RT_TABLE_MAIN || r.protocol != RTPROT_STATIC) continue;
         Route route;
         route.ns = ns;
-        auto d = ip_of(dst);
-        if (!d) {  // a default route may come without a destination address
-            d = IpAddr{};
-            d->family = rtnl_route_get_family(r) == AF_INET ? 4 : 6;
-        }
-        route.dst = {*d, uint8_t(dst ? nl_addr_get_prefixlen(dst) : 0)};
-        if (rtnl_route_get_nnexthops(r) > 0) {
-            auto* nh = rtnl_route_nexthop_n(r, 0);
-            route.gateway = ip_of(rtnl_route_nh_get_gateway(nh));
-            route.dev = links.name(rtnl_route_nh_get_ifindex(nh));
-        }
+        route.dst = r.dst;
+        route.gateway = r.gateway;
+        route.dev = links.name(r.oif);
         out.add(route);
     }
 }
@@ -147,8 +86,7 @@ void read_routes(nl_cache* routes, const LinkDump& links, const std::string& ns,
 // ifindex for the merge, so workers share no libnl object.
 struct Sandbox {
     std::string ns;
-    nl_sock* sock = nullptr;  // the kernel's socket for `ns`, if it has one
-    nl::Sock opened;          // or one opened by the worker, handed to the kernel
+    int fd = -1;  // the kernel's socket for `ns`, if it has one
     bool residue = false;
     HostState state;  // empty: not the project's
     struct PeerEnd {
@@ -160,13 +98,13 @@ struct Sandbox {
     std::vector<std::pair<Link, int>> macvlans;  // with the parent's host ifindex
 };
 
-// A socket inside the namespace: the worker thread enters it for good
-// (setns moves only the calling thread), the socket stays bound to it.
-nl_sock* enter(Sandbox& sb) {
-    if (sb.sock) return sb.sock;
+// Enters the sandbox's namespace for good (setns moves only the calling
+// thread: a socket opened next is bound to the sandbox); false when there is
+// nothing to read.
+bool enter(Sandbox& sb) {
     int fd = netns::open_fd(sb.ns);
     if (fd < 0) {
-        if (errno == ENOENT) return nullptr;  // deleted since it was listed
+        if (errno == ENOENT) return false;  // deleted since it was listed
         nl::fail_errno("netns " + sb.ns, "open");
     }
     int rc = ::setns(fd, CLONE_NEWNET), err = errno;
@@ -174,27 +112,30 @@ nl_sock* enter(Sandbox& sb) {
     if (rc != 0) {
         // EINVAL on an empty file: a create killed before the mount. Anything
         // else is an error: taking the sandbox for absent would plan to create it.
-        if (err == EINVAL && netns::is_residue(sb.ns)) return sb.residue = true, nullptr;
+        if (err == EINVAL && netns::is_residue(sb.ns)) return sb.residue = true, false;
         errno = err;
         nl::fail_errno("netns " + sb.ns, "enter");
     }
-    sb.opened = nl::connect_route(false);  // a sandbox's dumps are small
-    return sb.opened.get();
+    return true;
 }
 
 void read_sandbox(Sandbox& sb, const std::string& project) {
-    nl_sock* s = enter(sb);
-    if (!s) return;
+    std::optional<RouteSocket> own;
+    if (sb.fd < 0) {
+        if (!enter(sb)) return;
+        sb.fd = own.emplace().fd();
+    }
+    auto what = what_of(sb.ns);
     // The marker is on `lo`, which the sandbox's link dump holds anyway.
-    auto links = dump_links(s, what_of(sb.ns));
+    auto links = dump_links(sb.fd, what);
     auto* lo = links.find("lo");
     if (!lo) return;
     auto marker = lo->alias;
     if (!naming::owned_by(marker, project)) return;
     auto& out = sb.state;
     out.add(Netns{sb.ns, marker});
-    Caches c;
-    dump_rest(s, sb.ns, true, c);
+    auto addrs = dump_addresses(sb.fd, what);
+    auto routes = dump_routes(sb.fd, what);
     for (auto& l : links.links) {
         Link link = base_link(l, links, sb.ns);
         if (link.owner.empty()) link.owner = marker;  // inside topo's sandbox: topo's
@@ -206,8 +147,8 @@ void read_sandbox(Sandbox& sb, const std::string& project) {
             sb.macvlans.push_back({link, l.link});
         }
     }
-    read_addresses(c.addrs.get(), links, sb.ns, [&](int idx) { return idx != lo->ifindex; }, out);
-    read_routes(c.routes.get(), links, sb.ns, out);
+    read_addresses(addrs, links, sb.ns, [&](int idx) { return idx != lo->ifindex; }, out);
+    read_routes(routes, links, sb.ns, out);
 }
 
 // Runs work(i) for i in [0, n) on a few threads of its own; what work(i)
@@ -295,18 +236,18 @@ void add_shared_files(const std::filesystem::path& dir, std::set<std::string>& p
 HostState read_host(RealKernel& k, const ReadScope& scope) {
     HostState out;
     std::optional<trace::Span> phase(std::in_place, "read host dumps");
+    const int host = nl_socket_get_fd(k.sock(""));
     LinkDump links;
     if (scope.only_host_links) {
-        for (auto& name : *scope.only_host_links) get_link(k.sock(""), name, 0, links, what_of(""));
+        for (auto& name : *scope.only_host_links) get_link(host, name, 0, links, what_of(""));
         std::set<int> masters;  // a port's bridge is named by index
         for (auto& l : links.links)
             if (l.master && !links.find(l.master)) masters.insert(l.master);
-        for (int idx : masters) get_link(k.sock(""), "", idx, links, what_of(""));
+        for (int idx : masters) get_link(host, "", idx, links, what_of(""));
     } else {
-        links = dump_links(k.sock(""), what_of(""));
+        links = dump_links(host, what_of(""));
     }
-    Caches host;
-    dump_rest(k.sock(""), "", false, host);
+    auto host_addrs = dump_addresses(host, what_of(""));
     std::unordered_set<std::string> foreign_links(scope.foreign_links.begin(), scope.foreign_links.end());
     std::map<int, Link> host_veths;
     std::set<int> ours;
@@ -329,7 +270,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         }
         else out.add(link);
     }
-    read_addresses(host.addrs.get(), links, "", [&](int idx) { return ours.count(idx) > 0; }, out);
+    read_addresses(host_addrs, links, "", [&](int idx) { return ours.count(idx) > 0; }, out);
     phase.emplace("read sandboxes");
     auto prefix = scope.project + "-";
     std::vector<Sandbox> sandboxes;
@@ -338,18 +279,15 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         if (ns.starts_with(prefix) && in_scope(ns)) {
             sandboxes.emplace_back();
             sandboxes.back().ns = ns;
-            sandboxes.back().sock = k.cached_sock(ns);
+            if (auto* sock = k.cached_sock(ns)) sandboxes.back().fd = nl_socket_get_fd(sock);
         }
-    // Workers open a socket per sandbox: grow the descriptor table now, while
-    // this thread is alone; a table shared by threads waits for an RCU grace
-    // period each time it grows (~70 ms in all at 1000 sandboxes).
-    if (int fd = ::fcntl(nl_socket_get_fd(k.sock("")), F_DUPFD_CLOEXEC, int(sandboxes.size()) + 64); fd >= 0)
-        ::close(fd);
+    // Workers close each sandbox's socket when done with it: the descriptor
+    // table stays small (a table shared by threads waits for an RCU grace
+    // period each time it grows: ~70 ms at 1000 sandboxes when they were kept).
     // Sandboxes are independent, and recent kernels answer link, address and
     // route dumps without the rtnl lock: a few threads share them.
     in_parallel(sandboxes.size(), [&](size_t i) { read_sandbox(sandboxes[i], scope.project); });
     for (auto& sb : sandboxes) {
-        if (sb.opened) k.adopt(sb.ns, std::move(sb.opened));
         // A create killed before the mount: an empty file, collected like a namespace.
         if (sb.residue) out.add(Netns{sb.ns, naming::project_marker(scope.project) + "residue"});
         for (auto& [key, o] : sb.state.objects) out.objects.insert_or_assign(key, std::move(o));
@@ -362,7 +300,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
             it->second.peer_owner = p.owner;
         }
         for (auto& [link, parent] : sb.macvlans) {
-            if (scope.only_host_links && !links.find(parent)) get_link(k.sock(""), "", parent, links, what_of(""));
+            if (scope.only_host_links && !links.find(parent)) get_link(host, "", parent, links, what_of(""));
             link.parent = links.name(parent);
             out.add(link);
         }

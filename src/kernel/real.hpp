@@ -34,10 +34,9 @@ public:
 
     // The route socket of a namespace ("" = the one topo started in).
     nl_sock* sock(const std::string& ns);
-    // The socket already open for `ns`, or nullptr; take one opened elsewhere
-    // (the reader's threads open sandboxes' sockets themselves).
+    // The socket already open for `ns`, or nullptr (the reader's threads
+    // open sandboxes' sockets themselves when there is none).
     nl_sock* cached_sock(const std::string& ns) const;
-    void adopt(const std::string& ns, nl::Sock s) { socks_.emplace(ns, std::move(s)); }
     int ifindex(const std::string& ns, const std::string& name, const std::string& what);
 
 private:
@@ -61,8 +60,22 @@ nl::LinkPtr kernel_link(nl_sock* sock, const std::string& name, const std::strin
 void set_marker(nl_sock* sock, const std::string& name, const std::string& marker, const std::string& what,
                 bool up = false);
 
-// The links of the socket's namespace as one dump reports them
-// (kernel/link_dump.cpp), with what libnl's cache does not read.
+// Reading links, addresses and routes (kernel/dump.cpp): dumps on a socket's
+// descriptor (nl_socket_get_fd of a libnl socket, or a RouteSocket), parsed
+// into plain values. `what` names the namespace in errors.
+class RouteSocket {  // a plain route-netlink socket in the calling thread's namespace
+public:
+    RouteSocket();
+    ~RouteSocket();
+    RouteSocket(const RouteSocket&) = delete;
+    RouteSocket& operator=(const RouteSocket&) = delete;
+    int fd() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+// The links of a namespace as one dump reports them.
 class LinkDump {
 public:
     struct Entry {
@@ -86,11 +99,26 @@ public:
 private:
     std::unordered_map<int, size_t> by_index_;
 };
-LinkDump dump_links(nl_sock* sock, const std::string& what);
+LinkDump dump_links(int fd, const std::string& what);
 // One link by name or by index, added to `into`; absent links are skipped.
-void get_link(nl_sock* sock, const std::string& name, int ifindex, LinkDump& into, const std::string& what);
+void get_link(int fd, const std::string& name, int ifindex, LinkDump& into, const std::string& what);
 
-// Setting a bridge port's isolated flag, by name (kernel/link_dump.cpp).
+struct AddrEntry {
+    int ifindex;
+    Prefix prefix;
+};
+std::vector<AddrEntry> dump_addresses(int fd, const std::string& what);
+
+struct RouteEntry {
+    uint32_t table = 0;
+    uint8_t protocol = 0;  // RTPROT_*
+    Prefix dst;
+    std::optional<IpAddr> gateway;
+    int oif = 0;
+};
+std::vector<RouteEntry> dump_routes(int fd, const std::string& what);  // IPv4, then IPv6
+
+// Setting a bridge port's isolated flag, by name (kernel/link.cpp).
 void set_port_isolated(nl_sock* sock, const std::string& name, bool on, const std::string& what);
 
 // Reading (kernel/read.cpp).
