@@ -265,26 +265,31 @@ void get_link(int fd, const std::string& name, int ifindex, LinkDump& into, cons
     for (auto& l : links_request(fd, req, false, what).links) into.add(std::move(l));  // none: not there
 }
 
-std::vector<AddrEntry> dump_addresses(int fd, const std::string& what) {
-    Request req(RTM_GETADDR, NLM_F_DUMP, ifaddrmsg{});
-    std::vector<AddrEntry> out;
-    run(fd, req, true, false, what, "read addresses", [&] { out.clear(); }, [&](nlmsghdr* h) { parse_address(h, out); });
+// Addresses and routes are dumped once per family: the kernel answers an
+// AF_UNSPEC dump of either under the rtnl lock that every namespace shares
+// (rtnl_dump_all; an AF_UNSPEC route dump also walks the multicast routing
+// tables), and the reader threads queued on it, while it answers IPv4 and
+// IPv6 dumps without the lock (sandbox reads at 1000: 48 → 41 ms for routes).
+template <class Entry, class FamilyHeader>
+std::vector<Entry> dump_by_family(int fd, int type, const std::string& what, const char* step,
+                                  void (*parse)(nlmsghdr*, std::vector<Entry>&)) {
+    std::vector<Entry> out;
+    for (uint8_t family : {AF_INET, AF_INET6}) {
+        FamilyHeader fam{};
+        std::memcpy(&fam, &family, 1);  // every family header starts with the family
+        Request req(type, NLM_F_DUMP, fam);
+        size_t keep = out.size();
+        run(fd, req, true, false, what, step, [&] { out.resize(keep); }, [&](nlmsghdr* h) { parse(h, out); });
+    }
     return out;
 }
 
-// One dump per family: an AF_UNSPEC route dump also walks the multicast
-// routing tables, under the rtnl lock that every namespace shares, and the
-// reader threads queued on it (sandbox reads at 1000: 48 → 41 ms).
+std::vector<AddrEntry> dump_addresses(int fd, const std::string& what) {
+    return dump_by_family<AddrEntry, ifaddrmsg>(fd, RTM_GETADDR, what, "read addresses", parse_address);
+}
+
 std::vector<RouteEntry> dump_routes(int fd, const std::string& what) {
-    std::vector<RouteEntry> out;
-    for (uint8_t family : {AF_INET, AF_INET6}) {
-        rtmsg rtm{};
-        rtm.rtm_family = family;
-        Request req(RTM_GETROUTE, NLM_F_DUMP, rtm);
-        size_t keep = out.size();
-        run(fd, req, true, false, what, "read routes", [&] { out.resize(keep); }, [&](nlmsghdr* h) { parse_route(h, out); });
-    }
-    return out;
+    return dump_by_family<RouteEntry, rtmsg>(fd, RTM_GETROUTE, what, "read routes", parse_route);
 }
 
 }  // namespace topo
