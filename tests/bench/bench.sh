@@ -182,6 +182,16 @@ verify_netavark() {  # before timing it, check that netavark really builds the w
     echo "netavark $("$NETAVARK" version | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])') checked at N=3: address, default route, ping gateway and sibling, DNAT rule, published port from the host and from a sandbox, teardown removes the rules"
 }
 
+# The kernel's own cost of reading the sandboxes (tests/bench/read_floor.cpp),
+# next to topo's read of them, on as many threads as topo uses.
+FLOOR=""
+if command -v c++ >/dev/null; then
+    c++ -O2 -std=c++20 -pthread -o "$W/read_floor" "$HERE/read_floor.cpp" && FLOOR=$W/read_floor
+else
+    echo "bench: no C++ compiler; the kernel floor of reading is not measured" >&2
+fi
+READERS=$(( $(nproc) < 4 ? $(nproc) : 4 ))
+
 rss_kb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
 verify_netavark
@@ -189,7 +199,7 @@ declare -A R
 for n in $SIZES; do
     manifest "$n" > "$W/m$n.yaml"
     mkdir -p "$W/nv$n"; netavark_json "$n" "$W/nv$n"
-    for op in topo cmd batch nv nvdown plan add port destroy; do R[$op.$n]=""; done
+    for op in topo cmd batch nv nvdown plan add port destroy readfloor readtopo; do R[$op.$n]=""; done
     for run in $(seq 1 "$RUNS"); do
         reset_host; s=$(now); by_command "$n" >/dev/null; R[cmd.$n]+=" $(ms $s)"
         reset_host; s=$(now); by_batch "$n" >/dev/null; R[batch.$n]+=" $(ms $s)"
@@ -199,6 +209,11 @@ for n in $SIZES; do
         # The built host is measured once it is quiet, as a plan in CI or watch sees it.
         quiet
         s=$(now); "$TOPO" plan -f "$W/m$n.yaml" >/dev/null; R[plan.$n]+=" $(ms $s)"
+        if [ -n "$FLOOR" ]; then
+            quiet; R[readtopo.$n]+=" $(TOPO_TRACE=1 "$TOPO" plan -f "$W/m$n.yaml" 2>&1 >/dev/null |
+                awk '/trace: read sandboxes/ {printf "%d", $(NF-1) + 0.5}')"
+            quiet; f=$("$FLOOR" bench- "$READERS" 5); R[readfloor.$n]+=" ${f%% *}"; R[floorparts.$n]=$f
+        fi
         { cat "$W/m$n.yaml"; printf '  extra:\n    networks:\n      net: {ipv4_address: 10.80.200.2}\n'; } > "$W/add.yaml"
         quiet; s=$(now); "$TOPO" apply -f "$W/add.yaml" -y >/dev/null; R[add.$n]+=" $(ms $s)"
         sed 's/"20000:80"/"40000:80"/' "$W/add.yaml" > "$W/port.yaml"
@@ -240,6 +255,16 @@ ratio "  topo apply / per-command" topo cmd
 ratio "  topo apply / ip-batch+nft -f" topo batch
 ratio "  topo apply / netavark setup" topo nv
 ratio "  topo destroy / netavark teardown" destroy nvdown
+if [ -n "$FLOOR" ]; then
+    echo "reading the sandboxes, $READERS threads (ms):"
+    row "  kernel floor (tests/bench/read_floor)" readfloor
+    row "  topo plan's read (TOPO_TRACE)" readtopo
+    ratio "  topo / kernel floor" readtopo readfloor
+    for n in $SIZES; do
+        read -r all base links addrs r4 r6 <<< "${R[floorparts.$n]}"
+        echo "  floor at N=$n, each part alone: open+setns+socket $base, +links $links, +addresses $addrs, +IPv4 routes $r4, +IPv6 routes $r6"
+    done
+fi
 echo "topo plan of 10,000 services against an empty host: $plan10k ms"
 last=$(echo $SIZES | awk '{print $NF}')
 echo "a changed port at N=$last: ${R[portline.$last]}"
