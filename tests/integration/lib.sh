@@ -73,6 +73,15 @@ wait_listening() {
 }
 
 ping_ok() { ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }
+# A reply to one of up to five pings, one at a time: for a peer whose neighbour
+# entry may still be FAILED from pings that were blocked before. (One ping
+# with a count stops once replies plus errors reach the count, so the errors
+# of a FAILED entry end it before a reply comes.)
+ping_soon() {
+    local i
+    for i in 1 2 3 4 5; do ip netns exec "$1" ping ${3:-} -c1 -W1 "$2" >/dev/null 2>&1 && return 0; sleep 0.2; done
+    return 1
+}
 
 # Everything that identifies the host's network state, to compare before/after.
 host_snapshot() {
