@@ -318,24 +318,30 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     std::unordered_set<std::string> known(scope.sandboxes.begin(), scope.sandboxes.end());
     for (auto& [key, o] : out.objects)
         if (key.kind == Kind::Netns) known.insert(key.id);
-    std::vector<std::filesystem::path> dirs;  // the project's sandboxes' directories
+    // Paths are put together as strings: std::filesystem::path parses each
+    // one again (at 1000 sandboxes that was ~4 ms of this phase).
+    const std::string root = "/etc/netns/";
+    std::vector<std::string> dirs;  // the project's sandboxes' directories, by name
     auto shared = naming::shared_files_dir(scope.project);
     std::unordered_set<std::string> listed;  // what /etc/netns holds, when it was listed
     if (!scope.only_sandboxes)
-        for (auto& dir : std::filesystem::directory_iterator("/etc/netns", ec)) {
+        for (auto& dir : std::filesystem::directory_iterator(root, ec)) {
             auto name = dir.path().filename().string();
-            listed.insert(name);
             if (name == shared) add_shared_files(dir.path(), paths, out);
-            if (!name.starts_with(prefix)) continue;
-            for (auto* f : {"hosts", "resolv.conf"}) paths.insert((dir.path() / f).string());
-            if (known.count(name)) dirs.push_back(dir.path());
+            if (name.starts_with(prefix)) {
+                for (auto* f : {"/hosts", "/resolv.conf"}) paths.insert(root + name + f);
+                if (known.count(name)) dirs.push_back(name);
+            }
+            listed.insert(std::move(name));
         }
     // A file in a directory of /etc/netns that is not there is not there
     // either: no open for it (planning against an empty host asked for 20,000).
     if (!scope.only_sandboxes && !ec)
         std::erase_if(paths, [&](const std::string& path) {
-            auto dir = std::filesystem::path(path).parent_path();
-            return dir.parent_path() == "/etc/netns" && !listed.count(dir.filename().string());
+            if (!path.starts_with(root)) return false;
+            auto slash = path.find('/', root.size());
+            return slash != std::string::npos && path.find('/', slash + 1) == std::string::npos &&
+                   !listed.count(path.substr(root.size(), slash - root.size()));
         });
     // Two small files per sandbox: read by a few threads too.
     std::vector<std::string> path_list(paths.begin(), paths.end());
@@ -356,9 +362,9 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     }
     // Residue hides only where a file is missing: a whole directory is not
     // looked through again (at 1000 sandboxes that was 3000 system calls).
-    for (auto& dir : dirs)
-        if (!present.count((dir / "hosts").string()) || !present.count((dir / "resolv.conf").string()))
-            add_residue(dir, out);
+    for (auto& name : dirs)
+        if (!present.count(root + name + "/hosts") || !present.count(root + name + "/resolv.conf"))
+            add_residue(root + name, out);
     return out;
 }
 
