@@ -23,9 +23,10 @@ if [ "${BENCH_INSIDE:-}" != 1 ]; then
     [ "$(id -u)" = 0 ] || { echo "run as root (it works in private namespaces only)"; exit 1; }
     command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
     # netavark 1.4 drives the firewall by running iptables (iptables-nft on Debian).
-    if [ -z "$(find_netavark)" ] || ! command -v iptables >/dev/null || ! command -v socat >/dev/null; then
-        echo "bench: installing Debian packages netavark, iptables and socat with apt-get" >&2
-        apt-get install -y -qq netavark iptables socat >/dev/null
+    if [ -z "$(find_netavark)" ] || ! command -v iptables >/dev/null || ! command -v socat >/dev/null ||
+       [ ! -e /usr/include/yaml.h ]; then
+        echo "bench: installing Debian packages netavark, iptables, socat and libyaml-dev with apt-get" >&2
+        apt-get install -y -qq netavark iptables socat libyaml-dev >/dev/null
     fi
     NETAVARK=$(find_netavark)
     [ -n "$NETAVARK" ] || { echo "netavark not found after apt-get install netavark"; exit 1; }
@@ -183,15 +184,18 @@ verify_netavark() {  # before timing it, check that netavark really builds the w
 }
 
 # The kernel's own cost of reading the sandboxes (tests/bench/read_floor.cpp),
-# next to topo's read of them, on as many threads as topo uses.
-FLOOR=""
+# next to topo's read of them, on as many threads as topo uses; and YAML
+# parsing alone (tests/bench/yaml_parse.cpp), next to topo's manifest phase.
+FLOOR="" YAMLP=""
 if command -v c++ >/dev/null; then
     c++ -O2 -std=c++20 -pthread -o "$W/read_floor" "$HERE/read_floor.cpp" && FLOOR=$W/read_floor
+    c++ -O2 -std=c++20 -o "$W/yaml_parse" "$HERE/yaml_parse.cpp" -lyaml-cpp -lyaml && YAMLP=$W/yaml_parse
 else
-    echo "bench: no C++ compiler; the kernel floor of reading is not measured" >&2
+    echo "bench: no C++ compiler; the floors of reading and parsing are not measured" >&2
 fi
 READERS=$(( $(nproc) < 4 ? $(nproc) : 4 ))
 
+phase_ms() { awk -v p="trace: $2 " 'index($0, p) {printf "%d", $(NF-1) + 0.5}' <<< "$1"; }  # TOPO_TRACE output, phase
 rss_kb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
 verify_netavark
@@ -199,7 +203,7 @@ declare -A R
 for n in $SIZES; do
     manifest "$n" > "$W/m$n.yaml"
     mkdir -p "$W/nv$n"; netavark_json "$n" "$W/nv$n"
-    for op in topo cmd batch nv nvdown plan add port destroy readfloor readtopo; do R[$op.$n]=""; done
+    for op in topo cmd batch nv nvdown plan add port destroy readfloor readtopo loadtopo; do R[$op.$n]=""; done
     for run in $(seq 1 "$RUNS"); do
         reset_host; s=$(now); by_command "$n" >/dev/null; R[cmd.$n]+=" $(ms $s)"
         reset_host; s=$(now); by_batch "$n" >/dev/null; R[batch.$n]+=" $(ms $s)"
@@ -210,8 +214,8 @@ for n in $SIZES; do
         quiet
         s=$(now); "$TOPO" plan -f "$W/m$n.yaml" >/dev/null; R[plan.$n]+=" $(ms $s)"
         if [ -n "$FLOOR" ]; then
-            quiet; R[readtopo.$n]+=" $(TOPO_TRACE=1 "$TOPO" plan -f "$W/m$n.yaml" 2>&1 >/dev/null |
-                awk '/trace: read sandboxes/ {printf "%d", $(NF-1) + 0.5}')"
+            quiet; trace=$(TOPO_TRACE=1 "$TOPO" plan -f "$W/m$n.yaml" 2>&1 >/dev/null)
+            R[readtopo.$n]+=" $(phase_ms "$trace" "read sandboxes")"; R[loadtopo.$n]+=" $(phase_ms "$trace" "load manifest")"
             quiet; f=$("$FLOOR" bench- "$READERS" 5); R[readfloor.$n]+=" ${f%% *}"; R[floorparts.$n]=$f
         fi
         { cat "$W/m$n.yaml"; printf '  extra:\n    networks:\n      net: {ipv4_address: 10.80.200.2}\n'; } > "$W/add.yaml"
@@ -263,6 +267,13 @@ if [ -n "$FLOOR" ]; then
     for n in $SIZES; do
         read -r all base links addrs r4 r6 <<< "${R[floorparts.$n]}"
         echo "  floor at N=$n, each part alone: open+setns+socket $base, +links $links, +addresses $addrs, +IPv4 routes $r4, +IPv6 routes $r6"
+    done
+fi
+if [ -n "$YAMLP" ]; then
+    echo "YAML parsing alone, medians of 7 (ms): yaml-cpp Load | yaml-cpp events, no tree | libyaml events; topo's whole manifest phase"
+    for n in $SIZES; do
+        read -r load events libyaml <<< "$("$YAMLP" "$W/m$n.yaml")"
+        echo "  N=$n ($(wc -c < "$W/m$n.yaml") bytes): $load | $events | $libyaml; topo: $(echo ${R[loadtopo.$n]} | median)"
     done
 fi
 echo "topo plan of 10,000 services against an empty host: $plan10k ms"
