@@ -31,14 +31,16 @@ void check_endpoints(Reader& r, Project& p) {
         auto base = "services." + name + ".networks";
         for (auto& e : s.endpoints) {
             auto path = join_path(base, e.network);
-            auto at = at_endpoint(r, s, e);
+            // Where an error points: looked up only when there is one (three
+            // yaml-cpp lookups per endpoint otherwise, for nothing).
+            auto at = [&] { return at_endpoint(r, s, e); };
             auto it = p.networks.find(e.network);
             if (it == p.networks.end()) {
                 std::vector<std::string> names;
                 for (auto& [n, _] : p.networks) names.push_back(n);
                 auto hint = suggestion(e.network, names);
                 auto known = network_list(p);
-                r.error(at, path, fmt::format("unknown network \"{}\"; {}declare it under networks:{}", e.network,
+                r.error(at(), path, fmt::format("unknown network \"{}\"; {}declare it under networks:{}", e.network,
                                               hint.empty() ? "" : hint + " Otherwise ",
                                               known.empty() ? "" : " or use one of: " + known));
                 continue;
@@ -47,23 +49,23 @@ void check_endpoints(Reader& r, Project& p) {
             auto check = [&](const std::optional<IpAddr>& a, const std::optional<IpamConfig>& cfg, const char* key, int fam) {
                 if (!a) return;
                 if (!cfg) {
-                    r.error(at, join_path(path, key), fmt::format("a static address needs the network {} to have an IPv{} subnet in ipam.config", e.network, fam));
+                    r.error(at(), join_path(path, key), fmt::format("a static address needs the network {} to have an IPv{} subnet in ipam.config", e.network, fam));
                     return;
                 }
                 auto gw = cfg->gateway.value_or(cfg->subnet.first_host());
                 if (!cfg->subnet.contains(*a))
-                    r.error(at, join_path(path, key), fmt::format("{} is outside the network's subnet {}", a->str(), cfg->subnet.str()));
+                    r.error(at(), join_path(path, key), fmt::format("{} is outside the network's subnet {}", a->str(), cfg->subnet.str()));
                 else if (*a == gw)
-                    r.error(at, join_path(path, key), fmt::format("{} is the network's gateway; pick another address", a->str()));
+                    r.error(at(), join_path(path, key), fmt::format("{} is the network's gateway; pick another address", a->str()));
                 else if (*a == cfg->subnet.network().addr || (fam == 4 && cfg->subnet.len < 31 && *a == cfg->subnet.last_host().plus(1)))
-                    r.error(at, join_path(path, key), fmt::format("{} is the subnet's network or broadcast address", a->str()));
+                    r.error(at(), join_path(path, key), fmt::format("{} is the subnet's network or broadcast address", a->str()));
                 else
                     for (auto& [aux, addr] : cfg->aux_addresses)
-                        if (addr == *a) r.error(at, join_path(path, key), fmt::format("{} is reserved as aux address {}", a->str(), aux));
+                        if (addr == *a) r.error(at(), join_path(path, key), fmt::format("{} is reserved as aux address {}", a->str(), aux));
             };
             check(e.ipv4_address, n.ipv4, "ipv4_address", 4);
             if (e.ipv6_address && !n.enable_ipv6)
-                r.error(at, join_path(path, "ipv6_address"), fmt::format("network {} does not have enable_ipv6: true", e.network));
+                r.error(at(), join_path(path, "ipv6_address"), fmt::format("network {} does not have enable_ipv6: true", e.network));
             else check(e.ipv6_address, n.ipv6, "ipv6_address", 6);
         }
     }

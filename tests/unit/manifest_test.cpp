@@ -1,9 +1,11 @@
 // The manifest reader: valid manifests and their defaults.
 #include "manifest/manifest.hpp"
+#include "manifest/reader.hpp"
 
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <utility>
 
 using namespace topo;
 using topo::manifest::parse;
@@ -171,4 +173,17 @@ TEST_CASE("manifest: every example parses (under ASan, a regression test for a f
         ++parsed;
     }
     CHECK(parsed >= 5);
+}
+
+TEST_CASE("manifest: Fields finds a map's values as yaml-cpp's lookup does") {
+    auto n = YAML::Load("{a: 1, b: [x], a: 2, c: null}");
+    const manifest::Fields f(n);
+    CHECK(f["a"].Scalar() == "1");  // the first of duplicates, as n["a"] gives
+    CHECK(f["b"].IsSequence());
+    CHECK(f["c"]);                  // present and null is defined
+    CHECK(f["c"].IsNull());
+    CHECK_FALSE(f["missing"]);      // absent is undefined, as a const map's n["missing"]
+    CHECK_FALSE(std::as_const(n)["missing"]);
+    const manifest::Fields none(YAML::Load("[1, 2]"));  // not a map: no fields
+    CHECK_FALSE(none["0"]);
 }
