@@ -11,7 +11,6 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <netlink/route/link/macvlan.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -19,7 +18,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <functional>
