@@ -30,6 +30,8 @@
 #include <cstring>
 #include <functional>
 
+#include <fmt/format.h>
+
 #include "kernel/real.hpp"
 
 namespace topo {
@@ -186,6 +188,8 @@ struct Request {
         std::memcpy(NLMSG_DATA(hdr()), &fam, sizeof fam);
     }
     void put(int type, const void* data, size_t len) {
+        if (NLMSG_ALIGN(hdr()->nlmsg_len) + RTA_SPACE(len) > sizeof bytes)  // a name far over IFNAMSIZ
+            throw KernelError(fmt::format("netlink: a request attribute of {} bytes does not fit", len));
         auto* a = reinterpret_cast<rtattr*>(bytes + NLMSG_ALIGN(hdr()->nlmsg_len));
         a->rta_type = uint16_t(type);
         a->rta_len = uint16_t(RTA_LENGTH(len));
