@@ -33,7 +33,8 @@ void check_endpoints(Reader& r, Project& p) {
             auto path = join_path(base, e.network);
             // Where an error points: looked up only when there is one (three
             // yaml-cpp lookups per endpoint otherwise, for nothing).
-            auto at = [&] { return at_endpoint(r, s, e); };
+            // (`svc`: clang 14 cannot capture a structured binding.)
+            auto at = [&r, &svc = s, &e] { return at_endpoint(r, svc, e); };
             auto it = p.networks.find(e.network);
             if (it == p.networks.end()) {
                 std::vector<std::string> names;
