@@ -1,7 +1,5 @@
 #include "manifest/reader.hpp"
 
-#include <utility>
-
 #include <fmt/format.h>
 
 #include <algorithm>
