@@ -204,25 +204,22 @@ std::vector<char>& buffer() {
     return buf;
 }
 
-// Runs a request until the answer is whole (nl::whole_dump). False when the
-// kernel answered that the object asked for is not there and `absent_ok`.
-bool run(int fd, Request& req, bool is_dump, bool absent_ok, const std::string& what, const char* step,
+// Runs a request until the answer is whole (nl::whole_dump). A request for
+// one object that is not there answers nothing: `each` is not called.
+void run(int fd, Request& req, bool is_dump, const std::string& what, const char* step,
          const std::function<void()>& reset, const std::function<void(nlmsghdr*)>& each) {
-    bool absent = false;
     nl::whole_dump(what, step, [&] {
         reset();
         int err = exchange(fd, req.hdr(), is_dump, buffer(), each);
-        absent = absent_ok && nl::is_gone(err);
-        return absent ? 0 : err;
+        return !is_dump && nl::is_gone(err) ? 0 : err;
     });
-    return !absent;
 }
 
 LinkDump links_request(int fd, Request& req, bool is_dump, const std::string& what) {
     uint32_t mask = RTEXT_FILTER_SKIP_STATS;
     req.put(IFLA_EXT_MASK, &mask, sizeof mask);
     LinkDump out;
-    run(fd, req, is_dump, !is_dump, what, "read links", [&] { out = {}; }, [&](nlmsghdr* h) { parse_link(h, out); });
+    run(fd, req, is_dump, what, "read links", [&] { out = {}; }, [&](nlmsghdr* h) { parse_link(h, out); });
     return out;
 }
 
@@ -283,7 +280,7 @@ std::vector<Entry> dump_by_family(int fd, int type, const std::string& what, con
         std::memcpy(&fam, &family, 1);  // every family header starts with the family
         Request req(type, NLM_F_DUMP, fam);
         size_t keep = out.size();
-        run(fd, req, true, false, what, step, [&] { out.resize(keep); }, [&](nlmsghdr* h) { parse(h, out); });
+        run(fd, req, true, what, step, [&] { out.resize(keep); }, [&](nlmsghdr* h) { parse(h, out); });
     }
     return out;
 }
