@@ -2,9 +2,8 @@
 
 #include <sys/resource.h>
 
-#include <netlink/route/addr.h>
+#include <linux/rtnetlink.h>
 #include <netlink/route/link/veth.h>
-#include <netlink/route/route.h>
 
 #include <fmt/format.h>
 
@@ -154,20 +153,13 @@ std::vector<std::string> RealKernel::projects() {
         auto rest = marker.substr(naming::marker_prefix.size());
         names.insert(rest.substr(0, rest.find('/')));
     };
-    nl_cache* cache = nullptr;
-    if (rtnl_link_alloc_cache(sock(""), AF_UNSPEC, &cache) >= 0) {
-        for (auto* o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o))
-            if (const char* a = rtnl_link_get_ifalias((rtnl_link*)o)) add(a);
-        nl_cache_free(cache);
-    }
+    for (auto& l : dump_links(nl_socket_get_fd(sock("")), "host namespace").links) add(l.alias);
     for (auto& ns : netns::list()) {
         if (netns::is_residue(ns)) continue;
         try {
-            rtnl_link* lo = nullptr;
-            if (rtnl_link_get_kernel(sock(ns), 0, "lo", &lo) >= 0) {
-                if (const char* a = rtnl_link_get_ifalias(lo)) add(a);
-                rtnl_link_put(lo);
-            }
+            LinkDump lo;
+            get_link(nl_socket_get_fd(sock(ns)), "lo", 0, lo, "netns " + ns);
+            for (auto& l : lo.links) add(l.alias);
         } catch (const KernelError&) {
         }
     }
@@ -175,37 +167,25 @@ std::vector<std::string> RealKernel::projects() {
 }
 
 std::vector<Prefix> RealKernel::host_routes() {
-    std::vector<Prefix> out;
-    nl_cache* routes = nullptr;
-    if (rtnl_route_alloc_cache(sock(""), AF_UNSPEC, 0, &routes) < 0) return out;
+    const int fd = nl_socket_get_fd(sock(""));
     // Whether a route's device is topo's, asked per device: the host's link
     // dump holds every sandbox's veth, the routes name a few devices.
     std::map<int, bool> topos;
     auto is_topos = [&](int idx) {
         auto [it, fresh] = topos.try_emplace(idx, false);
-        rtnl_link* l = nullptr;
-        if (fresh && idx > 0 && rtnl_link_get_kernel(sock(""), idx, nullptr, &l) >= 0) {
-            const char* alias = rtnl_link_get_ifalias(l);
-            it->second = alias && std::string(alias).starts_with(naming::marker_prefix);
-            rtnl_link_put(l);
+        if (fresh && idx > 0) {
+            LinkDump one;
+            get_link(fd, "", idx, one, "host namespace");
+            it->second = !one.links.empty() && one.links.front().alias.starts_with(naming::marker_prefix);
         }
         return it->second;
     };
-    for (auto* o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
-        auto* r = (rtnl_route*)o;
-        if (rtnl_route_get_table(r) != RT_TABLE_MAIN) continue;
-        nl_addr* dst = rtnl_route_get_dst(r);
-        if (!dst || nl_addr_get_prefixlen(dst) == 0) continue;  // default routes are not in the way
+    std::vector<Prefix> out;
+    for (auto& r : dump_routes(fd, "host namespace")) {
+        if (r.table != RT_TABLE_MAIN || r.dst.len == 0) continue;  // default routes are not in the way
         // Routes on topo's own links are topo's networks, known from the state files.
-        if (rtnl_route_get_nnexthops(r) > 0 && is_topos(rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(r, 0))))
-            continue;
-        char buf[64];
-        nl_addr2str(dst, buf, sizeof buf);
-        std::string text = buf;
-        if (text.find('/') == std::string::npos) text += fmt::format("/{}", nl_addr_get_prefixlen(dst));
-        if (auto p = Prefix::parse(text)) out.push_back(p->network());
+        if (!is_topos(r.oif)) out.push_back(r.dst.network());
     }
-    nl_cache_free(routes);
     return out;
 }
 

@@ -109,4 +109,21 @@ YAML
 expect_error "a bridge name that is taken is refused" "bridge mybr exists and is not topo's" \
     "$TOPO" apply -f conflict.yaml
 expect_eq "and nothing was created" "" "$(ip netns list)"
+
+# An automatic subnet avoids what the host already routes (a user's bridge on
+# Docker's first pool), and topo's own networks are not in its way.
+ip link add br-used type bridge && ip addr add 172.17.5.1/16 dev br-used && ip link set br-used up
+cat > auto.yaml <<'YAML'
+name: auto
+networks:
+  n: {}
+services:
+  a: {networks: [n]}
+YAML
+check "apply with an automatic subnet" "$TOPO" apply -f auto.yaml
+expect_eq "it is the next free pool, not the routed one" "172.18.0.2/16" \
+    "$(ip netns exec auto-a ip -4 -br addr show eth0 | awk '{print $3}')"
+rc=0; "$TOPO" plan -f auto.yaml --detailed-exitcode >/dev/null || rc=$?
+expect_eq "its own route does not move it on the next plan" 0 "$rc"
+check "destroy it" "$TOPO" destroy -f auto.yaml
 finish
