@@ -31,16 +31,14 @@ namespace {
 struct MsgFree { void operator()(nl_msg* m) const { nlmsg_free(m); } };
 using Msg = std::unique_ptr<nl_msg, MsgFree>;
 
-Msg link_msg(int type, int flags, int ifindex) {
+Msg link_msg(int type, int flags) {
     Msg m(nlmsg_alloc_simple(type, flags));
     if (!m) throw KernelError("netlink: out of memory");
     ifinfomsg ifi{};
     ifi.ifi_family = AF_UNSPEC;
-    ifi.ifi_index = ifindex;
     if (nlmsg_append(m.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0) throw KernelError("netlink: out of memory");
     return m;
 }
-
 
 std::string what(const Link& l) {
     return fmt::format("{} {}", to_string(kind_of(l)), l.ns.empty() ? l.name : l.ns + ":" + l.name);
@@ -210,7 +208,7 @@ void link_delete(RealKernel& k, const Link& l) {
 // creating request (the new link has no master yet when it is parsed), so a
 // new port is isolated by a second request.
 void set_port_isolated(nl_sock* sock, const std::string& name, bool on, const std::string& what) {
-    auto m = link_msg(RTM_NEWLINK, 0, 0);  // by name; without NLM_F_CREATE it never makes a link
+    auto m = link_msg(RTM_NEWLINK, 0);  // by name; without NLM_F_CREATE it never makes a link
     nla_put_string(m.get(), IFLA_IFNAME, name.c_str());
     nlattr* info = nla_nest_start(m.get(), IFLA_LINKINFO);
     nla_put_string(m.get(), IFLA_INFO_SLAVE_KIND, "bridge");
