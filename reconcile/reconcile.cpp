@@ -70,13 +70,21 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
     if (in.project)
         for (auto& [name, s] : in.project->services)
             if (s.has_sandbox()) sandboxes.push_back(naming::netns(project, name));
-    {
-        trace::Span t("read live (all)");
-        c.live = kernel.read(c.desired.scope);
+    DiffResult d;
+    if (in.converged) {
+        // What the manifest changed since the last converged run, and what drifted.
+        auto moved = (trace::Span("diff with converged"), diff(c.desired.state, *in.converged).changes);
+        Focus f(moved);
+        f.merge(in.drifted);
+        c.live = (trace::Span("read live (focus)"), kernel.read(f.scope(c.desired.scope, c.desired.state, moved)));
+        if (in.project) check_references(*in.project, c, c.errors);
+        d = (trace::Span("diff"), diff(f.within(c.desired.state), f.within(c.live)));
+    } else {
+        c.live = (trace::Span("read live (all)"), kernel.read(c.desired.scope));
+        if (in.project) check_references(*in.project, c, c.errors);
+        // The difference, in an order the kernel accepts.
+        d = (trace::Span("diff"), diff(c.desired.state, c.live));
     }
-    if (in.project) check_references(*in.project, c, c.errors);
-    // The difference, in an order the kernel accepts.
-    auto d = (trace::Span("diff"), diff(c.desired.state, c.live));
     c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());
     c.plan.project = project;
     c.plan.host = in.host;
@@ -85,65 +93,68 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
     return c;
 }
 
-namespace {
-
-// What a run's changes can have affected: the sandboxes they were in (a veth's
-// both ends), the host links they changed (or whose addresses they changed)
-// and the files they wrote.
-struct Touched {
-    std::set<std::string> sandboxes, host_links, files;
-
-    explicit Touched(const std::vector<Change>& changes) {
-        for (auto& c : changes)
-            for (auto* o : {c.before ? &*c.before : nullptr, c.after ? &*c.after : nullptr}) {
-                if (!o) continue;
-                if (auto* n = std::get_if<Netns>(o)) sandboxes.insert(n->name);
-                if (auto* l = std::get_if<Link>(o); l && !l->peer_ns.empty()) sandboxes.insert(l->peer_ns);
-                if (auto* l = std::get_if<Link>(o); l && l->ns.empty()) host_links.insert(l->name);
-                if (auto* a = std::get_if<Address>(o); a && a->ns.empty()) host_links.insert(a->link);
-                if (auto* f = std::get_if<File>(o)) files.insert(f->path);
-                if (auto ns = namespace_of(*o); !ns.empty()) sandboxes.insert(ns);
-            }
-    }
-
-    // Whether `o` is read back by a scope limited to these sandboxes, host
-    // links and files.
-    bool covers(const Object& o) const {
-        if (auto* f = std::get_if<File>(&o)) return files.count(f->path);
-        if (auto* n = std::get_if<Netns>(&o)) return sandboxes.count(n->name);
-        if (auto* l = std::get_if<Link>(&o); l && l->ns.empty()) {
-            // A host end of a veth is read whole only with the sandbox of its
-            // other end (without it, the kernel's answer has no peer at all).
-            if (l->kind == LinkKind::Veth) return sandboxes.count(l->peer_ns) > 0;
-            return host_links.count(l->name) > 0;
+Focus::Focus(const std::vector<Change>& changes) {
+    for (auto& c : changes)
+        for (auto* o : {c.before ? &*c.before : nullptr, c.after ? &*c.after : nullptr}) {
+            if (!o) continue;
+            if (auto* n = std::get_if<Netns>(o)) sandboxes.insert(n->name);
+            if (auto* l = std::get_if<Link>(o); l && !l->peer_ns.empty()) sandboxes.insert(l->peer_ns);
+            if (auto* l = std::get_if<Link>(o); l && l->ns.empty()) host_links.insert(l->name);
+            if (auto* a = std::get_if<Address>(o); a && a->ns.empty()) host_links.insert(a->link);
+            if (auto* f = std::get_if<File>(o)) files.insert(f->path);
+            if (auto ns = namespace_of(*o); !ns.empty()) sandboxes.insert(ns);
         }
-        if (auto* a = std::get_if<Address>(&o); a && a->ns.empty()) return host_links.count(a->link) > 0;
-        auto ns = namespace_of(o);
-        return ns.empty() || sandboxes.count(ns);
-    }
+}
 
-    // The host links to read back: the changed ones, and the host ends of
-    // the veths of every sandbox read back.
-    std::set<std::string> links_to_read(const HostState& desired, const std::vector<Change>& changes) const {
-        auto out = host_links;
-        auto add = [&](const Object& o) {
-            if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && covers(o)) out.insert(l->name);
-        };
-        for (auto& [_, o] : desired.objects) add(o);
-        for (auto& c : changes)
-            if (c.before) add(*c.before);
-        return out;
-    }
+void Focus::merge(const Focus& other) {
+    sandboxes.insert(other.sandboxes.begin(), other.sandboxes.end());
+    host_links.insert(other.host_links.begin(), other.host_links.end());
+    files.insert(other.files.begin(), other.files.end());
+}
 
-    HostState within(const HostState& s) const {
-        HostState out;
-        for (auto& [k, o] : s.objects)
-            if (covers(o)) out.objects.emplace(k, o);
-        return out;
-    }
-};
+void Focus::add_host_link(const HostState& state, const std::string& name) {
+    auto* veth = state.find_as<Link>(Kind::Veth, name);
+    if (veth && veth->ns.empty() && !veth->peer_ns.empty()) sandboxes.insert(veth->peer_ns);
+    else host_links.insert(name);
+}
 
-}  // namespace
+bool Focus::covers(const Object& o) const {
+    if (auto* f = std::get_if<File>(&o)) return files.count(f->path);
+    if (auto* n = std::get_if<Netns>(&o)) return sandboxes.count(n->name);
+    if (auto* l = std::get_if<Link>(&o); l && l->ns.empty()) {
+        // A host end of a veth is read whole only with the sandbox of its
+        // other end (without it, the kernel's answer has no peer at all).
+        if (l->kind == LinkKind::Veth) return sandboxes.count(l->peer_ns) > 0;
+        return host_links.count(l->name) > 0;
+    }
+    if (auto* a = std::get_if<Address>(&o); a && a->ns.empty()) return host_links.count(a->link) > 0;
+    auto ns = namespace_of(o);
+    return ns.empty() || sandboxes.count(ns);
+}
+
+HostState Focus::within(const HostState& s) const {
+    HostState out;
+    for (auto& [k, o] : s.objects)
+        if (covers(o)) out.objects.emplace(k, o);
+    return out;
+}
+
+ReadScope Focus::scope(const ReadScope& base, const HostState& desired, const std::vector<Change>& changes) const {
+    ReadScope out = base;
+    out.only_sandboxes = sandboxes;
+    std::set<std::string> links = host_links;
+    auto add = [&](const Object& o) {
+        if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && covers(o)) links.insert(l->name);
+    };
+    for (auto& [_, o] : desired.objects) add(o);
+    for (auto& c : changes)
+        if (c.before) add(*c.before);
+    // Foreign links are read too: the manifest's references to them are checked.
+    links.insert(base.foreign_links.begin(), base.foreign_links.end());
+    out.only_host_links = std::move(links);
+    out.files.assign(files.begin(), files.end());
+    return out;
+}
 
 std::vector<std::string> verify(Kernel& kernel, const Desired& desired, const std::vector<Change>* changes) {
     DiffResult d;
@@ -152,12 +163,8 @@ std::vector<std::string> verify(Kernel& kernel, const Desired& desired, const st
     } else {
         // Only what the run touched: the rest was read a moment ago by the plan,
         // and at N=1000 sandboxes a second full read would double a small apply.
-        Touched t(*changes);
-        ReadScope scope = desired.scope;
-        scope.only_sandboxes = t.sandboxes;
-        scope.only_host_links = t.links_to_read(desired.state, *changes);
-        scope.files.assign(t.files.begin(), t.files.end());
-        d = diff(t.within(desired.state), t.within(kernel.read(scope)));
+        Focus f(*changes);
+        d = diff(f.within(desired.state), f.within(kernel.read(f.scope(desired.scope, desired.state, *changes))));
     }
     std::vector<std::string> out = d.conflicts;
     for (auto& ch : d.changes) {

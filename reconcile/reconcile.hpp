@@ -3,6 +3,7 @@
 // The CLI strings them together; `topo plan` and `topo apply` share compute().
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,28 @@
 
 namespace topo {
 
+// A part of the host: some sandboxes (everything in them, and the host ends
+// of their veths), some host links (with their addresses) and some files;
+// the host-wide objects (nftables table, sysctls) are always part of it.
+// A run's changes have one (what they can have affected), and so does the
+// drift `topo watch` hears of.
+struct Focus {
+    std::set<std::string> sandboxes, host_links, files;
+
+    Focus() = default;
+    explicit Focus(const std::vector<Change>& changes);
+    void merge(const Focus& other);
+    // A host link by name: a veth's host end stands for its sandbox (it is
+    // read whole only with it), found in `state`.
+    void add_host_link(const HostState& state, const std::string& name);
+    // Whether `o` is read back by a scope limited to this focus.
+    bool covers(const Object& o) const;
+    HostState within(const HostState& s) const;
+    // `base` narrowed to this focus: these sandboxes, these files, and the host
+    // links named, changed (`changes`) or in `desired` that it covers.
+    ReadScope scope(const ReadScope& base, const HostState& desired, const std::vector<Change>& changes) const;
+};
+
 struct PlanInput {
     const Project* project = nullptr;  // null: destroy (nothing desired)
     std::string project_name;
@@ -23,12 +46,18 @@ struct PlanInput {
     std::vector<uint16_t> other_ports;  // host ports other topo projects publish
     std::string host_resolv_conf;       // the host's /etc/resolv.conf
     std::string files_root = "/etc/netns";
+    // `topo watch`: the desired state of its last run that converged. The host
+    // is taken to hold it still, except in `drifted` (what its events named
+    // since), so only what the manifest changed and what drifted is read and
+    // compared: a change costs the same on a host of 10 sandboxes or 1000.
+    const HostState* converged = nullptr;
+    Focus drifted;
 };
 
 struct Computed {
     Addressing addressing;
     Desired desired;
-    HostState live;
+    HostState live;  // with `converged`: only the part of the host that was read
     Plan plan;
     std::vector<std::string> errors;  // the plan cannot be applied while any is here
 };

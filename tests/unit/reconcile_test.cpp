@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "kernel/fake.hpp"
 #include "model/naming.hpp"
 #include "reconcile/diff.hpp"
@@ -314,5 +316,71 @@ TEST_CASE("verify: after a small change only the touched sandboxes and files are
         k.state.objects.erase(ObjectKey{Kind::Route, "shop-web:default"});
         CHECK(verify(k, c.desired, &c.plan.changes).empty());
         CHECK(verify(k, c.desired).size() == 1);
+    }
+}
+
+namespace {
+
+std::vector<std::string> lines(const Plan& p) {
+    std::vector<std::string> out;
+    for (auto& c : p.changes) out.push_back(fmt::format("{} {} {}", to_string(c.action), to_string(c.kind()), c.id()));
+    return out;
+}
+
+Computed plan_from(FakeKernel& k, const Project& p, const Addressing& prev, const HostState& converged,
+                   const Focus& drifted = {}) {
+    PlanInput in;
+    in.project = &p;
+    in.project_name = p.name;
+    in.previous = prev;
+    in.converged = &converged;
+    in.drifted = drifted;
+    return compute(k, in);
+}
+
+}  // namespace
+
+TEST_CASE("compute from a converged state: the same plan as a full read, from what changed or drifted") {
+    FakeKernel k;
+    Project p = shop();
+    auto addressing = apply(k, p);
+    const HostState converged = plan_for(k, &p, addressing).desired.state;
+
+    SUBCASE("an added service, a removed one, a changed port") {
+        p.services["cache"] = svc("cache", {ep("backend")});
+        p.services.erase("db");
+        Port port;
+        port.published = PortRange{9090, 9090};
+        port.target = PortRange{80, 80};
+        p.services.at("web").ports.push_back(port);
+        auto full = plan_for(k, &p, addressing);
+        auto focused = plan_from(k, p, addressing, converged);
+        REQUIRE(full.errors.empty());
+        CHECK(lines(focused.plan) == lines(full.plan));
+        CHECK(!focused.plan.empty());
+        // Only the sandboxes the change is about were read.
+        for (auto& [key, o] : focused.live.objects) CHECK(namespace_of(o) != "shop-web");
+    }
+    SUBCASE("drift is seen where it is named, and only there") {
+        k.state.objects.erase(ObjectKey{Kind::Route, "shop-web:default"});
+        CHECK(plan_from(k, p, addressing, converged).plan.empty());
+        Focus drifted;
+        drifted.sandboxes.insert("shop-web");
+        CHECK(lines(plan_from(k, p, addressing, converged, drifted).plan) ==
+              std::vector<std::string>{"create route shop-web:default"});
+    }
+    SUBCASE("a veth's host end names its sandbox; a bridge names itself") {
+        auto veth = naming::veth("shop", "web", "frontend");
+        auto bridge = naming::bridge("shop", "frontend");
+        Focus drifted;
+        drifted.add_host_link(converged, veth);
+        drifted.add_host_link(converged, bridge);
+        CHECK(drifted.sandboxes == std::set<std::string>{"shop-web"});
+        CHECK(drifted.host_links == std::set<std::string>{bridge});
+        // A deleted host end takes its sandbox end with it: both come back.
+        k.state.objects.erase(ObjectKey{Kind::Veth, veth});
+        auto c = plan_from(k, p, addressing, converged, drifted);
+        CHECK(lines(c.plan) == lines(plan_for(k, &p, addressing).plan));
+        CHECK(!c.plan.empty());
     }
 }
