@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "kernel/files.hpp"
 #include "state/serialize.hpp"
 
 namespace topo {
@@ -132,7 +133,12 @@ void StateDir::save(const ProjectRecord& r) const {
                      {"manifests", r.manifests},
                      {"host", r.host},
                      {"addressing", addressing_to_json(r.addressing)}};
-    write_file_atomic(file(r.project, ".json"), j.dump(2) + "\n");
+    auto path = file(r.project, ".json");
+    auto text = j.dump(2) + "\n";
+    // A record that says this already is on disk: no write and no fsync (a
+    // changed port, or `watch` repairing drift, keeps every allocation).
+    if (files::read(path) == text) return;
+    write_file_atomic(path, text);
 }
 
 std::string StateDir::set_aside(const std::string& project) const {

@@ -48,8 +48,9 @@ struct RolledBack : UserError {
     using UserError::UserError;
 };
 
-// Execute, then read back: a run is done only when the host matches.
-void carry_out(Session& s, const Plan& p, const Desired& desired) {
+}  // namespace
+
+void carry_out(Session& s, const Plan& p, const Desired& desired, const std::function<void()>& after_execute) {
     std::optional<trace::Span> t(std::in_place, "execute");
     auto report = execute(*s.kernel, p.changes, [&](const Change& c) {
         if (s.opts.verbose) fmt::print(stderr, "done: {} {} {}\n", to_string(c.action), to_string(c.kind()), c.id());
@@ -61,6 +62,7 @@ void carry_out(Session& s, const Plan& p, const Desired& desired) {
         throw RolledBack(msg + fmt::format("\nrolled back the {} change(s) of this run; the host is as it was",
                                            report.applied));
     }
+    if (after_execute) after_execute();
     t.emplace("verify");
     auto left = verify(*s.kernel, desired, &p.changes);
     if (!left.empty()) {
@@ -72,11 +74,12 @@ void carry_out(Session& s, const Plan& p, const Desired& desired) {
 
 // The record is saved first: a run killed half-way leaves objects that the
 // next destroy must be able to remove, and addresses the next apply keeps.
-void carry_out_recorded(Session& s, const Plan& p, const Desired& desired, const ProjectRecord& next) {
+void carry_out_recorded(Session& s, const Plan& p, const Desired& desired, const ProjectRecord& next,
+                        const std::function<void()>& after_execute) {
     auto previous = s.record();
     (trace::Span("save record"), s.state.save(next));
     try {
-        carry_out(s, p, desired);
+        carry_out(s, p, desired, after_execute);
     } catch (const RolledBack&) {
         // The host is as it was, so is the record.
         if (previous) s.state.save(*previous);
@@ -84,6 +87,8 @@ void carry_out_recorded(Session& s, const Plan& p, const Desired& desired, const
         throw;
     }
 }
+
+namespace {
 
 nlohmann::json saved_plan(const Session& s, const Computed& c) {
     nlohmann::json changes = nlohmann::json::array();

@@ -16,7 +16,8 @@ namespace topo::cli {
 
 namespace {
 
-void common_options(CLI::App& app, Options& o, std::string& format, std::string& lock_timeout) {
+void common_options(CLI::App& app, Options& o, std::string& format, std::string& lock_timeout,
+                    std::string& log_format) {
     app.add_option("-f,--file", o.files, "Manifest (repeatable: later files override earlier ones)")
         ->allow_extra_args(false);  // one file per -f, so `exec -f FILE SERVICE` works
     app.add_option("-p,--project", o.project, "Project name (default: the manifest's name or directory)");
@@ -27,16 +28,22 @@ void common_options(CLI::App& app, Options& o, std::string& format, std::string&
     app.add_flag("--no-color", [&o](int64_t) { o.color = false; }, "No colours (also NO_COLOR)");
     app.add_flag("-v,--verbose", o.verbose, "Say more");
     app.add_option("--lock-timeout", lock_timeout, "How long to wait for another run (e.g. 30s, 500ms)");
+    app.add_option("--log-format", log_format, "Log lines (watch): text or json")->check(CLI::IsMember({"text", "json"}));
 }
 
-std::chrono::milliseconds parse_duration(const std::string& s) {
+std::chrono::milliseconds parse_duration(const char* option, const std::string& s) {
     size_t pos = 0;
-    long v = std::stol(s, &pos);
+    long v = -1;
+    try {
+        v = std::stol(s, &pos);
+    } catch (const std::exception&) {
+    }
     auto unit = s.substr(pos);
-    if (unit == "ms") return std::chrono::milliseconds(v);
-    if (unit == "s" || unit.empty()) return std::chrono::seconds(v);
-    if (unit == "m") return std::chrono::minutes(v);
-    throw CLI::ValidationError("--lock-timeout", fmt::format("{}: use a number with ms, s or m", s));
+    if (v >= 0 && unit == "ms") return std::chrono::milliseconds(v);
+    if (v >= 0 && (unit == "s" || unit.empty())) return std::chrono::seconds(v);
+    if (v >= 0 && unit == "m") return std::chrono::minutes(v);
+    if (v >= 0 && unit == "h") return std::chrono::hours(v);
+    throw CLI::ValidationError(option, fmt::format("{}: use a whole number with ms, s, m or h (e.g. 500ms, 60s)", s));
 }
 
 void print_error(const std::string& msg) { fmt::print(stderr, "topo: error: {}\n", msg); }
@@ -45,13 +52,13 @@ void print_error(const std::string& msg) { fmt::print(stderr, "topo: error: {}\n
 
 int run(int argc, char** argv) {
     Options o;
-    std::string format = "text", lock_timeout = "30s";
+    std::string format = "text", lock_timeout = "30s", log_format = "text", interval = "60s", debounce = "200ms";
     CLI::App app{"topo: Docker's container networking, declarative and standalone.\n"
                  "Write a Compose-like manifest, then `topo plan -f net.yaml` and `topo apply -f net.yaml`."};
     app.name("topo");
     app.require_subcommand(1);
     app.fallthrough();
-    common_options(app, o, format, lock_timeout);
+    common_options(app, o, format, lock_timeout, log_format);
 
     auto* validate = app.add_subcommand("validate", "Check a manifest; change nothing");
     auto* plan = app.add_subcommand("plan", "Show what apply would do (the dry run)");
@@ -71,6 +78,10 @@ int run(int argc, char** argv) {
     auto* exec = app.add_subcommand("exec", "Run a command inside a sandbox (with its hosts and resolv.conf)");
     exec->add_option("service", o.service, "The service whose sandbox to enter")->required();
     exec->add_option("command", o.command, "The command and its arguments, after --")->expected(-1);
+    auto* watch = app.add_subcommand("watch", "Keep the host matching manifests (a file, or every *.yaml in a directory)");
+    watch->add_option("--interval", interval, "Full resync every (default 60s)");
+    watch->add_option("--debounce", debounce, "Let manifest changes and drift settle for (default 200ms)");
+    watch->add_flag("--prune", o.prune, "Destroy a project whose manifest is removed from the directory");
     auto* version = app.add_subcommand("version", "Print topo's version");
 
     try {
@@ -80,7 +91,10 @@ int run(int argc, char** argv) {
     }
     try {
         o.format = format == "json" ? Format::Json : format == "markdown" ? Format::Markdown : Format::Text;
-        o.lock_timeout = parse_duration(lock_timeout);
+        o.lock_timeout = parse_duration("--lock-timeout", lock_timeout);
+        o.interval = parse_duration("--interval", interval);
+        o.debounce = parse_duration("--debounce", debounce);
+        o.log_json = log_format == "json";
         if (std::getenv("NO_COLOR") || !::isatty(STDOUT_FILENO)) o.color = false;
         if (*version) return fmt::print("topo {}\n", TOPO_VERSION), 0;
         if (*validate) return cmd_validate(o);
@@ -91,6 +105,7 @@ int run(int argc, char** argv) {
         if (*recover) return cmd_recover(o);
         if (*ls) return cmd_ls(o);
         if (*exec) return cmd_exec(o);
+        if (*watch) return cmd_watch(o);
     } catch (const manifest::ManifestError& e) {
         for (auto& err : e.errors()) fmt::print(stderr, "{}\n", err.str());
         fmt::print(stderr, "topo: error: the manifest has {} error(s); nothing was changed\n",

@@ -1,6 +1,8 @@
 // One function per command; commands.cpp parses arguments and calls them.
 #pragma once
 
+#include <functional>
+
 #include "cli/options.hpp"
 #include "cli/session.hpp"
 
@@ -15,5 +17,15 @@ int cmd_show(const Options& o);
 int cmd_ls(const Options& o);
 int cmd_recover(const Options& o);
 int cmd_exec(const Options& o);  // replaces the process; returns only by throwing
+int cmd_watch(const Options& o);
+
+// Execute a plan, then read back what it touched: done only when the host
+// matches (throws UserError listing what still differs). `after_execute`
+// runs between the two (watch takes the events of its own changes there).
+void carry_out(Session& s, const Plan& p, const Desired& desired, const std::function<void()>& after_execute = {});
+// The same with the state record saved first (a run killed half-way leaves
+// objects the next destroy can remove); a run rolled back restores it.
+void carry_out_recorded(Session& s, const Plan& p, const Desired& desired, const ProjectRecord& next,
+                        const std::function<void()>& after_execute = {});
 
 }  // namespace topo::cli

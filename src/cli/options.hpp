@@ -24,9 +24,15 @@ struct Options {
     bool detailed_exitcode = false;
     bool dry_run = false;
     bool auto_approve = false;
-    bool collect = false;
+    bool collect = false;              // destroy --collect: by markers, with no state record
     std::string service;               // exec
-    std::vector<std::string> command;  // exec: after --          // destroy --collect: by markers, with no state record
+    std::vector<std::string> command;  // exec: after --
+    bool log_json = false;             // --log-format json
+    // watch
+    std::chrono::milliseconds interval{60000};
+    std::chrono::milliseconds debounce{200};
+    bool prune = false;
+    bool named_by_file = false;  // a project per file of a watched directory
 };
 
 }  // namespace topo::cli

@@ -105,12 +105,17 @@ std::string plan_text(const Plan& p, bool color) {
     return out;
 }
 
-std::string plan_json(const Plan& p) {
-    nlohmann::json changes = nlohmann::json::array();
-    for (auto& c : p.changes) changes.push_back(change_to_json(c));
+nlohmann::json summary_json(const Plan& p) {
     nlohmann::json summary{{"create", 0}, {"update", 0}, {"delete", 0}, {"replace", 0}};
     for (auto& c : p.changes)
         if (!c.implied) summary[to_string(c.action)] = summary[to_string(c.action)].get<int>() + 1;
+    return summary;
+}
+
+std::string plan_json(const Plan& p) {
+    nlohmann::json changes = nlohmann::json::array();
+    for (auto& c : p.changes) changes.push_back(change_to_json(c));
+    auto summary = summary_json(p);
     nlohmann::json j{{"format_version", 1},
                      {"project", p.project},
                      {"host", p.host.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.host)},

@@ -4,12 +4,16 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "model/change.hpp"
 
 namespace topo::cli {
 
 std::string plan_text(const Plan& p, bool color);
 std::string plan_json(const Plan& p);
+// {"create": N, "update": N, "delete": N, "replace": N}, as in plan_json.
+nlohmann::json summary_json(const Plan& p);
 std::string plan_markdown(const Plan& p);
 std::string summary_line(const Plan& p);
 // "17 added, 0 changed, 0 destroyed." after a run.

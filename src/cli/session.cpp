@@ -33,6 +33,7 @@ Session Session::open(const Options& opts, bool need_manifest) {
     if (!opts.files.empty()) {
         manifest::LoadOptions lo;
         if (!opts.project.empty()) lo.project = opts.project;
+        lo.named_by_file = opts.named_by_file;
         trace::Span t("load manifest");
         s.project = manifest::load(opts.files, lo);
         s.project_name = s.project->name;
@@ -49,8 +50,10 @@ Session Session::open(const Options& opts, bool need_manifest) {
     return s;
 }
 
-Computed Session::compute() {
+Computed Session::compute(const HostState* converged, const Focus& drifted) {
     PlanInput in;
+    in.converged = converged;
+    in.drifted = drifted;
     trace::Span t("compute (all)");
     in.project = project ? &*project : nullptr;
     in.project_name = project_name;

@@ -31,8 +31,10 @@ struct Session {
     // Loads the manifest (-f) or takes --project; throws ManifestError / UserError.
     static Session open(const Options& opts, bool need_manifest);
     std::optional<ProjectRecord> record() const { return state.load(project_name); }
-    // IPAM → desired → live → diff → plan, with the state file's allocations.
-    Computed compute();
+    // IPAM → desired → live → diff → plan, with the state file's allocations;
+    // from a converged state, only what differs from it or drifted is read
+    // (reconcile.hpp, PlanInput::converged).
+    Computed compute(const HostState* converged = nullptr, const Focus& drifted = {});
     // The project's objects on the host (by marker), and those the manifest references.
     HostState read_live();
     // The record to save after a successful apply.

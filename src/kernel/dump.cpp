@@ -17,6 +17,7 @@
 // host end of every sandbox veth) comes in the link dump's
 // IFLA_INFO_SLAVE_DATA: no second dump for it.
 #include <linux/if_link.h>
+#include <linux/net_namespace.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
@@ -291,6 +292,30 @@ std::vector<AddrEntry> dump_addresses(int fd, const std::string& what) {
 
 std::vector<RouteEntry> dump_routes(int fd, const std::string& what) {
     return dump_by_family<RouteEntry, rtmsg>(fd, RTM_GETROUTE, what, "read routes", parse_route);
+}
+
+std::optional<int> netns_id(int fd, int netns_fd, bool assign, const std::string& what) {
+    uint32_t target = uint32_t(netns_fd);
+    std::optional<int> id;
+    Request get(RTM_GETNSID, 0, rtgenmsg{AF_UNSPEC});
+    get.put(NETNSA_FD, &target, sizeof target);
+    auto ask = [&] {
+        run(fd, get, false, what, "read nsid", [&] { id.reset(); }, [&](nlmsghdr* h) {
+            nlattr* tb[NETNSA_MAX + 1];
+            if (h->nlmsg_type == RTM_NEWNSID && nlmsg_parse(h, sizeof(rtgenmsg), tb, NETNSA_MAX, nullptr) >= 0 &&
+                tb[NETNSA_NSID] && nla_len(tb[NETNSA_NSID]) >= 4 && int(nla_get_s32(tb[NETNSA_NSID])) >= 0)
+                id = int(nla_get_s32(tb[NETNSA_NSID]));
+        });
+    };
+    ask();
+    if (id || !assign) return id;
+    Request set(RTM_NEWNSID, NLM_F_ACK, rtgenmsg{AF_UNSPEC});
+    int32_t any = -1;  // the kernel picks the next free id
+    set.put(NETNSA_FD, &target, sizeof target);
+    set.put(NETNSA_NSID, &any, sizeof any);
+    run(fd, set, false, what, "assign nsid", [] {}, [](nlmsghdr*) {});
+    ask();
+    return id;
 }
 
 }  // namespace topo

@@ -277,4 +277,9 @@ std::optional<NftTable> read(const std::string& name) {
     return t;
 }
 
+void close_kept() {
+    for (auto* s : kept_open()) mnl_socket_close(s);
+    kept_open().clear();
+}
+
 }  // namespace topo::nft

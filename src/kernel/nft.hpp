@@ -18,5 +18,8 @@ namespace topo::nft {
 
 void apply(const NftTable* desired, const NftTable* live);
 std::optional<NftTable> read(const std::string& table);
+// Close the netfilter sockets kept open since their use (below, in nft.cpp):
+// a long-running `topo watch` does so before each run, long after the commit.
+void close_kept();
 
 }  // namespace topo::nft

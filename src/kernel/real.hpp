@@ -117,6 +117,10 @@ struct RouteEntry {
     int oif = 0;
 };
 std::vector<RouteEntry> dump_routes(int fd, const std::string& what);  // IPv4, then IPv6
+// The id the socket's namespace gives the namespace open as `netns_fd`
+// (what NETLINK_LISTEN_ALL_NSID messages carry); with `assign`, one is
+// given if it has none.
+std::optional<int> netns_id(int fd, int netns_fd, bool assign, const std::string& what);
 
 // Setting a bridge port's isolated flag, by name (kernel/link.cpp).
 void set_port_isolated(nl_sock* sock, const std::string& name, bool on, const std::string& what);

@@ -17,11 +17,12 @@ namespace {
 const std::vector<std::string> top_keys = {"name", "networks", "services", "hosts", "version", "volumes", "secrets", "configs", "include", "models"};
 
 // Compose: the project name defaults to the directory's name, lower-cased with
-// characters other than [a-z0-9_-] dropped.
-std::string default_name(const std::string& file) {
-    auto dir = std::filesystem::absolute(file).parent_path().filename().string();
+// characters other than [a-z0-9_-] dropped (or, named by file, the file's stem).
+std::string default_name(const std::string& file, bool by_file) {
+    auto path = std::filesystem::absolute(file);
+    auto base = by_file ? path.stem().string() : path.parent_path().filename().string();
     std::string out;
-    for (unsigned char c : dir) {
+    for (unsigned char c : base) {
         c = char(std::tolower(c));
         if (std::isalnum(c) || c == '_' || c == '-') out += char(c);
     }
@@ -71,10 +72,11 @@ void project_name(Reader& r, const YAML::Node& root, const LoadOptions& opts, Pr
             r.error(n, "name", fmt::format("\"{}\" is not a valid project name: use a-z, 0-9, _ and -, at most 32 characters, starting with a letter or digit", p.name));
         return;
     }
-    p.name = default_name(r.files.back().first);
+    p.name = default_name(r.files.back().first, opts.named_by_file);
     if (!valid_project(p.name))
         r.errors.push_back({{r.files.back().first, 0, 0}, "name",
-                            "cannot derive a project name from the manifest's directory; set name: at the top of the manifest"});
+                            fmt::format("cannot derive a project name from the manifest's {}; set name: at the top of the manifest",
+                                        opts.named_by_file ? "file name" : "directory")});
 }
 
 template <class T, class F>

@@ -34,6 +34,9 @@ private:
 
 struct LoadOptions {
     std::optional<std::string> project;  // --project: overrides `name`
+    // Without `name`, the project is named after the file (its stem) rather
+    // than its directory: `topo watch DIR` makes each file there a project.
+    bool named_by_file = false;
 };
 
 // Parse and validate one manifest given as text (the unit tests' entry point).

@@ -1,0 +1,499 @@
+// topo watch: keep the host matching its manifests (GitOps; cli.md, "Watch").
+//
+// One thread and one poll(2) over:
+//   - inotify on the manifests' directories, their parents (a directory that
+//     is a symbolic link swapped for another) and /run/netns (a sandbox
+//     deleted under its name);
+//   - the kernel's events (kernel/events.hpp): links, addresses and routes in
+//     the host and in every sandbox, and nftables changes;
+//   - a signalfd: SIGTERM and SIGINT end the watch after the run in progress,
+//     SIGHUP asks for a full resync.
+//
+// A run for a changed manifest or for drift reads only what the change is
+// about and what the events named (reconcile.hpp, PlanInput::converged): it
+// costs the same on a host of 10 sandboxes or 1000. The first run, a run
+// after a failure or after the kernel dropped events, and every --interval
+// read everything, as `topo apply` does; that also repairs what sends no
+// events (a sysctl, a hosts file edited by hand).
+#include <poll.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <unordered_map>
+
+#include "cli/commands_impl.hpp"
+#include "cli/output.hpp"
+#include "kernel/events.hpp"
+#include "kernel/files.hpp"
+#include "kernel/netns.hpp"
+#include "kernel/nft.hpp"
+#include "kernel/real.hpp"
+#include "manifest/manifest.hpp"
+#include "model/naming.hpp"
+
+namespace topo::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// One project the watch keeps: its manifests and what it knows of the host.
+struct Watched {
+    std::vector<std::string> files;
+    std::optional<std::string> text;     // the manifests' content when last read
+    std::optional<Session> session;      // from the last manifest that loaded
+    std::optional<HostState> converged;  // the desired state of the last run that converged
+    Focus drifted;                       // what events named since; with `converged` only
+    bool nft_drifted = false;
+    bool full = true;                    // the next run reads everything
+    std::string trigger;                 // "": no run due
+    Clock::time_point due;
+
+    std::string name() const { return session ? session->project_name : files.front(); }
+
+    // A manifest change settles (each one puts the run later); drift and
+    // resyncs are not put off by more of the same.
+    void want(const std::string& why, Clock::time_point when, bool settle) {
+        if (trigger.empty() || settle || when < due) due = when;
+        if (trigger.empty() || why == "manifest" || trigger == "drift") trigger = why;
+    }
+};
+
+// The numbers the kernel's events use for names: namespace ids, host ifindexes.
+struct Names {
+    std::unordered_map<int, std::string> sandbox;    // nsid → namespace
+    std::unordered_map<int, std::string> host_link;  // ifindex → name
+};
+
+// What a run of one project's own changes can explain: events about it are
+// not drift (the run reads it back once they are in).
+struct OwnChanges {
+    const Focus* focus = nullptr;
+    bool nft = false;
+};
+
+bool has_host_link(const HostState& s, const std::string& name) {
+    for (Kind k : {Kind::Bridge, Kind::Veth, Kind::Macvlan, Kind::Vxlan})
+        if (s.find(ObjectKey{k, name})) return true;
+    return false;
+}
+
+// Marks what `e` names as drifted in the project it concerns.
+void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const std::string& host_link,
+          const OwnChanges& own, Clock::time_point wake) {
+    if (e.what == KernelEvent::What::Overflow) {
+        w.full = true;
+        w.want("drift", wake, false);
+        return;
+    }
+    if (!w.converged || !w.session) return;  // the next run reads everything anyway
+    if (e.what == KernelEvent::What::Nft) {
+        if (e.name != naming::nft_table(w.session->project_name) || own.nft) return;
+        w.nft_drifted = true;
+    } else if (!sandbox.empty()) {
+        if (!w.converged->find(ObjectKey{Kind::Netns, sandbox})) return;
+        if (own.focus && own.focus->sandboxes.count(sandbox)) return;
+        w.drifted.sandboxes.insert(sandbox);
+    } else if (!host_link.empty()) {
+        if (!has_host_link(*w.converged, host_link)) return;
+        Focus f;
+        f.add_host_link(*w.converged, host_link);
+        if (own.focus && (own.focus->sandboxes.count(f.sandboxes.empty() ? "" : *f.sandboxes.begin()) ||
+                          own.focus->host_links.count(host_link)))
+            return;
+        w.drifted.merge(f);
+    } else {
+        return;
+    }
+    w.want("drift", wake, false);
+}
+
+class Watch {
+public:
+    explicit Watch(const Options& o) : o_(o) {}
+    int run();
+
+private:
+    const Options& o_;
+    std::vector<Watched> projects_;
+    KernelEvents events_;
+    Names names_;
+    int inotify_ = -1;
+    // A watched directory: the names in it that matter (a manifest; a
+    // directory on the way to one), or any *.yaml / *.yml (a watched DIR).
+    struct DirWatch {
+        std::set<std::string> names;
+        bool manifests = false;
+        bool parent = false;  // a name in it is a directory: set the watches again
+    };
+    std::map<int, DirWatch> watches_;
+    int netns_watch_ = -1;
+    bool stop_ = false;
+
+    bool directory_mode() const { return o_.files.size() == 1 && fs::is_directory(o_.files[0]); }
+    void find_projects(Clock::time_point now);
+    void watch_files();
+    void on_inotify(Clock::time_point now);
+    void on_events(Clock::time_point now, Watched* running = nullptr, const OwnChanges& own = {});
+    void reconcile(Watched& w);
+    void log(const Watched& w, const std::string& trigger, const std::string& result, const Plan* plan,
+             const std::string& error, milliseconds took, bool quiet = false);
+    void learn_sandboxes(const HostState& desired, const Focus* only);
+};
+
+std::string read_all(const std::vector<std::string>& files) {
+    std::string out;
+    for (auto& f : files) out += files::read(f).value_or("\x01(absent)") + '\0';
+    return out;
+}
+
+void Watch::find_projects(Clock::time_point now) {
+    std::vector<std::vector<std::string>> want;
+    if (directory_mode()) {
+        std::vector<std::string> found;
+        std::error_code ec;
+        for (auto& e : fs::directory_iterator(o_.files[0], ec)) {
+            auto name = e.path().filename().string();
+            auto ext = e.path().extension().string();
+            if (!name.starts_with(".") && (ext == ".yaml" || ext == ".yml") && e.is_regular_file(ec))
+                found.push_back(e.path().string());
+        }
+        std::sort(found.begin(), found.end());
+        for (auto& f : found) want.push_back({f});
+    } else {
+        want.push_back(o_.files);
+    }
+    // Manifests gone from the directory: their projects stay up, or with --prune go.
+    for (auto it = projects_.begin(); it != projects_.end();) {
+        if (std::find(want.begin(), want.end(), it->files) != want.end()) {
+            ++it;
+            continue;
+        }
+        if (o_.prune && it->session) {
+            auto start = Clock::now();
+            try {
+                Options d = o_;
+                d.files.clear();
+                d.project = it->session->project_name;
+                d.auto_approve = true;
+                d.format = Format::Text;
+                auto s = Session::open(d, false);
+                s.project.reset();
+                auto lock = s.state.lock(s.project_name, o_.lock_timeout);
+                auto c = s.compute();
+                if (!c.plan.empty()) carry_out(s, c.plan, c.desired);
+                s.state.remove(s.project_name);
+                log(*it, "removed", "destroyed", &c.plan, "",
+                    std::chrono::duration_cast<milliseconds>(Clock::now() - start));
+            } catch (const std::exception& e) {
+                log(*it, "removed", "failed", nullptr, e.what(),
+                    std::chrono::duration_cast<milliseconds>(Clock::now() - start));
+            }
+        } else {
+            log(*it, "removed", "kept", nullptr, "its manifest is gone; --prune would destroy it",
+                milliseconds(0));
+        }
+        it = projects_.erase(it);
+    }
+    for (auto& files : want) {
+        bool known = false;
+        for (auto& w : projects_) known |= w.files == files;
+        if (known) continue;
+        Watched w;
+        w.files = files;
+        w.want("start", now, false);
+        projects_.push_back(std::move(w));
+    }
+}
+
+// The manifests' directories, their parents (a directory swapped as a
+// symbolic link shows there) and /run/netns. Watches are set again after
+// every change of these: one on a swapped directory follows the old one.
+void Watch::watch_files() {
+    for (auto& [wd, _] : watches_) inotify_rm_watch(inotify_, wd);  // each answers IN_IGNORED
+    watches_.clear();
+    std::map<std::string, DirWatch> dirs;
+    auto add = [&](const fs::path& p) {
+        auto abs = fs::absolute(p).lexically_normal();
+        dirs[abs.parent_path().string()].names.insert(abs.filename().string());
+        auto& up = dirs[abs.parent_path().parent_path().string()];
+        up.names.insert(abs.parent_path().filename().string());
+        up.parent = true;
+    };
+    if (directory_mode()) {
+        dirs[fs::absolute(o_.files[0]).lexically_normal().string()].manifests = true;
+        add(fs::absolute(o_.files[0]).lexically_normal() / "");  // its parent: the directory's name
+    } else {
+        for (auto& f : o_.files) add(f);
+    }
+    const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF |
+                          IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR;
+    for (auto& [dir, what] : dirs) {
+        int wd = inotify_add_watch(inotify_, dir.c_str(), mask);
+        if (wd >= 0) {
+            auto& w = watches_[wd];  // one directory can be both a manifest's and a parent
+            w.names.insert(what.names.begin(), what.names.end());
+            w.manifests |= what.manifests;
+            w.parent |= what.parent;
+        }
+    }
+}
+
+void Watch::on_inotify(Clock::time_point now) {
+    alignas(inotify_event) char buf[16384];
+    bool manifests = false, rewatch = false;
+    for (;;) {
+        ssize_t n = ::read(inotify_, buf, sizeof buf);
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n;) {
+            auto* ev = reinterpret_cast<inotify_event*>(buf + i);
+            std::string name = ev->len ? ev->name : "";
+            i += ssize_t(sizeof(inotify_event) + ev->len);
+            if (ev->mask & IN_IGNORED) continue;  // a watch removed
+            if (auto it = watches_.find(ev->wd); it != watches_.end()) {
+                auto& d = it->second;
+                bool named = d.names.count(name) > 0;
+                bool yaml = d.manifests && (name.ends_with(".yaml") || name.ends_with(".yml"));
+                bool self = ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF);
+                manifests |= named || yaml || self;
+                rewatch |= self || (named && d.parent);
+                continue;
+            }
+            if (ev->wd == netns_watch_ && !name.empty())
+                for (auto& w : projects_)
+                    if (w.converged && w.converged->find(ObjectKey{Kind::Netns, name})) {
+                        w.drifted.sandboxes.insert(name);
+                        w.want("drift", now + o_.debounce, false);
+                    }
+        }
+    }
+    if (!manifests) return;
+    // Which manifests changed is told by their content, read again: an editor's
+    // rename-over, `git pull` and a swapped symbolic link look different to inotify.
+    find_projects(now);
+    for (auto& w : projects_)
+        if (w.trigger != "start" && read_all(w.files) != w.text) w.want("manifest", now + o_.debounce, true);
+    if (rewatch) watch_files();
+}
+
+void Watch::on_events(Clock::time_point now, Watched* running, const OwnChanges& own) {
+    for (auto& e : events_.drain()) {
+        std::string sandbox, host_link = e.name;
+        if (e.nsid) {
+            auto it = names_.sandbox.find(*e.nsid);
+            if (it == names_.sandbox.end()) continue;
+            sandbox = it->second;
+            host_link.clear();
+        } else if (e.what == KernelEvent::What::Link) {
+            if (e.removed) names_.host_link.erase(e.ifindex);
+            else if (!e.name.empty()) names_.host_link[e.ifindex] = e.name;
+        } else if (e.what == KernelEvent::What::Address) {
+            auto it = names_.host_link.find(e.ifindex);
+            host_link = it == names_.host_link.end() ? "" : it->second;
+        } else if (e.what == KernelEvent::What::Route) {
+            continue;  // topo makes no routes in the host namespace
+        }
+        for (auto& w : projects_) note(w, e, sandbox, host_link, &w == running ? own : OwnChanges{}, now + o_.debounce);
+    }
+}
+
+// The namespace ids of the project's sandboxes, given one where there is none
+// (the kernel sends a namespace's events only where it has an id).
+void Watch::learn_sandboxes(const HostState& desired, const Focus* only) {
+    for (auto& [key, o] : desired.objects) {
+        if (key.kind != Kind::Netns || (only && !only->sandboxes.count(key.id))) continue;
+        if (auto id = events_.watch(key.id)) names_.sandbox[*id] = key.id;
+    }
+}
+
+// One line (or JSON object) per run, and <state-dir>/<project>.status.json.
+// result: applied, unchanged, invalid, failed; for a removed manifest, destroyed or kept.
+void Watch::log(const Watched& w, const std::string& trigger, const std::string& result, const Plan* plan,
+                const std::string& error, milliseconds took, bool quiet) {
+    auto now = std::chrono::system_clock::now();
+    auto time = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(now));
+    nlohmann::json j{{"time", time},
+                     {"project", w.name()},
+                     {"trigger", trigger},
+                     {"changes", plan ? summary_json(*plan) : summary_json(Plan{})},
+                     {"duration_ms", took.count()},
+                     {"result", result}};
+    if (!error.empty()) j["error"] = error;
+    if (w.session) {
+        try {
+            w.session->state.write_status(w.session->project_name, j.dump(2) + "\n");
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "topo: warning: {}\n", e.what());
+        }
+    }
+    if (quiet && !o_.verbose) return;
+    if (o_.log_json) {
+        fmt::print("{}\n", j.dump());
+    } else {
+        static const std::map<std::string, std::string> said{
+            {"unchanged", "no changes"}, {"invalid", "the manifest is not valid; nothing was changed"},
+            {"kept", "left in place"}};
+        std::string what = said.count(result) ? said.at(result) : result;
+        if (plan && !plan->empty()) what += ": " + done_line(*plan);
+        fmt::print("{} {} ({}): {} in {} ms{}\n", time, w.name(), trigger, what, took.count(),
+                   error.empty() ? "" : "\n" + error);
+    }
+    if (plan && !plan->empty() && o_.verbose && !o_.log_json) fmt::print("{}", plan_text(*plan, false));
+    std::fflush(stdout);
+}
+
+void Watch::reconcile(Watched& w) {
+    auto start = Clock::now();
+    auto took = [&] { return std::chrono::duration_cast<milliseconds>(Clock::now() - start); };
+    auto trigger = std::exchange(w.trigger, "");
+    // The manifest: loaded again only when its text changed. One that does
+    // not load changes nothing: the host keeps the last good state.
+    auto text = read_all(w.files);
+    if (!w.session || text != w.text) {
+        w.text = text;
+        try {
+            Options so = o_;
+            so.files = w.files;
+            so.named_by_file = directory_mode();
+            auto s = Session::open(so, true);
+            if (w.session && w.session->project_name != s.project_name) w.converged.reset(), w.full = true;
+            w.session.emplace(std::move(s));
+        } catch (const manifest::ManifestError& e) {
+            std::string msg;
+            for (auto& err : e.errors()) msg += (msg.empty() ? "" : "\n") + err.str();
+            log(w, trigger, "invalid", nullptr, msg, took());
+            return;
+        } catch (const std::exception& e) {
+            log(w, trigger, "invalid", nullptr, e.what(), took());
+            return;
+        }
+    }
+    auto& s = *w.session;
+    s.kernel = std::make_unique<RealKernel>();  // sockets of this run only
+    nft::close_kept();
+    bool full = w.full || !w.converged;
+    auto drifted = std::exchange(w.drifted, {});
+    w.nft_drifted = false;
+    std::optional<Plan> plan;
+    try {
+        auto lock = s.state.lock(s.project_name, o_.lock_timeout);
+        auto c = full ? s.compute() : s.compute(&*w.converged, drifted);
+        if (!c.errors.empty()) {
+            std::string msg;
+            for (auto& e : c.errors) msg += (msg.empty() ? "" : "\n") + e;
+            throw UserError("the plan cannot be carried out:\n" + msg);
+        }
+        plan = c.plan;
+        Focus own(c.plan.changes);
+        OwnChanges mine{&own, false};
+        for (auto& ch : c.plan.changes) mine.nft |= ch.kind() == Kind::NftTable;
+        if (!c.plan.empty()) {
+            // Events of this run's changes are not drift: taken here, before the
+            // read-back. Others' (elsewhere) are, once the run is done.
+            carry_out_recorded(s, c.plan, c.desired, s.next_record(c), [&] { on_events(Clock::now(), &w, mine); });
+        } else {
+            s.state.save(s.next_record(c));
+        }
+        w.converged = std::move(c.desired.state);
+        w.full = false;
+        learn_sandboxes(*w.converged, full ? nullptr : &own);
+        on_events(Clock::now(), &w, mine);
+        bool quiet = c.plan.empty() && trigger == "drift";  // the kernel settling after a run
+        log(w, trigger, c.plan.empty() ? "unchanged" : "applied", &*plan, "", took(), quiet);
+    } catch (const std::exception& e) {
+        w.converged.reset();
+        w.full = true;
+        log(w, trigger, "failed", plan ? &*plan : nullptr, e.what(), took());
+    }
+}
+
+int Watch::run() {
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&sigs, sig);
+    sigprocmask(SIG_BLOCK, &sigs, nullptr);
+    int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+    inotify_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (sigfd < 0 || inotify_ < 0) throw UserError(fmt::format("watch: {}", std::strerror(errno)));
+    {
+        RouteSocket host;
+        for (auto& l : dump_links(host.fd(), "the host namespace").links) names_.host_link[l.ifindex] = l.name;
+    }
+    auto now = Clock::now();
+    find_projects(now);
+    watch_files();
+    netns::ensure_run_dir();
+    netns_watch_ = inotify_add_watch(inotify_, netns::run_dir, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
+    if (projects_.empty()) fmt::print("topo: watching {}: no *.yaml or *.yml manifests there yet\n", o_.files[0]);
+    auto next_resync = now + o_.interval;
+    while (!stop_) {
+        now = Clock::now();
+        auto wake = next_resync;
+        for (auto& w : projects_)
+            if (!w.trigger.empty()) wake = std::min(wake, w.due);
+        int timeout = int(std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(wake - now).count() + 1));
+        std::vector<pollfd> fds{{sigfd, POLLIN, 0}, {inotify_, POLLIN, 0}};
+        for (int fd : events_.fds()) fds.push_back({fd, POLLIN, 0});
+        if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR)
+            throw UserError(fmt::format("watch: poll: {}", std::strerror(errno)));
+        now = Clock::now();
+        signalfd_siginfo si;
+        while (::read(sigfd, &si, sizeof si) == sizeof si) {
+            if (si.ssi_signo == SIGHUP) {
+                for (auto& w : projects_) w.full = true, w.want("sighup", now, false);
+            } else {
+                stop_ = true;
+            }
+        }
+        if (stop_) break;
+        if (fds[1].revents) on_inotify(now);
+        on_events(now);
+        if (now >= next_resync) {
+            for (auto& w : projects_) w.full = true, w.want("interval", now, false);
+            next_resync = now + o_.interval;
+        }
+        for (auto& w : projects_) {
+            if (w.trigger.empty() || w.due > Clock::now()) continue;
+            reconcile(w);
+            // A signal that came during the run ends the watch now, not after the others.
+            if (::read(sigfd, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo != SIGHUP) stop_ = true;
+                if (stop_) break;
+            }
+        }
+    }
+    fmt::print("topo: watch stopped; the network stays as it is\n");
+    std::fflush(stdout);
+    ::close(sigfd);
+    return 0;
+}
+
+}  // namespace
+
+int cmd_watch(const Options& o) {
+    if (o.files.empty()) throw UserError("watch: say what to watch: -f FILE (repeatable) or -f DIR");
+    if (o.files.size() > 1)
+        for (auto& f : o.files)
+            if (fs::is_directory(f)) throw UserError(fmt::format("watch: {} is a directory; watch one directory alone", f));
+    for (auto& f : o.files)
+        if (!fs::exists(f)) throw UserError(fmt::format("watch: {}: no such file or directory", f));
+    if (o.interval < milliseconds(1000)) throw UserError("watch: --interval must be at least 1s");
+    Watch w(o);
+    return w.run();
+}
+
+}  // namespace topo::cli

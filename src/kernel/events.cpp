@@ -1,0 +1,190 @@
+#include "kernel/events.hpp"
+
+#include <fcntl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "kernel/netns.hpp"
+#include "kernel/nl.hpp"
+#include "kernel/real.hpp"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+namespace topo {
+
+namespace {
+
+int subscribed(int protocol, std::initializer_list<int> groups) {
+    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+    if (fd < 0) nl::fail_errno("netlink events", "socket");
+    // Room for a burst (a `git pull` that renumbers a network touches every
+    // sandbox); SO_RCVBUFFORCE goes past rmem_max, as root may.
+    int size = 8 << 20;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    sockaddr_nl sa{};
+    sa.nl_family = AF_NETLINK;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+        ::close(fd);
+        nl::fail_errno("netlink events", "bind");
+    }
+    for (int g : groups)
+        if (::setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) < 0) {
+            ::close(fd);
+            nl::fail_errno("netlink events", "subscribe");
+        }
+    return fd;
+}
+
+std::string string_of(nlattr* a) {
+    if (!a || nla_len(a) <= 0) return "";
+    auto* s = static_cast<const char*>(nla_data(a));
+    return std::string(s, strnlen(s, size_t(nla_len(a))));
+}
+
+void parse_route_netlink(nlmsghdr* h, std::optional<int> nsid, std::vector<KernelEvent>& out) {
+    KernelEvent e;
+    e.nsid = nsid;
+    switch (h->nlmsg_type) {
+        case RTM_NEWLINK:
+        case RTM_DELLINK: {
+            if (!nlmsg_valid_hdr(h, sizeof(ifinfomsg))) return;
+            nlattr* tb[IFLA_MAX + 1];
+            if (nlmsg_parse(h, sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0) return;
+            e.what = KernelEvent::What::Link;
+            e.ifindex = static_cast<ifinfomsg*>(nlmsg_data(h))->ifi_index;
+            e.name = string_of(tb[IFLA_IFNAME]);
+            e.removed = h->nlmsg_type == RTM_DELLINK;
+            break;
+        }
+        case RTM_NEWADDR:
+        case RTM_DELADDR:
+            if (!nlmsg_valid_hdr(h, sizeof(ifaddrmsg))) return;
+            e.what = KernelEvent::What::Address;
+            e.ifindex = int(static_cast<ifaddrmsg*>(nlmsg_data(h))->ifa_index);
+            break;
+        case RTM_NEWROUTE:
+        case RTM_DELROUTE: {
+            if (!nlmsg_valid_hdr(h, sizeof(rtmsg))) return;
+            nlattr* tb[RTA_MAX + 1];
+            if (nlmsg_parse(h, sizeof(rtmsg), tb, RTA_MAX, nullptr) < 0) return;
+            e.what = KernelEvent::What::Route;
+            if (tb[RTA_OIF] && nla_len(tb[RTA_OIF]) >= 4) e.ifindex = int(nla_get_u32(tb[RTA_OIF]));
+            break;
+        }
+        default:
+            return;
+    }
+    out.push_back(std::move(e));
+}
+
+// Every nf_tables message names its table in attribute 1 (NFTA_TABLE_NAME,
+// NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE, ...).
+void parse_nftables(nlmsghdr* h, std::vector<KernelEvent>& out) {
+    if (NFNL_SUBSYS_ID(h->nlmsg_type) != NFNL_SUBSYS_NFTABLES) return;
+    if (NFNL_MSG_TYPE(h->nlmsg_type) == NFT_MSG_NEWGEN) return;  // the end of a transaction
+    if (!nlmsg_valid_hdr(h, sizeof(nfgenmsg))) return;
+    nlattr* tb[2];
+    if (nlmsg_parse(h, sizeof(nfgenmsg), tb, 1, nullptr) < 0) return;
+    KernelEvent e;
+    e.what = KernelEvent::What::Nft;
+    e.name = string_of(tb[1]);
+    out.push_back(std::move(e));
+}
+
+// Reads what is queued on `fd`; false when it overflowed.
+bool drain_socket(int fd, bool route, std::vector<KernelEvent>& out) {
+    thread_local std::vector<char> buf(64 * 1024);
+    for (;;) {
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+        iovec iov{buf.data(), buf.size()};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        ssize_t n = ::recvmsg(fd, &msg, MSG_TRUNC);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+            if (errno == ENOBUFS) return false;
+            nl::fail_errno("netlink events", "receive");
+        }
+        if (size_t(n) > buf.size()) {  // one message larger than the buffer: lost, so read all again
+            buf.resize(size_t(n));
+            return false;
+        }
+        std::optional<int> nsid;
+        for (auto* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+            if (c->cmsg_level == SOL_NETLINK && c->cmsg_type == NETLINK_LISTEN_ALL_NSID) {
+                int id;
+                std::memcpy(&id, CMSG_DATA(c), sizeof id);
+                nsid = id;
+            }
+        int len = int(n);
+        for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); nlmsg_ok(h, len); h = nlmsg_next(h, &len)) {
+            if (route) parse_route_netlink(h, nsid, out);
+            else parse_nftables(h, out);
+        }
+    }
+}
+
+}  // namespace
+
+KernelEvents::KernelEvents() {
+    rt_ = subscribed(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE,
+                                     RTNLGRP_IPV6_ROUTE});
+    int on = 1;
+    if (::setsockopt(rt_, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &on, sizeof on) < 0) {
+        ::close(rt_);
+        nl::fail_errno("netlink events", "listen to all namespaces");
+    }
+    try {
+        nf_ = subscribed(NETLINK_NETFILTER, {NFNLGRP_NFTABLES});
+        query_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (query_ < 0) nl::fail_errno("netlink", "socket");
+    } catch (...) {
+        ::close(rt_);
+        if (nf_ >= 0) ::close(nf_);
+        throw;
+    }
+}
+
+KernelEvents::~KernelEvents() {
+    for (int fd : {rt_, nf_, query_})
+        if (fd >= 0) ::close(fd);
+}
+
+std::vector<KernelEvent> KernelEvents::drain() {
+    std::vector<KernelEvent> out;
+    bool whole = drain_socket(rt_, true, out);
+    whole = drain_socket(nf_, false, out) && whole;
+    if (!whole) out.push_back(KernelEvent{KernelEvent::What::Overflow, std::nullopt, 0, "", false});
+    return out;
+}
+
+std::optional<int> KernelEvents::watch(const std::string& name) {
+    int fd = netns::open_fd(name);
+    if (fd < 0) return std::nullopt;
+    try {
+        auto id = netns_id(query_, fd, true, "namespace " + name);
+        ::close(fd);
+        return id;
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+}
+
+}  // namespace topo
