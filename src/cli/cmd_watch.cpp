@@ -348,7 +348,10 @@ void Watch::log(const Watched& w, const std::string& trigger, const std::string&
             {"unchanged", "no changes"}, {"invalid", "the manifest is not valid; nothing was changed"},
             {"kept", "left in place"}};
         std::string what = said.count(result) ? said.at(result) : result;
-        if (plan && !plan->empty()) what += ": " + done_line(*plan);
+        if (plan && !plan->empty()) {
+            auto done = done_line(*plan);
+            what += " (" + done.substr(0, done.size() - 1) + ")";
+        }
         fmt::print("{} {} ({}): {} in {} ms{}\n", time, w.name(), trigger, what, took.count(),
                    error.empty() ? "" : "\n" + error);
     }
@@ -383,7 +386,13 @@ void Watch::reconcile(Watched& w) {
         }
     }
     auto& s = *w.session;
-    s.kernel = std::make_unique<RealKernel>();  // sockets of this run only
+    // Sockets of this run only: one left open inside a sandbox would keep its
+    // namespace alive after an `ip netns del`, and its links with it.
+    s.kernel = std::make_unique<RealKernel>();
+    struct Release {
+        Session& s;
+        ~Release() { s.kernel.reset(); }
+    } release{s};
     nft::close_kept();
     bool full = w.full || !w.converged;
     auto drifted = std::exchange(w.drifted, {});
