@@ -142,15 +142,22 @@ HostState Focus::within(const HostState& s) const {
 ReadScope Focus::scope(const ReadScope& base, const HostState& desired, const std::vector<Change>& changes) const {
     ReadScope out = base;
     out.only_sandboxes = sandboxes;
-    std::set<std::string> links = host_links;
+    std::set<std::string> links = host_links, wanted;
     auto add = [&](const Object& o) {
-        if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && covers(o)) links.insert(l->name);
+        auto* l = std::get_if<Link>(&o);
+        if (!l || !l->ns.empty()) return;
+        wanted.insert(l->name);
+        if (covers(o)) links.insert(l->name);
     };
     for (auto& [_, o] : desired.objects) add(o);
     for (auto& c : changes)
         if (c.before) add(*c.before);
-    // Foreign links are read too: the manifest's references to them are checked.
-    links.insert(base.foreign_links.begin(), base.foreign_links.end());
+    // Links that are not topo's are read too: the manifest's references to
+    // them (an external bridge, a macvlan parent) are checked. (The scope
+    // also names every link topo wants, to find a name taken by another;
+    // those outside the focus were checked when they were made.)
+    for (auto& name : base.foreign_links)
+        if (!wanted.count(name)) links.insert(name);
     out.only_host_links = std::move(links);
     out.files.assign(files.begin(), files.end());
     return out;

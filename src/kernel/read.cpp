@@ -245,7 +245,19 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     } else {
         links = dump_links(host, what_of(""));
     }
-    auto host_addrs = dump_addresses(host, what_of(""));
+    // A few links' addresses are asked for by link: the host's whole dump
+    // holds an IPv6 link-local address per veth (~25 ms at 1000 sandboxes).
+    std::vector<AddrEntry> host_addrs;
+    std::optional<RouteSocket> strict;
+    if (scope.only_host_links) strict.emplace();
+    if (strict && strict_checking(strict->fd())) {
+        for (auto& l : links.links) {
+            auto some = dump_addresses_of(strict->fd(), l.ifindex, what_of(""));
+            host_addrs.insert(host_addrs.end(), some.begin(), some.end());
+        }
+    } else {
+        host_addrs = dump_addresses(host, what_of(""));
+    }
     std::unordered_set<std::string> foreign_links(scope.foreign_links.begin(), scope.foreign_links.end());
     std::map<int, Link> host_veths;
     std::set<int> ours;

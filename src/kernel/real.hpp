@@ -108,6 +108,11 @@ struct AddrEntry {
     Prefix prefix;
 };
 std::vector<AddrEntry> dump_addresses(int fd, const std::string& what);
+// Strict checking (Linux 4.20): the kernel then filters dumps by the fields
+// set in the request's header. False when the kernel has none.
+bool strict_checking(int fd);
+// One link's addresses: on a socket with strict checking only.
+std::vector<AddrEntry> dump_addresses_of(int fd, int ifindex, const std::string& what);
 
 struct RouteEntry {
     uint32_t table = 0;

@@ -195,6 +195,43 @@ else
 fi
 READERS=$(( $(nproc) < 4 ? $(nproc) : 4 ))
 
+# topo watch: the same two changes, made as git makes them (a file renamed
+# over the manifest), timed from the rename until the watch's log line says
+# the host was changed and read back; and the run's own duration_ms.
+exec {nap}<> <(:)  # `read -t` on it: a sleep that starts no process
+watch_change() {  # watch_change LOG FILE: rename FILE over the manifest; prints "wall_ms run_ms"
+    local lines s i log
+    mapfile -t log < "$1"; lines=${#log[@]}
+    cp "$2" "$W/watch.tmp"
+    s=$(now); mv "$W/watch.tmp" "$W/watch.yaml"
+    for i in $(seq 1 5000); do
+        mapfile -t log < "$1"
+        [ ${#log[@]} -gt "$lines" ] && break
+        read -rt 0.001 -u "$nap" || true
+    done
+    local wall; wall=$(ms "$s")
+    grep -q '"result":"applied"' <<< "${log[-1]}" || { echo "bench: watch did not apply: ${log[-1]}" >&2; exit 1; }
+    echo "$wall $(sed -E 's/.*"duration_ms":([0-9]+).*/\1/' <<< "${log[-1]}")"
+}
+by_watch() {  # by_watch N: R[wadd.N], R[wport.N] (end to end) and R[waddrun.N], R[wportrun.N]
+    local n=$1 r
+    reset_host
+    cp "$W/m$n.yaml" "$W/watch.yaml"
+    "$TOPO" watch -f "$W/watch.yaml" --log-format json --debounce 0ms --interval 1h > "$W/watch.log" 2>&1 &
+    local pid=$!
+    for r in $(seq 1 600); do grep -q '"trigger":"start"' "$W/watch.log" && break; sleep 0.1; done
+    grep -q '"result":"applied","time":"[^"]*","trigger":"start"' "$W/watch.log" ||
+        { echo "bench: watch did not start: $(cat "$W/watch.log")" >&2; exit 1; }
+    for r in $(seq 1 "$RUNS"); do
+        quiet; read -r wall run <<< "$(watch_change "$W/watch.log" "$W/add.yaml")"
+        R[wadd.$n]+=" $wall"; R[waddrun.$n]+=" $run"
+        quiet; read -r wall run <<< "$(watch_change "$W/watch.log" "$W/port.yaml")"
+        R[wport.$n]+=" $wall"; R[wportrun.$n]+=" $run"
+        quiet; watch_change "$W/watch.log" "$W/m$n.yaml" >/dev/null
+    done
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
 phase_ms() { awk -v p="trace: $2 " 'index($0, p) {printf "%d", $(NF-1) + 0.5}' <<< "$1"; }  # TOPO_TRACE output, phase
 rss_kb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
@@ -203,7 +240,9 @@ declare -A R
 for n in $SIZES; do
     manifest "$n" > "$W/m$n.yaml"
     mkdir -p "$W/nv$n"; netavark_json "$n" "$W/nv$n"
-    for op in topo cmd batch nv nvdown plan add port destroy readfloor readtopo loadtopo; do R[$op.$n]=""; done
+    for op in topo cmd batch nv nvdown plan add port destroy readfloor readtopo loadtopo wadd waddrun wport wportrun; do
+        R[$op.$n]=""
+    done
     for run in $(seq 1 "$RUNS"); do
         reset_host; s=$(now); by_command "$n" >/dev/null; R[cmd.$n]+=" $(ms $s)"
         reset_host; s=$(now); by_batch "$n" >/dev/null; R[batch.$n]+=" $(ms $s)"
@@ -235,6 +274,7 @@ for n in $SIZES; do
     sleep 0.3; kill $mon; wait $mon 2>/dev/null || true
     R[portelems.$n]=$(grep -cE '^(add|delete) element' "$W/monitor.$n" || true)
     R[portother.$n]=$(grep -E '^(add|delete) ' "$W/monitor.$n" | grep -vcE '^(add|delete) element' || true)
+    by_watch "$n"
     reset_host
 done
 manifest 10000 > "$W/m10k.yaml"
@@ -249,6 +289,10 @@ row "netavark setup, one per sandbox" nv
 row "topo no-op plan" plan
 row "topo apply: one added sandbox" add
 row "topo apply: one changed port" port
+row "topo watch: one added sandbox" wadd
+row "  (the run, as its log says)" waddrun
+row "topo watch: one changed port" wport
+row "  (the run, as its log says)" wportrun
 row "topo destroy" destroy
 row "netavark teardown, one per sandbox" nvdown
 printf '%-40s' "topo peak RSS (MiB), apply"; for n in $SIZES; do printf '%10s' "$(( ${R[rss.$n]} / 1024 ))"; done; echo
@@ -291,5 +335,8 @@ echo "  apply no slower than ip-batch+nft -f: $(verdict $(( t <= b )))"
 echo "  no-op plan < 100 ms:                  $(verdict $(( $(echo ${R[plan.$last]} | median) < 100 )))"
 echo "  one added sandbox < 50 ms:            $(verdict $(( $(echo ${R[add.$last]} | median) < 50 )))"
 echo "  one changed port < 50 ms:             $(verdict $(( $(echo ${R[port.$last]} | median) < 50 )))"
+echo "    with topo watch, end to end:"
+echo "    one added sandbox < 50 ms:          $(verdict $(( $(echo ${R[wadd.$last]} | median) < 50 )))"
+echo "    one changed port < 50 ms:           $(verdict $(( $(echo ${R[wport.$last]} | median) < 50 )))"
 echo "  peak RSS < 50 MiB:                    $(verdict $(( ${R[rss.$last]} < 51200 )))"
 echo "  plan of 10,000 services < 1 s:        $(verdict $(( plan10k < 1000 )))"
