@@ -104,20 +104,18 @@ void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const st
     if (e.what == KernelEvent::What::Nft) {
         if (e.name != naming::nft_table(w.session->project_name) || own.nft) return;
         w.nft_drifted = true;
-    } else if (!sandbox.empty()) {
-        if (!w.converged->find(ObjectKey{Kind::Netns, sandbox})) return;
-        if (own.focus && own.focus->sandboxes.count(sandbox)) return;
-        w.drifted.sandboxes.insert(sandbox);
-    } else if (!host_link.empty()) {
-        if (!has_host_link(*w.converged, host_link)) return;
-        Focus f;
-        f.add_host_link(*w.converged, host_link);
-        if (own.focus && (own.focus->sandboxes.count(f.sandboxes.empty() ? "" : *f.sandboxes.begin()) ||
-                          own.focus->host_links.count(host_link)))
-            return;
-        w.drifted.merge(f);
     } else {
-        return;
+        Focus f;
+        if (!sandbox.empty() && w.converged->find(ObjectKey{Kind::Netns, sandbox})) f.sandboxes.insert(sandbox);
+        else if (!host_link.empty() && has_host_link(*w.converged, host_link)) f.add_host_link(*w.converged, host_link);
+        else return;  // not this project's
+        if (own.focus) {
+            for (auto& s : f.sandboxes)
+                if (own.focus->sandboxes.count(s)) return;
+            for (auto& l : f.host_links)
+                if (own.focus->host_links.count(l)) return;
+        }
+        w.drifted.merge(f);
     }
     w.want("drift", wake, false);
 }
@@ -420,7 +418,9 @@ void Watch::reconcile(Watched& w) {
         w.converged = std::move(c.desired.state);
         w.full = false;
         learn_sandboxes(*w.converged, full ? nullptr : &own);
-        on_events(Clock::now(), &w, mine);
+        // Events since the read-back are drift, even about what this run
+        // touched: most are the kernel settling (one small read finds nothing).
+        on_events(Clock::now());
         bool quiet = c.plan.empty() && trigger == "drift";  // the kernel settling after a run
         log(w, trigger, c.plan.empty() ? "unchanged" : "applied", &*plan, "", took(), quiet);
     } catch (const std::exception& e) {
