@@ -500,6 +500,9 @@ int cmd_watch(const Options& o) {
             if (fs::is_directory(f)) throw UserError(fmt::format("watch: {} is a directory; watch one directory alone", f));
     for (auto& f : o.files)
         if (!fs::exists(f)) throw UserError(fmt::format("watch: {}: no such file or directory", f));
+    if (o.files.size() == 1 && fs::is_directory(o.files[0]) && !o.project.empty())
+        throw UserError(fmt::format("watch: -p names one project, but {} holds a project per manifest; drop -p "
+                                    "(each is named by its `name:` or its file)", o.files[0]));
     if (o.interval < milliseconds(1000)) throw UserError("watch: --interval must be at least 1s");
     Watch w(o);
     return w.run();

@@ -161,6 +161,7 @@ kill -TERM $WATCH; wait $WATCH || true
 # Bad invocations say what is wrong.
 expect_error "no manifest" "say what to watch" "$TOPO" watch
 expect_error "a missing manifest" "nothing.yaml: no such file or directory" "$TOPO" watch -f nothing.yaml
+expect_error "one project name for a directory" "drop -p" "$TOPO" watch -f projects -p one
 expect_error "too short an interval" "--interval must be at least 1s" "$TOPO" watch -f shop.yaml --interval 10ms
 expect_error "a duration without a number" "abc: use a whole number with ms, s, m or h" \
     "$TOPO" watch -f shop.yaml --debounce abc
