@@ -27,13 +27,6 @@ void print_plan(const Options& o, const Plan& p) {
     std::fflush(stdout);
 }
 
-void fail_on_errors(const std::vector<std::string>& errors) {
-    if (errors.empty()) return;
-    std::string msg = "the plan cannot be carried out:";
-    for (auto& e : errors) msg += "\n  " + e;
-    throw UserError(msg);
-}
-
 bool confirm(const Options& o, const char* question) {
     if (o.auto_approve || !::isatty(STDIN_FILENO)) return true;
     fmt::print("\n{} Only 'yes' is accepted: ", question);
@@ -49,6 +42,13 @@ struct RolledBack : UserError {
 };
 
 }  // namespace
+
+void fail_on_errors(const std::vector<std::string>& errors) {
+    if (errors.empty()) return;
+    std::string msg = "the plan cannot be carried out:";
+    for (auto& e : errors) msg += "\n  " + e;
+    throw UserError(msg);
+}
 
 void carry_out(Session& s, const Plan& p, const Desired& desired, const std::function<void()>& after_execute) {
     std::optional<trace::Span> t(std::in_place, "execute");

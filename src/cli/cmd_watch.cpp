@@ -1,7 +1,7 @@
 // topo watch: keep the host matching its manifests (GitOps; cli.md, "Watch").
 //
 // One thread and one poll(2) over:
-//   - inotify on the manifests' directories, their parents (a directory that
+//   - inotify (cli/watch_files.hpp) on the manifests' directories, their parents (a directory that
 //     is a symbolic link swapped for another) and /run/netns (a sandbox
 //     deleted under its name);
 //   - the kernel's events (kernel/events.hpp): links, addresses and routes in
@@ -17,7 +17,6 @@
 // events (a sysctl, a hosts file edited by hand).
 #include <poll.h>
 #include <signal.h>
-#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -28,16 +27,15 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <unordered_map>
 
 #include "cli/commands_impl.hpp"
 #include "cli/output.hpp"
+#include "cli/watch_files.hpp"
 #include "kernel/events.hpp"
 #include "kernel/files.hpp"
-#include "kernel/netns.hpp"
 #include "kernel/nft.hpp"
 #include "kernel/real.hpp"
 #include "manifest/manifest.hpp"
@@ -58,7 +56,6 @@ struct Watched {
     std::optional<Session> session;      // from the last manifest that loaded
     std::optional<HostState> converged;  // the desired state of the last run that converged
     Focus drifted;                       // what events named since; with `converged` only
-    bool nft_drifted = false;
     bool full = true;                    // the next run reads everything
     std::string trigger;                 // "": no run due
     Clock::time_point due;
@@ -102,8 +99,7 @@ void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const st
     }
     if (!w.converged || !w.session) return;  // the next run reads everything anyway
     if (e.what == KernelEvent::What::Nft) {
-        if (e.name != naming::nft_table(w.session->project_name) || own.nft) return;
-        w.nft_drifted = true;
+        if (e.name != naming::nft_table(w.session->project_name) || own.nft) return;  // nft is always read
     } else {
         Focus f;
         if (!sandbox.empty() && w.converged->find(ObjectKey{Kind::Netns, sandbox})) f.sandboxes.insert(sandbox);
@@ -122,30 +118,21 @@ void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const st
 
 class Watch {
 public:
-    explicit Watch(const Options& o) : o_(o) {}
+    explicit Watch(const Options& o)
+        : o_(o), directory_(o.files.size() == 1 && fs::is_directory(o.files[0])), files_(o.files, directory_) {}
     int run();
 
 private:
     const Options& o_;
+    const bool directory_;  // -f DIR: a project per manifest in it
     std::vector<Watched> projects_;
+    FileWatch files_;
     KernelEvents events_;
     Names names_;
-    int inotify_ = -1;
-    // A watched directory: the names in it that matter (a manifest; a
-    // directory on the way to one), or any *.yaml / *.yml (a watched DIR).
-    struct DirWatch {
-        std::set<std::string> names;
-        bool manifests = false;
-        bool parent = false;  // a name in it is a directory: set the watches again
-    };
-    std::map<int, DirWatch> watches_;
-    int netns_watch_ = -1;
     bool stop_ = false;
 
-    bool directory_mode() const { return o_.files.size() == 1 && fs::is_directory(o_.files[0]); }
     void find_projects(Clock::time_point now);
-    void watch_files();
-    void on_inotify(Clock::time_point now);
+    void on_files(Clock::time_point now);
     void on_events(Clock::time_point now, Watched* running = nullptr, const OwnChanges& own = {});
     void reconcile(Watched& w);
     void log(const Watched& w, const std::string& trigger, const std::string& result, const Plan* plan,
@@ -161,17 +148,8 @@ std::string read_all(const std::vector<std::string>& files) {
 
 void Watch::find_projects(Clock::time_point now) {
     std::vector<std::vector<std::string>> want;
-    if (directory_mode()) {
-        std::vector<std::string> found;
-        std::error_code ec;
-        for (auto& e : fs::directory_iterator(o_.files[0], ec)) {
-            auto name = e.path().filename().string();
-            auto ext = e.path().extension().string();
-            if (!name.starts_with(".") && (ext == ".yaml" || ext == ".yml") && e.is_regular_file(ec))
-                found.push_back(e.path().string());
-        }
-        std::sort(found.begin(), found.end());
-        for (auto& f : found) want.push_back({f});
+    if (directory_) {
+        for (auto& f : manifests_in(o_.files[0])) want.push_back({f});
     } else {
         want.push_back(o_.files);
     }
@@ -187,8 +165,6 @@ void Watch::find_projects(Clock::time_point now) {
                 Options d = o_;
                 d.files.clear();
                 d.project = it->session->project_name;
-                d.auto_approve = true;
-                d.format = Format::Text;
                 auto s = Session::open(d, false);
                 s.project.reset();
                 auto lock = s.state.lock(s.project_name, o_.lock_timeout);
@@ -218,74 +194,19 @@ void Watch::find_projects(Clock::time_point now) {
     }
 }
 
-// The manifests' directories, their parents (a directory swapped as a
-// symbolic link shows there) and /run/netns. Watches are set again after
-// every change of these: one on a swapped directory follows the old one.
-void Watch::watch_files() {
-    for (auto& [wd, _] : watches_) inotify_rm_watch(inotify_, wd);  // each answers IN_IGNORED
-    watches_.clear();
-    std::map<std::string, DirWatch> dirs;
-    auto add = [&](const fs::path& p) {
-        auto abs = fs::absolute(p).lexically_normal();
-        dirs[abs.parent_path().string()].names.insert(abs.filename().string());
-        auto& up = dirs[abs.parent_path().parent_path().string()];
-        up.names.insert(abs.parent_path().filename().string());
-        up.parent = true;
-    };
-    if (directory_mode()) {
-        dirs[fs::absolute(o_.files[0]).lexically_normal().string()].manifests = true;
-        add(fs::absolute(o_.files[0]).lexically_normal() / "");  // its parent: the directory's name
-    } else {
-        for (auto& f : o_.files) add(f);
-    }
-    const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF |
-                          IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR;
-    for (auto& [dir, what] : dirs) {
-        int wd = inotify_add_watch(inotify_, dir.c_str(), mask);
-        if (wd >= 0) {
-            auto& w = watches_[wd];  // one directory can be both a manifest's and a parent
-            w.names.insert(what.names.begin(), what.names.end());
-            w.manifests |= what.manifests;
-            w.parent |= what.parent;
-        }
-    }
-}
-
-void Watch::on_inotify(Clock::time_point now) {
-    alignas(inotify_event) char buf[16384];
-    bool manifests = false, rewatch = false;
-    for (;;) {
-        ssize_t n = ::read(inotify_, buf, sizeof buf);
-        if (n <= 0) break;
-        for (ssize_t i = 0; i < n;) {
-            auto* ev = reinterpret_cast<inotify_event*>(buf + i);
-            std::string name = ev->len ? ev->name : "";
-            i += ssize_t(sizeof(inotify_event) + ev->len);
-            if (ev->mask & IN_IGNORED) continue;  // a watch removed
-            if (auto it = watches_.find(ev->wd); it != watches_.end()) {
-                auto& d = it->second;
-                bool named = d.names.count(name) > 0;
-                bool yaml = d.manifests && (name.ends_with(".yaml") || name.ends_with(".yml"));
-                bool self = ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF);
-                manifests |= named || yaml || self;
-                rewatch |= self || (named && d.parent);
-                continue;
+void Watch::on_files(Clock::time_point now) {
+    auto seen = files_.read();
+    for (auto& name : seen.sandboxes_gone)
+        for (auto& w : projects_)
+            if (w.converged && w.converged->find(ObjectKey{Kind::Netns, name})) {
+                w.drifted.sandboxes.insert(name);
+                w.want("drift", now + o_.debounce, false);
             }
-            if (ev->wd == netns_watch_ && !name.empty())
-                for (auto& w : projects_)
-                    if (w.converged && w.converged->find(ObjectKey{Kind::Netns, name})) {
-                        w.drifted.sandboxes.insert(name);
-                        w.want("drift", now + o_.debounce, false);
-                    }
-        }
-    }
-    if (!manifests) return;
-    // Which manifests changed is told by their content, read again: an editor's
-    // rename-over, `git pull` and a swapped symbolic link look different to inotify.
+    if (!seen.manifests) return;
+    // Which manifests changed is told by their content, read again.
     find_projects(now);
     for (auto& w : projects_)
         if (w.trigger != "start" && read_all(w.files) != w.text) w.want("manifest", now + o_.debounce, true);
-    if (rewatch) watch_files();
 }
 
 void Watch::on_events(Clock::time_point now, Watched* running, const OwnChanges& own) {
@@ -369,7 +290,7 @@ void Watch::reconcile(Watched& w) {
         try {
             Options so = o_;
             so.files = w.files;
-            so.named_by_file = directory_mode();
+            so.named_by_file = directory_;
             auto s = Session::open(so, true);
             if (w.session && w.session->project_name != s.project_name) w.converged.reset(), w.full = true;
             w.session.emplace(std::move(s));
@@ -394,16 +315,11 @@ void Watch::reconcile(Watched& w) {
     nft::close_kept();
     bool full = w.full || !w.converged;
     auto drifted = std::exchange(w.drifted, {});
-    w.nft_drifted = false;
     std::optional<Plan> plan;
     try {
         auto lock = s.state.lock(s.project_name, o_.lock_timeout);
         auto c = full ? s.compute() : s.compute(&*w.converged, drifted);
-        if (!c.errors.empty()) {
-            std::string msg;
-            for (auto& e : c.errors) msg += (msg.empty() ? "" : "\n") + e;
-            throw UserError("the plan cannot be carried out:\n" + msg);
-        }
+        fail_on_errors(c.errors);
         plan = c.plan;
         Focus own(c.plan.changes);
         OwnChanges mine{&own, false};
@@ -436,17 +352,13 @@ int Watch::run() {
     for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&sigs, sig);
     sigprocmask(SIG_BLOCK, &sigs, nullptr);
     int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-    inotify_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    if (sigfd < 0 || inotify_ < 0) throw UserError(fmt::format("watch: {}", std::strerror(errno)));
+    if (sigfd < 0) throw UserError(fmt::format("watch: signalfd: {}", std::strerror(errno)));
     {
         RouteSocket host;
         for (auto& l : dump_links(host.fd(), "the host namespace").links) names_.host_link[l.ifindex] = l.name;
     }
     auto now = Clock::now();
     find_projects(now);
-    watch_files();
-    netns::ensure_run_dir();
-    netns_watch_ = inotify_add_watch(inotify_, netns::run_dir, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
     if (projects_.empty()) fmt::print("topo: watching {}: no *.yaml or *.yml manifests there yet\n", o_.files[0]);
     auto next_resync = now + o_.interval;
     while (!stop_) {
@@ -455,7 +367,7 @@ int Watch::run() {
         for (auto& w : projects_)
             if (!w.trigger.empty()) wake = std::min(wake, w.due);
         int timeout = int(std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(wake - now).count() + 1));
-        std::vector<pollfd> fds{{sigfd, POLLIN, 0}, {inotify_, POLLIN, 0}};
+        std::vector<pollfd> fds{{sigfd, POLLIN, 0}, {files_.fd(), POLLIN, 0}};
         for (int fd : events_.fds()) fds.push_back({fd, POLLIN, 0});
         if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR)
             throw UserError(fmt::format("watch: poll: {}", std::strerror(errno)));
@@ -469,7 +381,7 @@ int Watch::run() {
             }
         }
         if (stop_) break;
-        if (fds[1].revents) on_inotify(now);
+        if (fds[1].revents) on_files(now);
         on_events(now);
         if (now >= next_resync) {
             for (auto& w : projects_) w.full = true, w.want("interval", now, false);

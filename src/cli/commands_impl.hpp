@@ -19,6 +19,9 @@ int cmd_recover(const Options& o);
 int cmd_exec(const Options& o);  // replaces the process; returns only by throwing
 int cmd_watch(const Options& o);
 
+// Throws UserError listing the plan's errors (a missing external bridge, a
+// conflict with an object that is not topo's), if there are any.
+void fail_on_errors(const std::vector<std::string>& errors);
 // Execute a plan, then read back what it touched: done only when the host
 // matches (throws UserError listing what still differs). `after_execute`
 // runs between the two (watch takes the events of its own changes there).
