@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what topo needs to build and what its tests use (Debian 12 package names).
 set -euo pipefail
-build=(cmake ninja-build g++ pkg-config libyaml-cpp-dev libnl-3-dev libnl-route-3-dev
+build=(cmake ninja-build g++ pkg-config libyaml-dev libnl-3-dev libnl-route-3-dev
        libnftnl-dev libmnl-dev libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev)
 tools=(clang libclang-rt-14-dev iproute2 nftables iputils-ping socat curl python3 python3-jsonschema python3-yaml util-linux)
 missing=()

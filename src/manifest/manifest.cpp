@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "manifest/parsers.hpp"
@@ -41,7 +43,7 @@ bool valid_project(const std::string& s) {
     return true;
 }
 
-void parse_hosts(Reader& r, const YAML::Node& n, Project& p) {
+void parse_hosts(Reader& r, const yaml::Node& n, Project& p) {
     if (!r.is_map(n, "hosts")) return;
     r.no_duplicate_keys(n, "hosts");
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -58,11 +60,11 @@ void parse_hosts(Reader& r, const YAML::Node& n, Project& p) {
     }
 }
 
-void project_name(Reader& r, const YAML::Node& root, const LoadOptions& opts, Project& p) {
+void project_name(Reader& r, const yaml::Node& root, const LoadOptions& opts, Project& p) {
     if (opts.project) {
         p.name = *opts.project;
         if (!valid_project(p.name))
-            r.errors.push_back({{r.files.back().first, 0, 0}, "--project",
+            r.errors.push_back({{r.files.back(), 0, 0}, "--project",
                                 fmt::format("\"{}\" is not a valid project name: use a-z, 0-9, _ and -, at most 32 characters, starting with a letter or digit", p.name)});
         return;
     }
@@ -72,15 +74,15 @@ void project_name(Reader& r, const YAML::Node& root, const LoadOptions& opts, Pr
             r.error(n, "name", fmt::format("\"{}\" is not a valid project name: use a-z, 0-9, _ and -, at most 32 characters, starting with a letter or digit", p.name));
         return;
     }
-    p.name = default_name(r.files.back().first, opts.named_by_file);
+    p.name = default_name(r.files.back(), opts.named_by_file);
     if (!valid_project(p.name))
-        r.errors.push_back({{r.files.back().first, 0, 0}, "name",
+        r.errors.push_back({{r.files.back(), 0, 0}, "name",
                             fmt::format("cannot derive a project name from the manifest's {}; set name: at the top of the manifest",
                                         opts.named_by_file ? "file name" : "directory")});
 }
 
 template <class T, class F>
-void each_entry(Reader& r, const YAML::Node& n, const std::string& section, std::map<std::string, T>& out, F parse) {
+void each_entry(Reader& r, const yaml::Node& n, const std::string& section, std::map<std::string, T>& out, F parse) {
     if (!n || !r.is_map(n, section)) return;
     r.no_duplicate_keys(n, section);
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -120,9 +122,9 @@ void add_default_network(Project& p, const Reader& r) {
     }
 }
 
-Project interpret(Reader& r, const YAML::Node& root, const LoadOptions& opts) {
+Project interpret(Reader& r, const yaml::Node& root, const LoadOptions& opts) {
     Project p;
-    p.source_file = r.files.back().first;
+    p.source_file = r.files.back();
     if (root.IsNull()) {
         r.errors.push_back({{p.source_file, 0, 0}, "(document)", "the manifest is empty; it needs at least services:"});
         return p;
@@ -134,9 +136,9 @@ Project interpret(Reader& r, const YAML::Node& root, const LoadOptions& opts) {
     r.keys(root, "", {"name", "networks", "services", "hosts", "version", "volumes", "secrets", "configs", "include", "models"});
     project_name(r, root, opts, p);
     each_entry(r, root["networks"], "networks", p.networks,
-               [&](const std::string& n, const YAML::Node& v, Network& net) { parse_network(r, n, v, net); });
+               [&](const std::string& n, const yaml::Node& v, Network& net) { parse_network(r, n, v, net); });
     each_entry(r, root["services"], "services", p.services,
-               [&](const std::string& n, const YAML::Node& v, Service& s) { parse_service(r, n, v, s); });
+               [&](const std::string& n, const yaml::Node& v, Service& s) { parse_service(r, n, v, s); });
     if (auto h = root["hosts"]) parse_hosts(r, h, p);
     if (auto svcs = root["services"]; svcs && svcs.IsMap())
         for (auto it = svcs.begin(); it != svcs.end(); ++it) r.service_nodes.emplace(it->first.Scalar(), it->second);
@@ -146,40 +148,39 @@ Project interpret(Reader& r, const YAML::Node& root, const LoadOptions& opts) {
 }
 
 // Compose merge: maps merge key by key; these lists are appended; other values are replaced.
-YAML::Node merge(const YAML::Node& base, const YAML::Node& over, const std::string& key = "") {
+yaml::Node merge(const yaml::Node& base, const yaml::Node& over, const std::string& key = "") {
     static const std::set<std::string> appended = {"ports", "dns", "dns_search", "dns_opt", "extra_hosts", "expose"};
     if (base.IsMap() && over.IsMap()) {
-        YAML::Node out(YAML::NodeType::Map);
-        for (auto it = base.begin(); it != base.end(); ++it) out[it->first] = it->second;
-        for (auto it = over.begin(); it != over.end(); ++it) {
-            auto k = it->first.Scalar();
-            out[it->first] = base[k] ? merge(base[k], it->second, k) : it->second;
+        auto out = base.entries();
+        for (auto& entry : over) {
+            const auto& k = entry.first;
+            auto same = std::find_if(out.begin(), out.end(), [&](auto& e) { return e.first.IsScalar() && e.first.Scalar() == k.Scalar(); });
+            if (!k.IsScalar() || same == out.end()) out.push_back(entry);
+            else same->second = merge(same->second, entry.second, k.Scalar());
         }
-        return out;
+        return yaml::Node::map(base, std::move(out));
     }
     if (base.IsSequence() && over.IsSequence() && appended.count(key)) {
-        YAML::Node out(YAML::NodeType::Sequence);
-        for (auto& n : base) out.push_back(n);
-        for (auto& n : over) out.push_back(n);
-        return out;
+        auto out = base.items();
+        out.insert(out.end(), over.items().begin(), over.items().end());
+        return yaml::Node::sequence(base, std::move(out));
     }
     return over;
 }
 
-YAML::Node load_text(Reader& r, std::string_view text, const std::string& file) {
+// The file's tree, or undefined with the problem recorded. Its nodes carry
+// the file's index in r.files, which names the file of an error.
+yaml::Node load_text(Reader& r, std::string_view text, const std::string& file) {
+    r.files.push_back(file);
     if (text.size() > max_bytes) {
         r.errors.push_back({{file, 0, 0}, "(document)", fmt::format("the manifest is {} bytes; topo reads at most {} (1 MiB)", text.size(), max_bytes)});
         return {};
     }
     try {
-        YAML::Node root = YAML::Load(std::string(text));
-        if (auto problem = check_bounds(root); !problem.empty()) {
-            r.errors.push_back({{file, 0, 0}, "(document)", problem});
-            return {};
-        }
-        return root;
-    } catch (const YAML::Exception& e) {
-        r.errors.push_back({{file, e.mark.line + 1, e.mark.column + 1}, "(yaml)", e.msg});
+        return yaml::parse(text, unsigned(r.files.size() - 1));
+    } catch (const yaml::Error& e) {
+        if (e.mark.line < 0) r.errors.push_back({{file, 0, 0}, "(document)", e.what()});
+        else r.errors.push_back({{file, e.mark.line + 1, e.mark.column + 1}, "(yaml)", e.what()});
         return {};
     }
 }
@@ -190,7 +191,6 @@ Project parse(std::string_view text, const std::string& filename, const LoadOpti
     Reader r;
     auto root = load_text(r, text, filename);
     if (!r.errors.empty()) throw ManifestError(r.errors);
-    r.files.push_back({filename, root});
     auto p = interpret(r, root, opts);
     if (!r.errors.empty()) throw ManifestError(r.errors);
     p.warnings = r.warnings;
@@ -199,7 +199,7 @@ Project parse(std::string_view text, const std::string& filename, const LoadOpti
 
 Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
     Reader r;
-    YAML::Node merged;
+    yaml::Node merged;
     for (auto& f : files) {
         std::ifstream in(f);
         if (!in) {
@@ -209,9 +209,7 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
         std::stringstream ss;
         ss << in.rdbuf();
         auto root = load_text(r, ss.str(), f);
-        if (!root) continue;
-        r.files.push_back({f, root});
-        merged.reset(merged ? merge(merged, root) : root);  // rebind, never assign through
+        if (root) merged = merged ? merge(merged, root) : root;
     }
     if (!r.errors.empty() || !merged) throw ManifestError(r.errors);
     auto p = interpret(r, merged, opts);

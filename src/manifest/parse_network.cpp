@@ -15,7 +15,7 @@ bool valid_ifname(const std::string& s) {
     return true;
 }
 
-void parse_ipam_entry(Reader& r, const YAML::Node& n, const std::string& path, Network& net) {
+void parse_ipam_entry(Reader& r, const yaml::Node& n, const std::string& path, Network& net) {
     r.keys(n, path, {"subnet", "ip_range", "gateway", "aux_addresses"});
     if (!n["subnet"]) {
         r.error(n, path, "an ipam config entry needs a subnet, e.g. subnet: 10.0.42.0/24");
@@ -35,7 +35,7 @@ void parse_ipam_entry(Reader& r, const YAML::Node& n, const std::string& path, N
     }
     IpamConfig c;
     c.subnet = *subnet;
-    auto within = [&](const YAML::Node& at, const std::string& p, const IpAddr& a) {
+    auto within = [&](const yaml::Node& at, const std::string& p, const IpAddr& a) {
         if (subnet->contains(a)) return true;
         r.error(at, p, fmt::format("{} is outside the subnet {}", a.str(), subnet->str()));
         return false;
@@ -69,7 +69,7 @@ void parse_ipam_entry(Reader& r, const YAML::Node& n, const std::string& path, N
     slot = c;
 }
 
-void parse_ipam(Reader& r, const YAML::Node& n, const std::string& path, Network& net) {
+void parse_ipam(Reader& r, const yaml::Node& n, const std::string& path, Network& net) {
     if (!r.is_map(n, path)) return;
     r.keys(n, path, {"driver", "config", "options"});
     if (auto d = n["driver"]) {
@@ -89,13 +89,13 @@ void parse_ipam(Reader& r, const YAML::Node& n, const std::string& path, Network
 }
 
 // driver_opts: known options per driver; other com.docker.* ones are warnings.
-void parse_driver_opts(Reader& r, const YAML::Node& n, const std::string& path, Network& net) {
+void parse_driver_opts(Reader& r, const yaml::Node& n, const std::string& path, Network& net) {
     if (!r.is_map(n, path)) return;
     r.no_duplicate_keys(n, path);
     for (auto it = n.begin(); it != n.end(); ++it) {
         auto key = it->first.Scalar();
         auto p = join_path(path, key);
-        YAML::Node v = it->second;  // a copy: `it->` yields a temporary, a reference would dangle
+        const yaml::Node& v = it->second;
         bool bridge = net.driver == Driver::Bridge, mac = net.driver == Driver::Macvlan, ovl = net.driver == Driver::Overlay;
         if (key == "mtu" || key == "com.docker.network.driver.mtu") {
             if (auto m = r.integer(v, p, 68, 65535)) net.mtu = uint32_t(*m);
@@ -137,7 +137,7 @@ void parse_driver_opts(Reader& r, const YAML::Node& n, const std::string& path, 
 
 }  // namespace
 
-void parse_network(Reader& r, const std::string& name, const YAML::Node& n, Network& net) {
+void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Network& net) {
     auto path = "networks." + name;
     net.name = name;
     net.mark = r.mark(n);

@@ -104,7 +104,7 @@ std::optional<Port> short_port(const std::string& text, std::string& why) {
     return p;
 }
 
-std::optional<Port> long_port(Reader& r, const YAML::Node& n, const std::string& path) {
+std::optional<Port> long_port(Reader& r, const yaml::Node& n, const std::string& path) {
     r.keys(n, path, {"target", "published", "host_ip", "protocol", "mode", "name", "app_protocol"});
     Port p;
     if (!n["target"]) {
@@ -143,7 +143,7 @@ std::optional<Port> long_port(Reader& r, const YAML::Node& n, const std::string&
 
 }  // namespace
 
-void parse_ports(Reader& r, const YAML::Node& n, const std::string& path, std::vector<Port>& out) {
+void parse_ports(Reader& r, const yaml::Node& n, const std::string& path, std::vector<Port>& out) {
     if (n.IsNull()) return;
     if (!n.IsSequence()) {
         r.error(n, path, "expected a list of ports, e.g. [\"8080:80\"]");

@@ -44,36 +44,35 @@ bool valid_hostname(const std::string& s) {
     return s.front() != '-' && s.front() != '.';
 }
 
-void parse_endpoint(Reader& r, const YAML::Node& n, const std::string& path, Endpoint& e) {
+void parse_endpoint(Reader& r, const yaml::Node& n, const std::string& path, Endpoint& e) {
     e.mark = r.mark(n);
     if (n.IsNull()) return;
     if (!r.is_map(n, path)) return;
     r.keys(n, path, {"aliases", "ipv4_address", "ipv6_address", "mac_address", "interface_name",
                      "priority", "link_local_ips", "driver_opts", "gw_priority"});
-    const Fields f(n);
-    if (auto a = f["aliases"]) {
+    if (auto a = n["aliases"]) {
         for (auto& alias : r.strings(a, path + ".aliases")) {
             if (valid_hostname(alias)) e.aliases.push_back(alias);
             else r.error(a, path + ".aliases", fmt::format("\"{}\" is not a valid host name", alias));
         }
     }
-    if (auto a = f["ipv4_address"]) {
+    if (auto a = n["ipv4_address"]) {
         e.ipv4_address = r.ip(a, path + ".ipv4_address");
         if (e.ipv4_address && !e.ipv4_address->is_v4())
             r.error(a, path + ".ipv4_address", fmt::format("{} is not an IPv4 address; use ipv6_address", e.ipv4_address->str())), e.ipv4_address.reset();
     }
-    if (auto a = f["ipv6_address"]) {
+    if (auto a = n["ipv6_address"]) {
         e.ipv6_address = r.ip(a, path + ".ipv6_address");
         if (e.ipv6_address && !e.ipv6_address->is_v6())
             r.error(a, path + ".ipv6_address", fmt::format("{} is not an IPv6 address; use ipv4_address", e.ipv6_address->str())), e.ipv6_address.reset();
     }
-    if (auto m = f["mac_address"]) {
+    if (auto m = n["mac_address"]) {
         if (auto s = r.scalar(m, path + ".mac_address")) {
             e.mac_address = Mac::parse(*s);
             if (!e.mac_address) r.error(m, path + ".mac_address", fmt::format("\"{}\" is not a MAC address; write it as 02:42:0a:00:00:02", *s));
         }
     }
-    if (auto i = f["interface_name"]) {
+    if (auto i = n["interface_name"]) {
         if (auto s = r.scalar(i, path + ".interface_name")) {
             bool ok = !s->empty() && s->size() <= 15 && *s != "lo" &&
                       std::all_of(s->begin(), s->end(), [](unsigned char c) { return c > ' ' && c < 0x7f && c != '/' && c != ':'; });
@@ -81,10 +80,10 @@ void parse_endpoint(Reader& r, const YAML::Node& n, const std::string& path, End
             else e.interface_name = *s;
         }
     }
-    if (auto p = f["priority"]) e.priority = int(r.integer(p, path + ".priority", -100000, 100000).value_or(0));
+    if (auto p = n["priority"]) e.priority = int(r.integer(p, path + ".priority", -100000, 100000).value_or(0));
 }
 
-void parse_networks(Reader& r, const YAML::Node& n, const std::string& path, Service& s) {
+void parse_networks(Reader& r, const yaml::Node& n, const std::string& path, Service& s) {
     if (n.IsSequence()) {
         for (size_t i = 0; i < n.size(); ++i) {
             auto name = r.scalar(n[i], fmt::format("{}[{}]", path, i));
@@ -107,8 +106,8 @@ void parse_networks(Reader& r, const YAML::Node& n, const std::string& path, Ser
     }
 }
 
-void parse_extra_hosts(Reader& r, const YAML::Node& n, const std::string& path, Service& s) {
-    auto add = [&](const YAML::Node& at, const std::string& p, const std::string& name, const std::string& addr) {
+void parse_extra_hosts(Reader& r, const yaml::Node& n, const std::string& path, Service& s) {
+    auto add = [&](const yaml::Node& at, const std::string& p, const std::string& name, const std::string& addr) {
         auto a = IpAddr::parse(addr);
         if (!valid_hostname(name)) r.error(at, p, fmt::format("\"{}\" is not a valid host name", name));
         else if (!a) r.error(at, p, fmt::format("\"{}\" is not an IP address", addr));
@@ -140,7 +139,7 @@ void parse_extra_hosts(Reader& r, const YAML::Node& n, const std::string& path, 
     }
 }
 
-void parse_mode(Reader& r, const YAML::Node& n, const std::string& path, Service& s) {
+void parse_mode(Reader& r, const yaml::Node& n, const std::string& path, Service& s) {
     auto m = r.scalar(n, path);
     if (!m) return;
     if (*m == "none") s.mode = NetworkMode::None;
@@ -151,7 +150,7 @@ void parse_mode(Reader& r, const YAML::Node& n, const std::string& path, Service
 
 }  // namespace
 
-void parse_service(Reader& r, const std::string& name, const YAML::Node& n, Service& s) {
+void parse_service(Reader& r, const std::string& name, const yaml::Node& n, Service& s) {
     auto path = "services." + name;
     s.name = name;
     s.hostname = name;
@@ -170,30 +169,29 @@ void parse_service(Reader& r, const std::string& name, const YAML::Node& n, Serv
         auto hint = suggestion(key, known);
         r.error(it->first, join_path(path, key), fmt::format("unknown key \"{}\"{}", key, hint.empty() ? "" : "; " + hint));
     }
-    const Fields f(n);
-    if (auto m = f["network_mode"]) parse_mode(r, m, path + ".network_mode", s);
-    if (auto nw = f["networks"]) parse_networks(r, nw, path + ".networks", s);
-    if (auto p = f["ports"]) parse_ports(r, p, path + ".ports", s.ports);
-    if (auto d = f["dns"]) {
+    if (auto m = n["network_mode"]) parse_mode(r, m, path + ".network_mode", s);
+    if (auto nw = n["networks"]) parse_networks(r, nw, path + ".networks", s);
+    if (auto p = n["ports"]) parse_ports(r, p, path + ".ports", s.ports);
+    if (auto d = n["dns"]) {
         for (auto& a : r.strings(d, path + ".dns")) {
             if (auto ip = IpAddr::parse(a)) s.dns.push_back(*ip);
             else r.error(d, path + ".dns", fmt::format("\"{}\" is not an IP address", a));
         }
     }
-    if (auto d = f["dns_search"]) s.dns_search = r.strings(d, path + ".dns_search");
-    if (auto d = f["dns_opt"]) s.dns_opt = r.strings(d, path + ".dns_opt");
-    if (auto e = f["extra_hosts"]) parse_extra_hosts(r, e, path + ".extra_hosts", s);
-    if (auto h = f["hostname"]) {
+    if (auto d = n["dns_search"]) s.dns_search = r.strings(d, path + ".dns_search");
+    if (auto d = n["dns_opt"]) s.dns_opt = r.strings(d, path + ".dns_opt");
+    if (auto e = n["extra_hosts"]) parse_extra_hosts(r, e, path + ".extra_hosts", s);
+    if (auto h = n["hostname"]) {
         if (auto v = r.scalar(h, path + ".hostname")) {
             if (valid_hostname(*v)) s.hostname = *v;
             else r.error(h, path + ".hostname", fmt::format("\"{}\" is not a valid host name", *v));
         }
     }
-    if (auto h = f["host"]) s.host = r.scalar(h, path + ".host").value_or("");
-    if (s.mode != NetworkMode::Sandbox && f["networks"])
-        r.error(f["networks"], path + ".networks", "a service with network_mode cannot also have networks; remove one of them");
-    if ((s.mode == NetworkMode::Host || s.mode == NetworkMode::Service) && f["ports"])
-        r.error(f["ports"], path + ".ports", fmt::format("ports are not allowed with network_mode: {}", s.mode == NetworkMode::Host ? "host" : "service"));
+    if (auto h = n["host"]) s.host = r.scalar(h, path + ".host").value_or("");
+    if (s.mode != NetworkMode::Sandbox && n["networks"])
+        r.error(n["networks"], path + ".networks", "a service with network_mode cannot also have networks; remove one of them");
+    if ((s.mode == NetworkMode::Host || s.mode == NetworkMode::Service) && n["ports"])
+        r.error(n["ports"], path + ".ports", fmt::format("ports are not allowed with network_mode: {}", s.mode == NetworkMode::Host ? "host" : "service"));
 }
 
 }  // namespace topo::manifest

@@ -6,11 +6,11 @@
 
 namespace topo::manifest {
 
-void parse_network(Reader& r, const std::string& name, const YAML::Node& n, Network& net);
-void parse_service(Reader& r, const std::string& name, const YAML::Node& n, Service& s);
-void parse_ports(Reader& r, const YAML::Node& n, const std::string& path, std::vector<Port>& out);
+void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Network& net);
+void parse_service(Reader& r, const std::string& name, const yaml::Node& n, Service& s);
+void parse_ports(Reader& r, const yaml::Node& n, const std::string& path, std::vector<Port>& out);
 // Cross-references and uniqueness, once everything is read.
-void validate(Reader& r, Project& p, const YAML::Node& root);
+void validate(Reader& r, Project& p, const yaml::Node& root);
 
 bool valid_name(const std::string& s);  // service and network names
 

@@ -3,26 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <functional>
 #include <set>
 
 namespace topo::manifest {
 
 namespace {
-
-// Is `target` somewhere in `root`? Used only to name the file of an error.
-bool contains(const YAML::Node& root, const YAML::Node& target, size_t& budget) {
-    if (budget-- == 0) return false;
-    if (root.is(target)) return true;
-    if (root.IsMap()) {
-        for (auto it = root.begin(); it != root.end(); ++it)
-            if (it->first.is(target) || contains(it->second, target, budget)) return true;
-    } else if (root.IsSequence()) {
-        for (auto it = root.begin(); it != root.end(); ++it)
-            if (contains(*it, target, budget)) return true;
-    }
-    return false;
-}
 
 // Control characters from the manifest (a NUL, an escape sequence) are shown, not sent to the terminal.
 std::string printable(const std::string& s) {
@@ -45,31 +30,26 @@ ManifestError::ManifestError(std::vector<Error> errors)
     : std::runtime_error(errors.empty() ? "invalid manifest" : errors.front().str()),
       errors_(std::move(errors)) {}
 
-SourceMark Reader::mark(const YAML::Node& n) const {
+SourceMark Reader::mark(const yaml::Node& n) const {
     SourceMark m;
-    m.file = files.empty() ? "" : files.back().first;
-    if (files.size() > 1) {
-        for (auto& [file, root] : files) {
-            size_t budget = max_nodes;
-            if (contains(root, n, budget)) m.file = file;
-        }
-    }
-    if (n.IsDefined() && n.Mark().line >= 0) {
-        m.line = n.Mark().line + 1;
-        m.column = n.Mark().column + 1;
+    if (n && n.source() < files.size()) m.file = files[n.source()];
+    else if (!files.empty()) m.file = files.back();
+    if (n && n.mark().line >= 0) {
+        m.line = n.mark().line + 1;
+        m.column = n.mark().column + 1;
     }
     return m;
 }
 
-void Reader::error(const YAML::Node& at, const std::string& path, std::string message) {
+void Reader::error(const yaml::Node& at, const std::string& path, std::string message) {
     errors.push_back({mark(at), path, std::move(message)});
 }
 
-void Reader::warn(const YAML::Node& at, const std::string& path, std::string message) {
+void Reader::warn(const yaml::Node& at, const std::string& path, std::string message) {
     warnings.push_back({mark(at), path, std::move(message)});
 }
 
-std::optional<std::string> Reader::scalar(const YAML::Node& n, const std::string& path) {
+std::optional<std::string> Reader::scalar(const yaml::Node& n, const std::string& path) {
     if (!n.IsScalar()) {
         error(n, path, n.IsNull() ? "a value is required here" : "expected a single value, not a list or map");
         return std::nullopt;
@@ -77,7 +57,7 @@ std::optional<std::string> Reader::scalar(const YAML::Node& n, const std::string
     return n.Scalar();
 }
 
-std::optional<bool> Reader::boolean(const YAML::Node& n, const std::string& path) {
+std::optional<bool> Reader::boolean(const yaml::Node& n, const std::string& path) {
     auto s = scalar(n, path);
     if (!s) return std::nullopt;
     if (*s == "true" || *s == "True" || *s == "yes") return true;
@@ -86,7 +66,7 @@ std::optional<bool> Reader::boolean(const YAML::Node& n, const std::string& path
     return std::nullopt;
 }
 
-std::optional<long> Reader::integer(const YAML::Node& n, const std::string& path, long lo, long hi) {
+std::optional<long> Reader::integer(const yaml::Node& n, const std::string& path, long lo, long hi) {
     auto s = scalar(n, path);
     if (!s) return std::nullopt;
     size_t used = 0;
@@ -107,7 +87,7 @@ std::optional<long> Reader::integer(const YAML::Node& n, const std::string& path
     return v;
 }
 
-std::optional<IpAddr> Reader::ip(const YAML::Node& n, const std::string& path) {
+std::optional<IpAddr> Reader::ip(const yaml::Node& n, const std::string& path) {
     auto s = scalar(n, path);
     if (!s) return std::nullopt;
     auto a = IpAddr::parse(*s);
@@ -115,13 +95,13 @@ std::optional<IpAddr> Reader::ip(const YAML::Node& n, const std::string& path) {
     return a;
 }
 
-bool Reader::is_map(const YAML::Node& n, const std::string& path) {
+bool Reader::is_map(const yaml::Node& n, const std::string& path) {
     if (n.IsMap() || n.IsNull()) return true;
     error(n, path, "expected a map of keys and values");
     return false;
 }
 
-std::vector<std::string> Reader::strings(const YAML::Node& n, const std::string& path) {
+std::vector<std::string> Reader::strings(const yaml::Node& n, const std::string& path) {
     std::vector<std::string> out;
     if (n.IsNull()) return out;
     if (n.IsScalar()) return {n.Scalar()};
@@ -134,7 +114,7 @@ std::vector<std::string> Reader::strings(const YAML::Node& n, const std::string&
     return out;
 }
 
-void Reader::no_duplicate_keys(const YAML::Node& n, const std::string& path) {
+void Reader::no_duplicate_keys(const yaml::Node& n, const std::string& path) {
     if (!n.IsMap()) return;
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -145,7 +125,7 @@ void Reader::no_duplicate_keys(const YAML::Node& n, const std::string& path) {
     }
 }
 
-void Reader::keys(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> allowed) {
+void Reader::keys(const yaml::Node& n, const std::string& path, std::initializer_list<const char*> allowed) {
     if (!n.IsMap()) return;
     no_duplicate_keys(n, path);
     std::vector<std::string> names(allowed.begin(), allowed.end());
@@ -162,31 +142,13 @@ void Reader::keys(const YAML::Node& n, const std::string& path, std::initializer
     }
 }
 
-Fields::Fields(const YAML::Node& map) {
-    if (!map.IsMap()) return;
-    entries_.reserve(map.size());
-    for (auto it = map.begin(); it != map.end(); ++it)
-        if (it->first.IsScalar()) entries_.emplace_back(it->first.Scalar(), it->second);
-}
-
-YAML::Node Fields::operator[](std::string_view key) const {
-    for (auto& [k, v] : entries_)
-        if (k == key) return v;
-    // Made once: yaml-cpp builds an undefined node's key text through a
-    // std::stringstream, ~35,000 instructions for each key looked up and
-    // not found (callgrind: most of reading a 1000-service manifest).
-    static const YAML::Node empty(YAML::NodeType::Map);
-    static const YAML::Node none = empty["absent"];
-    return none;
-}
-
-YAML::Node node_at(const YAML::Node& root, std::initializer_list<std::string> keys) {
-    YAML::Node cur = root;
+yaml::Node node_at(const yaml::Node& root, std::initializer_list<std::string> keys) {
+    yaml::Node cur = root;
     for (auto& k : keys) {
         if (!cur.IsMap()) return cur;
-        YAML::Node next = cur[k];
+        yaml::Node next = cur[k];
         if (!next) return cur;
-        cur.reset(next);  // rebind; `cur = next` would overwrite the tree (yaml-cpp reference semantics)
+        cur = next;
     }
     return cur;
 }
@@ -215,33 +177,6 @@ std::string suggestion(const std::string& word, const std::vector<std::string>& 
         if (d < best_d) best_d = d, best = c;
     }
     return best.empty() ? "" : fmt::format("did you mean {}?", best);
-}
-
-std::string check_bounds(const YAML::Node& root) {
-    size_t count = 0;
-    std::string problem;
-    std::function<void(const YAML::Node&, int)> walk = [&](const YAML::Node& n, int depth) {
-        if (!problem.empty()) return;
-        if (++count > max_nodes) {
-            problem = fmt::format("the document expands to more than {} nodes (YAML aliases?); "
-                                  "write the values out or shorten it", max_nodes);
-            return;
-        }
-        if (depth > max_depth) {
-            problem = fmt::format("the document is nested more than {} levels deep", max_depth);
-            return;
-        }
-        if (n.IsMap()) {
-            for (auto it = n.begin(); it != n.end(); ++it) {
-                walk(it->first, depth + 1);
-                walk(it->second, depth + 1);
-            }
-        } else if (n.IsSequence()) {
-            for (auto it = n.begin(); it != n.end(); ++it) walk(*it, depth + 1);
-        }
-    };
-    walk(root, 0);
-    return problem;
 }
 
 }  // namespace topo::manifest

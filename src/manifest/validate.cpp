@@ -13,7 +13,7 @@ namespace topo::manifest {
 
 namespace {
 
-YAML::Node at_endpoint(const Reader& r, const Service& s, const Endpoint& e) {
+yaml::Node at_endpoint(const Reader& r, const Service& s, const Endpoint& e) {
     auto nw = node_at(r.service(s.name), {"networks"});
     if (nw.IsMap() && nw[e.network]) return nw[e.network];
     return nw;
@@ -106,7 +106,7 @@ void name_interfaces(Reader& r, Project& p) {
 }
 
 // Two networks cannot share a bridge name or a VXLAN id.
-void check_kernel_names(Reader& r, const Project& p, const YAML::Node& root) {
+void check_kernel_names(Reader& r, const Project& p, const yaml::Node& root) {
     std::map<std::string, std::string> names;
     std::map<uint32_t, std::string> vnis;
     for (auto& [name, n] : p.networks) {
@@ -125,7 +125,7 @@ void check_kernel_names(Reader& r, const Project& p, const YAML::Node& root) {
     }
 }
 
-void check_overlaps(Reader& r, const Project& p, const YAML::Node& root) {
+void check_overlaps(Reader& r, const Project& p, const yaml::Node& root) {
     std::vector<std::pair<std::string, Prefix>> subnets;
     for (auto& [name, n] : p.networks)
         for (auto& c : {n.ipv4, n.ipv6})
@@ -206,7 +206,7 @@ constexpr const char* no_v6_loopback =
     "use 127.0.0.1 to publish on the host only, or an IPv6 address of the host";
 
 // IPv6 host addresses: not ::1, and only towards a network with IPv6.
-void check_host_addresses(Reader& r, const Project& p, const YAML::Node& root) {
+void check_host_addresses(Reader& r, const Project& p, const yaml::Node& root) {
     for (auto& [name, n] : p.networks) {
         if (!n.host_binding_ipv4 || !n.host_binding_ipv4->is_v6()) continue;
         auto key = "com.docker.network.bridge.host_binding_ipv4";
@@ -264,7 +264,7 @@ bool valid_name(const std::string& s) {
     });
 }
 
-void validate(Reader& r, Project& p, const YAML::Node& root) {
+void validate(Reader& r, Project& p, const yaml::Node& root) {
     check_endpoints(r, p);
     check_duplicate_addresses(r, p);
     name_interfaces(r, p);

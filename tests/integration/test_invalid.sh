@@ -96,7 +96,7 @@ services:
   a: {}
   a: {}
 YAML
-bad "net.yaml:3:1: (yaml): end of sequence flow not found" <<'YAML'
+bad "net.yaml:3:1: (yaml): did not find expected node content (while parsing a flow node)" <<'YAML'
 services:
   a: [
 YAML

@@ -216,7 +216,7 @@ services:
     {"yaml_syntax", R"(services:
   a: [
 )",
-     {"proj/net.yaml:3:1: (yaml): end of sequence flow not found"}},
+     {"proj/net.yaml:3:1: (yaml): did not find expected node content (while parsing a flow node)"}},
     {"billion_laughs", R"(a: &a [x,x,x,x,x,x,x,x,x,x]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]
 c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <utility>
 
 using namespace topo;
@@ -175,15 +176,38 @@ TEST_CASE("manifest: every example parses (under ASan, a regression test for a f
     CHECK(parsed >= 5);
 }
 
-TEST_CASE("manifest: Fields finds a map's values as yaml-cpp's lookup does") {
-    auto n = YAML::Load("{a: 1, b: [x], a: 2, c: null}");
-    const manifest::Fields f(n);
-    CHECK(f["a"].Scalar() == "1");  // the first of duplicates, as n["a"] gives
-    CHECK(f["b"].IsSequence());
-    CHECK(f["c"]);                  // present and null is defined
-    CHECK(f["c"].IsNull());
-    CHECK_FALSE(f["missing"]);      // absent is undefined, as a const map's n["missing"]
-    CHECK_FALSE(std::as_const(n)["missing"]);
-    const manifest::Fields none(YAML::Load("[1, 2]"));  // not a map: no fields
-    CHECK_FALSE(none["0"]);
+TEST_CASE("manifest: Compose's x- anchors and << merge keys") {
+    auto p = ok(R"(x-web: &web
+  networks: [front]
+  dns: [192.0.2.53]
+networks: {front: {}, back: {}}
+services:
+  a:
+    <<: *web
+  b:
+    <<: *web
+    networks: [back]
+)");
+    REQUIRE(p.services.at("a").endpoints.size() == 1);
+    CHECK(p.services.at("a").endpoints[0].network == "front");
+    CHECK(p.services.at("a").dns.size() == 1);
+    REQUIRE(p.services.at("b").endpoints.size() == 1);
+    CHECK(p.services.at("b").endpoints[0].network == "back");  // its own key wins
+    CHECK(p.services.at("b").dns.size() == 1);
+}
+
+TEST_CASE("manifest: an error in a merged file names that file") {
+    namespace fs = std::filesystem;
+    auto dir = fs::temp_directory_path() / "topo-merge-test";
+    fs::create_directories(dir);
+    std::ofstream(dir / "base.yaml") << "name: m\nservices:\n  a: {}\n";
+    std::ofstream(dir / "over.yaml") << "services:\n  a:\n    ports: [\"nonsense\"]\n";
+    try {
+        topo::manifest::load({(dir / "base.yaml").string(), (dir / "over.yaml").string()});
+        FAIL("expected an error");
+    } catch (const topo::manifest::ManifestError& e) {
+        REQUIRE(e.errors().size() == 1);
+        CHECK(e.errors()[0].str().starts_with((dir / "over.yaml").string() + ":3:13: services.a.ports[0]: "));
+    }
+    fs::remove_all(dir);
 }

@@ -1,0 +1,280 @@
+#include "manifest/yaml.hpp"
+
+#include <fmt/format.h>
+#include <yaml.h>
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+
+namespace topo::yaml {
+
+namespace {
+
+const std::string no_text;
+const std::vector<Node::Entry> no_entries;
+const std::vector<Node> no_items;
+
+Mark at(const yaml_mark_t& m) { return {int(m.line), int(m.column)}; }
+
+std::string text_of(const yaml_char_t* s) { return s ? reinterpret_cast<const char*>(s) : ""; }
+
+// YAML 1.1's null: a plain, untagged ~, null or nothing; or an explicit !!null.
+bool is_null(const yaml_event_t& e) {
+    auto& s = e.data.scalar;
+    if (s.tag) return text_of(s.tag) == YAML_NULL_TAG;
+    if (s.style != YAML_PLAIN_SCALAR_STYLE) return false;
+    std::string_view v(reinterpret_cast<const char*>(s.value), s.length);
+    return v.empty() || v == "~" || v == "null" || v == "Null" || v == "NULL";
+}
+
+// One libyaml parser and its current event, released however the parse ends.
+class Events {
+public:
+    explicit Events(std::string_view text) {
+        yaml_parser_initialize(&parser_);
+        yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    }
+    ~Events() {
+        if (have_) yaml_event_delete(&event_);
+        yaml_parser_delete(&parser_);
+    }
+    Events(const Events&) = delete;
+    Events& operator=(const Events&) = delete;
+
+    const yaml_event_t& next() {
+        if (have_) yaml_event_delete(&event_);
+        have_ = yaml_parser_parse(&parser_, &event_) != 0;
+        if (!have_) fail();
+        return event_;
+    }
+
+private:
+    [[noreturn]] void fail() const {
+        auto& p = parser_;
+        std::string what = p.problem ? p.problem : "the YAML cannot be read";
+        if (p.error == YAML_READER_ERROR)  // bad bytes: libyaml gives an offset, not a line
+            throw Error(fmt::format("{} (byte {})", what, p.problem_offset), {});
+        bool elsewhere = p.context_mark.line != p.problem_mark.line || p.context_mark.column != p.problem_mark.column;
+        if (p.context && elsewhere)
+            what += fmt::format(" ({} that starts at {}:{})", p.context, p.context_mark.line + 1, p.context_mark.column + 1);
+        else if (p.context)
+            what += fmt::format(" ({})", p.context);
+        throw Error(what, at(p.problem_mark));
+    }
+
+    yaml_parser_t parser_;
+    yaml_event_t event_;
+    bool have_ = false;
+};
+
+}  // namespace
+
+const std::string& Node::Scalar() const { return IsScalar() ? data_->text : no_text; }
+
+size_t Node::size() const {
+    if (IsMap()) return data_->entries.size();
+    if (IsSequence()) return data_->items.size();
+    return 0;
+}
+
+Node Node::operator[](size_t i) const {
+    return IsSequence() && i < data_->items.size() ? data_->items[i] : Node();
+}
+
+Node Node::operator[](std::string_view key) const {
+    for (auto& [k, v] : entries())
+        if (k.IsScalar() && k.Scalar() == key) return v;
+    return {};
+}
+
+const std::vector<Node::Entry>& Node::entries() const { return IsMap() ? data_->entries : no_entries; }
+const std::vector<Node>& Node::items() const { return IsSequence() ? data_->items : no_items; }
+
+Node Node::map(const Node& like, std::vector<Entry> entries) {
+    auto d = std::make_shared<Data>();
+    d->kind = Kind::Map;
+    d->mark = like.mark();
+    d->source = like.source();
+    d->entries = std::move(entries);
+    return Node(std::move(d));
+}
+
+Node Node::sequence(const Node& like, std::vector<Node> items) {
+    auto d = std::make_shared<Data>();
+    d->kind = Kind::Sequence;
+    d->mark = like.mark();
+    d->source = like.source();
+    d->items = std::move(items);
+    return Node(std::move(d));
+}
+
+// Turns libyaml's events into nodes: a stack of open collections, the
+// anchors seen so far, and the running count that enforces the limits.
+class Builder {
+public:
+    Builder(unsigned source, Limits limits) : source_(source), limits_(limits) {}
+
+    Node run(std::string_view text) {
+        Events events(text);
+        Node root;
+        for (;;) {
+            const yaml_event_t& e = events.next();
+            switch (e.type) {
+            case YAML_STREAM_START_EVENT:
+            case YAML_NO_EVENT:
+                break;
+            case YAML_STREAM_END_EVENT:
+                return root ? root : null_at({});
+            case YAML_DOCUMENT_START_EVENT:
+                if (root) throw Error("a manifest is one YAML document; remove this second one (or merge the files with -f)", at(e.start_mark));
+                break;
+            case YAML_DOCUMENT_END_EVENT:
+                break;
+            case YAML_ALIAS_EVENT: {
+                auto it = anchors_.find(text_of(e.data.alias.anchor));
+                if (it == anchors_.end())  // libyaml leaves this to the loader
+                    throw Error(fmt::format("the alias *{} names no anchor defined before it", text_of(e.data.alias.anchor)), at(e.start_mark));
+                add(it->second, root);
+                break;
+            }
+            case YAML_SCALAR_EVENT: {
+                auto d = std::make_shared<Node::Data>();
+                d->kind = is_null(e) ? Node::Kind::Null : Node::Kind::Scalar;
+                d->mark = at(e.start_mark);
+                d->source = source_;
+                if (d->kind == Node::Kind::Scalar)
+                    d->text.assign(reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length);
+                bool merge_key = !stack_.empty() && stack_.back().node->kind == Node::Kind::Map && !stack_.back().key &&
+                                 e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !e.data.scalar.tag && d->text == "<<";
+                Node n(std::move(d));
+                anchor(e.data.scalar.anchor, n);
+                if (merge_key) stack_.back().merges.push_back(stack_.back().node->entries.size());
+                add(n, root);
+                break;
+            }
+            case YAML_SEQUENCE_START_EVENT:
+            case YAML_MAPPING_START_EVENT: {
+                check_depth(stack_.size(), 0);
+                count(1);
+                auto d = std::make_shared<Node::Data>();
+                bool map = e.type == YAML_MAPPING_START_EVENT;
+                d->kind = map ? Node::Kind::Map : Node::Kind::Sequence;
+                d->mark = at(e.start_mark);
+                d->source = source_;
+                stack_.push_back({d, {}, {}, text_of(map ? e.data.mapping_start.anchor : e.data.sequence_start.anchor)});
+                break;
+            }
+            case YAML_SEQUENCE_END_EVENT:
+            case YAML_MAPPING_END_EVENT: {
+                Frame f = std::move(stack_.back());
+                stack_.pop_back();
+                if (!f.merges.empty()) resolve_merges(*f.node, f.merges);
+                for (auto& n : f.node->items) grow(*f.node, n);
+                for (auto& [k, v] : f.node->entries) grow(*f.node, k), grow(*f.node, v);
+                Node n(f.node);
+                if (!f.anchor.empty()) anchors_[f.anchor] = n;
+                attach(n, root);
+                break;
+            }
+            }
+        }
+    }
+
+private:
+    struct Frame {
+        std::shared_ptr<Node::Data> node;
+        Node key;                    // a map's key waiting for its value
+        std::vector<size_t> merges;  // entries whose key is `<<`
+        std::string anchor;          // named when the collection started, defined when it ends
+    };
+
+    Node null_at(Mark m) {
+        auto d = std::make_shared<Node::Data>();
+        d->mark = m;
+        d->source = source_;
+        return Node(std::move(d));
+    }
+
+    void anchor(const yaml_char_t* name, const Node& n) {
+        if (name) anchors_[text_of(name)] = n;
+    }
+
+    void check_depth(size_t depth, size_t height) const {
+        if (depth + height > limits_.max_depth)
+            throw Error(fmt::format("the document is nested more than {} levels deep", limits_.max_depth), {});
+    }
+
+    void count(size_t nodes) {
+        expanded_ += nodes;
+        if (expanded_ > limits_.max_nodes)
+            throw Error(fmt::format("the document expands to more than {} nodes (YAML aliases?); "
+                                    "write the values out or shorten it", limits_.max_nodes), {});
+    }
+
+    static void grow(Node::Data& parent, const Node& child) {
+        parent.weight += child.data_->weight;
+        parent.height = std::max(parent.height, child.data_->height + 1);
+    }
+
+    // A scalar or an alias in the current collection (or as the document).
+    void add(const Node& n, Node& root) {
+        check_depth(stack_.size(), n.data_->height);
+        count(n.data_->weight);
+        attach(n, root);
+    }
+
+    void attach(const Node& n, Node& root) {
+        if (stack_.empty()) {
+            root = n;
+            return;
+        }
+        Frame& f = stack_.back();
+        if (f.node->kind == Node::Kind::Sequence) {
+            f.node->items.push_back(n);
+        } else if (!f.key) {
+            f.key = n;
+        } else {
+            f.node->entries.emplace_back(std::move(f.key), n);
+            f.key = {};
+        }
+    }
+
+    // YAML 1.1 merge keys, as Compose files use them (`<<: *defaults`): the
+    // merged maps' entries join this map where `<<` stood, unless this map
+    // (or a map merged before) already has the key.
+    static void resolve_merges(Node::Data& map, const std::vector<size_t>& merges) {
+        std::set<std::string> have;
+        for (size_t i = 0; i < map.entries.size(); ++i)
+            if (std::find(merges.begin(), merges.end(), i) == merges.end() && map.entries[i].first.IsScalar())
+                have.insert(map.entries[i].first.Scalar());
+        std::vector<Node::Entry> out;
+        for (size_t i = 0; i < map.entries.size(); ++i) {
+            auto& [key, value] = map.entries[i];
+            if (std::find(merges.begin(), merges.end(), i) == merges.end()) {
+                out.push_back(map.entries[i]);
+                continue;
+            }
+            std::vector<Node> from = value.IsSequence() ? value.items() : std::vector<Node>{value};
+            for (auto& m : from) {
+                if (!m.IsMap())
+                    throw Error("<< merges a map, or a list of maps, into this map; this is neither", m ? m.mark() : key.mark());
+                for (auto& entry : m.entries())
+                    if (!entry.first.IsScalar() || have.insert(entry.first.Scalar()).second) out.push_back(entry);
+            }
+        }
+        map.entries = std::move(out);
+    }
+
+    unsigned source_;
+    Limits limits_;
+    std::vector<Frame> stack_;
+    std::unordered_map<std::string, Node> anchors_;
+    size_t expanded_ = 0;
+};
+
+Node parse(std::string_view text, unsigned source, Limits limits) {
+    return Builder(source, limits).run(text);
+}
+
+}  // namespace topo::yaml
