@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "kernel/files.hpp"
 #include "test_helpers.hpp"
 
 using namespace topo;
@@ -70,4 +71,30 @@ TEST_CASE("StateDir: a held lock times out with a message naming the project") {
     CHECK_THROWS_WITH_AS(s.lock("shop", std::chrono::milliseconds(50)),
                          doctest::Contains("project shop is locked by another topo run"), StateError);
     CHECK_NOTHROW(s.lock("other", std::chrono::milliseconds(50)));
+}
+
+TEST_CASE("StateDir: a record changed by another writer is read again, not remembered") {
+    TempDir t;
+    StateDir s(t.path.string());
+    ProjectRecord r;
+    r.project = "shop";
+    r.addressing.ephemeral_ports["web/tcp/80/"] = 49153;
+    s.save(r);
+    REQUIRE(s.load("shop")->addressing.ephemeral_ports.at("web/tcp/80/") == 49153);
+    // Another run replaces the file (a rename, as every save does).
+    auto path = s.record_path("shop");
+    auto text = *files::read(path);
+    auto changed = text.substr(0, text.find("49153")) + "49154" + text.substr(text.find("49153") + 5);
+    write_file_atomic(path, changed);
+    CHECK(s.load("shop")->addressing.ephemeral_ports.at("web/tcp/80/") == 49154);
+    // An edit in place, same length: the modification time says so.
+    usleep(20000);
+    std::ofstream(path, std::ios::in | std::ios::out) << text;
+    CHECK(s.load("shop")->addressing.ephemeral_ports.at("web/tcp/80/") == 49153);
+    // Removed: no record, though one was remembered.
+    s.remove("shop");
+    CHECK_FALSE(s.load("shop"));
+    // Saved again after removal: written, though the same text was written before.
+    s.save(r);
+    CHECK(fs::exists(path));
 }
