@@ -159,6 +159,16 @@ std::vector<File> name_files(const Project& p, const Addressing& a, const NamesC
     auto m = members(p, a);
     std::set<std::string> shared;  // networks whose file some sandbox here links to
     auto shared_dir = naming::shared_files_dir(p.name);
+    // Every sandbox without dns settings has the same resolv.conf: made
+    // once (from the host's file) and shared by their Texts.
+    std::shared_ptr<const std::string> plain_resolv;
+    auto resolv = [&](const Service& s) -> Text {
+        if (!s.dns.empty() || !s.dns_search.empty() || !s.dns_opt.empty()) return resolv_conf(p, s, ctx.host_resolv_conf);
+        if (!plain_resolv) plain_resolv = std::make_shared<const std::string>(resolv_conf(p, s, ctx.host_resolv_conf));
+        Text t;
+        t.append(plain_resolv, 0, plain_resolv->size());
+        return t;
+    };
     for (auto& [_, s] : p.services) {
         if (!runs_here(p, s, ctx.host)) continue;
         auto dir = fmt::format("{}/{}", ctx.root, naming::netns(p.name, s.name));
@@ -169,7 +179,7 @@ std::vector<File> name_files(const Project& p, const Addressing& a, const NamesC
         } else {
             out.push_back({dir + "/hosts", render_hosts(p, a, s, m), {}});
         }
-        out.push_back({dir + "/resolv.conf", resolv_conf(p, s, ctx.host_resolv_conf), {}});
+        out.push_back({dir + "/resolv.conf", resolv(s), {}});
     }
     for (auto& network : shared) {
         Text t(hosts_head(p) + fmt::format("# network {}\n", network));

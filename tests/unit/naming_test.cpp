@@ -17,6 +17,14 @@ TEST_CASE("naming: generated link names fit IFNAMSIZ and carry the project's has
     CHECK(br != naming::bridge("shop", "backend"));
 }
 
+TEST_CASE("naming: generated names never change between versions (they name links on running hosts)") {
+    // Values from topo's first naming code (fmt-formatted hashes of "project/object").
+    CHECK(naming::bridge("shop", "frontend") == "tb24096595da");
+    CHECK(naming::veth("shop", "web", "frontend") == "tv2409a69061");
+    CHECK(naming::vxlan("shop", "overlay") == "tx24092d1112");
+    CHECK(naming::veth("bench", "s999", "net") == "tv1d39fcc964");
+}
+
 TEST_CASE("naming: a bridge's MAC is fixed, locally administered, and never Docker's 02:42 scheme") {
     auto m = naming::bridge_mac(naming::bridge("shop", "frontend"));
     CHECK(m == naming::bridge_mac(naming::bridge("shop", "frontend")));
