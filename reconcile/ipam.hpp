@@ -25,12 +25,14 @@ namespace topo {
 struct NetAddressing {
     std::optional<Prefix> subnet4, subnet6;
     std::optional<IpAddr> gateway4, gateway6;
+    bool operator==(const NetAddressing&) const = default;
 };
 
 struct EndpointAddressing {
     std::optional<IpAddr> v4, v6;
     std::optional<Mac> mac;  // static, or derived from v4 (02:42:a.b.c.d)
     std::string ifname;      // inside the sandbox
+    bool operator==(const EndpointAddressing&) const = default;
 };
 
 // Key of a published port that had no `published` part: "service/proto/target/host_ip".
@@ -46,6 +48,7 @@ struct Addressing {
         auto it = endpoints.find({service, network});
         return it == endpoints.end() ? nullptr : &it->second;
     }
+    bool operator==(const Addressing&) const = default;
 };
 
 struct IpamInput {

@@ -157,17 +157,19 @@ std::optional<ProjectRecord> StateDir::load(const std::string& project) const {
 
 void StateDir::save(const ProjectRecord& r) const {
     ensure();
+    auto path = file(r.project, ".json");
+    // A record that says this already is on disk: no write and no fsync (a
+    // changed port, or `watch` repairing drift, keeps every allocation).
+    // Known from the remembered record, it is not even serialised (~4 ms at N=1000).
+    auto it = remembered.find(path);
+    bool known = it != remembered.end() && identity(path) == it->second.id;
+    if (known && it->second.record == r) return;
     nlohmann::json j{{"format_version", 1},
                      {"project", r.project},
                      {"manifests", r.manifests},
                      {"host", r.host},
                      {"addressing", addressing_to_json(r.addressing)}};
-    auto path = file(r.project, ".json");
     auto text = j.dump(2) + "\n";
-    // A record that says this already is on disk: no write and no fsync (a
-    // changed port, or `watch` repairing drift, keeps every allocation).
-    auto it = remembered.find(path);
-    bool known = it != remembered.end() && identity(path) == it->second.id;
     if (known ? it->second.text == text : files::read(path) == text) return;
     remembered.erase(path);
     write_file_atomic(path, text);

@@ -37,6 +37,7 @@ struct ProjectRecord {
     std::vector<std::string> manifests;  // absolute paths, as given last
     std::string host;
     Addressing addressing;
+    bool operator==(const ProjectRecord&) const = default;
 };
 
 // The temporary file write_file_atomic uses for `path`.
