@@ -91,20 +91,22 @@ Node Node::operator[](std::string_view key) const {
 const std::vector<Node::Entry>& Node::entries() const { return IsMap() ? data_->entries : no_entries; }
 const std::vector<Node>& Node::items() const { return IsSequence() ? data_->items : no_items; }
 
-Node Node::map(const Node& like, std::vector<Entry> entries) {
+std::shared_ptr<Node::Data> Node::make(Kind kind, Mark mark, unsigned source) {
     auto d = std::make_shared<Data>();
-    d->kind = Kind::Map;
-    d->mark = like.mark();
-    d->source = like.source();
+    d->kind = kind;
+    d->mark = mark;
+    d->source = source;
+    return d;
+}
+
+Node Node::map(const Node& like, std::vector<Entry> entries) {
+    auto d = make(Kind::Map, like.mark(), like.source());
     d->entries = std::move(entries);
     return Node(std::move(d));
 }
 
 Node Node::sequence(const Node& like, std::vector<Node> items) {
-    auto d = std::make_shared<Data>();
-    d->kind = Kind::Sequence;
-    d->mark = like.mark();
-    d->source = like.source();
+    auto d = make(Kind::Sequence, like.mark(), like.source());
     d->items = std::move(items);
     return Node(std::move(d));
 }
@@ -117,66 +119,21 @@ public:
 
     Node run(std::string_view text) {
         Events events(text);
-        Node root;
         for (;;) {
             const yaml_event_t& e = events.next();
             switch (e.type) {
-            case YAML_STREAM_START_EVENT:
-            case YAML_NO_EVENT:
-                break;
             case YAML_STREAM_END_EVENT:
-                return root ? root : null_at({});
+                return root_ ? root_ : Node(Node::make(Node::Kind::Null, {}, source_));
             case YAML_DOCUMENT_START_EVENT:
-                if (root) throw Error("a manifest is one YAML document; remove this second one (or merge the files with -f)", at(e.start_mark));
+                if (root_) throw Error("a manifest is one YAML document; remove this second one (or merge the files with -f)", at(e.start_mark));
                 break;
-            case YAML_DOCUMENT_END_EVENT:
-                break;
-            case YAML_ALIAS_EVENT: {
-                auto it = anchors_.find(text_of(e.data.alias.anchor));
-                if (it == anchors_.end())  // libyaml leaves this to the loader
-                    throw Error(fmt::format("the alias *{} names no anchor defined before it", text_of(e.data.alias.anchor)), at(e.start_mark));
-                add(it->second, root);
-                break;
-            }
-            case YAML_SCALAR_EVENT: {
-                auto d = std::make_shared<Node::Data>();
-                d->kind = is_null(e) ? Node::Kind::Null : Node::Kind::Scalar;
-                d->mark = at(e.start_mark);
-                d->source = source_;
-                if (d->kind == Node::Kind::Scalar)
-                    d->text.assign(reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length);
-                bool merge_key = !stack_.empty() && stack_.back().node->kind == Node::Kind::Map && !stack_.back().key &&
-                                 e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !e.data.scalar.tag && d->text == "<<";
-                Node n(std::move(d));
-                anchor(e.data.scalar.anchor, n);
-                if (merge_key) stack_.back().merges.push_back(stack_.back().node->entries.size());
-                add(n, root);
-                break;
-            }
+            case YAML_ALIAS_EVENT: alias(e); break;
+            case YAML_SCALAR_EVENT: scalar(e); break;
             case YAML_SEQUENCE_START_EVENT:
-            case YAML_MAPPING_START_EVENT: {
-                check_depth(stack_.size(), 0);
-                count(1);
-                auto d = std::make_shared<Node::Data>();
-                bool map = e.type == YAML_MAPPING_START_EVENT;
-                d->kind = map ? Node::Kind::Map : Node::Kind::Sequence;
-                d->mark = at(e.start_mark);
-                d->source = source_;
-                stack_.push_back({d, {}, {}, text_of(map ? e.data.mapping_start.anchor : e.data.sequence_start.anchor)});
-                break;
-            }
+            case YAML_MAPPING_START_EVENT: open(e); break;
             case YAML_SEQUENCE_END_EVENT:
-            case YAML_MAPPING_END_EVENT: {
-                Frame f = std::move(stack_.back());
-                stack_.pop_back();
-                if (!f.merges.empty()) resolve_merges(*f.node, f.merges);
-                for (auto& n : f.node->items) grow(*f.node, n);
-                for (auto& [k, v] : f.node->entries) grow(*f.node, k), grow(*f.node, v);
-                Node n(f.node);
-                if (!f.anchor.empty()) anchors_[f.anchor] = n;
-                attach(n, root);
-                break;
-            }
+            case YAML_MAPPING_END_EVENT: close(); break;
+            default: break;  // stream start, document end
             }
         }
     }
@@ -189,11 +146,44 @@ private:
         std::string anchor;          // named when the collection started, defined when it ends
     };
 
-    Node null_at(Mark m) {
-        auto d = std::make_shared<Node::Data>();
-        d->mark = m;
-        d->source = source_;
-        return Node(std::move(d));
+    void alias(const yaml_event_t& e) {
+        auto name = text_of(e.data.alias.anchor);
+        auto it = anchors_.find(name);
+        if (it == anchors_.end())  // libyaml leaves this to the loader
+            throw Error(fmt::format("the alias *{} names no anchor defined before it", name), at(e.start_mark));
+        add(it->second);
+    }
+
+    void scalar(const yaml_event_t& e) {
+        auto& s = e.data.scalar;
+        auto d = Node::make(is_null(e) ? Node::Kind::Null : Node::Kind::Scalar, at(e.start_mark), source_);
+        if (d->kind == Node::Kind::Scalar) d->text.assign(reinterpret_cast<const char*>(s.value), s.length);
+        // A plain `<<` where a key goes: a merge key (YAML 1.1), resolved when the map ends.
+        bool at_key = !stack_.empty() && stack_.back().node->kind == Node::Kind::Map && !stack_.back().key;
+        if (at_key && s.style == YAML_PLAIN_SCALAR_STYLE && !s.tag && d->text == "<<")
+            stack_.back().merges.push_back(stack_.back().node->entries.size());
+        Node n(std::move(d));
+        anchor(s.anchor, n);
+        add(n);
+    }
+
+    void open(const yaml_event_t& e) {
+        check_depth(stack_.size(), 0);
+        count(1);
+        bool map = e.type == YAML_MAPPING_START_EVENT;
+        auto d = Node::make(map ? Node::Kind::Map : Node::Kind::Sequence, at(e.start_mark), source_);
+        stack_.push_back({d, {}, {}, text_of(map ? e.data.mapping_start.anchor : e.data.sequence_start.anchor)});
+    }
+
+    void close() {
+        Frame f = std::move(stack_.back());
+        stack_.pop_back();
+        if (!f.merges.empty()) resolve_merges(*f.node, f.merges);
+        for (auto& n : f.node->items) grow(*f.node, n);
+        for (auto& [k, v] : f.node->entries) grow(*f.node, k), grow(*f.node, v);
+        Node n(f.node);
+        if (!f.anchor.empty()) anchors_[f.anchor] = n;
+        attach(n);
     }
 
     void anchor(const yaml_char_t* name, const Node& n) {
@@ -218,15 +208,15 @@ private:
     }
 
     // A scalar or an alias in the current collection (or as the document).
-    void add(const Node& n, Node& root) {
+    void add(const Node& n) {
         check_depth(stack_.size(), n.data_->height);
         count(n.data_->weight);
-        attach(n, root);
+        attach(n);
     }
 
-    void attach(const Node& n, Node& root) {
+    void attach(const Node& n) {
         if (stack_.empty()) {
-            root = n;
+            root_ = n;
             return;
         }
         Frame& f = stack_.back();
@@ -268,6 +258,7 @@ private:
 
     unsigned source_;
     Limits limits_;
+    Node root_;
     std::vector<Frame> stack_;
     std::unordered_map<std::string, Node> anchors_;
     size_t expanded_ = 0;

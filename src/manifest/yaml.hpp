@@ -89,6 +89,7 @@ private:
         std::vector<Entry> entries;
     };
     explicit Node(std::shared_ptr<const Data> d) : data_(std::move(d)) {}
+    static std::shared_ptr<Data> make(Kind kind, Mark mark, unsigned source);
     std::shared_ptr<const Data> data_;
 };
 
