@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <set>
 
 #include "model/naming.hpp"
@@ -70,21 +71,20 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
     if (in.project)
         for (auto& [name, s] : in.project->services)
             if (s.has_sandbox()) sandboxes.push_back(naming::netns(project, name));
-    DiffResult d;
+    std::optional<Focus> focus;
     if (in.converged) {
         // What the manifest changed since the last converged run, and what drifted.
         auto moved = (trace::Span("diff with converged"), diff(c.desired.state, *in.converged).changes);
-        Focus f(moved);
-        f.merge(in.drifted);
-        c.live = (trace::Span("read live (focus)"), kernel.read(f.scope(c.desired.scope, c.desired.state, moved)));
-        if (in.project) check_references(*in.project, c, c.errors);
-        d = (trace::Span("diff"), diff(f.within(c.desired.state), f.within(c.live)));
+        focus.emplace(moved);
+        focus->merge(in.drifted);
+        c.live = (trace::Span("read live (focus)"), kernel.read(focus->scope(c.desired.scope, c.desired.state, moved)));
     } else {
         c.live = (trace::Span("read live (all)"), kernel.read(c.desired.scope));
-        if (in.project) check_references(*in.project, c, c.errors);
-        // The difference, in an order the kernel accepts.
-        d = (trace::Span("diff"), diff(c.desired.state, c.live));
     }
+    if (in.project) check_references(*in.project, c, c.errors);
+    // The difference, in an order the kernel accepts.
+    auto d = (trace::Span("diff"), focus ? diff(focus->within(c.desired.state), focus->within(c.live))
+                                         : diff(c.desired.state, c.live));
     c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());
     c.plan.project = project;
     c.plan.host = in.host;
