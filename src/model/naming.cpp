@@ -27,13 +27,14 @@ void put_hex(std::string& out, uint64_t v, int digits) {
 // "t" + kind + 4 hex digits of the project's hash + 6 of "project/object..."'s:
 // 12 characters, well under IFNAMSIZ-1 (15).
 std::string link_name(char kind, std::string_view project, std::initializer_list<std::string_view> object) {
-    uint64_t h = hash_more(hash_more(fnv_offset, project), "/");
+    uint64_t of_project = hash_more(fnv_offset, project);
+    uint64_t h = hash_more(of_project, "/");
     for (size_t i = 0; i < object.size(); ++i) h = hash_more(i ? hash_more(h, "/") : h, object.begin()[i]);
     std::string out;
     out.reserve(12);
     out += 't';
     out += kind;
-    put_hex(out, hash(project) & 0xffff, 4);
+    put_hex(out, of_project & 0xffff, 4);
     put_hex(out, h & 0xffffff, 6);
     return out;
 }
