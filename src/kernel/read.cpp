@@ -119,9 +119,11 @@ bool enter(Sandbox& sb) {
 
 void read_sandbox(Sandbox& sb, const std::string& project) {
     std::optional<RouteSocket> own;
+    bool strict = false;  // a cached socket is libnl's too: left as it is
     if (sb.fd < 0) {
         if (!enter(sb)) return;
         sb.fd = own.emplace().fd();
+        strict = strict_checking(sb.fd);
     }
     auto what = what_of(sb.ns);
     // The marker is on `lo`, which the sandbox's link dump holds anyway.
@@ -132,8 +134,13 @@ void read_sandbox(Sandbox& sb, const std::string& project) {
     if (!naming::owned_by(marker, project)) return;
     auto& out = sb.state;
     out.add(Netns{sb.ns, marker});
-    auto addrs = dump_addresses(sb.fd, what);
-    auto routes = dump_routes(sb.fd, what);
+    // Where no link but `lo` has IPv6 on (IPv4-only networks turn it off on
+    // the sandbox's end) there is no IPv6 address or route of topo's to read.
+    bool ipv6 = std::any_of(links.links.begin(), links.links.end(),
+                            [&](const LinkDump::Entry& l) { return l.ipv6 && l.ifindex != lo->ifindex; });
+    auto families = ipv6 ? Families::Both : Families::V4;
+    auto addrs = dump_addresses(sb.fd, families, what);
+    auto routes = dump_static_routes(sb.fd, families, strict, what);
     for (auto& l : links.links) {
         Link link = base_link(l, links, sb.ns);
         if (link.owner.empty()) link.owner = marker;  // inside topo's sandbox: topo's

@@ -88,6 +88,10 @@ public:
         int link = 0;    // a veth's other end, a macvlan's parent: ifindex in its namespace
         std::optional<uint32_t> macvlan_mode;  // MACVLAN_MODE_*
         std::optional<bool> isolated;          // a bridge port's flag (absent: not reported)
+        // IPv6 is on: the link has an IPv6 configuration without disable_ipv6.
+        // Off, the kernel holds no IPv6 address or route on it, and refuses
+        // to add one (EACCES).
+        bool ipv6 = false;
     };
     std::vector<Entry> links;
 
@@ -108,6 +112,9 @@ struct AddrEntry {
     Prefix prefix;
 };
 std::vector<AddrEntry> dump_addresses(int fd, const std::string& what);
+// Which address families a dump asks for.
+enum class Families { Both, V4 };
+std::vector<AddrEntry> dump_addresses(int fd, Families families, const std::string& what);
 // Strict checking (Linux 4.20): the kernel then filters dumps by the fields
 // set in the request's header. False when the kernel has none.
 bool strict_checking(int fd);
@@ -122,6 +129,9 @@ struct RouteEntry {
     int oif = 0;
 };
 std::vector<RouteEntry> dump_routes(int fd, const std::string& what);  // IPv4, then IPv6
+// The main table's static routes (those topo makes), filtered by the kernel
+// on a socket with strict checking, by the caller's parse otherwise.
+std::vector<RouteEntry> dump_static_routes(int fd, Families families, bool strict, const std::string& what);
 // The id the socket's namespace gives the namespace open as `netns_fd`
 // (what NETLINK_LISTEN_ALL_NSID messages carry); with `assign`, one is
 // given if it has none.

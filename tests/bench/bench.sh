@@ -309,8 +309,8 @@ if [ -n "$FLOOR" ]; then
     row "  topo plan's read (TOPO_TRACE)" readtopo
     ratio "  topo / kernel floor" readtopo readfloor
     for n in $SIZES; do
-        read -r all base links addrs r4 r6 <<< "${R[floorparts.$n]}"
-        echo "  floor at N=$n, each part alone: open+setns+socket $base, +links $links, +addresses $addrs, +IPv4 routes $r4, +IPv6 routes $r6"
+        read -r all base links addrs r4 <<< "${R[floorparts.$n]}"
+        echo "  floor at N=$n, each part alone: open+setns+socket $base, +links $links, +IPv4 addresses $addrs, +IPv4 static routes $r4"
     done
 fi
 if [ -n "$YAMLP" ]; then

@@ -117,6 +117,18 @@ check "db reaches cache over IPv6" ping_ok shop-db "$(ip -n shop-cache -6 -j add
 rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode >/dev/null || rc=$?
 expect_eq "and the plan is empty afterwards" "0" "$rc"
 
+# Drift in both families is seen: a sandbox with IPv6 on (db) and one without
+# (api, where topo asks the kernel for IPv4 only).
+db6=$(ip -n shop-db -6 -j addr show dev eth0 scope global | python3 -c 'import json,sys; a=json.load(sys.stdin)[0]["addr_info"][0]; print(a["local"] + "/" + str(a["prefixlen"]))')
+ip -n shop-db -6 addr del "$db6" dev eth0
+ip -n shop-api route del default
+"$TOPO" plan -f net.yaml > drift.txt
+expect_contains "plan sees db's deleted IPv6 address" "+ address  shop-db:eth0 $db6" "$(cat drift.txt)"
+expect_contains "plan sees api's deleted default route" "+ route    shop-api:default via 10.0.42.1 dev eth0" "$(cat drift.txt)"
+check "apply repairs both" "$TOPO" apply -f net.yaml
+expect_eq "api's default route is back" "default via 10.0.42.1 dev eth0 proto static" \
+    "$(ip -n shop-api route show default | sed 's/ *$//')"
+
 check "show lists the sandboxes" sh -c "\"$TOPO\" show -f net.yaml | grep -q 'sandbox shop-cache'"
 check "ls lists the project" sh -c "\"$TOPO\" ls | grep -q '^shop '"
 
