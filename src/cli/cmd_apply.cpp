@@ -112,7 +112,7 @@ nlohmann::json saved_plan(const Session& s, const Computed& c) {
 }  // namespace
 
 int cmd_plan(const Options& o) {
-    auto s = Session::open(o, true);
+    auto s = Session::open(o, true, true);
     auto c = s.compute();
     fail_on_errors(c.errors);
     print_plan(o, c.plan);

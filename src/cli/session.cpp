@@ -28,8 +28,9 @@ std::string pick_host(const Project& p, const std::string& flag) {
 
 }  // namespace
 
-Session Session::open(const Options& opts, bool need_manifest) {
-    Session s{opts, StateDir(opts.state_dir), nullptr, std::nullopt, "", ""};
+Session Session::open(const Options& opts, bool need_manifest, bool read_host_early) {
+    Session s{opts, StateDir(opts.state_dir), std::make_unique<RealKernel>(), std::nullopt, "", ""};
+    if (read_host_early) s.kernel->prepare_read();
     if (!opts.files.empty()) {
         manifest::LoadOptions lo;
         if (!opts.project.empty()) lo.project = opts.project;
@@ -46,7 +47,6 @@ Session Session::open(const Options& opts, bool need_manifest) {
     } else {
         throw UserError("say which project: -f FILE or --project NAME");
     }
-    s.kernel = std::make_unique<RealKernel>();
     return s;
 }
 
@@ -55,6 +55,8 @@ Computed Session::compute(const HostState* converged, const Focus& drifted) {
     in.converged = converged;
     in.drifted = drifted;
     trace::Span t("compute (all)");
+    // The host's dumps run while the record is loaded and the desired state worked out.
+    if (!converged) kernel->prepare_read();
     in.project = project ? &*project : nullptr;
     in.project_name = project_name;
     in.host = host;

@@ -29,7 +29,11 @@ struct Session {
     std::string host;
 
     // Loads the manifest (-f) or takes --project; throws ManifestError / UserError.
-    static Session open(const Options& opts, bool need_manifest);
+    // With `read_host_early` the host namespace's dumps begin first, on a thread
+    // of their own (Kernel::prepare_read): only for a command that reads the
+    // whole host without taking the project's lock (`plan`), since the lock's
+    // name comes from the manifest and a read must not begin before the lock.
+    static Session open(const Options& opts, bool need_manifest, bool read_host_early = false);
     std::optional<ProjectRecord> record() const { return state.load(project_name); }
     // IPAM → desired → live → diff → plan, with the state file's allocations;
     // from a converged state, only what differs from it or drifted is read

@@ -51,6 +51,9 @@ class Kernel {
 public:
     virtual ~Kernel() = default;
     virtual HostState read(const ReadScope& scope) = 0;
+    // A read of the whole host (no only_host_links) comes next: a kernel may
+    // begin on its part of it now, while the caller works out what it wants.
+    virtual void prepare_read() {}
     // Carry out one change. Throws KernelError; a failed change leaves nothing half-made.
     virtual void apply(const Change& change) = 0;
     // Destination prefixes of the host namespace's routes that are not topo's

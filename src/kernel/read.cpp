@@ -21,11 +21,13 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <unordered_set>
 
 #include "kernel/files.hpp"
@@ -236,34 +238,87 @@ void add_shared_files(const std::filesystem::path& dir, std::set<std::string>& p
     if (!any && !ec) out.add(File{(dir / "hosts").string(), ""});
 }
 
+// The project's sandboxes in the scope, each read whole by a few threads; one
+// that already has a socket (a run's own changes opened it) through that.
+std::vector<Sandbox> read_sandboxes(const RealKernel& k, const ReadScope& scope) {
+    auto prefix = scope.project + "-";
+    std::vector<Sandbox> sandboxes;
+    auto in_scope = [&](const std::string& ns) { return !scope.only_sandboxes || scope.only_sandboxes->count(ns); };
+    for (auto& ns : netns::list())
+        if (ns.starts_with(prefix) && in_scope(ns)) {
+            sandboxes.emplace_back();
+            sandboxes.back().ns = ns;
+            if (auto* sock = k.cached_sock(ns)) sandboxes.back().fd = nl_socket_get_fd(sock);
+        }
+    // Workers close each sandbox's socket when done with it: the descriptor
+    // table stays small (a table shared by threads waits for an RCU grace
+    // period each time it grows: ~70 ms at 1000 sandboxes when they were kept).
+    // Sandboxes are independent, and recent kernels answer link, address and
+    // route dumps without the rtnl lock: a few threads share them.
+    in_parallel(sandboxes.size(), [&](size_t i) { read_sandbox(sandboxes[i], scope.project); });
+    return sandboxes;
+}
+
+struct HostDumps {
+    LinkDump links;
+    std::vector<AddrEntry> addrs;
+};
+
 }  // namespace
+
+// The host namespace's dumps, on a thread and a socket of their own: the
+// thread touches nothing of the RealKernel's.
+struct Prefetch {
+    std::future<HostDumps> host;
+};
+
+void RealKernel::prepare_read() {
+    if (prefetch) return;
+    try {
+        auto p = std::make_shared<Prefetch>();
+        p->host = std::async(std::launch::async, [] {
+            RouteSocket s;  // in the namespace topo started in, like this thread
+            return HostDumps{dump_links(s.fd(), what_of("")), dump_addresses(s.fd(), what_of(""))};
+        });
+        prefetch = std::move(p);
+    } catch (const std::system_error&) {  // no thread to be had: read() dumps them itself
+    }
+}
 
 HostState read_host(RealKernel& k, const ReadScope& scope) {
     HostState out;
     std::optional<trace::Span> phase(std::in_place, "read host dumps");
+    // What prepare_read() began serves the next whole read.
+    auto pre = scope.only_host_links ? nullptr : std::exchange(k.prefetch, nullptr);
     const int host = nl_socket_get_fd(k.sock(""));
     LinkDump links;
+    std::vector<AddrEntry> host_addrs;
     if (scope.only_host_links) {
         for (auto& name : *scope.only_host_links) get_link(host, name, 0, links, what_of(""));
         std::set<int> masters;  // a port's bridge is named by index
         for (auto& l : links.links)
             if (l.master && !links.find(l.master)) masters.insert(l.master);
         for (int idx : masters) get_link(host, "", idx, links, what_of(""));
+    } else if (pre) {
+        auto dumps = pre->host.get();
+        links = std::move(dumps.links);
+        host_addrs = std::move(dumps.addrs);
     } else {
         links = dump_links(host, what_of(""));
+        host_addrs = dump_addresses(host, what_of(""));
     }
     // A few links' addresses are asked for by link: the host's whole dump
     // holds an IPv6 link-local address per veth (~25 ms at 1000 sandboxes).
-    std::vector<AddrEntry> host_addrs;
-    std::optional<RouteSocket> strict;
-    if (scope.only_host_links) strict.emplace();
-    if (strict && strict_checking(strict->fd())) {
-        for (auto& l : links.links) {
-            auto some = dump_addresses_of(strict->fd(), l.ifindex, what_of(""));
-            host_addrs.insert(host_addrs.end(), some.begin(), some.end());
+    if (scope.only_host_links) {
+        RouteSocket s;
+        if (strict_checking(s.fd())) {
+            for (auto& l : links.links) {
+                auto some = dump_addresses_of(s.fd(), l.ifindex, what_of(""));
+                host_addrs.insert(host_addrs.end(), some.begin(), some.end());
+            }
+        } else {
+            host_addrs = dump_addresses(host, what_of(""));
         }
-    } else {
-        host_addrs = dump_addresses(host, what_of(""));
     }
     std::unordered_set<std::string> foreign_links(scope.foreign_links.begin(), scope.foreign_links.end());
     std::map<int, Link> host_veths;
@@ -289,21 +344,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     }
     read_addresses(host_addrs, links, "", [&](int idx) { return ours.count(idx) > 0; }, out);
     phase.emplace("read sandboxes");
-    auto prefix = scope.project + "-";
-    std::vector<Sandbox> sandboxes;
-    auto in_scope = [&](const std::string& ns) { return !scope.only_sandboxes || scope.only_sandboxes->count(ns); };
-    for (auto& ns : netns::list())
-        if (ns.starts_with(prefix) && in_scope(ns)) {
-            sandboxes.emplace_back();
-            sandboxes.back().ns = ns;
-            if (auto* sock = k.cached_sock(ns)) sandboxes.back().fd = nl_socket_get_fd(sock);
-        }
-    // Workers close each sandbox's socket when done with it: the descriptor
-    // table stays small (a table shared by threads waits for an RCU grace
-    // period each time it grows: ~70 ms at 1000 sandboxes when they were kept).
-    // Sandboxes are independent, and recent kernels answer link, address and
-    // route dumps without the rtnl lock: a few threads share them.
-    in_parallel(sandboxes.size(), [&](size_t i) { read_sandbox(sandboxes[i], scope.project); });
+    auto sandboxes = read_sandboxes(k, scope);
     for (auto& sb : sandboxes) {
         // A create killed before the mount: an empty file, collected like a namespace.
         if (sb.residue) out.add(Netns{sb.ns, naming::project_marker(scope.project) + "residue"});
@@ -340,6 +381,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     const std::string root = "/etc/netns/";
     std::vector<std::string> dirs;  // the project's sandboxes' directories, by name
     auto shared = naming::shared_files_dir(scope.project);
+    auto prefix = scope.project + "-";
     std::unordered_set<std::string> listed;  // what /etc/netns holds, when it was listed
     if (!scope.only_sandboxes)
         for (auto& dir : std::filesystem::directory_iterator(root, ec)) {
