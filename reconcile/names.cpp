@@ -114,9 +114,15 @@ std::string hosts_file(const Project& p, const Addressing& a, const Service& s) 
     return render_hosts(p, a, s, members(p, a)).str();
 }
 
+namespace {
+
+bool has_dns_settings(const Service& s) { return !s.dns.empty() || !s.dns_search.empty() || !s.dns_opt.empty(); }
+
+}  // namespace
+
 std::string resolv_conf(const Project& p, const Service& s, const std::string& host_resolv_conf) {
     std::string out = naming::file_marker(p.name) + "\n";
-    if (!s.dns.empty() || !s.dns_search.empty() || !s.dns_opt.empty()) {
+    if (has_dns_settings(s)) {
         for (auto& ip : s.dns) out += fmt::format("nameserver {}\n", ip.str());
         if (!s.dns_search.empty()) out += fmt::format("search {}\n", fmt::join(s.dns_search, " "));
         if (!s.dns_opt.empty()) out += fmt::format("options {}\n", fmt::join(s.dns_opt, " "));
@@ -159,16 +165,9 @@ std::vector<File> name_files(const Project& p, const Addressing& a, const NamesC
     auto m = members(p, a);
     std::set<std::string> shared;  // networks whose file some sandbox here links to
     auto shared_dir = naming::shared_files_dir(p.name);
-    // Every sandbox without dns settings has the same resolv.conf: made
-    // once (from the host's file) and shared by their Texts.
-    std::shared_ptr<const std::string> plain_resolv;
-    auto resolv = [&](const Service& s) -> Text {
-        if (!s.dns.empty() || !s.dns_search.empty() || !s.dns_opt.empty()) return resolv_conf(p, s, ctx.host_resolv_conf);
-        if (!plain_resolv) plain_resolv = std::make_shared<const std::string>(resolv_conf(p, s, ctx.host_resolv_conf));
-        Text t;
-        t.append(plain_resolv, 0, plain_resolv->size());
-        return t;
-    };
+    // Every sandbox without dns settings has the same resolv.conf (from the
+    // host's): one file, linked to like a network's hosts file.
+    bool plain_resolv = false;
     for (auto& [_, s] : p.services) {
         if (!runs_here(p, s, ctx.host)) continue;
         auto dir = fmt::format("{}/{}", ctx.root, naming::netns(p.name, s.name));
@@ -179,7 +178,17 @@ std::vector<File> name_files(const Project& p, const Addressing& a, const NamesC
         } else {
             out.push_back({dir + "/hosts", render_hosts(p, a, s, m), {}});
         }
-        out.push_back({dir + "/resolv.conf", resolv(s), {}});
+        if (has_dns_settings(s)) {
+            out.push_back({dir + "/resolv.conf", resolv_conf(p, s, ctx.host_resolv_conf), {}});
+        } else {
+            plain_resolv = true;
+            out.push_back({dir + "/resolv.conf", {}, fmt::format("../{}/{}", shared_dir, naming::shared_resolv_conf)});
+        }
+    }
+    if (plain_resolv) {
+        Service plain;  // the host's resolvers, as a service without dns settings has them
+        out.push_back({fmt::format("{}/{}/{}", ctx.root, shared_dir, naming::shared_resolv_conf),
+                       resolv_conf(p, plain, ctx.host_resolv_conf), {}});
     }
     for (auto& network : shared) {
         Text t(hosts_head(p) + fmt::format("# network {}\n", network));

@@ -7,7 +7,8 @@
 // name as hostname, resolves exactly that network's members: its hosts file
 // is a symbolic link to the network's, /etc/netns/.topo-<project>/<network>
 // (the member lines, its own included), so adding a sandbox rewrites one file
-// instead of one per peer.
+// instead of one per peer. Every sandbox without dns settings links its
+// resolv.conf to the project's one copy of the host's resolvers there.
 //
 // Docker's rules: a sandbox resolves the other sandboxes of every network it
 // is on, by service name, hostname and that network's aliases — and nothing

@@ -57,20 +57,25 @@ std::optional<std::string> read(const std::string& path) {
     return read_fd(fd);
 }
 
-// O_NOFOLLOW: a regular file costs no more than read(); only a link, which
-// open refuses with ELOOP, costs a readlink.
+// readlink first: most of the files a plan reads are links (hosts and
+// resolv.conf into the project's shared files), one call each; a regular
+// file costs one more (readlink's EINVAL), and O_NOFOLLOW keeps its open
+// from following a link put there in between.
 std::optional<Entry> read_entry(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd >= 0) {
-        auto content = read_fd(fd);
-        if (!content) return std::nullopt;
-        return Entry{std::move(*content), ""};
+    for (int attempt = 0; attempt < 2; ++attempt) {  // again if it changed kind between the two calls
+        char target[4096];
+        ssize_t n = ::readlink(path.c_str(), target, sizeof target);
+        if (n > 0 && size_t(n) < sizeof target) return Entry{"", std::string(target, size_t(n))};
+        if (n >= 0 || errno != EINVAL) return std::nullopt;  // not there, or a link too long for a hosts file
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+            auto content = read_fd(fd);
+            if (!content) return std::nullopt;
+            return Entry{std::move(*content), ""};
+        }
+        if (errno != ELOOP) return std::nullopt;
     }
-    if (errno != ELOOP) return std::nullopt;
-    char target[4096];
-    ssize_t n = ::readlink(path.c_str(), target, sizeof target);
-    if (n <= 0 || size_t(n) == sizeof target) return std::nullopt;
-    return Entry{"", std::string(target, size_t(n))};
+    return std::nullopt;
 }
 
 void write_atomic(const std::string& path, const Text& content) {

@@ -41,10 +41,13 @@ bool owned_by(std::string_view marker, std::string_view project);
 // The first line of every file topo writes (hosts, resolv.conf), naming its project.
 std::string file_marker(std::string_view project);
 bool has_file_marker(std::string_view content, std::string_view project);
-// The directory under /etc/netns of the project's per-network hosts files
-// (".topo-shop": a dot name, so not one a user would give a namespace), and
-// whether a symbolic link points into it, which makes the link topo's.
+// The directory under /etc/netns of the project's shared files (".topo-shop":
+// a dot name, so not one a user would give a namespace), and whether a
+// symbolic link points into it, which makes the link topo's. It holds a hosts
+// file per network, named by the network, and the resolv.conf of every
+// sandbox without dns settings (no network's name starts with '_').
 std::string shared_files_dir(std::string_view project);
+inline constexpr const char* shared_resolv_conf = "_resolv.conf";
 bool links_to_shared_files(std::string_view target, std::string_view project);
 
 }  // namespace topo::naming

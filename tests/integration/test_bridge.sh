@@ -56,6 +56,11 @@ expect_eq "web's MAC is derived from its address" "02:42:0a:00:2a:82" \
 expect_eq "the gateway is on the frontend bridge" "10.0.42.1/24" "$(ip -j addr show | python3 "$TOPO_SRC/tests/integration/ipaddr.py" 10.0.42.)"
 check "veth host ends are enslaved to topo's bridges" test "$(bridge -j link | python3 -c 'import json,sys; print(sum(1 for l in json.load(sys.stdin) if l["ifname"].startswith("tv")))')" = 4
 check "ip netns exec works in a topo sandbox" ip netns exec shop-web true
+# Sandboxes without dns settings share one resolv.conf (the host's resolvers).
+expect_eq "api's resolv.conf is a link to the project's shared one" "../.topo-shop/_resolv.conf" \
+    "$(readlink /etc/netns/shop-api/resolv.conf)"
+expect_eq "which ip netns exec mounts over /etc/resolv.conf" "$(cat /etc/netns/.topo-shop/_resolv.conf)" \
+    "$(ip netns exec shop-api cat /etc/resolv.conf)"
 
 check "web reaches api on frontend" ping_ok shop-web 10.0.42.128
 check "web reaches db on backend" ping_ok shop-web 10.0.43.2

@@ -16,8 +16,8 @@ services:
 YAML
 
 "$TOPO" plan -f net.yaml -o json > plan.json
-expect_eq "plan -o json: format_version 1; 2 netns, bridge, 2 veth, 3 addresses, 2 routes, 5 files (hosts links, resolv.conf, the network's hosts file), the table" \
-    "1 create:16 netns:2 bridge:1 veth:2 address:3 route:2 file:5 nft-table:1" "$(python3 -c '
+expect_eq "plan -o json: format_version 1; 2 netns, bridge, 2 veth, 3 addresses, 2 routes, 6 files (hosts and resolv.conf links, the network's hosts file, the shared resolv.conf), the table" \
+    "1 create:17 netns:2 bridge:1 veth:2 address:3 route:2 file:6 nft-table:1" "$(python3 -c '
 import json, collections; p = json.load(open("plan.json"))
 kinds = collections.Counter(c["kind"] for c in p["changes"])
 print(p["format_version"], "create:%d" % p["summary"]["create"], " ".join(f"{k}:{kinds[k]}" for k in ("netns","bridge","veth","address","route","file","nft-table")))')"

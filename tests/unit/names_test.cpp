@@ -1,6 +1,7 @@
 #include "reconcile/names.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include "model/naming.hpp"
 #include "reconcile/ipam.hpp"
@@ -83,10 +84,26 @@ TEST_CASE("names: one hosts and one resolv.conf per sandbox, none for host-mode 
     h.mode = NetworkMode::Host;
     f.p.services["h"] = h;
     auto files = name_files(f.p, f.a, {"", "", "/etc/netns"});
-    CHECK(files.size() == 9);  // api, cache, db, web, and backend's shared file
+    CHECK(files.size() == 10);  // api, cache, db, web, and the shared resolv.conf and backend's file
     CHECK(files[0].path == "/etc/netns/shop-api/hosts");
     CHECK(files[1].path == "/etc/netns/shop-api/resolv.conf");
-    CHECK(files[8].path == "/etc/netns/.topo-shop/backend");
+    CHECK(files[8].path == "/etc/netns/.topo-shop/_resolv.conf");
+    CHECK(files[9].path == "/etc/netns/.topo-shop/backend");
+}
+
+TEST_CASE("names: sandboxes without dns settings link to one resolv.conf; one with them has its own") {
+    Fixture f;
+    f.p.services.at("api").dns = {ip("192.0.2.53")};
+    std::map<std::string, File> by_path;
+    for (auto& file : name_files(f.p, f.a, {"", "nameserver 198.51.100.53\n", "/etc/netns"}))
+        by_path[file.path] = file;
+    for (auto* s : {"db", "cache", "web"})
+        CHECK(by_path.at(fmt::format("/etc/netns/shop-{}/resolv.conf", s)).link == "../.topo-shop/_resolv.conf");
+    auto shared = by_path.at("/etc/netns/.topo-shop/_resolv.conf").content.str();
+    CHECK(shared == naming::file_marker("shop") + "\nnameserver 198.51.100.53\n");
+    auto& api = by_path.at("/etc/netns/shop-api/resolv.conf");
+    CHECK(api.link.empty());
+    CHECK(api.content.str() == naming::file_marker("shop") + "\nnameserver 192.0.2.53\n");
 }
 
 TEST_CASE("names: a sandbox on one network links to the network's file; one with more of its own gets its own") {
