@@ -303,11 +303,7 @@ std::vector<Entry> dump_by_family(int fd, int type, Families families, const std
     return out;
 }
 
-std::vector<AddrEntry> dump_addresses(int fd, const std::string& what) {
-    return dump_addresses(fd, Families::Both, what);
-}
-
-std::vector<AddrEntry> dump_addresses(int fd, Families families, const std::string& what) {
+std::vector<AddrEntry> dump_addresses(int fd, const std::string& what, Families families) {
     return dump_by_family<AddrEntry, ifaddrmsg>(fd, RTM_GETADDR, families, what, "read addresses", parse_address);
 }
 

@@ -141,7 +141,7 @@ void read_sandbox(Sandbox& sb, const std::string& project) {
     bool ipv6 = std::any_of(links.links.begin(), links.links.end(),
                             [&](const LinkDump::Entry& l) { return l.ipv6 && l.ifindex != lo->ifindex; });
     auto families = ipv6 ? Families::Both : Families::V4;
-    auto addrs = dump_addresses(sb.fd, families, what);
+    auto addrs = dump_addresses(sb.fd, what, families);
     auto routes = dump_static_routes(sb.fd, families, strict, what);
     for (auto& l : links.links) {
         Link link = base_link(l, links, sb.ns);

@@ -118,10 +118,9 @@ struct AddrEntry {
     int ifindex;
     Prefix prefix;
 };
-std::vector<AddrEntry> dump_addresses(int fd, const std::string& what);
 // Which address families a dump asks for.
 enum class Families { Both, V4 };
-std::vector<AddrEntry> dump_addresses(int fd, Families families, const std::string& what);
+std::vector<AddrEntry> dump_addresses(int fd, const std::string& what, Families families = Families::Both);
 // Strict checking (Linux 4.20): the kernel then filters dumps by the fields
 // set in the request's header. False when the kernel has none.
 bool strict_checking(int fd);
