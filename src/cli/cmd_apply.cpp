@@ -117,7 +117,7 @@ int cmd_plan(const Options& o) {
     fail_on_errors(c.errors);
     print_plan(o, c.plan);
     if (!o.out.empty()) write_file_atomic(o.out, saved_plan(s, c).dump(2) + "\n");
-    return o.detailed_exitcode && !c.plan.empty() ? 2 : 0;
+    leave(o.detailed_exitcode && !c.plan.empty() ? 2 : 0);
 }
 
 int cmd_apply(const Options& o) {
@@ -130,12 +130,12 @@ int cmd_apply(const Options& o) {
     print_plan(o, c.plan);
     if (o.dry_run || c.plan.empty()) {
         if (!o.dry_run) s.state.save(s.next_record(c));
-        return 0;
+        leave(0);
     }
     if (!confirm(o, "Apply these changes?")) throw UserError("apply cancelled; nothing was changed");
     carry_out_recorded(s, c.plan, c.desired, s.next_record(c));
     fmt::print("Apply complete: {}\n", done_line(c.plan));
-    return 0;
+    leave(0);
 }
 
 int cmd_apply_saved(const Options& o) {

@@ -5,11 +5,13 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <iostream>
 #include <fmt/format.h>
 
 #include "cli/commands_impl.hpp"
 #include "kernel/kernel.hpp"
 #include "manifest/manifest.hpp"
+#include "model/trace.hpp"
 #include "state/store.hpp"
 
 namespace topo::cli {
@@ -45,6 +47,17 @@ std::chrono::milliseconds parse_duration(const char* option, const std::string& 
     if (v >= 0 && unit == "h") return std::chrono::hours(v);
     throw CLI::ValidationError(option, fmt::format("{}: use a whole number with ms, s, m or h (e.g. 500ms, 60s)", s));
 }
+
+}  // namespace
+
+void leave(int rc) {
+    std::cout.flush();
+    std::fflush(nullptr);
+    trace::report("run (whole)", trace::started);
+    ::_exit(rc);
+}
+
+namespace {
 
 void print_error(const std::string& msg) { fmt::print(stderr, "topo: error: {}\n", msg); }
 

@@ -4,6 +4,7 @@
 #include "model/trace.hpp"
 
 int main(int argc, char** argv) {
-    topo::trace::Span t("run (whole)");
-    return topo::cli::run(argc, argv);
+    int rc = topo::cli::run(argc, argv);
+    topo::trace::report("run (whole)", topo::trace::started);
+    return rc;
 }

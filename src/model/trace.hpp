@@ -14,17 +14,22 @@ inline bool on() {
     return enabled;
 }
 
+// When the process started (static initialisation): for "run (whole)".
+inline const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+inline void report(const char* what, std::chrono::steady_clock::time_point since) {
+    if (!on()) return;
+    std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - since;
+    std::fprintf(stderr, "topo: trace: %-22s %8.2f ms\n", what, took.count());
+}
+
 // Reports the time from its construction to its end, when tracing is on.
 class Span {
 public:
     explicit Span(const char* what) : what_(what) {}
     Span(const Span&) = delete;
     Span& operator=(const Span&) = delete;
-    ~Span() {
-        if (!on()) return;
-        std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start_;
-        std::fprintf(stderr, "topo: trace: %-22s %8.2f ms\n", what_, took.count());
-    }
+    ~Span() { report(what_, start_); }
 
 private:
     const char* what_;
