@@ -42,7 +42,8 @@ struct Builder {
         }
         auto& set = map(to.family, !any);
         for (uint16_t i = 0; i < pub.count(); ++i) {
-            auto el = fmt::format("{} {} {} {}", to_string(port.protocol), pub.first + i, to.str(), port.target.first + i);
+            auto el = std::string(to_string(port.protocol)) + " " + std::to_string(pub.first + i) + " " + to.str() +
+                      " " + std::to_string(port.target.first + i);
             set.elements.insert(any ? el : host_ip->str() + " " + el);
         }
     }

@@ -29,7 +29,11 @@ struct Lines {
     }
     std::string str() const {
         std::string out;
-        for (auto& [a, names] : rows) out += fmt::format("{}\t{}\n", a.str(), fmt::join(names, " "));
+        for (auto& [a, names] : rows) {
+            (out += a.str()) += '\t';
+            for (size_t i = 0; i < names.size(); ++i) (out += i ? " " : "") += names[i];
+            out += '\n';
+        }
         return out;
     }
 };

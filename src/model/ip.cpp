@@ -48,10 +48,18 @@ bool IpAddr::is_loopback() const {
 
 std::string IpAddr::str() const {
     char buf[INET6_ADDRSTRLEN] = {};
-    if (family == 4) inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
-    else if (family == 6) inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
-    else return "<none>";
-    return buf;
+    if (family == 4) {
+        // By hand: inet_ntop goes through sprintf, and a plan of 1000 sandboxes
+        // writes ~10,000 addresses (a seventh of its desired state's time).
+        char* p = buf;
+        for (int i = 0; i < 4; ++i) {
+            if (i) *p++ = '.';
+            p = std::to_chars(p, buf + sizeof buf, bytes[i]).ptr;
+        }
+        return std::string(buf, p);
+    }
+    if (family == 6) return inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
+    return "<none>";
 }
 
 IpAddr IpAddr::plus(uint64_t n) const {
@@ -80,7 +88,7 @@ std::optional<Prefix> Prefix::parse(std::string_view text) {
     return Prefix{*addr, uint8_t(len)};
 }
 
-std::string Prefix::str() const { return fmt::format("{}/{}", addr.str(), len); }
+std::string Prefix::str() const { return addr.str() + "/" + std::to_string(len); }
 
 Prefix Prefix::network() const {
     Prefix p = *this;
