@@ -102,6 +102,7 @@ Focus::Focus(const std::vector<Change>& changes) {
             if (auto* l = std::get_if<Link>(o); l && l->ns.empty()) host_links.insert(l->name);
             if (auto* a = std::get_if<Address>(o); a && a->ns.empty()) host_links.insert(a->link);
             if (auto* f = std::get_if<File>(o)) files.insert(f->path);
+            if (std::holds_alternative<NftTable>(*o)) nft = true;
             if (auto ns = namespace_of(*o); !ns.empty()) sandboxes.insert(ns);
         }
 }
@@ -110,6 +111,7 @@ void Focus::merge(const Focus& other) {
     sandboxes.insert(other.sandboxes.begin(), other.sandboxes.end());
     host_links.insert(other.host_links.begin(), other.host_links.end());
     files.insert(other.files.begin(), other.files.end());
+    nft |= other.nft;
 }
 
 void Focus::add_host_link(const HostState& state, const std::string& name) {
@@ -120,6 +122,7 @@ void Focus::add_host_link(const HostState& state, const std::string& name) {
 
 bool Focus::covers(const Object& o) const {
     if (auto* f = std::get_if<File>(&o)) return files.count(f->path);
+    if (std::holds_alternative<NftTable>(o)) return nft;
     if (auto* n = std::get_if<Netns>(&o)) return sandboxes.count(n->name);
     if (auto* l = std::get_if<Link>(&o); l && l->ns.empty()) {
         // A host end of a veth is read whole only with the sandbox of its
@@ -160,6 +163,7 @@ ReadScope Focus::scope(const ReadScope& base, const HostState& desired, const st
         if (!wanted.count(name)) links.insert(name);
     out.only_host_links = std::move(links);
     out.files.assign(files.begin(), files.end());
+    out.nft = nft;
     return out;
 }
 

@@ -16,12 +16,13 @@
 namespace topo {
 
 // A part of the host: some sandboxes (everything in them, and the host ends
-// of their veths), some host links (with their addresses) and some files;
-// the host-wide objects (nftables table, sysctls) are always part of it.
+// of their veths), some host links (with their addresses), some files and
+// the project's nftables table or not; sysctls are always part of it.
 // A run's changes have one (what they can have affected), and so does the
 // drift `topo watch` hears of.
 struct Focus {
     std::set<std::string> sandboxes, host_links, files;
+    bool nft = false;  // the project's nftables table
 
     Focus() = default;
     explicit Focus(const std::vector<Change>& changes);

@@ -99,7 +99,8 @@ void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const st
     }
     if (!w.converged || !w.session) return;  // the next run reads everything anyway
     if (e.what == KernelEvent::What::Nft) {
-        if (e.name != naming::nft_table(w.session->project_name) || own.nft) return;  // nft is always read
+        if (e.name != naming::nft_table(w.session->project_name) || own.nft) return;
+        w.drifted.nft = true;
     } else {
         Focus f;
         if (!sandbox.empty() && w.converged->find(ObjectKey{Kind::Netns, sandbox})) f.sandboxes.insert(sandbox);

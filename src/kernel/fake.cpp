@@ -67,7 +67,7 @@ HostState FakeKernel::read(const ReadScope& scope) {
             if (std::find(scope.sysctls.begin(), scope.sysctls.end(), s->key) != scope.sysctls.end())
                 out.add(o);
         } else if (auto* t = std::get_if<NftTable>(&o)) {
-            if (t->name == naming::nft_table(scope.project)) out.add(o);
+            if (scope.nft && t->name == naming::nft_table(scope.project)) out.add(o);
         }
     }
     return out;

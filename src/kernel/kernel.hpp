@@ -38,6 +38,8 @@ struct ReadScope {
     // And with it: only these host links, asked for by name (plus the bridges
     // and parents they name), instead of a dump of every link on the host.
     std::optional<std::set<std::string>> only_host_links;
+    // The project's nftables table (1000 published ports: ~1.5 ms to read).
+    bool nft = true;
 };
 
 // A refusal by the kernel, with the object it concerned:

@@ -365,7 +365,8 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     }
     for (auto& [_, v] : host_veths) out.add(v);
     phase.emplace("read nft");
-    if (auto table = nft::read(naming::nft_table(scope.project))) out.add(*table);
+    if (scope.nft)
+        if (auto table = nft::read(naming::nft_table(scope.project))) out.add(*table);
     for (auto& key : scope.sysctls) out.add(Sysctl{"", key, sysctl_read(k, "", key)});
     phase.emplace("read files");
     // Files: the ones the manifest wants, and any marked as the project's

@@ -87,6 +87,11 @@ wait_log "a flushed bridge address is drift" '"result":"applied","time":"[^"]*",
 expect_contains "the bridge has its gateway again" "10.61.0.1/24" "$(ip -br addr show "$bridge")"
 
 mark
+nft flush map inet topo-shop ports
+wait_log "a flushed map of published ports is drift" '"result":"applied","time":"[^"]*","trigger":"drift"'
+expect_eq "the published port works again" "hello from web" "$(world_tcp 198.51.100.1:8081)"
+
+mark
 nft delete table inet topo-shop
 wait_log "a deleted nftables table is drift" '"result":"applied","time":"[^"]*","trigger":"drift"'
 expect_eq "the published port works again" "hello from web" "$(world_tcp 198.51.100.1:8081)"

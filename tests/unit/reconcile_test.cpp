@@ -361,6 +361,27 @@ TEST_CASE("compute from a converged state: the same plan as a full read, from wh
         // Only the sandboxes the change is about were read.
         for (auto& [key, o] : focused.live.objects) CHECK(namespace_of(o) != "shop-web");
     }
+    SUBCASE("the nftables table is read only when a change or drift concerns it") {
+        auto table = ObjectKey{Kind::NftTable, naming::nft_table("shop")};
+        p.services["cache"] = svc("cache", {ep("backend")});  // publishes nothing
+        auto added = plan_from(k, p, addressing, converged);
+        CHECK(!added.plan.empty());
+        CHECK(!added.live.find(table));
+        Port port;
+        port.published = PortRange{9090, 9090};
+        port.target = PortRange{80, 80};
+        p.services.at("web").ports.push_back(port);
+        auto published = plan_from(k, p, addressing, converged);
+        CHECK(published.live.find(table));
+        CHECK(lines(published.plan) == lines(plan_for(k, &p, addressing).plan));
+        // Drift in the table, named by an event, is repaired.
+        p.services.at("web").ports.pop_back();
+        std::get<NftTable>(k.state.objects.at(table)).sets.begin()->second.elements.insert("tcp 1 10.9.9.9 1");
+        for (auto& ch : plan_from(k, p, addressing, converged).plan.changes) CHECK(ch.kind() != Kind::NftTable);
+        Focus drifted;
+        drifted.nft = true;
+        CHECK(lines(plan_from(k, p, addressing, converged, drifted).plan) == lines(plan_for(k, &p, addressing).plan));
+    }
     SUBCASE("drift is seen where it is named, and only there") {
         k.state.objects.erase(ObjectKey{Kind::Route, "shop-web:default"});
         CHECK(plan_from(k, p, addressing, converged).plan.empty());
