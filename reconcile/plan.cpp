@@ -39,7 +39,7 @@ void mark_implied(std::vector<Change>& deletions) {
     for (auto& c : deletions) {
         if (c.action != Action::Delete) continue;  // a replace's delete half always runs
         const Object& o = *c.before;
-        auto ns = namespace_of(o);
+        const auto& ns = namespace_of(o);
         auto link = link_under(o);
         bool in_gone_ns = !ns.empty() && gone_ns.count(ns);
         bool on_gone_link = !link.empty() && gone_links.count(link);

@@ -103,7 +103,7 @@ Focus::Focus(const std::vector<Change>& changes) {
             if (auto* a = std::get_if<Address>(o); a && a->ns.empty()) host_links.insert(a->link);
             if (auto* f = std::get_if<File>(o)) files.insert(f->path);
             if (std::holds_alternative<NftTable>(*o)) nft = true;
-            if (auto ns = namespace_of(*o); !ns.empty()) sandboxes.insert(ns);
+            if (const auto& ns = namespace_of(*o); !ns.empty()) sandboxes.insert(ns);
         }
 }
 
@@ -131,7 +131,7 @@ bool Focus::covers(const Object& o) const {
         return host_links.count(l->name) > 0;
     }
     if (auto* a = std::get_if<Address>(&o); a && a->ns.empty()) return host_links.count(a->link) > 0;
-    auto ns = namespace_of(o);
+    const auto& ns = namespace_of(o);
     return ns.empty() || sandboxes.count(ns);
 }
 

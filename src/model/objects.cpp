@@ -133,11 +133,12 @@ std::string id_of(const Object& o) { return std::visit(IdOf{}, o); }
 std::string describe(const Object& o) { return std::visit(Describe{}, o); }
 ObjectKey key_of(const Object& o) { return {kind_of(o), id_of(o)}; }
 
-std::string namespace_of(const Object& o) {
+const std::string& namespace_of(const Object& o) {
+    static const std::string host;
     if (auto* l = std::get_if<Link>(&o)) return l->ns;
     if (auto* a = std::get_if<Address>(&o)) return a->ns;
     if (auto* r = std::get_if<Route>(&o)) return r->ns;
-    return {};
+    return host;
 }
 
 std::string link_under(const Object& o) {

@@ -123,7 +123,7 @@ std::string describe(const Object& o);
 
 // The namespace an object lives in ("" = host), and the "ns:link" an address
 // or route sits on ("" for other kinds).
-std::string namespace_of(const Object& o);
+const std::string& namespace_of(const Object& o);  // "" for the host's
 std::string link_under(const Object& o);
 
 struct ObjectKey {
