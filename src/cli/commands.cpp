@@ -48,6 +48,8 @@ std::chrono::milliseconds parse_duration(const char* option, const std::string& 
     throw CLI::ValidationError(option, fmt::format("{}: use a whole number with ms, s, m or h (e.g. 500ms, 60s)", s));
 }
 
+void print_error(const std::string& msg) { fmt::print(stderr, "topo: error: {}\n", msg); }
+
 }  // namespace
 
 void leave(int rc) {
@@ -56,12 +58,6 @@ void leave(int rc) {
     trace::report("run (whole)", trace::started);
     ::_exit(rc);
 }
-
-namespace {
-
-void print_error(const std::string& msg) { fmt::print(stderr, "topo: error: {}\n", msg); }
-
-}  // namespace
 
 int run(int argc, char** argv) {
     Options o;
