@@ -21,6 +21,12 @@ bool runs_here(const Project& p, const Service& s, const std::string& host) {
 
 namespace {
 
+// The sandbox whose directory holds `f` (<root>/<netns>/hosts).
+std::string sandbox_of(const File& f, const std::string& root) {
+    auto dir = f.path.substr(0, f.path.rfind('/'));
+    return dir.size() > root.size() ? dir.substr(root.size() + 1) : "";
+}
+
 struct Builder {
     const Project& p;
     const Addressing& a;
@@ -102,7 +108,7 @@ struct Builder {
     }
 
     void service(const Service& s) {
-        if (!runs_here(p, s, ctx.host)) return;
+        if (!runs_here(p, s, ctx.host) || (!ctx.only.empty() && !ctx.only.count(s.name))) return;
         out.state.add(Netns{naming::netns(p.name, s.name), naming::sandbox_marker(p.name, s.name)});
         if (s.mode == NetworkMode::None) return;
         bool r4 = false, r6 = false;
@@ -135,6 +141,10 @@ Desired desired_state(const Project& p, const Addressing& a, const DesiredContex
         b.out.state.add(s);
     }
     for (auto& f : name_files(p, a, {ctx.host, ctx.host_resolv_conf, ctx.files_root})) {
+        // A file of its own (names are the project's: a new member is listed
+        // in its peers' files), or a link of a sandbox that is built.
+        if (!ctx.only.empty() && !f.link.empty() && !b.out.state.find(ObjectKey{Kind::Netns, sandbox_of(f, ctx.files_root)}))
+            continue;
         b.out.scope.files.push_back(f.path);
         b.out.state.add(std::move(f));  // hosts files are O(N) each: never copy them needlessly
     }

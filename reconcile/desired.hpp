@@ -9,6 +9,7 @@
 // `unsupported`, so a plan never silently ignores them.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct DesiredContext {
     std::string host;  // this host's name in `hosts` ("" when the manifest has none)
     std::string host_resolv_conf;  // for sandboxes without dns:
     std::string files_root = "/etc/netns";
+    // A targeted run: only these services' sandboxes (and their files), with
+    // every project-wide object; empty: all of them.
+    std::set<std::string> only = {};
 };
 
 struct Desired {

@@ -50,6 +50,9 @@ struct Allocator {
     IpamResult& out;
     std::vector<Prefix> taken;  // subnets in use: this project's explicit ones, others', routes
 
+    // Left as the state file has it: a sandbox a targeted apply does not touch.
+    bool pinned(const std::string& service) const { return !in.only.empty() && !in.only.count(service); }
+
     void error(std::string path, std::string message) {
         out.errors.push_back({std::move(path), std::move(message)});
     }
@@ -138,6 +141,9 @@ struct Allocator {
                     auto& st = family == 4 ? e.ipv4_address : e.ipv6_address;
                     if (st) p.used.insert(*st);
                 }
+        for (auto& [key, e] : in.previous.endpoints)
+            if (key.second == n.name && pinned(key.first))
+                if (auto& a = family == 4 ? e.v4 : e.v6) p.used.insert(*a);
         p.cursor = p.first;
         return p;
     }
@@ -175,6 +181,10 @@ struct Allocator {
                 }
                 // Keep what the endpoint had while it is still valid.
                 auto prev = previous_address(s.name, n.name, family);
+                if (prev && pinned(s.name) && pool.subnet.contains(*prev)) {
+                    slot = prev;  // already in pool.used
+                    continue;
+                }
                 if (prev && pool.subnet.contains(*prev) && !(*prev < pool.first) &&
                     !(pool.last < *prev) && !pool.used.count(*prev)) {
                     slot = prev;
@@ -207,10 +217,17 @@ struct Allocator {
                 if (e.mac_address) ea.mac = e.mac_address;
                 else if (ea.v4) ea.mac = Mac::from_ipv4(*ea.v4);
             }
+        for (auto& [key, e] : in.previous.endpoints)
+            if (pinned(key.first) && !in.project->services.count(key.first)) out.addressing.endpoints[key] = e;
     }
 
     void ports() {
         std::set<uint16_t> used(in.used_ports.begin(), in.used_ports.end());
+        for (auto& [key, port] : in.previous.ephemeral_ports)
+            if (auto svc = key.substr(0, key.find('/')); pinned(svc) && !in.project->services.count(svc)) {
+                out.addressing.ephemeral_ports[key] = port;
+                used.insert(port);
+            }
         for (auto& [_, s] : in.project->services)
             for (auto& p : s.ports)
                 if (p.published)

@@ -13,6 +13,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,6 +58,12 @@ struct IpamInput {
     std::vector<Prefix> host_routes;    // to avoid, default routes excluded
     std::vector<Prefix> other_subnets;  // networks of other topo projects on this host
     std::vector<uint16_t> used_ports;   // host ports already taken (other projects)
+    // A targeted apply (`topo apply -f F SERVICE...`): only these services'
+    // endpoints and ports are allocated afresh. Every other endpoint keeps what
+    // `previous` says its sandbox holds, since that sandbox is not touched, and
+    // those addresses are taken for the named ones; a service gone from the
+    // manifest keeps its allocations until a full apply removes its sandbox.
+    std::set<std::string> only = {};
 };
 
 struct IpamError {

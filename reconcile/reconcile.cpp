@@ -39,6 +39,73 @@ void check_references(const Project& p, const Computed& c, std::vector<std::stri
     }
 }
 
+// The part of the host a targeted run reads and changes: the named services'
+// sandboxes, and of the rest what its desired state holds (desired_state with
+// `only`): the project's host links other than veth ends (bridges), the
+// nftables table, the shared files and those of the named sandboxes.
+Focus targeted_focus(const Project& p, const HostState& desired, const std::set<std::string>& services) {
+    Focus f;
+    f.nft = true;
+    for (auto& name : services) f.sandboxes.insert(naming::netns(p.name, name));
+    for (auto& [_, o] : desired.objects) {
+        if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && l->kind != LinkKind::Veth) f.host_links.insert(l->name);
+        if (auto* file = std::get_if<File>(&o)) f.files.insert(file->path);
+    }
+    return f;
+}
+
+// Published ports of the services a targeted run leaves alone stay as the
+// kernel has them; those of the named ones (by their new and old addresses)
+// are as the manifest says.
+void keep_others_ports(HostState& desired, const HostState& live, const std::string& project,
+                       const std::set<std::string>& addresses) {
+    ObjectKey key{Kind::NftTable, naming::nft_table(project)};
+    auto want_it = desired.objects.find(key);
+    auto* have = live.find_as<NftTable>(key.kind, key.id);
+    if (want_it == desired.objects.end() || !have) return;
+    auto& want = std::get<NftTable>(want_it->second);
+    auto named = [&](const std::string& element) {  // "[host_ip] proto port address target"
+        auto end = element.rfind(' '), start = element.rfind(' ', end - 1);
+        return addresses.count(element.substr(start + 1, end - start - 1)) > 0;
+    };
+    for (auto& [name, set] : want.sets) {
+        if (set.layout == NftLayout::Ifnames) continue;
+        std::set<std::string> merged;
+        for (auto& e : set.elements)
+            if (named(e)) merged.insert(e);
+        if (auto it = have->sets.find(name); it != have->sets.end())
+            for (auto& e : it->second.elements)
+                if (!named(e)) merged.insert(e);
+        set.elements = std::move(merged);
+    }
+}
+
+// The addresses, old and new, of the services a targeted run names.
+std::set<std::string> addresses_of(const std::set<std::string>& services, const Addressing& now, const Addressing& before) {
+    std::set<std::string> out;
+    for (auto* a : {&now, &before})
+        for (auto& [key, e] : a->endpoints)
+            if (services.count(key.first))
+                for (auto& ip : {e.v4, e.v6})
+                    if (ip) out.insert(ip->str());
+    return out;
+}
+
+// A targeted run changes no network: its other sandboxes would be left behind.
+void refuse_network_changes(const std::vector<Change>& changes, std::vector<std::string>& errors) {
+    for (auto& ch : changes) {
+        if (ch.action == Action::Create) continue;
+        auto& o = ch.before ? *ch.before : *ch.after;
+        auto* l = std::get_if<Link>(&o);
+        auto* a = std::get_if<Address>(&o);
+        if ((l && l->ns.empty() && l->kind != LinkKind::Veth) || (a && a->ns.empty()))
+            errors.push_back(fmt::format(
+                "{} {} {}: a network would change, and with it every sandbox on it; run `topo apply -f FILE` "
+                "without service names to apply the whole manifest",
+                to_string(ch.action), to_string(ch.kind()), ch.id()));
+    }
+}
+
 }  // namespace
 
 Computed compute(Kernel& kernel, const PlanInput& in) {
@@ -52,14 +119,21 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
             previous = recover_addressing(kernel.read(read_scope(*in.project)), in.project->name, in.project);
         }
         // Addresses first: they are part of what the kernel should hold.
-        IpamInput ii{in.project, std::move(previous), kernel.host_routes(), in.other_subnets, in.other_ports};
+        for (auto& name : in.services)
+            if (!in.project->services.count(name))
+                c.errors.push_back(fmt::format("services.{}: no such service in the manifest; name one of its "
+                                               "services, or none to apply all of it",
+                                               name));
+        if (!c.errors.empty()) return c;
+        IpamInput ii{in.project, std::move(previous), kernel.host_routes(), in.other_subnets, in.other_ports,
+                     in.services};
         auto ipam = (trace::Span("ipam"), allocate(ii));
         for (auto& e : ipam.errors) c.errors.push_back(fmt::format("{}: {}", e.path, e.message));
         c.addressing = std::move(ipam.addressing);
         if (!c.errors.empty()) return c;
         // What the kernel should hold for this project on this host.
         trace::Span t("desired state");
-        c.desired = desired_state(*in.project, c.addressing, {in.host, in.host_resolv_conf, in.files_root});
+        c.desired = desired_state(*in.project, c.addressing, {in.host, in.host_resolv_conf, in.files_root, in.services});
         c.errors = c.desired.unsupported;
     } else {
         c.desired.scope.project = in.project_name;
@@ -78,6 +152,10 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
         focus.emplace(moved);
         focus->merge(in.drifted);
         c.live = (trace::Span("read live (focus)"), kernel.read(focus->scope(c.desired.scope, c.desired.state, moved)));
+    } else if (in.project && !in.services.empty()) {
+        focus.emplace(targeted_focus(*in.project, c.desired.state, in.services));
+        c.live = (trace::Span("read live (services)"), kernel.read(focus->scope(c.desired.scope, c.desired.state, {})));
+        keep_others_ports(c.desired.state, c.live, in.project->name, addresses_of(in.services, c.addressing, in.previous));
     } else {
         c.live = (trace::Span("read live (all)"), kernel.read(c.desired.scope));
     }
@@ -86,6 +164,7 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
     auto d = (trace::Span("diff"), focus ? diff(focus->within(c.desired.state), focus->within(c.live))
                                          : diff(c.desired.state, c.live));
     c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());
+    if (!in.services.empty()) refuse_network_changes(d.changes, c.errors);
     c.plan.project = project;
     c.plan.host = in.host;
     trace::Span t("order plan");

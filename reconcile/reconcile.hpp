@@ -53,6 +53,13 @@ struct PlanInput {
     // compared: a change costs the same on a host of 10 sandboxes or 1000.
     const HostState* converged = nullptr;
     Focus drifted;
+    // A targeted run (`topo apply -f F SERVICE...`, as `docker compose up
+    // SERVICE`): only these services' sandboxes are read and changed, with the
+    // project-wide objects they need (networks, the nftables table, the
+    // shared hosts files). Other sandboxes keep their addresses and their
+    // published ports, and a network is only created, never changed: a
+    // change that would touch the other sandboxes is refused.
+    std::set<std::string> services;
 };
 
 struct Computed {

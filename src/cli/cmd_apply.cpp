@@ -112,7 +112,9 @@ nlohmann::json saved_plan(const Session& s, const Computed& c) {
 }  // namespace
 
 int cmd_plan(const Options& o) {
-    auto s = Session::open(o, true, true);
+    if (!o.out.empty() && !o.services.empty())
+        throw UserError("plan --out saves a plan of the whole manifest; leave out the service names");
+    auto s = Session::open(o, true, o.services.empty());
     auto c = s.compute();
     fail_on_errors(c.errors);
     print_plan(o, c.plan);

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <utility>
 #include <iostream>
 #include <fmt/format.h>
 
@@ -73,8 +74,11 @@ int run(int argc, char** argv) {
     auto* plan = app.add_subcommand("plan", "Show what apply would do (the dry run)");
     plan->add_option("--out", o.out, "Save the plan, to apply exactly later with `topo apply PLAN`");
     plan->add_flag("--detailed-exitcode", o.detailed_exitcode, "Exit 2 when the plan has changes");
+    plan->add_option("services", o.services, "Only these services' sandboxes (and the networks they need)");
     auto* apply = app.add_subcommand("apply", "Make the host match the manifest");
-    apply->add_option("plan", o.saved_plan, "A plan saved with `topo plan --out`");
+    apply->add_option("services", o.services,
+                      "With -f: only these services' sandboxes (and the networks they need), like "
+                      "`docker compose up SERVICE`; without -f: a plan saved with `topo plan --out`");
     apply->add_flag("--dry-run", o.dry_run, "Print the plan and stop");
     apply->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");
     auto* destroy = app.add_subcommand("destroy", "Remove everything topo made for a project");
@@ -108,6 +112,10 @@ int run(int argc, char** argv) {
         if (*version) return fmt::print("topo {}\n", TOPO_VERSION), 0;
         if (*validate) return cmd_validate(o);
         if (*plan) return cmd_plan(o);
+        if (*apply && o.files.empty() && !o.services.empty()) {
+            if (o.services.size() > 1) throw UserError("apply takes one saved plan; to apply services, pass the manifest with -f FILE");
+            o.saved_plan = std::exchange(o.services, {}).front();
+        }
         if (*apply) return cmd_apply(o);
         if (*destroy) return cmd_destroy(o);
         if (*show) return cmd_show(o);

@@ -21,6 +21,7 @@ struct Options {
     // command-specific
     std::string out;               // plan --out
     std::string saved_plan;        // apply PLAN
+    std::vector<std::string> services;  // plan/apply -f F SERVICE...: a targeted run
     bool detailed_exitcode = false;
     bool dry_run = false;
     bool auto_approve = false;

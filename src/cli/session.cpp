@@ -56,7 +56,8 @@ Computed Session::compute(const HostState* converged, const Focus& drifted) {
     in.drifted = drifted;
     trace::Span t("compute (all)");
     // The host's dumps run while the record is loaded and the desired state worked out.
-    if (!converged) kernel->prepare_read();
+    in.services = {opts.services.begin(), opts.services.end()};
+    if (!converged && in.services.empty()) kernel->prepare_read();
     in.project = project ? &*project : nullptr;
     in.project_name = project_name;
     in.host = host;

@@ -405,3 +405,97 @@ TEST_CASE("compute from a converged state: the same plan as a full read, from wh
         CHECK(!c.plan.empty());
     }
 }
+
+namespace {
+
+Computed plan_only(FakeKernel& k, const Project& p, const Addressing& prev, std::set<std::string> services) {
+    PlanInput in;
+    in.project = &p;
+    in.project_name = p.name;
+    in.previous = prev;
+    in.services = std::move(services);
+    return compute(k, in);
+}
+
+Port published(uint16_t host, uint16_t target) {
+    Port port;
+    port.published = PortRange{host, host};
+    port.target = PortRange{target, target};
+    return port;
+}
+
+const std::set<std::string>& port_map(const FakeKernel& k) {
+    return k.state.find_as<NftTable>(Kind::NftTable, naming::nft_table("shop"))->sets.at("ports").elements;
+}
+
+void carry_out(FakeKernel& k, const Computed& c) {
+    REQUIRE(c.errors.empty());
+    REQUIRE(execute(k, c.plan.changes).ok());
+    REQUIRE(verify(k, c.desired, &c.plan.changes).empty());
+}
+
+}  // namespace
+
+TEST_CASE("a targeted run (apply -f F SERVICE...): only the named services' sandboxes are read and changed") {
+    FakeKernel k;
+    Project p = shop();
+    p.services["api"] = svc("api", {ep("frontend", "eth0", "10.0.42.140")});
+    p.services.at("web").ports.push_back(published(8080, 80));
+    p.services.at("api").ports.push_back(published(7070, 70));
+    auto addressing = apply(k, p);
+
+    SUBCASE("an added service: its objects and its peers' names; the others' changes wait for a full run") {
+        p.services["cache"] = svc("cache", {ep("backend")});
+        p.services.at("api").ports.front() = published(7071, 70);
+        auto c = plan_only(k, p, addressing, {"cache"});
+        auto full = plan_for(k, &p, addressing);
+        auto expected = lines(full.plan);
+        std::erase(expected, "update nft-table topo-shop");  // api's port: api is not named
+        CHECK(lines(c.plan) == expected);
+        for (auto& [key, o] : c.live.objects) {
+            CHECK(namespace_of(o) != "shop-web");
+            CHECK(namespace_of(o) != "shop-api");
+        }
+        carry_out(k, c);
+        CHECK(port_map(k).count("tcp 7070 10.0.42.140 70"));
+        CHECK(k.state.find(ObjectKey{Kind::Netns, "shop-cache"}));
+    }
+    SUBCASE("a changed port of the named service; another's change is left as the kernel has it") {
+        p.services.at("web").ports.front() = published(9090, 80);
+        p.services.at("api").ports.front() = published(7071, 70);
+        auto c = plan_only(k, p, addressing, {"web"});
+        CHECK(lines(c.plan) == std::vector<std::string>{"update nft-table topo-shop"});
+        carry_out(k, c);
+        CHECK(port_map(k) == std::set<std::string>{"tcp 9090 10.0.42.130 80", "tcp 7070 10.0.42.140 70"});
+        // The full run then does the rest.
+        carry_out(k, plan_for(k, &p, c.addressing));
+        CHECK(port_map(k) == std::set<std::string>{"tcp 9090 10.0.42.130 80", "tcp 7071 10.0.42.140 70"});
+    }
+    SUBCASE("a service gone from the manifest keeps its sandbox and its address until a full run") {
+        auto db = *addressing.endpoint("db", "backend");
+        p.services.erase("db");
+        p.services["cache"] = svc("cache", {ep("backend")});
+        auto c = plan_only(k, p, addressing, {"cache"});
+        CHECK(c.addressing.endpoint("cache", "backend")->v4 != db.v4);
+        CHECK(*c.addressing.endpoint("db", "backend") == db);  // recorded still: its sandbox holds it
+        for (auto& ch : c.plan.changes) CHECK(ch.action != Action::Delete);
+        carry_out(k, c);
+        CHECK(k.state.find(ObjectKey{Kind::Netns, "shop-db"}));
+        auto full = plan_for(k, &p, c.addressing);
+        CHECK(full.plan.changes[index_of(full.plan.changes, Kind::Netns, "shop-db")].action == Action::Delete);
+        CHECK(full.addressing.endpoint("cache", "backend")->v4 == c.addressing.endpoint("cache", "backend")->v4);
+        CHECK(!full.addressing.endpoint("db", "backend"));
+    }
+    SUBCASE("a changed network is refused, with the fix; so is a service the manifest does not have") {
+        p.networks.at("backend").ipv4->subnet = pfx("10.0.44.0/24");
+        auto c = plan_only(k, p, addressing, {"db"});
+        REQUIRE(c.errors.size() == 1);
+        CHECK(c.errors[0] ==
+              fmt::format("delete address {} 10.0.43.1/24: a network would change, and with it every sandbox on "
+                          "it; run `topo apply -f FILE` without service names to apply the whole manifest",
+                          naming::bridge("shop", "backend")));
+        auto u = plan_only(k, shop(), addressing, {"nosuch"});
+        CHECK(u.errors == std::vector<std::string>{"services.nosuch: no such service in the manifest; name one of "
+                                                   "its services, or none to apply all of it"});
+    }
+}
