@@ -33,6 +33,10 @@ expect_eq "no namespace after a dry run" "" "$(ip netns list)"
 # Saved plans are carried out exactly, and refused once the host has changed.
 check "plan --out saves the plan" "$TOPO" plan -f net.yaml --out saved.json
 check "apply PLAN carries it out" "$TOPO" apply saved.json
+expect_error "a saved plan is of the whole manifest" "plan --out saves a plan of the whole manifest; leave out the service names" \
+    "$TOPO" plan -f net.yaml a --out part.json
+expect_error "apply takes one saved plan" "apply takes one saved plan; to apply services, pass the manifest with -f FILE" \
+    "$TOPO" apply saved.json other.json
 check "a is up" ping_ok shop-a 10.5.0.3
 rc=0; "$TOPO" plan -f net.yaml --detailed-exitcode >/dev/null || rc=$?
 expect_eq "and the host matches the manifest" 0 "$rc"

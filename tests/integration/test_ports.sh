@@ -169,6 +169,36 @@ expect_contains "a foreign rule in topo's table is drift too" "chains and rules 
 check "and apply removes it" "$TOPO" apply -f net.yaml
 expect_eq "only topo's rules are left" "0" "$(nft list chain inet topo-pub forward | grep -c '10.40.2.2' || true)"
 
+# A targeted apply (`topo apply -f F SERVICE`, as `docker compose up SERVICE`):
+# the named service is built and published; a change to another waits.
+cat >> net.yaml <<'YAML'
+  late:
+    networks: [front]
+    ports: ["8090:80"]
+YAML
+sed -i 's/"8081:80"/"8082:80"/' net.yaml
+app_eth0=$(ip -n pub-app -o link show eth0 | cut -d: -f1)
+expect_error "a service the manifest does not have is refused" \
+    "services.nosuch: no such service in the manifest; name one of its services, or none to apply all of it" \
+    "$TOPO" apply -f net.yaml nosuch
+check "apply only the new service" "$TOPO" apply -f net.yaml late
+serve pub-late tcp 80
+wait_listening pub-late 1
+expect_eq "world reaches the new service's published port" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8090)"
+check "a peer on its network reaches it by name" ip netns exec pub-peer ping -c1 -W1 late
+expect_eq "app's port is still the one the kernel had" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8081)"
+expect_eq "app's changed port waits for a full apply" "" "$(world_tcp 198.51.100.1:8082)"
+expect_eq "app's sandbox was not touched (same ifindex)" "$app_eth0" "$(ip -n pub-app -o link show eth0 | cut -d: -f1)"
+expect_contains "a full plan shows what waits" "(+ ports tcp 8082 10.40.1.2 80; - ports tcp 8081 10.40.1.2 80" "$("$TOPO" plan -f net.yaml)"
+sed -i 's#10.40.2.0/24#10.40.5.0/24#' net.yaml
+expect_error "a changed network is refused in a targeted apply, naming the fix" \
+    "a network would change, and with it every sandbox on it; run \`topo apply -f FILE\` without service names" \
+    "$TOPO" apply -f net.yaml stranger
+expect_contains "which changed nothing: stranger keeps its address" "inet 10.40.2.2/24" "$(ip -n pub-stranger -o addr show dev eth0)"
+sed -i 's#10.40.5.0/24#10.40.2.0/24#' net.yaml
+check "a full apply does the rest" "$TOPO" apply -f net.yaml
+expect_eq "app's new port answers" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8082)"
+
 kill $(jobs -p) 2>/dev/null || true
 check "destroy" "$TOPO" destroy -f net.yaml
 expect_eq "nothing of the project is left in the ruleset" "" "$(nft list ruleset)"
