@@ -61,20 +61,25 @@ void keep_others_ports(HostState& desired, const HostState& live, const std::str
                        const std::set<std::string>& addresses) {
     ObjectKey key{Kind::NftTable, naming::nft_table(project)};
     auto want_it = desired.objects.find(key);
-    auto* have = live.find_as<NftTable>(key.kind, key.id);
-    if (want_it == desired.objects.end() || !have) return;
+    auto* have = live.find_as<NftTable>(key.kind, key.id);  // none yet: none of the others' ports either
+    if (want_it == desired.objects.end()) return;
     auto& want = std::get<NftTable>(want_it->second);
     auto named = [&](const std::string& element) {  // "[host_ip] proto port address target"
         auto end = element.rfind(' '), start = element.rfind(' ', end - 1);
         return addresses.count(element.substr(start + 1, end - start - 1)) > 0;
+    };
+    auto live_set = [&](const std::string& name) -> const NftSet* {
+        if (!have) return nullptr;
+        auto it = have->sets.find(name);
+        return it == have->sets.end() ? nullptr : &it->second;
     };
     for (auto& [name, set] : want.sets) {
         if (set.layout == NftLayout::Ifnames) continue;
         std::set<std::string> merged;
         for (auto& e : set.elements)
             if (named(e)) merged.insert(e);
-        if (auto it = have->sets.find(name); it != have->sets.end())
-            for (auto& e : it->second.elements)
+        if (auto* now = live_set(name))
+            for (auto& e : now->elements)
                 if (!named(e)) merged.insert(e);
         set.elements = std::move(merged);
     }

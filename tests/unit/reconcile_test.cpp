@@ -486,6 +486,13 @@ TEST_CASE("a targeted run (apply -f F SERVICE...): only the named services' sand
         CHECK(full.addressing.endpoint("cache", "backend")->v4 == c.addressing.endpoint("cache", "backend")->v4);
         CHECK(!full.addressing.endpoint("db", "backend"));
     }
+    SUBCASE("on a host with nothing yet, the table holds only the named service's ports") {
+        FakeKernel empty;
+        carry_out(empty, plan_only(empty, p, {}, {"web"}));
+        CHECK(port_map(empty) == std::set<std::string>{"tcp 8080 10.0.42.130 80"});
+        CHECK(empty.state.find(ObjectKey{Kind::Netns, "shop-web"}));
+        CHECK(!empty.state.find(ObjectKey{Kind::Netns, "shop-api"}));
+    }
     SUBCASE("a changed network is refused, with the fix; so is a service the manifest does not have") {
         p.networks.at("backend").ipv4->subnet = pfx("10.0.44.0/24");
         auto c = plan_only(k, p, addressing, {"db"});
