@@ -240,7 +240,7 @@ declare -A R
 for n in $SIZES; do
     manifest "$n" > "$W/m$n.yaml"
     mkdir -p "$W/nv$n"; netavark_json "$n" "$W/nv$n"
-    for op in topo cmd batch nv nvdown plan add port destroy readfloor readtopo loadtopo wadd waddrun wport wportrun; do
+    for op in topo cmd batch nv nvdown plan add port tadd tport destroy readfloor readtopo loadtopo wadd waddrun wport wportrun; do
         R[$op.$n]=""
     done
     for run in $(seq 1 "$RUNS"); do
@@ -261,6 +261,11 @@ for n in $SIZES; do
         quiet; s=$(now); "$TOPO" apply -f "$W/add.yaml" -y >/dev/null; R[add.$n]+=" $(ms $s)"
         sed 's/"20000:80"/"40000:80"/' "$W/add.yaml" > "$W/port.yaml"
         quiet; s=$(now); "$TOPO" apply -f "$W/port.yaml" -y >/dev/null; R[port.$n]+=" $(ms $s)"
+        # The same two changes with the service named (`topo apply -f F SERVICE`,
+        # as `docker compose up SERVICE`): only its sandbox is read.
+        "$TOPO" apply -f "$W/m$n.yaml" -y >/dev/null
+        quiet; s=$(now); "$TOPO" apply -f "$W/add.yaml" -y extra >/dev/null; R[tadd.$n]+=" $(ms $s)"
+        quiet; s=$(now); "$TOPO" apply -f "$W/port.yaml" -y s0 >/dev/null; R[tport.$n]+=" $(ms $s)"
         quiet; s=$(now); "$TOPO" destroy -f "$W/port.yaml" -y >/dev/null; R[destroy.$n]+=" $(ms $s)"
     done
     reset_host
@@ -289,6 +294,8 @@ row "netavark setup, one per sandbox" nv
 row "topo no-op plan" plan
 row "topo apply: one added sandbox" add
 row "topo apply: one changed port" port
+row "topo apply SERVICE: one added sandbox" tadd
+row "topo apply SERVICE: one changed port" tport
 row "topo watch: one added sandbox" wadd
 row "  (the run, as its log says)" waddrun
 row "topo watch: one changed port" wport
@@ -334,6 +341,9 @@ echo "  apply no slower than ip-batch+nft -f: $(verdict $(( t <= b )))"
 echo "  no-op plan < 100 ms:                  $(verdict $(( $(echo ${R[plan.$last]} | median) < 100 )))"
 echo "  one added sandbox < 50 ms:            $(verdict $(( $(echo ${R[add.$last]} | median) < 50 )))"
 echo "  one changed port < 50 ms:             $(verdict $(( $(echo ${R[port.$last]} | median) < 50 )))"
+echo "    with the service named (topo apply -f F SERVICE):"
+echo "    one added sandbox < 50 ms:          $(verdict $(( $(echo ${R[tadd.$last]} | median) < 50 )))"
+echo "    one changed port < 50 ms:           $(verdict $(( $(echo ${R[tport.$last]} | median) < 50 )))"
 echo "    with topo watch, end to end:"
 echo "    one added sandbox < 50 ms:          $(verdict $(( $(echo ${R[wadd.$last]} | median) < 50 )))"
 echo "    one changed port < 50 ms:           $(verdict $(( $(echo ${R[wport.$last]} | median) < 50 )))"
