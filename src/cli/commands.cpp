@@ -11,6 +11,7 @@
 
 #include "cli/commands_impl.hpp"
 #include "kernel/kernel.hpp"
+#include "kernel/nft.hpp"
 #include "manifest/manifest.hpp"
 #include "model/trace.hpp"
 #include "state/store.hpp"
@@ -56,6 +57,7 @@ void print_error(const std::string& msg) { fmt::print(stderr, "topo: error: {}\n
 void leave(int rc) {
     std::cout.flush();
     std::fflush(nullptr);
+    nft::release_after_exit();
     trace::report("run (whole)", trace::started);
     ::_exit(rc);
 }

@@ -7,10 +7,13 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
-#include <algorithm>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -34,6 +37,7 @@ std::vector<mnl_socket*>& kept_open() {
     static auto* sockets = new std::vector<mnl_socket*>;  // never destroyed: still open at exit
     return *sockets;
 }
+bool committed = false;  // by this process: the kernel has a transaction to free
 
 struct Socket {
     mnl_socket* nl = nullptr;
@@ -90,6 +94,7 @@ public:
             }
             if (error) break;  // the kernel aborts the whole batch at the first error
         }
+        committed = true;
         if (error) throw KernelError(fmt::format("{}: commit: {}", what, std::strerror(error)));
     }
 
@@ -280,6 +285,35 @@ std::optional<NftTable> read(const std::string& name) {
 void close_kept() {
     for (auto* s : kept_open()) mnl_socket_close(s);
     kept_open().clear();
+}
+
+void release_after_exit() {
+    if (!committed || kept_open().empty()) return;
+    std::vector<int> keep;  // ascending, computed before fork: the child only makes system calls
+    for (auto* s : kept_open()) keep.push_back(mnl_socket_get_fd(s));
+    int exited[2];
+    if (::pipe2(exited, O_CLOEXEC) != 0) return;
+    keep.push_back(exited[0]);
+    std::sort(keep.begin(), keep.end());
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        unsigned from = 0;
+        for (int fd : keep) {
+            if (unsigned(fd) > from) ::close_range(from, unsigned(fd) - 1, 0);
+            from = unsigned(fd) + 1;
+        }
+        ::close_range(from, ~0u, 0);
+        char c;
+        while (::read(exited[0], &c, 1) < 0 && errno == EINTR) {
+        }
+        ::_exit(0);  // the sockets' last release, and its wait, happen here
+    }
+    ::close(exited[0]);
+    if (pid < 0) return;  // this process releases them itself
+    for (int fd : keep)
+        if (fd != exited[0]) ::close(fd);  // not the last reference: the child has one
+    kept_open().clear();
+    // exited[1] is closed by this process's exit: the child's read ends then.
 }
 
 }  // namespace topo::nft

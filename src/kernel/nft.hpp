@@ -21,5 +21,11 @@ std::optional<NftTable> read(const std::string& table);
 // Close the netfilter sockets kept open since their use (below, in nft.cpp):
 // a long-running `topo watch` does so before each run, long after the commit.
 void close_kept();
+// At the end of a process that committed a transaction: the sockets' last
+// release waits for the kernel to free that transaction (an RCU grace period,
+// 10-20 ms on two cores). A child process takes them over and releases them
+// once this process has exited, so the caller's exit does not wait; the
+// child lives those milliseconds and holds nothing else (no output pipes).
+void release_after_exit();
 
 }  // namespace topo::nft

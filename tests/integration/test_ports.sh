@@ -72,6 +72,7 @@ serve6 pub-app 88
 world_tcp() { ip netns exec world socat -T2 - TCP:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
 world_tcp6() { ip netns exec world socat -T2 - TCP6:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
 wait_listening pub-app 6   # tcp 80, 90, 443, 7001 and the IPv6-only 80, 88
+for i in $(seq 100); do ip netns exec pub-app ss -Hlun | grep -q ':53 ' && break; sleep 0.1; done  # and udp 53
 
 expect_eq "world reaches a published tcp port; the server sees the client's own address" \
     "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8080)"
@@ -147,6 +148,11 @@ expect_eq "a changed port is one element out, one in per family, and nothing els
     "(+ ports tcp 8081 10.40.1.2 80; - ports tcp 8080 10.40.1.2 80; + ports6 tcp 8081 fd40:1::2 80; - ports6 tcp 8080 fd40:1::2 80) Plan: 0 to add, 1 to change, 0 to destroy." \
     "$(grep -o '(+.*)' port.txt) $(tail -1 port.txt)"
 check "apply the port change" "$TOPO" apply -f net.yaml
+# The commit's netfilter sockets are released by a child after topo exits
+# (nft::release_after_exit): it must not outlive that by much.
+gone=no
+for i in $(seq 50); do pgrep -x "$(basename "$TOPO")" >/dev/null || { gone=yes; break; }; sleep 0.1; done
+expect_eq "no topo process is left soon after an apply that committed" yes "$gone"
 expect_eq "the new port answers" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8081)"
 expect_eq "the old one does not" "" "$(world_tcp 198.51.100.1:8080)"
 expect_contains "the new port answers on IPv6" "hello from" "$(world_tcp6 [2001:db8:100::1]:8081)"
