@@ -195,6 +195,7 @@ int cmd_destroy(const Options& o) {
         // `terraform destroy` do). The message names the project and the state
         // directory, so a mistyped name does not go unseen.
         if (c.plan.empty()) {
+            s.state.remove(s.project_name);  // a record half-written by a run killed while saving it
             fmt::print("Nothing to destroy: topo has no record of project {} in {} and finds nothing of it on this host.\n",
                        s.project_name, o.state_dir);
             return 0;
