@@ -39,6 +39,12 @@ void check_references(const Project& p, const Computed& c, std::vector<std::stri
     }
 }
 
+// A host link of a network (a bridge), not one sandbox's (a veth's host end).
+bool is_network_link(const Object& o) {
+    auto* l = std::get_if<Link>(&o);
+    return l && l->ns.empty() && l->kind != LinkKind::Veth;
+}
+
 // The part of the host a targeted run reads and changes: the named services'
 // sandboxes, and of the rest what its desired state holds (desired_state with
 // `only`): the project's host links other than veth ends (bridges), the
@@ -48,7 +54,7 @@ Focus targeted_focus(const Project& p, const HostState& desired, const std::set<
     f.nft = true;
     for (auto& name : services) f.sandboxes.insert(naming::netns(p.name, name));
     for (auto& [_, o] : desired.objects) {
-        if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && l->kind != LinkKind::Veth) f.host_links.insert(l->name);
+        if (is_network_link(o)) f.host_links.insert(std::get<Link>(o).name);
         if (auto* file = std::get_if<File>(&o)) f.files.insert(file->path);
     }
     return f;
@@ -101,9 +107,8 @@ void refuse_network_changes(const std::vector<Change>& changes, std::vector<std:
     for (auto& ch : changes) {
         if (ch.action == Action::Create) continue;
         auto& o = ch.before ? *ch.before : *ch.after;
-        auto* l = std::get_if<Link>(&o);
         auto* a = std::get_if<Address>(&o);
-        if ((l && l->ns.empty() && l->kind != LinkKind::Veth) || (a && a->ns.empty()))
+        if (is_network_link(o) || (a && a->ns.empty()))
             errors.push_back(fmt::format(
                 "{} {} {}: a network would change, and with it every sandbox on it; run `topo apply -f FILE` "
                 "without service names to apply the whole manifest",
@@ -116,6 +121,12 @@ void refuse_network_changes(const std::vector<Change>& changes, std::vector<std:
 Computed compute(Kernel& kernel, const PlanInput& in) {
     Computed c;
     if (in.project) {
+        for (auto& name : in.services)
+            if (!in.project->services.count(name))
+                c.errors.push_back(fmt::format("services.{}: no such service in the manifest; name one of its "
+                                               "services, or none to apply all of it",
+                                               name));
+        if (!c.errors.empty()) return c;
         // Without a record (a first run, or a lost state directory) what the
         // kernel holds is the record: nothing that runs is renumbered.
         Addressing previous = in.previous;
@@ -124,12 +135,6 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
             previous = recover_addressing(kernel.read(read_scope(*in.project)), in.project->name, in.project);
         }
         // Addresses first: they are part of what the kernel should hold.
-        for (auto& name : in.services)
-            if (!in.project->services.count(name))
-                c.errors.push_back(fmt::format("services.{}: no such service in the manifest; name one of its "
-                                               "services, or none to apply all of it",
-                                               name));
-        if (!c.errors.empty()) return c;
         IpamInput ii{in.project, std::move(previous), kernel.host_routes(), in.other_subnets, in.other_ports,
                      in.services};
         auto ipam = (trace::Span("ipam"), allocate(ii));

@@ -5,8 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
-#include <utility>
 #include <iostream>
+#include <utility>
 #include <fmt/format.h>
 
 #include "cli/commands_impl.hpp"
