@@ -1,4 +1,4 @@
-// validate, show and ls: commands that read and change nothing.
+// validate, graph, show and ls: commands that read and change nothing.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -13,6 +13,8 @@
 #include "manifest/manifest.hpp"
 #include "model/naming.hpp"
 #include "reconcile/desired.hpp"
+#include "reconcile/graph.hpp"
+#include "reconcile/ipam.hpp"
 #include "state/serialize.hpp"
 
 namespace topo::cli {
@@ -33,6 +35,29 @@ int cmd_validate(const Options& o) {
         if (n.driver == Driver::Macvlan)
             fmt::print("note: networks.{}: the host itself cannot reach macvlan sandboxes through "
                        "{} (a kernel property of macvlan)\n", n.name, n.parent);
+    return 0;
+}
+
+int cmd_graph(const Options& o) {
+    Options every = o;
+    every.every_host = true;
+    auto s = Session::open(every, true);
+    // The addresses apply gives: the record's, and for the rest what IPAM
+    // picks on this host now. Nothing is locked, read from a sandbox or written.
+    IpamInput in;
+    in.project = &*s.project;
+    if (auto r = s.record()) in.previous = r->addressing;
+    in.host_routes = s.kernel->host_routes();
+    auto [subnets, ports] = s.others();
+    in.other_subnets = std::move(subnets);
+    in.used_ports = std::move(ports);
+    auto ipam = allocate(in);
+    if (!ipam.errors.empty()) {
+        std::string msg = "the manifest's addresses cannot be given out:";
+        for (auto& e : ipam.errors) msg += fmt::format("\n  {}: {}", e.path, e.message);
+        throw UserError(msg);
+    }
+    fmt::print("{}", graph(*s.project, ipam.addressing, o.graph_format == "mermaid" ? GraphFormat::Mermaid : GraphFormat::Dot));
     return 0;
 }
 

@@ -97,6 +97,8 @@ int run(int argc, char** argv) {
     watch->add_option("--interval", interval, "Full resync every (default 60s)");
     watch->add_option("--debounce", debounce, "Let manifest changes and drift settle for (default 200ms)");
     watch->add_flag("--prune", o.prune, "Destroy a project whose manifest is removed from the directory");
+    auto* graph = app.add_subcommand("graph", "Picture of the topology (Graphviz dot, or Mermaid for a review comment)");
+    graph->add_option("--format", o.graph_format, "dot (default) or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
     auto* version = app.add_subcommand("version", "Print topo's version");
 
     try {
@@ -120,6 +122,7 @@ int run(int argc, char** argv) {
         }
         if (*apply) return cmd_apply(o);
         if (*destroy) return cmd_destroy(o);
+        if (*graph) return cmd_graph(o);
         if (*show) return cmd_show(o);
         if (*recover) return cmd_recover(o);
         if (*ls) return cmd_ls(o);

@@ -13,6 +13,7 @@ int cmd_plan(const Options& o);
 int cmd_apply(const Options& o);
 int cmd_apply_saved(const Options& o);
 int cmd_destroy(const Options& o);
+int cmd_graph(const Options& o);
 int cmd_show(const Options& o);
 int cmd_ls(const Options& o);
 int cmd_recover(const Options& o);

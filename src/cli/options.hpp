@@ -29,11 +29,13 @@ struct Options {
     std::string service;               // exec
     std::vector<std::string> command;  // exec: after --
     bool log_json = false;             // --log-format json
+    std::string graph_format = "dot";  // graph --format
     // watch
     std::chrono::milliseconds interval{60000};
     std::chrono::milliseconds debounce{200};
     bool prune = false;
     bool named_by_file = false;  // a project per file of a watched directory
+    bool every_host = false;     // graph: draws every host of `hosts`, so needs no --host
 };
 
 }  // namespace topo::cli

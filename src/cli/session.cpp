@@ -13,14 +13,14 @@ namespace topo::cli {
 
 namespace {
 
-std::string pick_host(const Project& p, const std::string& flag) {
+std::string pick_host(const Project& p, const std::string& flag, bool every_host) {
     if (!flag.empty()) {
         if (!p.hosts.empty() && !p.hosts.count(flag))
             throw UserError(fmt::format("--host {}: no such host in the manifest's hosts", flag));
         return flag;
     }
     if (p.hosts.size() == 1) return p.hosts.begin()->first;
-    if (p.hosts.size() > 1)
+    if (p.hosts.size() > 1 && !every_host)
         throw UserError(fmt::format(
             "the manifest spans {} hosts; say which one this is with --host NAME", p.hosts.size()));
     return "";
@@ -38,7 +38,7 @@ Session Session::open(const Options& opts, bool need_manifest, bool read_host_ea
         trace::Span t("load manifest");
         s.project = manifest::load(opts.files, lo);
         s.project_name = s.project->name;
-        s.host = pick_host(*s.project, opts.host);
+        s.host = pick_host(*s.project, opts.host, opts.every_host);
     } else if (need_manifest) {
         throw UserError("no manifest given; pass one with -f FILE");
     } else if (!opts.project.empty()) {
@@ -66,14 +66,22 @@ Computed Session::compute(const HostState* converged, const Focus& drifted) {
         if (auto r = record()) in.previous = r->addressing;
     }
     if (auto conf = files::read("/etc/resolv.conf")) in.host_resolv_conf = *conf;
-    for (auto& other : (trace::Span("others' records"), state.others(project_name))) {
-        for (auto& [_, n] : other.addressing.networks) {
-            if (n.subnet4) in.other_subnets.push_back(*n.subnet4);
-            if (n.subnet6) in.other_subnets.push_back(*n.subnet6);
-        }
-        for (auto& [_, port] : other.addressing.ephemeral_ports) in.other_ports.push_back(port);
-    }
+    auto [subnets, ports] = (trace::Span("others' records"), others());
+    in.other_subnets = std::move(subnets);
+    in.other_ports = std::move(ports);
     return topo::compute(*kernel, in);
+}
+
+Session::Others Session::others() const {
+    Others out;
+    for (auto& other : state.others(project_name)) {
+        for (auto& [_, n] : other.addressing.networks) {
+            if (n.subnet4) out.subnets.push_back(*n.subnet4);
+            if (n.subnet6) out.subnets.push_back(*n.subnet6);
+        }
+        for (auto& [_, port] : other.addressing.ephemeral_ports) out.ports.push_back(port);
+    }
+    return out;
 }
 
 HostState Session::read_live() {

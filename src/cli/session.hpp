@@ -35,6 +35,13 @@ struct Session {
     // name comes from the manifest and a read must not begin before the lock.
     static Session open(const Options& opts, bool need_manifest, bool read_host_early = false);
     std::optional<ProjectRecord> record() const { return state.load(project_name); }
+    // What IPAM must leave to the host's other projects: their subnets and
+    // ephemeral host ports, from their state records.
+    struct Others {
+        std::vector<Prefix> subnets;
+        std::vector<uint16_t> ports;
+    };
+    Others others() const;
     // IPAM → desired → live → diff → plan, with the state file's allocations;
     // from a converged state, only what differs from it or drifted is read
     // (reconcile.hpp, PlanInput::converged).

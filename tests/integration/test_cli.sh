@@ -51,6 +51,26 @@ check "apply repairs the drift" "$TOPO" apply -f net.yaml
 check "b is back and reachable" ping_ok shop-a 10.5.0.3
 check "c was added" ping_ok shop-c 10.5.0.2
 
+# topo graph: the addresses it draws are the ones the kernel holds; Graphviz
+# reads it; it writes nothing.
+state_files() { find "$TOPO_STATE_DIR" -printf '%p %s %T@\n' | sort; }
+before=$(state_files)
+"$TOPO" graph -f net.yaml > net.dot
+for s in a b c; do
+    expect_contains "graph labels $s's endpoint with the address it has" \
+        "\"svc/$s\" -- \"net/lan\" [label=\"eth0 $(ip -n shop-$s -4 -o addr show eth0 | awk '{sub("/.*", "", $4); print $4}')\"]" "$(cat net.dot)"
+done
+check "dot -Tsvg renders it" sh -c "dot -Tsvg net.dot > net.svg && grep -q '<title>svc/c</title>' net.svg"
+expect_contains "graph --format mermaid" "flowchart LR" "$("$TOPO" graph -f net.yaml --format mermaid)"
+expect_eq "graph left the state directory as it was" "$before" "$(state_files)"
+expect_error "graph --format takes dot or mermaid" "--format: svg not in {dot,mermaid}" \
+    "$TOPO" graph -f net.yaml --format svg
+expect_contains "graph draws every host of a multi-host manifest, with no --host" 'label="host node2 (192.0.2.11)"' \
+    "$("$TOPO" graph -f "$TOPO_SRC/examples/multi-host-overlay.yaml")"
+printf 'services:\n  x: {networks: [nope]}\n' > bad.yaml
+expect_error "graph of a bad manifest names the key" 'bad.yaml:2:17: services.x.networks.nope: unknown network "nope"' \
+    "$TOPO" graph -f bad.yaml
+
 # One run per project at a time.
 flock "$TOPO_STATE_DIR/shop.lock" sleep 3 &
 sleep 0.3
