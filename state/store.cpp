@@ -216,7 +216,7 @@ std::vector<ProjectRecord> StateDir::others(const std::string& project) const {
 
 void StateDir::write_status(const std::string& project, const std::string& json) const {
     ensure();
-    write_file_atomic(file(project, ".status.json"), json);
+    write_file_atomic(file(project, ".status.json"), json, Durability::Replaceable);
 }
 
 }  // namespace topo

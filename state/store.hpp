@@ -79,6 +79,9 @@ public:
     void remove(const std::string& project) const;
     std::vector<std::string> projects() const;
     std::vector<ProjectRecord> others(const std::string& project) const;  // unreadable ones skipped
+    // What `topo watch` last did (<project>.status.json): rewritten by every
+    // run and read by people, so not synced. A crash may lose the last one;
+    // an fsync of it and its directory (3-8 ms) delayed every watch log line.
     void write_status(const std::string& project, const std::string& json) const;
 
 private:
