@@ -128,7 +128,8 @@ struct Builder {
         return id;
     }
 
-    // The host a service runs on; empty on a single host.
+    // The host whose node a service's ports start from: the only one of
+    // `hosts`, or its `host:`; empty ("host") when the manifest has no `hosts`.
     std::string host_of(const Service& s) const {
         if (p.hosts.size() == 1) return p.hosts.begin()->first;
         return s.host;
