@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <map>
-#include <optional>
 #include <vector>
 
 #include "model/naming.hpp"
@@ -32,7 +31,6 @@ struct Edge {
 };
 
 struct Cluster {
-    std::string host;
     std::string label;
     std::vector<size_t> nodes;
 };
@@ -101,7 +99,7 @@ struct Builder {
             auto [it, fresh] = cluster_of.try_emplace(host, out.clusters.size());
             if (fresh) {
                 auto& h = p.hosts.at(host);
-                out.clusters.push_back({host, fmt::format("host {} ({})", host, h.address.str()), {}});
+                out.clusters.push_back({fmt::format("host {} ({})", host, h.address.str()), {}});
             }
             out.clusters[it->second].nodes.push_back(i);
         }
@@ -135,8 +133,11 @@ struct Builder {
         return s.host;
     }
 
+    // The cluster a service's nodes go in: its host's, when there are several.
+    std::string cluster(const Service& s) const { return multi() ? s.host : ""; }
+
     void sandbox(const Service& s) {
-        auto host = multi() ? s.host : "";
+        auto host = cluster(s);
         auto id = "svc/" + s.name;
         std::vector<std::string> lines{s.name, "netns " + naming::netns(p.name, s.name)};
         if (s.mode == NetworkMode::None) lines.push_back("network_mode: none");
@@ -157,9 +158,8 @@ struct Builder {
 
     // network_mode host or service:x: no sandbox of its own.
     void member(const Service& s) {
-        auto host = multi() ? s.host : "";
         auto id = "svc/" + s.name;
-        add({id, {s.name}, Shape::Member, true}, host);
+        add({id, {s.name}, Shape::Member, true}, cluster(s));
         if (s.mode == NetworkMode::Host)
             out.edges.push_back({id, host_node(host_of(s)), {"network_mode: host"}, false, true});
         else
