@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <iterator>
+#include <map>
 #include <set>
 
 namespace topo {
@@ -51,7 +52,9 @@ void compare_link(const Link& d, const Link& l, Fields& f) {
     if (d.kind == LinkKind::Veth) {
         if (d.peer_ns != l.peer_ns || d.peer_name != l.peer_name)
             f.add("peer", l.peer_ns + ":" + l.peer_name, d.peer_ns + ":" + d.peer_name, false);
-        f.opt("peer mac", d.peer_mac, l.peer_mac, false);
+        // A peer's MAC follows its address (02:42:<IPv4>): changed in place, so a
+        // subnet change keeps the sandbox's interface and what listens on it.
+        f.opt("peer mac", d.peer_mac, l.peer_mac);
         f.str("peer marker", d.peer_owner, l.peer_owner, false);
     }
     if (d.kind == LinkKind::Macvlan) {
@@ -101,6 +104,69 @@ bool is_ours(const Object& o) {
     return true;
 }
 
+// What goes when a link or a namespace goes: "ns:link" (addresses and routes
+// on it) or "ns:" (everything in it).
+void add_gone_scopes(const Object& o, std::set<std::string>& gone) {
+    if (auto* n = std::get_if<Netns>(&o)) gone.insert(n->name + ":");
+    if (auto* l = std::get_if<Link>(&o)) {
+        gone.insert(l->ns + ":" + l->name);
+        if (!l->peer_name.empty()) gone.insert(l->peer_ns + ":" + l->peer_name);
+    }
+}
+
+// The desired objects that a gone scope takes with it, found by their ids'
+// prefixes (a removed service must not cost a walk over every sandbox's
+// objects): a link's addresses and routes, or all of a namespace.
+template <class F>
+void for_each_along(const HostState& desired, const std::string& scope, F&& f) {
+    auto colon = scope.find(':');
+    auto ns = scope.substr(0, colon), link = scope.substr(colon + 1);
+    auto walk = [&](Kind k, const std::string& prefix, auto&& keep) {
+        for (auto it = desired.objects.lower_bound({k, prefix});
+             it != desired.objects.end() && it->first.kind == k && it->first.id.starts_with(prefix); ++it)
+            if (keep(it->second)) f(it->first, it->second);
+    };
+    auto all = [](const Object&) { return true; };
+    if (link.empty()) {  // a namespace: everything in it, and the veths that end in it
+        for (Kind k : {Kind::Veth, Kind::Macvlan, Kind::Bridge, Kind::Address, Kind::Route, Kind::Sysctl})
+            walk(k, ns + ":", all);
+        walk(Kind::Veth, "", [&](const Object& o) { return std::get<Link>(o).peer_ns == ns; });
+        return;
+    }
+    walk(Kind::Address, (ns.empty() ? link : scope) + " ", all);
+    if (!ns.empty()) walk(Kind::Route, ns + ":", [&](const Object& o) { return std::get<Route>(o).dev == link; });
+}
+
+// An object that stays, on a link or in a namespace that this run deletes
+// (a veth renamed with its network, whose sandbox end keeps its name) or
+// replaces, vanishes with it: it is replaced too, so it is created again
+// after its link and, on rollback, comes back with the old one. An update
+// of such an object becomes a replacement; one that is already replaced
+// needs nothing more (its creation comes after its link's).
+void recreate_what_goes_along(const HostState& desired, const HostState& live, DiffResult& r) {
+    std::set<std::string> gone;
+    for (auto& c : r.changes)
+        if (c.before && (c.action == Action::Delete || c.action == Action::Replace)) add_gone_scopes(*c.before, gone);
+    if (gone.empty()) return;
+    std::map<ObjectKey, Change*> changed;
+    for (auto& c : r.changes) changed.emplace(key_of(c.object()), &c);
+    std::vector<Change> more;
+    std::set<ObjectKey> done;
+    for (auto& scope : gone)
+        for_each_along(desired, scope, [&](const ObjectKey& key, const Object& want) {
+            if (!done.insert(key).second) return;
+            if (auto it = changed.find(key); it != changed.end()) {
+                if (it->second->action == Action::Update) {
+                    it->second->action = Action::Replace;
+                    if (it->second->reason.empty()) it->second->reason = "its link is replaced";
+                }
+                return;
+            }
+            if (auto* have = live.find(key)) more.push_back({Action::Replace, *have, want, {}, "its link is replaced"});
+        });
+    std::move(more.begin(), more.end(), std::back_inserter(r.changes));
+}
+
 }  // namespace
 
 std::vector<std::string> compare(const Object& desired, const Object& live, bool& replace) {
@@ -112,7 +178,6 @@ std::vector<std::string> compare(const Object& desired, const Object& live, bool
 
 DiffResult diff(const HostState& desired, const HostState& live) {
     DiffResult r;
-    std::set<std::string> replaced_links;  // "ns:name" of links being replaced
     std::vector<Change> deletes;
     auto compare_pair = [&](const ObjectKey& key, const Object& want, const Object& have) {
         if (!is_ours(have)) {
@@ -126,11 +191,6 @@ DiffResult diff(const HostState& desired, const HostState& live) {
         auto fields = compare(want, have, replace);
         if (fields.empty()) return;
         r.changes.push_back({replace ? Action::Replace : Action::Update, have, want, fields, {}});
-        if (replace)
-            if (auto* l = std::get_if<Link>(&want)) {
-                replaced_links.insert(l->ns + ":" + l->name);
-                if (!l->peer_name.empty()) replaced_links.insert(l->peer_ns + ":" + l->peer_name);
-            }
     };
     // Both maps are in key order: one walk through the two side by side
     // (a lookup per object cost a plan of 1000 sandboxes ~2 ms of string
@@ -152,14 +212,7 @@ DiffResult diff(const HostState& desired, const HostState& live) {
         }
     }
     std::move(deletes.begin(), deletes.end(), std::back_inserter(r.changes));
-    // Addresses and routes of a replaced link vanish with it: create them again.
-    if (!replaced_links.empty()) {
-        for (auto& [key, want] : desired.objects) {
-            auto scope = link_under(want);
-            if (scope.empty() || !replaced_links.count(scope) || !live.find(key)) continue;
-            r.changes.push_back({Action::Create, std::nullopt, want, {}, "its link is replaced"});
-        }
-    }
+    recreate_what_goes_along(desired, live, r);
     return r;
 }
 

@@ -3,7 +3,11 @@
 
 #include <fmt/format.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <fstream>
+#include <map>
+#include <thread>
 #include <optional>
 #include <iostream>
 #include <sstream>
@@ -36,6 +40,65 @@ bool confirm(const Options& o, const char* question) {
     return answer == "yes";
 }
 
+// The sandboxes a plan removes.
+std::vector<std::string> removed_sandboxes(const Plan& p) {
+    std::vector<std::string> out;
+    for (auto& c : p.changes)
+        if (c.action == Action::Delete)
+            if (auto* n = std::get_if<Netns>(&*c.before)) out.push_back(n->name);
+    return out;
+}
+
+int signal_number(const std::string& name) {
+    static const std::map<std::string, int> names = {
+        {"TERM", SIGTERM}, {"INT", SIGINT}, {"KILL", SIGKILL}, {"HUP", SIGHUP}, {"QUIT", SIGQUIT},
+        {"USR1", SIGUSR1}, {"USR2", SIGUSR2}};
+    auto n = name.starts_with("SIG") ? name.substr(3) : name;
+    if (auto it = names.find(n); it != names.end()) return it->second;
+    char* end = nullptr;
+    long v = std::strtol(n.c_str(), &end, 10);
+    if (!n.empty() && !*end && v > 0 && v < 65) return int(v);
+    throw UserError(fmt::format("--kill={}: not a signal; use a name such as SIGTERM, SIGINT or SIGKILL, or a number", name));
+}
+
+std::string list_processes(const std::map<std::string, std::vector<Process>>& running) {
+    std::string out;
+    for (auto& [box, ps] : running)
+        for (auto& p : ps) out += fmt::format("\n  {}: pid {} ({})", box, p.pid, p.command);
+    return out;
+}
+
+// Programs still running in sandboxes that go: with --kill they are ended
+// first (the signal, then SIGKILL after --timeout), as `docker compose down`
+// stops containers; without it they are named, and keep running in a
+// namespace that topo has emptied of its links (a process holds it open).
+void end_programs(Session& s, const std::vector<std::string>& boxes) {
+    if (boxes.empty()) return;
+    auto running = s.kernel->processes(boxes);
+    if (running.empty()) return;
+    if (s.opts.kill_signal.empty()) {
+        fmt::print(stderr,
+                   "topo: warning: programs still run in sandboxes that go; they keep running without "
+                   "a network (`topo destroy --kill` ends them first):{}\n",
+                   list_processes(running));
+        return;
+    }
+    int sig = signal_number(s.opts.kill_signal);
+    using clock = std::chrono::steady_clock;
+    for (int round = 0; round < 2 && !running.empty(); ++round) {
+        for (auto& [box, ps] : running)
+            for (auto& p : ps) s.kernel->signal(p, round ? SIGKILL : sig);
+        auto deadline = clock::now() + (round ? std::chrono::milliseconds(2000) : s.opts.kill_timeout);
+        while (!(running = s.kernel->processes(boxes)).empty() && clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (!running.empty() && !round)
+            fmt::print(stderr, "topo: still running after {} ms, sending SIGKILL:{}\n", s.opts.kill_timeout.count(),
+                       list_processes(running));
+    }
+    if (!running.empty())
+        throw UserError(fmt::format("these programs did not end; nothing was removed:{}", list_processes(running)));
+}
+
 // A failed run whose changes were all undone.
 struct RolledBack : UserError {
     using UserError::UserError;
@@ -51,6 +114,7 @@ void fail_on_errors(const std::vector<std::string>& errors) {
 }
 
 void carry_out(Session& s, const Plan& p, const Desired& desired, const std::function<void()>& after_execute) {
+    end_programs(s, removed_sandboxes(p));
     std::optional<trace::Span> t(std::in_place, "execute");
     auto report = execute(*s.kernel, p.changes, [&](const Change& c) {
         if (s.opts.verbose) fmt::print(stderr, "done: {} {} {}\n", to_string(c.action), to_string(c.kind()), c.id());

@@ -111,6 +111,12 @@ nlohmann::json live_view(Session& s) {
             boxes[r->ns]["routes"].push_back(fmt::format("{} {}", r->dst.len ? r->dst.str() : "default", describe(o)));
         }
     }
+    // The programs running in each sandbox (a namespace is a sandbox whether
+    // or not anything runs in it; these are what `destroy` would cut off).
+    std::vector<std::string> names;
+    for (auto& [name, b] : boxes.items()) names.push_back(name);
+    for (auto& [name, ps] : s.kernel->processes(names))
+        for (auto& p : ps) boxes[name]["processes"].push_back({{"pid", p.pid}, {"command", p.command}});
     return {{"project", s.project_name}, {"networks", nets}, {"sandboxes", boxes}};
 }
 
@@ -134,6 +140,9 @@ int cmd_show(const Options& o) {
         if (b.contains("names"))
             for (auto& [net, names] : b["names"].items())
                 fmt::print("    names on {}: {}\n", net, fmt::join(names.get<std::vector<std::string>>(), ", "));
+        if (b.contains("processes"))
+            for (auto& p : b["processes"])
+                fmt::print("    process {} {}\n", p["pid"].get<int>(), p["command"].get<std::string>());
     }
     return 0;
 }

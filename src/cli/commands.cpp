@@ -64,7 +64,8 @@ void leave(int rc) {
 
 int run(int argc, char** argv) {
     Options o;
-    std::string format = "text", lock_timeout = "30s", log_format = "text", interval = "60s", debounce = "200ms";
+    std::string format = "text", lock_timeout = "30s", log_format = "text", interval = "60s", debounce = "200ms",
+                kill_timeout = "10s";
     CLI::App app{"topo: Docker's container networking, declarative and standalone.\n"
                  "Write a Compose-like manifest, then `topo plan -f net.yaml` and `topo apply -f net.yaml`."};
     app.name("topo");
@@ -87,6 +88,10 @@ int run(int argc, char** argv) {
     destroy->add_flag("--dry-run", o.dry_run, "Print the plan and stop");
     destroy->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");
     destroy->add_flag("--collect", o.collect, "Remove objects marked as the project's even with no state record");
+    destroy->add_flag("--kill{SIGTERM}", o.kill_signal,
+                      "End the programs running in the sandboxes first: SIGNAL (default SIGTERM), then SIGKILL "
+                      "after --timeout, as `docker compose down` stops containers");
+    destroy->add_option("--timeout", kill_timeout, "How long --kill waits before SIGKILL (default 10s)");
     auto* recover = app.add_subcommand("recover", "Rebuild a project's state record from the kernel's markers");
     auto* show = app.add_subcommand("show", "Live state of what topo manages for a project");
     auto* ls = app.add_subcommand("ls", "Projects, networks and sandboxes topo manages on this host");
@@ -111,6 +116,7 @@ int run(int argc, char** argv) {
         o.lock_timeout = parse_duration("--lock-timeout", lock_timeout);
         o.interval = parse_duration("--interval", interval);
         o.debounce = parse_duration("--debounce", debounce);
+        o.kill_timeout = parse_duration("--timeout", kill_timeout);
         o.log_json = log_format == "json";
         if (std::getenv("NO_COLOR") || !::isatty(STDOUT_FILENO)) o.color = false;
         if (*version) return fmt::print("topo {}\n", TOPO_VERSION), 0;

@@ -26,6 +26,8 @@ struct Options {
     bool dry_run = false;
     bool auto_approve = false;
     bool collect = false;              // destroy --collect: by markers, with no state record
+    std::string kill_signal;           // destroy --kill[=SIGNAL]: end the sandboxes' programs first
+    std::chrono::milliseconds kill_timeout{10000};  // destroy --timeout: before SIGKILL (`docker compose down -t`)
     std::string service;               // exec
     std::vector<std::string> command;  // exec: after --
     bool log_json = false;             // --log-format json

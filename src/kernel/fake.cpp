@@ -115,6 +115,17 @@ void FakeKernel::apply(const Change& c) {
     }
 }
 
+std::map<std::string, std::vector<Process>> FakeKernel::processes(const std::vector<std::string>& sandboxes) {
+    std::map<std::string, std::vector<Process>> out;
+    for (auto& s : sandboxes)
+        if (auto it = running.find(s); it != running.end() && !it->second.empty()) out[s] = it->second;
+    return out;
+}
+
+void FakeKernel::signal(const Process& p, int) {
+    for (auto& [ns, ps] : running) std::erase_if(ps, [&](const Process& x) { return x.pid == p.pid; });
+}
+
 std::vector<std::string> FakeKernel::projects() {
     std::set<std::string> names;
     for (auto& [k, o] : state.objects) {

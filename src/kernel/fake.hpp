@@ -24,6 +24,10 @@ public:
     std::vector<Prefix> host_routes() override { return routes; }
     std::vector<std::string> projects() override;
     size_t operations() const { return ops_; }  // carried out or failed, since construction
+    // Programs "running" in sandboxes; a signal ends one (it removes it).
+    std::map<std::string, std::vector<Process>> running;
+    std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) override;
+    void signal(const Process& p, int signal) override;
 
 private:
     size_t ops_ = 0;
@@ -41,6 +45,10 @@ public:
     void apply(const Change& change) override { recorded.push_back(change); }
     std::vector<Prefix> host_routes() override { return real_.host_routes(); }
     std::vector<std::string> projects() override { return real_.projects(); }
+    std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) override {
+        return real_.processes(sandboxes);
+    }
+    void signal(const Process&, int) override {}
 
 private:
     Kernel& real_;

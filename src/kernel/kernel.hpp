@@ -9,6 +9,7 @@
 //     changes are applied, with failure injection, for unit tests.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -49,6 +50,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A process whose network namespace is a sandbox's: it keeps the namespace
+// alive after topo unmounts it, so topo removes the sandbox's links itself.
+struct Process {
+    int pid = 0;
+    std::string command;  // its command line, shortened
+    uint64_t netns = 0;   // the namespace's inode, to refuse a pid reused since
+};
+
 class Kernel {
 public:
     virtual ~Kernel() = default;
@@ -66,6 +75,11 @@ public:
     // Wait for what the kernel finishes on its own after the changes made so far
     // (a deleted namespace's links go in a batched, asynchronous cleanup).
     virtual void settle() {}
+    // The processes running in these sandboxes, by sandbox (none: absent).
+    virtual std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) = 0;
+    // Send `signal` to a process that processes() found, if it is still that
+    // process in that namespace. Throws KernelError.
+    virtual void signal(const Process& p, int signal) = 0;
 };
 
 }  // namespace topo

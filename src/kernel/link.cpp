@@ -178,12 +178,26 @@ void link_update(RealKernel& k, const Link& want, const Link& have) {
         else rtnl_link_unset_flags(change.get(), IFF_UP);
     }
     if (want.owner != have.owner) rtnl_link_set_ifalias(change.get(), want.owner.c_str());
-    // Only the isolated flag differs: no libnl request (it carries no slave data).
-    bool flag_only = (!want.mtu || want.mtu == have.mtu) && (!want.mac || want.mac == have.mac) &&
-                     want.master == have.master && want.up == have.up && want.owner == have.owner;
-    if (!flag_only)
+    // Only the isolated flag or the peer differs: no request for the host end
+    // (libnl's carries no slave data).
+    bool host_end = (want.mtu && want.mtu != have.mtu) || (want.mac && want.mac != have.mac) ||
+                    want.master != have.master || want.up != have.up || want.owner != have.owner;
+    if (host_end)
         if (int err = rtnl_link_change(k.sock(want.ns), orig.get(), change.get(), 0); err < 0)
             nl::fail(w, "change", err);
+    // A veth's sandbox end: its MAC follows its address (a subnet change), set
+    // in place on the running interface (veth allows a live MAC change).
+    // Its MTU is the pair's: both ends change together.
+    bool peer_mac = want.peer_mac && want.peer_mac != have.peer_mac;
+    bool peer_mtu = want.kind == LinkKind::Veth && want.mtu && want.mtu != have.mtu;
+    if (peer_mac || peer_mtu) {
+        auto peer = kernel_link(k.sock(want.peer_ns), want.peer_name, w);
+        nl::LinkPtr to(rtnl_link_alloc());
+        if (peer_mac) set_mac(to.get(), want.peer_mac);
+        if (peer_mtu) rtnl_link_set_mtu(to.get(), *want.mtu);
+        if (int err = rtnl_link_change(k.sock(want.peer_ns), peer.get(), to.get(), 0); err < 0)
+            nl::fail(w, "change peer", err);
+    }
     // After a change of master: a port moved to another bridge starts there not isolated.
     if (want.isolated && (want.isolated != have.isolated || want.master != have.master) && !want.master.empty())
         set_port_isolated(k.sock(want.ns), want.name, *want.isolated, w);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <fmt/format.h>
 
 #include "kernel/nl.hpp"
@@ -87,6 +88,54 @@ std::vector<std::string> list() {
     while (auto* e = ::readdir(d)) {
         std::string n = e->d_name;
         if (n != "." && n != "..") out.push_back(n);
+    }
+    ::closedir(d);
+    return out;
+}
+
+ino_t inode(const std::string& name) {
+    struct stat st {};
+    if (::stat(path_of(name).c_str(), &st) != 0 || is_residue(name)) return 0;
+    return st.st_ino;
+}
+
+namespace {
+// A process's command line, its arguments joined by spaces, at most 120 bytes
+// (its name in brackets when it has none, as ps shows a kernel thread).
+std::string command_of(const std::string& dir) {
+    char buf[121];
+    int fd = ::open((dir + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : ::read(fd, buf, sizeof buf - 1);
+    if (fd >= 0) ::close(fd);
+    if (n <= 0) {
+        fd = ::open((dir + "/comm").c_str(), O_RDONLY | O_CLOEXEC);
+        n = fd < 0 ? -1 : ::read(fd, buf, sizeof buf - 1);
+        if (fd >= 0) ::close(fd);
+        if (n <= 0) return "?";
+        std::string comm(buf, size_t(n));
+        if (comm.ends_with('\n')) comm.pop_back();
+        return "[" + comm + "]";
+    }
+    std::string out(buf, size_t(n));
+    while (!out.empty() && out.back() == '\0') out.pop_back();
+    for (auto& c : out)
+        if (c == '\0') c = ' ';
+    return out;
+}
+}  // namespace
+
+std::multimap<ino_t, Process> processes_by_netns() {
+    std::multimap<ino_t, Process> out;
+    DIR* d = ::opendir("/proc");
+    if (!d) return out;
+    while (auto* e = ::readdir(d)) {
+        char* end = nullptr;
+        long pid = std::strtol(e->d_name, &end, 10);
+        if (pid <= 0 || *end) continue;
+        std::string dir = fmt::format("/proc/{}", pid);
+        struct stat st {};
+        if (::stat((dir + "/ns/net").c_str(), &st) != 0) continue;  // gone, or a kernel thread
+        out.emplace(st.st_ino, Process{int(pid), command_of(dir), uint64_t(st.st_ino)});
     }
     ::closedir(d);
     return out;

@@ -9,9 +9,14 @@
 // name, so a namespace under /run/netns never exists without topo's marker.
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
+
+#include "kernel/kernel.hpp"
 
 namespace topo::netns {
 
@@ -25,6 +30,12 @@ std::vector<std::string> list();       // names under /run/netns
 // residue of a create that was killed between creating the file and mounting.
 bool is_residue(const std::string& name);
 int open_fd(const std::string& name);  // -1 if absent
+// The namespace's identity (the nsfs inode under /run/netns/<name>); 0 if absent.
+ino_t inode(const std::string& name);
+// Every process and the inode of its network namespace: one walk over /proc
+// (threads share their leader's namespace unless they setns, which topo's
+// own threads undo before they end).
+std::multimap<ino_t, Process> processes_by_netns();
 
 // Enter a namespace for the lifetime of this object (this thread only).
 class Enter {

@@ -350,8 +350,11 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         if (sb.residue) out.add(Netns{sb.ns, naming::project_marker(scope.project) + "residue"});
         for (auto& [key, o] : sb.state.objects) out.objects.insert_or_assign(key, std::move(o));
         for (auto& p : sb.peers) {
+            // An index is only unique in its own namespace: a veth that a user put
+            // between two sandboxes names one in the other sandbox. Both ends of
+            // topo's endpoints carry the same marker, which no other pair has.
             auto it = host_veths.find(p.host_ifindex);
-            if (it == host_veths.end()) continue;
+            if (it == host_veths.end() || it->second.owner != p.owner) continue;
             it->second.peer_ns = sb.ns;
             it->second.peer_name = p.name;
             it->second.peer_mac = p.mac;

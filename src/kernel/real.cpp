@@ -1,6 +1,11 @@
 #include "kernel/real.hpp"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <linux/rtnetlink.h>
 #include <netlink/route/link/veth.h>
@@ -61,21 +66,46 @@ int RealKernel::ifindex(const std::string& ns, const std::string& name, const st
     return idx;
 }
 
+bool RealKernel::held(const std::string& ns) {
+    // One walk over /proc for the run: a process that enters a sandbox after
+    // it is only waited for a while in settle(), then its links are removed.
+    if (!held_) {
+        held_.emplace();
+        for (auto& [ino, p] : netns::processes_by_netns()) held_->insert(ino);
+    }
+    auto ino = netns::inode(ns);
+    return ino && held_->count(ino);
+}
+
 void RealKernel::apply_netns(const Change& c) {
     if (c.before) {
         auto& n = std::get<Netns>(*c.before);
         if (n.owner.empty()) throw KernelError(fmt::format("netns {}: not topo's; refusing to delete it", n.name));
-        // Note the host ends of its veths: the kernel removes them with the namespace.
         if (!netns::is_residue(n.name)) {
+            // A namespace that a process holds outlives its name, and its links
+            // with it: delete them now. Otherwise the kernel removes them with the
+            // namespace, in one batched cleanup (far faster than one deletion, and
+            // one RCU grace period, each), and settle() waits for the host ends.
+            bool delete_all = held(n.name);
             nl_cache* links = nullptr;
             if (rtnl_link_alloc_cache(sock(n.name), AF_UNSPEC, &links) >= 0) {
                 for (auto* o = nl_cache_get_first(links); o; o = nl_cache_get_next(o)) {
                     auto* l = (rtnl_link*)o;
-                    if (rtnl_link_is_veth(l)) dying_.push_back(rtnl_link_get_link(l));
+                    std::string type = rtnl_link_get_type(l) ? rtnl_link_get_type(l) : "";
+                    const char* alias = rtnl_link_get_ifalias(l);
+                    std::string marker = alias ? alias : "";
+                    if (std::string(rtnl_link_get_name(l)) == "lo") continue;
                     // A macvlan changes its parent (promiscuity) until it is gone:
                     // delete it now, so destroy returns with the parent as it was.
-                    if (std::string(rtnl_link_get_type(l) ? rtnl_link_get_type(l) : "") == "macvlan")
-                        rtnl_link_delete(sock(n.name), l);
+                    if (delete_all || type == "macvlan") {
+                        int err = rtnl_link_delete(sock(n.name), l);
+                        if (err < 0 && !nl::is_gone(err)) nl::fail("netns " + n.name, fmt::format("delete link {}", rtnl_link_get_name(l)).c_str(), err);
+                        continue;
+                    }
+                    // Only topo's endpoints have their other end in the host: a veth
+                    // a user put between two sandboxes has it in the other one.
+                    if (type == "veth" && marker.starts_with(naming::marker_prefix))
+                        dying_.push_back({rtnl_link_get_link(l), marker});
                 }
                 nl_cache_free(links);
             }
@@ -193,19 +223,70 @@ HostState RealKernel::read(const ReadScope& scope) { return read_host(*this, sco
 
 void RealKernel::settle() {
     // A namespace is cleaned up by a kernel worker after its last reference goes;
-    // wait (bounded) until the host ends of its veths have gone with it.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    // wait until the host ends of its veths have gone with it. A reference
+    // topo did not see (a process that entered the sandbox since, an open
+    // descriptor, a bind mount elsewhere) keeps it: when the cleanup makes no
+    // progress for a while, delete the host ends that are left, which takes
+    // their pairs with them, so settle() ends in bounded time.
+    using clock = std::chrono::steady_clock;
+    auto progress = clock::now();
+    auto host_end = [&](const Dying& d, nl::LinkPtr& out) {
+        rtnl_link* l = nullptr;
+        if (rtnl_link_get_kernel(sock(""), d.ifindex, nullptr, &l) < 0) return false;
+        out.reset(l);
+        const char* alias = rtnl_link_get_ifalias(l);
+        return alias && d.marker == alias;  // an index reused by another link is not ours
+    };
     while (!dying_.empty()) {
-        std::erase_if(dying_, [&](int idx) {
-            rtnl_link* l = nullptr;
-            if (rtnl_link_get_kernel(sock(""), idx, nullptr, &l) < 0) return true;
-            rtnl_link_put(l);
-            return false;
+        size_t before = dying_.size();
+        std::erase_if(dying_, [&](const Dying& d) {
+            nl::LinkPtr l;
+            return !host_end(d, l);
         });
         if (dying_.empty()) break;
-        if (std::chrono::steady_clock::now() > deadline)
-            throw KernelError(fmt::format("netns cleanup: {} veth(s) still present 60 s after their namespaces were deleted", dying_.size()));
+        if (dying_.size() != before) progress = clock::now();
+        if (clock::now() - progress > std::chrono::seconds(3)) {
+            for (auto& d : dying_) {
+                nl::LinkPtr l;
+                if (!host_end(d, l)) continue;
+                int err = rtnl_link_delete(sock(""), l.get());
+                if (err < 0 && !nl::is_gone(err))
+                    nl::fail(fmt::format("veth {}", rtnl_link_get_name(l.get())), "delete (its sandbox is held open)", err);
+            }
+            dying_.clear();
+            break;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+std::map<std::string, std::vector<Process>> RealKernel::processes(const std::vector<std::string>& sandboxes) {
+    std::map<ino_t, std::string> by_inode;
+    for (auto& s : sandboxes)
+        if (auto ino = netns::inode(s)) by_inode.emplace(ino, s);
+    std::map<std::string, std::vector<Process>> out;
+    if (by_inode.empty()) return out;
+    for (auto& [ino, p] : netns::processes_by_netns())
+        if (auto it = by_inode.find(ino); it != by_inode.end()) out[it->second].push_back(p);
+    return out;
+}
+
+void RealKernel::signal(const Process& p, int sig) {
+    // Through a pidfd, after checking that the pid is still a process of that
+    // namespace: a pid reused since processes() is never signalled.
+    int fd = int(::syscall(SYS_pidfd_open, p.pid, 0));
+    if (fd < 0) {
+        if (errno == ESRCH) return;  // it has ended
+        nl::fail_errno(fmt::format("process {}", p.pid), "open");
+    }
+    struct stat st {};
+    bool same = ::stat(fmt::format("/proc/{}/ns/net", p.pid).c_str(), &st) == 0 && uint64_t(st.st_ino) == p.netns;
+    int rc = same ? int(::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0)) : 0;
+    int e = errno;
+    ::close(fd);
+    if (rc < 0 && e != ESRCH) {
+        errno = e;
+        nl::fail_errno(fmt::format("process {} ({})", p.pid, p.command), "signal");
     }
 }
 

@@ -11,6 +11,8 @@
 
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,6 +40,8 @@ public:
     std::vector<Prefix> host_routes() override;
     std::vector<std::string> projects() override;
     void settle() override;
+    std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) override;
+    void signal(const Process& p, int signal) override;
 
     // The route socket of a namespace ("" = the one topo started in).
     nl_sock* sock(const std::string& ns);
@@ -48,7 +52,14 @@ public:
 
 private:
     std::map<std::string, nl::Sock> socks_;
-    std::vector<int> dying_;  // host ifindexes of veths whose sandbox end's namespace was deleted
+    // Host ends of veths whose sandbox end's namespace was deleted, with their marker.
+    struct Dying {
+        int ifindex;
+        std::string marker;
+    };
+    std::vector<Dying> dying_;
+    std::optional<std::set<uint64_t>> held_;  // namespaces (inodes) that processes are in
+    bool held(const std::string& ns);
     void apply_netns(const Change& c);
     void forget(const std::string& ns) { socks_.erase(ns); }
 };
