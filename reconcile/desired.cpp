@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 #include "model/naming.hpp"
 #include "reconcile/firewall.hpp"
 #include "reconcile/names.hpp"
@@ -33,7 +35,22 @@ struct Builder {
     const DesiredContext& ctx;
     Desired out;
 
-    void unsupported(std::string what) { out.unsupported.push_back(std::move(what)); }
+    // Host link name → what it is for ("network n1"), to refuse a collision of
+    // two generated names instead of letting one object overwrite the other.
+    std::map<std::string, std::string> host_names;
+
+    void unsupported(std::string what) { out.errors.push_back(std::move(what)); }
+    void add_host_link(Link l, std::string what) {
+        auto [it, fresh] = host_names.emplace(l.name, what);
+        if (!fresh) {
+            out.errors.push_back(fmt::format(
+                "{} and {} get the same kernel name {} (a hash collision of their names); "
+                "rename one of them in the manifest",
+                it->second, what, l.name));
+            return;
+        }
+        out.state.add(std::move(l));
+    }
 
     void network(const Network& n) {
         if (n.driver == Driver::Overlay) {
@@ -49,7 +66,7 @@ struct Builder {
         br.name = name;
         br.owner = naming::network_marker(p.name, n.name);
         br.mtu = n.mtu;
-        out.state.add(br);
+        add_host_link(std::move(br), fmt::format("networks.{}", n.name));
         const auto& na = a.networks.at(n.name);
         if (na.gateway4 && n.driver == Driver::Bridge)
             out.state.add(Address{"", name, {*na.gateway4, na.subnet4->len}});
@@ -89,7 +106,8 @@ struct Builder {
             l.peer_owner = marker;
             l.peer_ipv6 = a.networks.at(n.name).subnet6.has_value();
         }
-        out.state.add(l);
+        if (l.ns.empty()) add_host_link(l, fmt::format("services.{}.networks.{}", s.name, e.network));
+        else out.state.add(l);
         const auto& na = a.networks.at(n.name);
         if (ea->v4) out.state.add(Address{ns, ea->ifname, {*ea->v4, na.subnet4->len}});
         if (ea->v6) out.state.add(Address{ns, ea->ifname, {*ea->v6, na.subnet6->len}});
@@ -129,7 +147,7 @@ ReadScope read_scope(const Project& p) {
 }
 
 Desired desired_state(const Project& p, const Addressing& a, const DesiredContext& ctx) {
-    Builder b{p, a, ctx, {}};
+    Builder b{p, a, ctx, {}, {}};
     b.out.scope = read_scope(p);
     for (auto& [_, n] : p.networks) b.network(n);
     for (auto& [_, s] : p.services) b.service(s);

@@ -6,7 +6,7 @@
 // sandbox a named namespace with a default route through the gateway of its
 // first non-internal network. External networks are referenced, never built.
 // Parts of the manifest whose kernel side is not built yet are reported in
-// `unsupported`, so a plan never silently ignores them.
+// `errors`, so a plan never silently ignores them.
 #pragma once
 
 #include <set>
@@ -32,7 +32,9 @@ struct DesiredContext {
 struct Desired {
     HostState state;
     ReadScope scope;                       // what to read from the kernel to compare with
-    std::vector<std::string> unsupported;  // "networks.mesh: overlay networks are not implemented yet"
+    // What cannot be built: "networks.mesh: overlay networks are not implemented
+    // yet", two objects whose generated kernel names collide.
+    std::vector<std::string> errors;
 };
 
 // The kernel name of a network's bridge (or parent link for macvlan).

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 namespace topo {
 
 namespace {
@@ -50,9 +52,16 @@ ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const 
         if (r.ok()) r.failure = e.what();
     }
     if (r.ok()) return r;
-    // Roll back what this run did, newest first.
+    // Roll back what this run did, newest first. An implied deletion happened
+    // only if the deletion that causes it did (its cause comes after it: a
+    // link's addresses are listed before the link).
+    std::set<std::string> happened;
+    for (size_t i = 0; i < r.applied; ++i)
+        if (!ordered[i].implied && ordered[i].action != Action::Create)
+            happened.insert(fmt::format("{} {}", to_string(ordered[i].kind()), ordered[i].id()));
     for (size_t i = r.applied; i-- > 0;) {
         if (nothing_to_undo(ordered[i])) continue;
+        if (ordered[i].implied && !happened.count(ordered[i].implied_by)) continue;
         try {
             kernel.apply(undo(ordered[i]));
         } catch (const KernelError& e) {

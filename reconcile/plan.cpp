@@ -1,7 +1,9 @@
 #include "reconcile/plan.hpp"
 
 #include <algorithm>
-#include <set>
+#include <map>
+
+#include <fmt/format.h>
 #include <string>
 
 namespace topo {
@@ -26,14 +28,17 @@ int rank(Kind k) {
 
 namespace {
 
+std::string cause_of(const Change& c) { return fmt::format("{} {}", to_string(c.kind()), c.id()); }
+
 void mark_implied(std::vector<Change>& deletions) {
-    std::set<std::string> gone_ns, gone_links;
+    // What goes, and the deletion that makes it go ("netns shop-web").
+    std::map<std::string, std::string> gone_ns, gone_links;
     for (auto& c : deletions) {
         const Object& o = *c.before;
-        if (auto* n = std::get_if<Netns>(&o)) gone_ns.insert(n->name);
+        if (auto* n = std::get_if<Netns>(&o)) gone_ns.emplace(n->name, cause_of(c));
         if (auto* l = std::get_if<Link>(&o)) {
-            gone_links.insert(l->ns + ":" + l->name);
-            if (!l->peer_name.empty()) gone_links.insert(l->peer_ns + ":" + l->peer_name);
+            gone_links.emplace(l->ns + ":" + l->name, cause_of(c));
+            if (!l->peer_name.empty()) gone_links.emplace(l->peer_ns + ":" + l->peer_name, cause_of(c));
         }
     }
     for (auto& c : deletions) {
@@ -41,14 +46,17 @@ void mark_implied(std::vector<Change>& deletions) {
         const Object& o = *c.before;
         const auto& ns = namespace_of(o);
         auto link = link_under(o);
-        bool in_gone_ns = !ns.empty() && gone_ns.count(ns);
-        bool on_gone_link = !link.empty() && gone_links.count(link);
+        auto in_ns = ns.empty() || std::holds_alternative<Netns>(o) ? gone_ns.end() : gone_ns.find(ns);
+        auto on_link = link.empty() ? gone_links.end() : gone_links.find(link);
         // A veth whose sandbox end goes with its namespace goes too: the kernel
         // removes both ends in one batched cleanup, far faster than one deletion
         // (and one RCU grace period) per veth. The executor waits for it (settle).
-        bool peer_gone = false;
-        if (auto* l = std::get_if<Link>(&o)) peer_gone = !l->peer_ns.empty() && gone_ns.count(l->peer_ns);
-        if ((in_gone_ns && !std::holds_alternative<Netns>(o)) || on_gone_link || peer_gone) c.implied = true;
+        auto peer = gone_ns.end();
+        if (auto* l = std::get_if<Link>(&o); l && !l->peer_ns.empty()) peer = gone_ns.find(l->peer_ns);
+        for (auto it : {in_ns, peer})
+            if (it != gone_ns.end()) c.implied_by = it->second;
+        if (c.implied_by.empty() && on_link != gone_links.end()) c.implied_by = on_link->second;
+        c.implied = !c.implied_by.empty();
     }
 }
 

@@ -144,7 +144,7 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
         // What the kernel should hold for this project on this host.
         trace::Span t("desired state");
         c.desired = desired_state(*in.project, c.addressing, {in.host, in.host_resolv_conf, in.files_root, in.services});
-        c.errors = c.desired.unsupported;
+        c.errors = c.desired.errors;
     } else {
         c.desired.scope.project = in.project_name;
     }

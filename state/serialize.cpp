@@ -177,6 +177,7 @@ json change_to_json(const Change& c) {
     if (!c.fields.empty()) j["fields"] = c.fields;
     if (!c.reason.empty()) j["reason"] = c.reason;
     if (c.implied) j["implied"] = true;
+    if (!c.implied_by.empty()) j["implied_by"] = c.implied_by;
     return j;
 }
 
@@ -194,6 +195,7 @@ Change change_from_json(const json& j) {
     c.fields = j.value("fields", std::vector<std::string>{});
     c.reason = j.value("reason", "");
     c.implied = j.value("implied", false);
+    c.implied_by = j.value("implied_by", "");
     return c;
 }
 

@@ -190,7 +190,8 @@ void in_parallel(size_t n, const std::function<void(size_t)>& work) {
 // a crash came between creating it and marking it.
 bool has_project_prefix(const std::string& name, const std::string& project) {
     auto prefix = naming::bridge(project, "").substr(2, 4);
-    return name.size() == 12 && name[0] == 't' && name.substr(2, 4) == prefix;
+    // 15 characters; 12 before topo 0.2 widened the object's hash.
+    return (name.size() == 15 || name.size() == 12) && name[0] == 't' && name.substr(2, 4) == prefix;
 }
 
 // What a run killed while writing a sandbox's files leaves in its /etc/netns

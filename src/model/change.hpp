@@ -17,6 +17,11 @@ enum class Action { Create, Update, Delete, Replace };
 const char* to_string(Action a);
 
 struct Change {
+    Change() = default;
+    Change(Action a, std::optional<Object> b, std::optional<Object> f, std::vector<std::string> fs = {},
+           std::string why = {})
+        : action(a), before(std::move(b)), after(std::move(f)), fields(std::move(fs)), reason(std::move(why)) {}
+
     Action action = Action::Create;
     std::optional<Object> before;  // live object (update, delete, replace)
     std::optional<Object> after;   // desired object (create, update, replace)
@@ -26,6 +31,9 @@ struct Change {
     // link, a link inside a deleted namespace): not sent to the kernel, but undone on
     // rollback so the parent comes back whole.
     bool implied = false;
+    // The deletion that makes an implied one happen ("netns shop-web"): on
+    // rollback, an implied deletion is undone only if that one was carried out.
+    std::string implied_by;
 
     const Object& object() const { return after ? *after : *before; }
     Kind kind() const { return kind_of(object()); }

@@ -147,6 +147,77 @@ TEST_CASE("diff: a changed veth peer is a replace, and its addresses are created
     CHECK(verify(k, c.desired).empty());
 }
 
+TEST_CASE("desired: two networks or endpoints whose kernel names collide are refused, naming both") {
+    Project p;
+    p.name = "p";
+    p.networks["net1797889"] = bridge_net("net1797889", "10.1.0.0/24");
+    p.networks["net2918306"] = bridge_net("net2918306", "10.2.0.0/24");
+    p.services["a"] = svc("a", {ep("net1797889")});
+    FakeKernel k;
+    auto c = plan_for(k, &p);
+    REQUIRE(c.errors.size() == 1);
+    CHECK(c.errors[0] == fmt::format("networks.net1797889 and networks.net2918306 get the same kernel name {} "
+                                     "(a hash collision of their names); rename one of them in the manifest",
+                                     naming::bridge("p", "net1797889")));
+    Project q;
+    q.name = "p";
+    q.networks["net"] = bridge_net("net", "10.3.0.0/24");
+    q.services["s939708"] = svc("s939708", {ep("net")});
+    q.services["s2624480"] = svc("s2624480", {ep("net")});
+    auto d = plan_for(k, &q);
+    REQUIRE(d.errors.size() == 1);
+    CHECK(d.errors[0].starts_with("services.s2624480.networks.net and services.s939708.networks.net get the same kernel name"));
+}
+
+TEST_CASE("transitions: a subnet change converges in one apply, changing the sandboxes in place") {
+    FakeKernel k;
+    Project p = shop();
+    auto a = apply(k, p);
+    Project b = shop();
+    b.networks["backend"].ipv4->subnet = pfx("10.0.53.0/24");
+    auto c = plan_for(k, &b, a);
+    REQUIRE(c.errors.empty());
+    for (auto& ch : c.plan.changes) {
+        CAPTURE(ch.id());
+        CHECK_FALSE(ch.kind() == Kind::Netns);  // no sandbox is re-created
+        if (ch.kind() == Kind::Veth) CHECK(ch.action == Action::Update);  // the peer's MAC, in place
+    }
+    auto r = execute(k, c.plan.changes);
+    REQUIRE(r.ok());
+    CHECK(verify(k, c.desired).empty());
+    CHECK(plan_for(k, &b, c.addressing).plan.empty());
+    auto back = plan_for(k, &p, c.addressing);
+    REQUIRE(execute(k, back.plan.changes).ok());
+    CHECK(plan_for(k, &p, back.addressing).plan.empty());
+}
+
+TEST_CASE("transitions: renaming a network converges in one apply; a failure rolls back whole") {
+    Project p = shop();
+    Project b = shop();
+    b.networks["back"] = b.networks.at("backend");
+    b.networks["back"].name = "back";
+    b.networks.erase("backend");
+    b.services["web"].endpoints[1].network = "back";
+    b.services["db"].endpoints[0].network = "back";
+    // Fail each kernel operation in turn, until the run gets through.
+    for (size_t fail = 0;; ++fail) {
+        CAPTURE(fail);
+        FakeKernel k;
+        auto a = apply(k, p);
+        k.fail_at = k.operations() + fail;
+        auto c = plan_for(k, &b, a);
+        REQUIRE(c.errors.empty());
+        auto r = execute(k, c.plan.changes);
+        if (r.ok()) {
+            CHECK(verify(k, c.desired).empty());
+            CHECK(plan_for(k, &b, c.addressing).plan.empty());
+            break;
+        }
+        CHECK(fmt::format("{}", fmt::join(r.rollback_failures, "; ")) == "");
+        CHECK(plan_for(k, &p, a).plan.empty());  // exactly the host it started from
+    }
+}
+
 TEST_CASE("diff: an object of the desired name that is not topo's is a conflict") {
     FakeKernel k;
     Project p = shop();
