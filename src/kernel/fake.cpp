@@ -94,23 +94,73 @@ void FakeKernel::remove(const Object& o) {
     });
 }
 
+// What the real kernel refuses, refused here too, so that a plan the kernel
+// would reject fails the unit tests: a name in use, a link on a missing
+// master or in a missing namespace, an address on a missing link, a route
+// through a gateway that no address of its device reaches, IPv6 on a link
+// whose MTU is below 1280.
+std::string FakeKernel::refusal(const Object& o) const {
+    auto links_named = [&](const std::string& ns, const std::string& name) {
+        const Link* found = nullptr;
+        for (auto& [k, x] : state.objects)
+            if (auto* l = std::get_if<Link>(&x)) {
+                if (l->ns == ns && l->name == name) found = l;
+                if (!l->peer_name.empty() && l->peer_ns == ns && l->peer_name == name) found = l;
+            }
+        return found;
+    };
+    auto ns_missing = [&](const std::string& ns) { return !ns.empty() && !state.find(ObjectKey{Kind::Netns, ns}); };
+    if (auto* l = std::get_if<Link>(&o)) {
+        if (ns_missing(l->ns) || (!l->peer_ns.empty() && ns_missing(l->peer_ns))) return "No such file or directory";
+        if (links_named(l->ns, l->name) || (!l->peer_name.empty() && links_named(l->peer_ns, l->peer_name)))
+            return "File exists";
+        if (!l->master.empty() && !links_named(l->ns, l->master)) return "No such device";
+    }
+    if (auto* a = std::get_if<Address>(&o)) {
+        auto* l = links_named(a->ns, a->link);
+        if (!l) return "No such device";
+        if (!a->prefix.addr.is_v4() && l->mtu && *l->mtu < 1280) return "Invalid argument (IPv6 needs an MTU of 1280)";
+    }
+    if (auto* r = std::get_if<Route>(&o)) {
+        if (!links_named(r->ns, r->dev)) return "No such device";
+        bool reached = !r->gateway;
+        for (auto& [k, x] : state.objects)
+            if (auto* a = std::get_if<Address>(&x); a && a->ns == r->ns && a->link == r->dev && r->gateway)
+                reached = reached || a->prefix.network().contains(*r->gateway);
+        if (!reached) return "Network is unreachable";
+    }
+    return {};
+}
+
 void FakeKernel::apply(const Change& c) {
     size_t op = ops_++;
     auto what = fmt::format("{} {}", to_string(c.kind()), c.id());
     if (fail_at && op == *fail_at)
         throw KernelError(fmt::format("{}: {}: Invalid argument (injected)", what, to_string(c.action)));
+    auto create = [&](const Object& o) {
+        if (state.find(key_of(o))) throw KernelError(fmt::format("{}: create: File exists", what));
+        if (auto why = refusal(o); !why.empty()) throw KernelError(fmt::format("{}: create: {}", what, why));
+        state.add(o);
+    };
+    auto exists = [&](const Object& o, const char* step) {
+        if (!state.find(key_of(o))) throw KernelError(fmt::format("{}: {}: No such device or address", what, step));
+    };
     log.push_back(c);
     switch (c.action) {
-        case Action::Create:
-            if (state.find(key_of(*c.after)))
-                throw KernelError(fmt::format("{}: create: File exists", what));
+        case Action::Create: create(*c.after); break;
+        case Action::Delete:
+            exists(*c.before, "delete");
+            remove(*c.before);
+            break;
+        case Action::Update:
+            exists(*c.before, "change");
             state.add(*c.after);
             break;
-        case Action::Delete: remove(*c.before); break;
-        case Action::Update: state.add(*c.after); break;
         case Action::Replace:
+            // The executor sends a replacement as its delete half, then a create.
+            exists(*c.before, "delete");
             remove(*c.before);
-            state.add(*c.after);
+            create(*c.after);
             break;
     }
 }

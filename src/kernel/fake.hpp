@@ -32,6 +32,7 @@ public:
 private:
     size_t ops_ = 0;
     void remove(const Object& o);
+    std::string refusal(const Object& o) const;  // why the kernel would refuse to create it, or ""
 };
 
 // DryRunKernel: reads through another kernel and records the changes it is
