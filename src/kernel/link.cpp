@@ -69,12 +69,21 @@ void add(RealKernel& k, const std::string& ns, rtnl_link* l, const std::string& 
 void create_bridge(RealKernel& k, const Link& l) {
     nl::LinkPtr b(rtnl_link_bridge_alloc());
     rtnl_link_set_name(b.get(), l.name.c_str());
-    if (l.mtu) rtnl_link_set_mtu(b.get(), *l.mtu);
     // A fixed MAC from birth (not compared afterwards: changing the MAC of a
     // running gateway would leave the sandboxes' neighbour caches stale).
     set_mac(b.get(), l.mac ? l.mac : naming::bridge_mac(l.name));
     if (l.up) rtnl_link_set_flags(b.get(), IFF_UP);
     add(k, l.ns, b.get(), what(l));
+    // An MTU in the creating request is not "set by the user" for the bridge
+    // driver, which then follows its ports': the bridge goes back to 1500 when
+    // its last port leaves. Set through a change (the kernel skips one to the
+    // value it has, 1500 for a new bridge), it stays.
+    if (l.mtu && *l.mtu != 1500) {
+        auto orig = kernel_link(k.sock(l.ns), l.name, what(l));
+        nl::LinkPtr mtu(rtnl_link_alloc());
+        rtnl_link_set_mtu(mtu.get(), *l.mtu);
+        if (int err = rtnl_link_change(k.sock(l.ns), orig.get(), mtu.get(), 0); err < 0) nl::fail(what(l), "set mtu", err);
+    }
 }
 
 // A bridge port carries frames, it needs no IPv6 of its own: without it the

@@ -1,6 +1,7 @@
 // topo_gen_manifests SEED COUNT DIR: writes COUNT transition cases for the
-// real-kernel test (tests/integration/test_transitions.sh): DIR/<seed>.a.yaml,
-// DIR/<seed>.b.yaml and DIR/<seed>.edits, for seeds SEED … SEED+COUNT-1,
+// real-kernel test (tests/integration/test_transitions.sh): DIR/<seed>.{a,b}.yaml,
+// DIR/<seed>.{a,b}.no-icc (the networks with enable_icc false, one a line)
+// and DIR/<seed>.edits, for seeds SEED … SEED+COUNT-1,
 // the same pairs the unit test makes from those seeds.
 #include <cstdio>
 #include <cstdlib>
@@ -24,8 +25,13 @@ int main(int argc, char** argv) {
         std::vector<std::string> edits;
         auto a = topo::gen::random_spec(rng);
         auto b = topo::gen::edit(a, rng, edits);
-        std::ofstream(fmt::format("{}/{}.a.yaml", dir, seed + i)) << topo::gen::to_yaml(a);
-        std::ofstream(fmt::format("{}/{}.b.yaml", dir, seed + i)) << topo::gen::to_yaml(b);
+        for (auto [side, spec] : {std::pair{"a", &a}, {"b", &b}}) {
+            std::ofstream(fmt::format("{}/{}.{}.yaml", dir, seed + i, side)) << topo::gen::to_yaml(*spec);
+            // The networks whose sandboxes must not reach each other (enable_icc: false).
+            std::ofstream no_icc(fmt::format("{}/{}.{}.no-icc", dir, seed + i, side));
+            for (auto& [name, n] : spec->networks)
+                if (!n.icc) no_icc << name << "\n";
+        }
         std::ofstream(fmt::format("{}/{}.edits", dir, seed + i)) << fmt::format("{}\n", fmt::join(edits, "; "));
     }
     return 0;
