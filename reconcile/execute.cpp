@@ -52,28 +52,34 @@ ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const 
         if (r.ok()) r.failure = e.what();
     }
     if (r.ok()) return r;
-    // Roll back what this run did, newest first. An implied deletion happened
-    // only if the deletion that causes it did (its cause comes after it: a
-    // link's addresses are listed before the link).
+    r.rollback_failures = rollback(kernel, ordered, r.applied);
+    return r;
+}
+
+std::vector<std::string> rollback(Kernel& kernel, const std::vector<Change>& ordered, size_t applied) {
+    std::vector<std::string> failures;
+    // Newest first. An implied deletion happened only if the deletion that
+    // causes it did (its cause comes after it: a link's addresses are listed
+    // before the link).
     std::set<std::string> happened;
-    for (size_t i = 0; i < r.applied; ++i)
+    for (size_t i = 0; i < applied; ++i)
         if (!ordered[i].implied && ordered[i].action != Action::Create)
             happened.insert(fmt::format("{} {}", to_string(ordered[i].kind()), ordered[i].id()));
-    for (size_t i = r.applied; i-- > 0;) {
+    for (size_t i = applied; i-- > 0;) {
         if (nothing_to_undo(ordered[i])) continue;
         if (ordered[i].implied && !happened.count(ordered[i].implied_by)) continue;
         try {
             kernel.apply(undo(ordered[i]));
         } catch (const KernelError& e) {
-            r.rollback_failures.push_back(e.what());
+            failures.push_back(e.what());
         }
     }
     try {
         kernel.settle();
     } catch (const KernelError& e) {
-        r.rollback_failures.push_back(e.what());
+        failures.push_back(e.what());
     }
-    return r;
+    return failures;
 }
 
 }  // namespace topo

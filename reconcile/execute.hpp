@@ -29,5 +29,9 @@ struct ExecuteReport {
 using Progress = std::function<void(const Change&)>;
 
 ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const Progress& done = {});
+// Undo the first `applied` changes of `ordered`, newest first (execute() does
+// it after a failure; apply after a run that did not converge). Returns the
+// kernel's refusals.
+std::vector<std::string> rollback(Kernel& kernel, const std::vector<Change>& ordered, size_t applied);
 
 }  // namespace topo

@@ -1,6 +1,7 @@
 #include "reconcile/reconcile.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <optional>
 #include <set>
@@ -271,6 +272,40 @@ std::vector<std::string> verify(Kernel& kernel, const Desired& desired, const st
         auto line = fmt::format("{} {} {}", to_string(ch.action), to_string(ch.kind()), ch.id());
         for (auto& f : ch.fields) line += " (" + f + ")";
         out.push_back(line);
+    }
+    return out;
+}
+
+namespace {
+// A live object as topo would have set it: a veth's host end gets a random
+// MAC from the kernel each time it is made, which nothing compares.
+Object as_set(Object o) {
+    if (auto* l = std::get_if<Link>(&o); l && l->kind == LinkKind::Veth) l->mac.reset();
+    return o;
+}
+}  // namespace
+
+std::vector<std::string> restored(Kernel& kernel, const Desired& desired, const std::vector<Change>& changes) {
+    Focus f(changes);
+    auto live = kernel.read(f.scope(desired.scope, desired.state, changes));
+    std::vector<std::string> out;
+    std::set<ObjectKey> seen;
+    for (auto& c : changes) {
+        auto key = key_of(c.object());
+        if (!seen.insert(key).second) continue;
+        auto* have = live.find(key);
+        auto what = fmt::format("{} {}", to_string(key.kind), key.id);
+        if (!c.before) {
+            if (have) out.push_back(fmt::format("{}: left over (the run created it)", what));
+            continue;
+        }
+        if (!have) {
+            out.push_back(fmt::format("{}: missing (it was there before the run)", what));
+            continue;
+        }
+        bool replace = false;
+        auto fields = compare(as_set(*c.before), as_set(*have), replace);
+        if (!fields.empty()) out.push_back(fmt::format("{}: {}", what, fmt::join(fields, ", ")));
     }
     return out;
 }

@@ -76,4 +76,9 @@ Computed compute(Kernel& kernel, const PlanInput& in);
 // all of it, or with `changes`, the sandboxes and files those changes touched.
 std::vector<std::string> verify(Kernel& kernel, const Desired& desired, const std::vector<Change>* changes = nullptr);
 
+// After a rollback of `changes`: read back what they touched and list what
+// differs from before the run (each change's `before`, or its absence).
+// Empty: the host is, as far as the run reached, exactly as it was.
+std::vector<std::string> restored(Kernel& kernel, const Desired& desired, const std::vector<Change>& changes);
+
 }  // namespace topo

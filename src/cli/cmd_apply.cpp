@@ -113,26 +113,35 @@ void fail_on_errors(const std::vector<std::string>& errors) {
     throw UserError(msg);
 }
 
+// After a rollback: say whether the host is as it was, proved by reading it
+// back, or exactly what could not be restored. Always throws.
+[[noreturn]] void give_back(Session& s, const Plan& p, const Desired& desired, std::string msg,
+                            const std::vector<std::string>& rollback_failures) {
+    for (auto& f : rollback_failures) msg += "\nrollback: " + f;
+    auto left = restored(*s.kernel, desired, p.changes);
+    if (left.empty() && rollback_failures.empty())
+        throw RolledBack(msg + "\nrolled back this run's changes; read back, the host is as it was");
+    msg += "\nrolled back this run's changes, but the host differs from before the run:";
+    for (auto& l : left) msg += "\n  " + l;
+    throw UserError(msg);
+}
+
 void carry_out(Session& s, const Plan& p, const Desired& desired, const std::function<void()>& after_execute) {
     end_programs(s, removed_sandboxes(p));
     std::optional<trace::Span> t(std::in_place, "execute");
     auto report = execute(*s.kernel, p.changes, [&](const Change& c) {
         if (s.opts.verbose) fmt::print(stderr, "done: {} {} {}\n", to_string(c.action), to_string(c.kind()), c.id());
     });
-    if (!report.ok()) {
-        std::string msg = fmt::format("apply: {}", *report.failure);
-        for (auto& f : report.rollback_failures) msg += "\nrollback: " + f;
-        if (!report.rollback_failures.empty()) throw UserError(msg);
-        throw RolledBack(msg + fmt::format("\nrolled back the {} change(s) of this run; the host is as it was",
-                                           report.applied));
-    }
+    if (!report.ok()) give_back(s, p, desired, fmt::format("apply: {}", *report.failure), report.rollback_failures);
     if (after_execute) after_execute();
     t.emplace("verify");
     auto left = verify(*s.kernel, desired, &p.changes);
     if (!left.empty()) {
+        // The run did all it planned and the host still differs: it is rolled
+        // back as a failed one is, so a failed apply never leaves a host half-way.
         std::string msg = "apply: the host still differs from the manifest after applying:";
         for (auto& l : left) msg += "\n  " + l;
-        throw UserError(msg);
+        give_back(s, p, desired, msg, rollback(*s.kernel, p.changes, p.changes.size()));
     }
 }
 

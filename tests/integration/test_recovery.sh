@@ -77,7 +77,7 @@ rc=0; out=$("$TOPO" apply -f net.yaml -y 2>&1) || rc=$?
 expect_eq "apply fails when the kernel refuses a sysctl" 1 "$rc"
 expect_contains "the error names the object and the kernel's message" \
     "apply: sysctl net/ipv4/ip_forward: open: Read-only file system" "$out"
-expect_contains "and says it rolled back" "; the host is as it was" "$out"
+expect_contains "and says it rolled back, proved by a read-back" "rolled back this run's changes; read back, the host is as it was" "$out"
 expect_eq "the host is exactly as before" "$before" "$(host_snapshot)"
 expect_eq "no record is left of the failed first apply" "" "$(ls "$TOPO_STATE_DIR" | grep -v '\.lock$' || true)"
 umount /proc/sys/net/ipv4/ip_forward

@@ -214,8 +214,28 @@ TEST_CASE("transitions: renaming a network converges in one apply; a failure rol
             break;
         }
         CHECK(fmt::format("{}", fmt::join(r.rollback_failures, "; ")) == "");
+        CHECK(restored(k, c.desired, c.plan.changes).empty());  // the read-back agrees
         CHECK(plan_for(k, &p, a).plan.empty());  // exactly the host it started from
     }
+}
+
+TEST_CASE("rollback: what could not be restored is named by the read-back") {
+    FakeKernel k;
+    Project p = shop();
+    auto a = apply(k, p);
+    p.services.erase("db");
+    auto c = plan_for(k, &p, a);
+    REQUIRE(execute(k, c.plan.changes).ok());
+    // Undo the whole run with the first undo (of the last change) refused.
+    k.fail_at = k.operations();
+    auto failures = rollback(k, c.plan.changes, c.plan.changes.size());
+    REQUIRE(failures.size() == 1);
+    auto& last = c.plan.changes.back();
+    auto left = restored(k, c.desired, c.plan.changes);
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].starts_with(fmt::format("{} {}", to_string(last.kind()), last.id())));
+    // Everything else is back: the removed sandbox, its veth and addresses.
+    CHECK(k.state.find(ObjectKey{Kind::Netns, "shop-db"}));
 }
 
 TEST_CASE("diff: an object of the desired name that is not topo's is a conflict") {
