@@ -145,25 +145,40 @@ void for_each_along(const HostState& desired, const std::string& scope, F&& f) {
 // needs nothing more (its creation comes after its link's).
 void recreate_what_goes_along(const HostState& desired, const HostState& live, DiffResult& r) {
     std::set<std::string> gone;
+    std::vector<const Address*> gone_addresses;
     for (auto& c : r.changes)
-        if (c.before && (c.action == Action::Delete || c.action == Action::Replace)) add_gone_scopes(*c.before, gone);
-    if (gone.empty()) return;
+        if (c.before && (c.action == Action::Delete || c.action == Action::Replace)) {
+            add_gone_scopes(*c.before, gone);
+            if (auto* a = std::get_if<Address>(&*c.before); a && !a->ns.empty()) gone_addresses.push_back(a);
+        }
+    if (gone.empty() && gone_addresses.empty()) return;
     std::map<ObjectKey, Change*> changed;
     for (auto& c : r.changes) changed.emplace(key_of(c.object()), &c);
     std::vector<Change> more;
     std::set<ObjectKey> done;
-    for (auto& scope : gone)
-        for_each_along(desired, scope, [&](const ObjectKey& key, const Object& want) {
+    auto along = [&](const ObjectKey& key, const Object& want) {
             if (!done.insert(key).second) return;
             if (auto it = changed.find(key); it != changed.end()) {
                 if (it->second->action == Action::Update) {
                     it->second->action = Action::Replace;
-                    if (it->second->reason.empty()) it->second->reason = "its link is replaced";
+                    if (it->second->reason.empty()) it->second->reason = "what it sits on is replaced";
                 }
                 return;
             }
-            if (auto* have = live.find(key)) more.push_back({Action::Replace, *have, want, {}, "its link is replaced"});
-        });
+            if (auto* have = live.find(key)) more.push_back({Action::Replace, *have, want, {}, "what it sits on is replaced"});
+    };
+    for (auto& scope : gone) for_each_along(desired, scope, along);
+    // A route through a gateway that only a removed address reached goes with
+    // that address (the kernel flushes it with the address's prefix route):
+    // a sandbox whose address changes within its subnet gets its route again.
+    for (auto* a : gone_addresses) {
+        auto net = a->prefix.network();
+        for (auto it = desired.objects.lower_bound({Kind::Route, a->ns + ":"});
+             it != desired.objects.end() && it->first.kind == Kind::Route && it->first.id.starts_with(a->ns + ":"); ++it) {
+            auto& rt = std::get<Route>(it->second);
+            if (rt.dev == a->link && rt.gateway && net.contains(*rt.gateway)) along(it->first, it->second);
+        }
+    }
     std::move(more.begin(), more.end(), std::back_inserter(r.changes));
 }
 

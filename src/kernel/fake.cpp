@@ -83,8 +83,21 @@ void FakeKernel::remove(const Object& o) {
         gone_links.insert(l->ns + ":" + l->name);
         if (!l->peer_name.empty()) gone_links.insert(l->peer_ns + ":" + l->peer_name);
     }
+    // As the kernel does: a route through a gateway that no address of its
+    // device reaches any more goes with the address that reached it.
+    auto* gone_addr = std::get_if<Address>(&o);
+    auto reached = [&](const Route& r) {
+        for (auto& [k, x] : state.objects)
+            if (auto* a = std::get_if<Address>(&x); a && a->ns == r.ns && a->link == r.dev &&
+                                                     a->prefix.network().contains(*r.gateway))
+                return true;
+        return false;
+    };
     std::erase_if(state.objects, [&](const auto& kv) {
         const Object& x = kv.second;
+        if (auto* r = std::get_if<Route>(&x); r && gone_addr && r->gateway && r->ns == gone_addr->ns &&
+                                              r->dev == gone_addr->link && !reached(*r))
+            return true;
         if (!gone_ns.empty() && namespace_of(x) == gone_ns) return true;
         // As the kernel does: a veth goes with the namespace of its other end.
         if (auto* l = std::get_if<Link>(&x); l && !gone_ns.empty() && l->peer_ns == gone_ns) return true;
