@@ -200,7 +200,11 @@ void Watch::on_files(Clock::time_point now) {
     for (auto& name : seen.sandboxes_gone)
         for (auto& w : projects_)
             if (w.converged && w.converged->find(ObjectKey{Kind::Netns, name})) {
-                w.drifted.sandboxes.insert(name);
+                // A sandbox deleted under its name (`ip netns del`, or a `topo
+                // destroy` beside the watch): what went with it reaches past the
+                // sandbox (the project's shared files, the table's elements, the
+                // state record), so the next run reads everything.
+                w.full = true;
                 w.want("drift", now + o_.debounce, false);
             }
     if (!seen.manifests) return;

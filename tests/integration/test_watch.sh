@@ -122,6 +122,15 @@ wait_log "the mended manifest matches the host" '"result":"unchanged","time":"[^
 # A changed manifest wins over nothing else: plan agrees that the host matches.
 expect_contains "topo plan finds nothing to do" "No changes." "$("$TOPO" plan -f shop.yaml)"
 
+# A destroy beside the watch: the watch builds the project again, whole, with
+# its hosts and resolv.conf files (it once did so without them, "unchanged").
+mark
+check "destroy beside the watch" "$TOPO" destroy -f shop.yaml -y
+wait_log "the watch rebuilds the destroyed project" '"result":"applied","time":"[^"]*","trigger":"drift"'
+expect_contains "whole: topo plan finds nothing to do" "No changes." "$("$TOPO" plan -f shop.yaml)"
+check "web's hosts file is back" test -e /etc/netns/shop-web/hosts
+check "and names db" ip netns exec shop-web getent hosts db
+
 mark
 kill -TERM $WATCH
 rc=0; wait $WATCH || rc=$?
