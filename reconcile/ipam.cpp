@@ -90,9 +90,18 @@ struct Allocator {
         }
         for (auto& [name, n] : in.project->networks) {
             auto& na = out.addressing.networks[name];
+            auto ext = n.external ? in.external.find(name) : in.external.end();
             if (n.ipv4) {
                 na.subnet4 = n.ipv4->subnet.network();
                 na.gateway4 = n.ipv4->gateway.value_or(na.subnet4->first_host());
+            } else if (ext != in.external.end()) {
+                na.subnet4 = ext->second.subnet4;
+                na.gateway4 = ext->second.gateway4;
+                if (!na.subnet4)
+                    error("networks." + name,
+                          fmt::format("the external bridge {} has no IPv4 address to take a subnet from; give the "
+                                      "network ipam.config with the subnet its sandboxes should use",
+                                      n.kernel_name));
             } else if (!n.external) {
                 if ((na.subnet4 = pick_subnet(n, 4))) {
                     taken.push_back(*na.subnet4);
@@ -133,6 +142,8 @@ struct Allocator {
             if (rlast < p.last) p.last = rlast;
         }
         if (auto gw = family == 4 ? na.gateway4 : na.gateway6) p.used.insert(*gw);
+        if (auto ext = in.external.find(n.name); ext != in.external.end())
+            p.used.insert(ext->second.used.begin(), ext->second.used.end());
         if (cfg)
             for (auto& [_, a] : cfg->aux_addresses) p.used.insert(a);
         for (auto& [_, s] : in.project->services)

@@ -52,6 +52,15 @@ struct Addressing {
     bool operator==(const Addressing&) const = default;
 };
 
+// A bridge that topo did not make (an external network), as the kernel has it:
+// where the manifest gives no ipam, its subnet and gateway are the bridge's
+// own address; every address seen on it is left alone.
+struct ExternalBridge {
+    std::optional<Prefix> subnet4;
+    std::optional<IpAddr> gateway4;
+    std::set<IpAddr> used;  // its addresses, its neighbours', ones a probe found
+};
+
 struct IpamInput {
     const Project* project = nullptr;
     Addressing previous;                // from the state file (may be empty)
@@ -64,6 +73,7 @@ struct IpamInput {
     // those addresses are taken for the named ones; a service gone from the
     // manifest keeps its allocations until a full apply removes its sandbox.
     std::set<std::string> only = {};
+    std::map<std::string, ExternalBridge> external = {};  // by network name
 };
 
 struct IpamError {

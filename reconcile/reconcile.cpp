@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <map>
 #include <optional>
 #include <set>
 
@@ -117,6 +118,87 @@ void refuse_network_changes(const std::vector<Change>& changes, std::vector<std:
     }
 }
 
+// The external bridges of a project as the kernel has them (one that is
+// missing is reported by check_references). This project's own addresses on
+// them, which the neighbour tables have seen too, stay its own.
+std::map<std::string, ExternalBridge> external_bridges(Kernel& kernel, const Project& p, const Addressing& previous) {
+    std::map<std::string, ExternalBridge> out;
+    for (auto& [name, n] : p.networks) {
+        if (!n.external || n.driver != Driver::Bridge) continue;
+        auto facts = kernel.bridge_facts(bridge_name(p, n));
+        if (!facts) continue;
+        auto& e = out[name];
+        for (auto& a : facts->addresses) {
+            if (a.addr.is_v4() && !e.subnet4) e.subnet4 = a.network(), e.gateway4 = a.addr;
+            e.used.insert(a.addr);
+        }
+        e.used.insert(facts->neighbours.begin(), facts->neighbours.end());
+        for (auto& [key, ea] : previous.endpoints)
+            if (key.second == name && ea.v4) e.used.erase(*ea.v4);
+    }
+    return out;
+}
+
+// A bridge this run removes must have no ports but this project's: another
+// project attached to it as an external network, or a user's link, would be
+// cut off (Docker: "network has active endpoints").
+void refuse_busy_bridges(Kernel& kernel, const std::string& project, const std::vector<Change>& changes,
+                         std::vector<std::string>& errors) {
+    for (auto& c : changes) {
+        if (c.action != Action::Delete || c.kind() != Kind::Bridge) continue;
+        auto facts = kernel.bridge_facts(c.id());
+        if (!facts) continue;
+        std::vector<std::string> others;
+        for (auto& port : facts->ports) {
+            if (naming::owned_by(port.marker, project)) continue;
+            auto rest = std::string_view(port.marker).substr(std::min(port.marker.size(), naming::marker_prefix.size()));
+            if (port.marker.starts_with(naming::marker_prefix))
+                others.push_back(fmt::format("{} (project {})", port.name, rest.substr(0, rest.find('/'))));
+            else
+                others.push_back(fmt::format("{} (not topo's)", port.name));
+        }
+        if (!others.empty())
+            errors.push_back(fmt::format("bridge {} still has endpoints that are not this project's: {}; remove them "
+                                         "first (destroy the other project, or detach them), or pass --force to cut "
+                                         "them off",
+                                         c.id(), fmt::join(others, ", ")));
+    }
+}
+
+// Addresses handed out afresh on an external bridge are probed first; one that
+// answers is taken by someone else: IPAM runs again without it. A static one
+// that answers is an error.
+IpamResult allocate_probed(Kernel& kernel, IpamInput& ii) {
+    auto ipam = allocate(ii);
+    const Project& p = *ii.project;
+    for (int round = 0; round < 16 && ipam.errors.empty(); ++round) {
+        bool again = false;
+        for (auto& [key, ea] : ipam.addressing.endpoints) {
+            auto ext = ii.external.find(key.second);
+            if (ext == ii.external.end() || !ea.v4) continue;
+            auto* before = ii.previous.endpoint(key.first, key.second);
+            if (before && before->v4 == ea.v4) continue;  // its own, from an earlier run
+            auto& n = p.networks.at(key.second);
+            if (!kernel.address_in_use(bridge_name(p, n), *ea.v4)) continue;
+            const Endpoint* e = nullptr;
+            for (auto& x : p.services.at(key.first).endpoints)
+                if (x.network == key.second) e = &x;
+            if (e && e->ipv4_address) {
+                ipam.errors.push_back({fmt::format("services.{}.networks.{}.ipv4_address", key.first, key.second),
+                                       fmt::format("{} is in use on bridge {} (something answers ARP for it); "
+                                                   "choose another address",
+                                                   ea.v4->str(), bridge_name(p, n))});
+                continue;
+            }
+            ext->second.used.insert(*ea.v4);
+            again = true;
+        }
+        if (!again) break;
+        ipam = allocate(ii);
+    }
+    return ipam;
+}
+
 }  // namespace
 
 Computed compute(Kernel& kernel, const PlanInput& in) {
@@ -136,9 +218,10 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
             previous = recover_addressing(kernel.read(read_scope(*in.project)), in.project->name, in.project);
         }
         // Addresses first: they are part of what the kernel should hold.
+        auto external = external_bridges(kernel, *in.project, previous);
         IpamInput ii{in.project, std::move(previous), kernel.host_routes(), in.other_subnets, in.other_ports,
-                     in.services};
-        auto ipam = (trace::Span("ipam"), allocate(ii));
+                     in.services, std::move(external)};
+        auto ipam = (trace::Span("ipam"), allocate_probed(kernel, ii));
         for (auto& e : ipam.errors) c.errors.push_back(fmt::format("{}: {}", e.path, e.message));
         c.addressing = std::move(ipam.addressing);
         if (!c.errors.empty()) return c;
@@ -176,6 +259,7 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
                                          : diff(c.desired.state, c.live));
     c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());
     if (!in.services.empty()) refuse_network_changes(d.changes, c.errors);
+    if (!in.force) refuse_busy_bridges(kernel, project, d.changes, c.errors);
     c.plan.project = project;
     c.plan.host = in.host;
     trace::Span t("order plan");

@@ -60,6 +60,9 @@ struct PlanInput {
     // published ports, and a network is only created, never changed: a
     // change that would touch the other sandboxes is refused.
     std::set<std::string> services;
+    // Remove a bridge even when other projects' sandboxes (or anything else)
+    // are still attached to it (`destroy --force`); without it, that is an error.
+    bool force = false;
 };
 
 struct Computed {

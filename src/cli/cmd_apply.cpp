@@ -279,6 +279,7 @@ int cmd_destroy(const Options& o) {
             s.project_name, o.state_dir, c.live.objects.size(), s.project_name));
     }
     print_plan(o, c.plan);
+    fail_on_errors(c.errors);  // a network others are attached to, without --force
     if (o.dry_run) return 0;
     if (!c.plan.empty()) {
         if (!confirm(o, fmt::format("Destroy project {}?", s.project_name).c_str()))

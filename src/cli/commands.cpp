@@ -84,10 +84,12 @@ int run(int argc, char** argv) {
                       "`docker compose up SERVICE`; without -f: a plan saved with `topo plan --out`");
     apply->add_flag("--dry-run", o.dry_run, "Print the plan and stop");
     apply->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");
+    apply->add_flag("--force", o.force, "Remove networks even when other projects' sandboxes are attached to them");
     auto* destroy = app.add_subcommand("destroy", "Remove everything topo made for a project");
     destroy->add_flag("--dry-run", o.dry_run, "Print the plan and stop");
     destroy->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");
     destroy->add_flag("--collect", o.collect, "Remove objects marked as the project's even with no state record");
+    destroy->add_flag("--force", o.force, "Remove networks even when other projects' sandboxes are attached to them");
     destroy->add_flag("--kill{SIGTERM}", o.kill_signal,
                       "End the programs running in the sandboxes first: SIGNAL (default SIGTERM), then SIGKILL "
                       "after --timeout, as `docker compose down` stops containers");

@@ -189,6 +189,16 @@ void FakeKernel::signal(const Process& p, int) {
     for (auto& [ns, ps] : running) std::erase_if(ps, [&](const Process& x) { return x.pid == p.pid; });
 }
 
+std::optional<BridgeFacts> FakeKernel::bridge_facts(const std::string& name) {
+    auto it = bridges.find(name);
+    if (it == bridges.end()) return std::nullopt;
+    auto facts = it->second;
+    // Its ports as the fake host has them: veths whose master it is.
+    for (auto& [k, o] : state.objects)
+        if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && l->master == name) facts.ports.push_back({l->name, l->owner});
+    return facts;
+}
+
 std::vector<std::string> FakeKernel::projects() {
     std::set<std::string> names;
     for (auto& [k, o] : state.objects) {

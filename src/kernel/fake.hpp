@@ -4,7 +4,9 @@
 // EEXIST, and a failure can be injected at the N-th operation.
 #pragma once
 
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,14 @@ public:
     std::map<std::string, std::vector<Process>> running;
     std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) override;
     void signal(const Process& p, int signal) override;
+    // Foreign bridges' facts, and addresses that answer a probe on a bridge.
+    std::map<std::string, BridgeFacts> bridges;
+    std::map<std::string, std::set<IpAddr>> answering;
+    std::optional<BridgeFacts> bridge_facts(const std::string& name) override;
+    bool address_in_use(const std::string& bridge, const IpAddr& a) override {
+        auto it = answering.find(bridge);
+        return it != answering.end() && it->second.count(a);
+    }
 
 private:
     size_t ops_ = 0;
@@ -50,6 +60,8 @@ public:
         return real_.processes(sandboxes);
     }
     void signal(const Process&, int) override {}
+    std::optional<BridgeFacts> bridge_facts(const std::string& name) override { return real_.bridge_facts(name); }
+    bool address_in_use(const std::string& bridge, const IpAddr& a) override { return real_.address_in_use(bridge, a); }
 
 private:
     Kernel& real_;

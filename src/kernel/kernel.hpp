@@ -58,6 +58,17 @@ struct Process {
     uint64_t netns = 0;   // the namespace's inode, to refuse a pid reused since
 };
 
+// What a bridge that topo did not make holds (an external network): its own
+// addresses, the neighbours it has seen, and its ports' markers.
+struct BridgeFacts {
+    std::vector<Prefix> addresses;
+    std::vector<IpAddr> neighbours;
+    struct Port {
+        std::string name, marker;  // marker: its ifalias, "" for one without
+    };
+    std::vector<Port> ports;
+};
+
 class Kernel {
 public:
     virtual ~Kernel() = default;
@@ -80,6 +91,11 @@ public:
     // Send `signal` to a process that processes() found, if it is still that
     // process in that namespace. Throws KernelError.
     virtual void signal(const Process& p, int signal) = 0;
+    // A host bridge's facts; nullopt when there is no such bridge.
+    virtual std::optional<BridgeFacts> bridge_facts(const std::string& name) = 0;
+    // Whether something on the bridge answers for `a` (IPv4: an RFC 5227 ARP
+    // probe), before topo hands the address to a sandbox on a shared bridge.
+    virtual bool address_in_use(const std::string& bridge, const IpAddr& a) = 0;
 };
 
 }  // namespace topo

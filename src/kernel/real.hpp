@@ -42,6 +42,8 @@ public:
     void settle() override;
     std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) override;
     void signal(const Process& p, int signal) override;
+    std::optional<BridgeFacts> bridge_facts(const std::string& name) override;
+    bool address_in_use(const std::string& bridge, const IpAddr& a) override;
 
     // The route socket of a namespace ("" = the one topo started in).
     nl_sock* sock(const std::string& ns);

@@ -597,3 +597,30 @@ TEST_CASE("a targeted run (apply -f F SERVICE...): only the named services' sand
                                                    "its services, or none to apply all of it"});
     }
 }
+
+TEST_CASE("external networks: an address from the bridge's subnet that no neighbour and no probe claims") {
+    FakeKernel k;
+    Link ext;
+    ext.kind = LinkKind::Bridge;
+    ext.name = "br-ext";
+    k.state.add(ext);
+    k.bridges["br-ext"] = BridgeFacts{{pfx("10.99.0.1/24")}, {ip("10.99.0.2")}, {}};
+    k.answering["br-ext"] = {ip("10.99.0.3")};
+    Project p;
+    p.name = "ea";
+    p.networks["lan"] = bridge_net("lan");
+    p.networks["lan"].external = true;
+    p.networks["lan"].kernel_name = "br-ext";
+    p.services["web"] = svc("web", {ep("lan")});
+    auto c = plan_for(k, &p);
+    REQUIRE(c.errors.empty());
+    CHECK(c.addressing.endpoint("web", "lan")->v4 == ip("10.99.0.4"));
+    CHECK(c.addressing.networks.at("lan").gateway4 == ip("10.99.0.1"));
+    REQUIRE(execute(k, c.plan.changes).ok());
+    // Its own address, seen by the bridge since and answering, stays its own.
+    k.bridges["br-ext"].neighbours.push_back(ip("10.99.0.4"));
+    k.answering["br-ext"].insert(ip("10.99.0.4"));
+    auto again = plan_for(k, &p, c.addressing);
+    CHECK(again.plan.empty());
+    CHECK(again.addressing.endpoint("web", "lan")->v4 == ip("10.99.0.4"));
+}
