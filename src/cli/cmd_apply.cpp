@@ -49,18 +49,6 @@ std::vector<std::string> removed_sandboxes(const Plan& p) {
     return out;
 }
 
-int signal_number(const std::string& name) {
-    static const std::map<std::string, int> names = {
-        {"TERM", SIGTERM}, {"INT", SIGINT}, {"KILL", SIGKILL}, {"HUP", SIGHUP}, {"QUIT", SIGQUIT},
-        {"USR1", SIGUSR1}, {"USR2", SIGUSR2}};
-    auto n = name.starts_with("SIG") ? name.substr(3) : name;
-    if (auto it = names.find(n); it != names.end()) return it->second;
-    char* end = nullptr;
-    long v = std::strtol(n.c_str(), &end, 10);
-    if (!n.empty() && !*end && v > 0 && v < 65) return int(v);
-    throw UserError(fmt::format("--kill={}: not a signal; use a name such as SIGTERM, SIGINT or SIGKILL, or a number", name));
-}
-
 std::string list_processes(const std::map<std::string, std::vector<Process>>& running) {
     std::string out;
     for (auto& [box, ps] : running)
@@ -76,14 +64,14 @@ void end_programs(Session& s, const std::vector<std::string>& boxes) {
     if (boxes.empty()) return;
     auto running = s.kernel->processes(boxes);
     if (running.empty()) return;
-    if (s.opts.kill_signal.empty()) {
+    if (!s.opts.kill_signal) {
         fmt::print(stderr,
                    "topo: warning: programs still run in sandboxes that go; they keep running without "
                    "a network (`topo destroy --kill` ends them first):{}\n",
                    list_processes(running));
         return;
     }
-    int sig = signal_number(s.opts.kill_signal);
+    int sig = s.opts.kill_signal;
     using clock = std::chrono::steady_clock;
     for (int round = 0; round < 2 && !running.empty(); ++round) {
         for (auto& [box, ps] : running)

@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <iostream>
 #include <utility>
+#include <csignal>
+#include <map>
+
 #include <fmt/format.h>
 
 #include "cli/commands_impl.hpp"
@@ -50,6 +53,19 @@ std::chrono::milliseconds parse_duration(const char* option, const std::string& 
     throw CLI::ValidationError(option, fmt::format("{}: use a whole number with ms, s, m or h (e.g. 500ms, 60s)", s));
 }
 
+// SIGTERM, TERM or 15.
+int parse_signal(const std::string& name) {
+    static const std::map<std::string, int> names = {
+        {"TERM", SIGTERM}, {"INT", SIGINT}, {"KILL", SIGKILL}, {"HUP", SIGHUP}, {"QUIT", SIGQUIT},
+        {"USR1", SIGUSR1}, {"USR2", SIGUSR2}};
+    auto n = name.starts_with("SIG") ? name.substr(3) : name;
+    if (auto it = names.find(n); it != names.end()) return it->second;
+    char* end = nullptr;
+    long v = std::strtol(n.c_str(), &end, 10);
+    if (!n.empty() && !*end && v > 0 && v < 65) return int(v);
+    throw UserError(fmt::format("--kill={}: not a signal; use a name such as SIGTERM, SIGINT or SIGKILL, or a number", name));
+}
+
 void print_error(const std::string& msg) { fmt::print(stderr, "topo: error: {}\n", msg); }
 
 }  // namespace
@@ -65,7 +81,7 @@ void leave(int rc) {
 int run(int argc, char** argv) {
     Options o;
     std::string format = "text", lock_timeout = "30s", log_format = "text", interval = "60s", debounce = "200ms",
-                kill_timeout = "10s";
+                kill_timeout = "10s", kill_signal;
     CLI::App app{"topo: Docker's container networking, declarative and standalone.\n"
                  "Write a Compose-like manifest, then `topo plan -f net.yaml` and `topo apply -f net.yaml`."};
     app.name("topo");
@@ -90,7 +106,7 @@ int run(int argc, char** argv) {
     destroy->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");
     destroy->add_flag("--collect", o.collect, "Remove objects marked as the project's even with no state record");
     destroy->add_flag("--force", o.force, "Remove networks even when other projects' sandboxes are attached to them");
-    destroy->add_flag("--kill{SIGTERM}", o.kill_signal,
+    destroy->add_flag("--kill{SIGTERM}", kill_signal,
                       "End the programs running in the sandboxes first: SIGNAL (default SIGTERM), then SIGKILL "
                       "after --timeout, as `docker compose down` stops containers");
     destroy->add_option("--timeout", kill_timeout, "How long --kill waits before SIGKILL (default 10s)");
@@ -119,6 +135,7 @@ int run(int argc, char** argv) {
         o.interval = parse_duration("--interval", interval);
         o.debounce = parse_duration("--debounce", debounce);
         o.kill_timeout = parse_duration("--timeout", kill_timeout);
+        if (!kill_signal.empty()) o.kill_signal = parse_signal(kill_signal);
         o.log_json = log_format == "json";
         if (std::getenv("NO_COLOR") || !::isatty(STDOUT_FILENO)) o.color = false;
         if (*version) return fmt::print("topo {}\n", TOPO_VERSION), 0;
