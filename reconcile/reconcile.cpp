@@ -144,13 +144,19 @@ std::map<std::string, ExternalBridge> external_bridges(Kernel& kernel, const Pro
 // cut off (Docker: "network has active endpoints").
 void refuse_busy_bridges(Kernel& kernel, const std::string& project, const std::vector<Change>& changes,
                          std::vector<std::string>& errors) {
+    // Ports this run removes are not in the way (a veth a killed run left
+    // before marking it is the project's by its generated name).
+    std::set<std::string> going;
+    for (auto& c : changes)
+        if (auto* l = c.before ? std::get_if<Link>(&*c.before) : nullptr; l && l->ns.empty() && !c.after)
+            going.insert(l->name);
     for (auto& c : changes) {
         if (c.action != Action::Delete || c.kind() != Kind::Bridge) continue;
         auto facts = kernel.bridge_facts(c.id());
         if (!facts) continue;
         std::vector<std::string> others;
         for (auto& port : facts->ports) {
-            if (naming::owned_by(port.marker, project)) continue;
+            if (naming::owned_by(port.marker, project) || going.count(port.name)) continue;
             auto rest = std::string_view(port.marker).substr(std::min(port.marker.size(), naming::marker_prefix.size()));
             if (port.marker.starts_with(naming::marker_prefix))
                 others.push_back(fmt::format("{} (project {})", port.name, rest.substr(0, rest.find('/'))));
@@ -389,6 +395,11 @@ std::vector<std::string> restored(Kernel& kernel, const Desired& desired, const 
         }
         bool replace = false;
         auto fields = compare(as_set(*c.before), as_set(*have), replace);
+        if (fields.size() > 8) {  // 60,000 port elements are not a message
+            auto more = fields.size() - 8;
+            fields.resize(8);
+            fields.push_back(fmt::format("and {} more", more));
+        }
         if (!fields.empty()) out.push_back(fmt::format("{}: {}", what, fmt::join(fields, ", ")));
     }
     return out;

@@ -8,15 +8,20 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fmt/format.h>
 #include <functional>
 #include <memory>
+#include <set>
+#include <thread>
 #include <vector>
+
 
 #include "kernel/kernel.hpp"
 #include "kernel/nft_build.hpp"
@@ -58,10 +63,13 @@ struct Socket {
 // A batch of nf_tables messages, sent as one transaction.
 class Batch {
 public:
-    // Not zeroed: the 4 MiB (room for ~20,000 elements) are mapped but only
-    // the pages written are touched (zeroing them all cost ~2 ms per apply).
-    explicit Batch(Socket& s) : s_(s), buf_(new char[size]) {
-        b_ = mnl_nlmsg_batch_start(buf_.get(), size);
+    // Not zeroed: the 64 MiB (room for every port of both protocols, twice)
+    // are mapped but only the pages written are touched (zeroing even 4 MiB
+    // cost ~2 ms per apply). libmnl lets the message that crosses the limit
+    // be written whole before it says so: the buffer has a message's room
+    // beyond it (one message holds at most 256 elements, well under 1 MiB).
+    explicit Batch(Socket& s) : s_(s), buf_(new char[limit + margin]) {
+        b_ = mnl_nlmsg_batch_start(buf_.get(), limit);
         nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(b_)), s_.seq++);
         mnl_nlmsg_batch_next(b_);
     }
@@ -79,6 +87,13 @@ public:
     void commit(const std::string& what) {
         nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(b_)), s_.seq++);
         mnl_nlmsg_batch_next(b_);
+        // A transaction is one message to the kernel, which refuses one larger
+        // than the socket's send buffer (EMSGSIZE): grow it to fit, as nft does.
+        // And one ack a message comes back, each an skb of ~1 KiB against the
+        // receive buffer: without room for them all, the read fails with
+        // ENOBUFS after the kernel has committed.
+        grow_buffer(SO_SNDBUF, SO_SNDBUFFORCE, int(mnl_nlmsg_batch_size(b_)) + 4096, what);
+        grow_buffer(SO_RCVBUF, SO_RCVBUFFORCE, count_ * 2048 + (1 << 16), what);
         if (mnl_socket_sendto(s_.nl, mnl_nlmsg_batch_head(b_), mnl_nlmsg_batch_size(b_)) < 0)
             throw KernelError(fmt::format("{}: send: {}", what, std::strerror(errno)));
         int acks = 0, error = 0;
@@ -99,7 +114,15 @@ public:
     }
 
 private:
-    static constexpr size_t size = 1 << 22;
+    void grow_buffer(int get, int force, int need, const std::string& what) {
+        int have = 0;
+        socklen_t len = sizeof have;
+        int fd = mnl_socket_get_fd(s_.nl);
+        if (::getsockopt(fd, SOL_SOCKET, get, &have, &len) == 0 && have < need &&
+            ::setsockopt(fd, SOL_SOCKET, force, &need, sizeof need) != 0)
+            throw KernelError(fmt::format("{}: a socket buffer of {} bytes: {}", what, need, std::strerror(errno)));
+    }
+    static constexpr size_t limit = size_t(64) << 20, margin = size_t(1) << 20;
     Socket& s_;
     std::unique_ptr<char[]> buf_;
     mnl_nlmsg_batch* b_;
@@ -216,7 +239,11 @@ std::optional<NftTable> read(const std::string& name) {
     });
     if (err < 0) throw KernelError(fmt::format("{}: list tables: {}", what, std::strerror(-err)));
     if (!found) return std::nullopt;
-    dump(s, NFT_MSG_GETCHAIN, nullptr, [&](const nlmsghdr* h) {
+    // A dump that fails half-way would read as a table with less in it.
+    auto checked = [&](const char* step, int rc) {
+        if (rc < 0) throw KernelError(fmt::format("{}: {}: {}", what, step, std::strerror(-rc)));
+    };
+    checked("list chains", dump(s, NFT_MSG_GETCHAIN, nullptr, [&](const nlmsghdr* h) {
         std::unique_ptr<nftnl_chain, decltype(&nftnl_chain_free)> c(nftnl_chain_alloc(), nftnl_chain_free);
         if (nftnl_chain_nlmsg_parse(h, c.get()) < 0 || name != nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE)) return;
         NftChain ch;
@@ -227,9 +254,9 @@ std::optional<NftTable> read(const std::string& name) {
                 : hook == NF_INET_POST_ROUTING ? "postrouting" : hook == NF_INET_FORWARD ? "forward" : "other";
         ch.priority = nftnl_chain_get_s32(c.get(), NFTNL_CHAIN_PRIO);
         t.chains.push_back(ch);
-    });
+    }));
     std::sort(t.chains.begin(), t.chains.end(), [](auto& a, auto& b) { return a.name < b.name; });
-    dump(s, NFT_MSG_GETSET, [&](nlmsghdr* h) {
+    checked("list sets", dump(s, NFT_MSG_GETSET, [&](nlmsghdr* h) {
         auto* set = nftnl_set_alloc();
         nftnl_set_set_str(set, NFTNL_SET_TABLE, name.c_str());
         nftnl_set_nlmsg_build_payload(h, set);
@@ -242,12 +269,16 @@ std::optional<NftTable> read(const std::string& name) {
         uint32_t data_len = nftnl_set_is_set(set.get(), NFTNL_SET_DATA_LEN) ? nftnl_set_get_u32(set.get(), NFTNL_SET_DATA_LEN) : 0;
         ns.layout = layout_of(nftnl_set_get_u32(set.get(), NFTNL_SET_KEY_LEN), data_len);
         t.sets[ns.name] = ns;
-    });
-    for (auto& entry : t.sets) {
-        // Named references, not structured bindings: clang 14 cannot capture those.
-        const std::string& sname = entry.first;
-        NftSet& ns = entry.second;
-        dump(s, NFT_MSG_GETSETELEM, [&](nlmsghdr* h) {
+    }));
+    // A set's elements come in many messages, and the kernel walks its hash
+    // table afresh for each, skipping what the earlier ones held. While the
+    // table is being resized (the kernel does it in the background after a
+    // large insertion) that walk can skip elements: a large set read right
+    // after topo added thousands to it came back short now and then. So a
+    // large set is read until two reads agree.
+    auto elements_of = [&](const std::string& sname, NftSet& ns) {
+        std::set<std::string> out;
+        checked("list elements", dump(s, NFT_MSG_GETSETELEM, [&](nlmsghdr* h) {
             auto* set = nftnl_set_alloc();
             nftnl_set_set_str(set, NFTNL_SET_TABLE, name.c_str());
             nftnl_set_set_str(set, NFTNL_SET_NAME, sname.c_str());
@@ -261,12 +292,27 @@ std::optional<NftTable> read(const std::string& name) {
                 uint32_t klen = 0, dlen = 0;
                 const void* k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
                 const void* d = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA) ? nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen) : nullptr;
-                ns.elements.insert(decode_element(ns.layout, k, klen, d, dlen));
+                out.insert(decode_element(ns.layout, k, klen, d, dlen));
             }
             nftnl_set_elems_iter_destroy(it);
-        });
+        }));
+        return out;
+    };
+    for (auto& entry : t.sets) {
+        // Named references, not structured bindings: clang 14 cannot capture those.
+        const std::string& sname = entry.first;
+        NftSet& ns = entry.second;
+        auto got = elements_of(sname, ns);
+        for (int tries = 0; got.size() > 2048; ++tries) {
+            auto again = elements_of(sname, ns);
+            if (again == got) break;
+            if (tries == 20) throw KernelError(fmt::format("{}: set {} changed while it was read, 20 times", what, sname));
+            got = std::move(again);
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        ns.elements.insert(got.begin(), got.end());
     }
-    dump(s, NFT_MSG_GETRULE, [&](nlmsghdr* h) {
+    checked("list rules", dump(s, NFT_MSG_GETRULE, [&](nlmsghdr* h) {
         auto* r = nftnl_rule_alloc();
         nftnl_rule_set_str(r, NFTNL_RULE_TABLE, name.c_str());
         nftnl_rule_nlmsg_build_payload(h, r);
@@ -278,7 +324,7 @@ std::optional<NftTable> read(const std::string& name) {
         rule.chain = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
         rule.text = rule_text(r.get());
         t.rules.push_back(rule);
-    });
+    }));
     return t;
 }
 

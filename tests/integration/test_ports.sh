@@ -208,4 +208,34 @@ expect_eq "app's new port answers" "hello from 198.51.100.2" "$(world_tcp 198.51
 kill $(jobs -p) 2>/dev/null || true
 check "destroy" "$TOPO" destroy -f net.yaml
 expect_eq "nothing of the project is left in the ruleset" "" "$(nft list ruleset)"
+
+# Large ranges: a transaction larger than the socket's buffers, and one that
+# once overflowed the batch buffer (SIGSEGV). Each is one transaction.
+wide() {
+    cat > wide.yaml <<YAML
+name: wide
+networks:
+  n: {ipam: {config: [{subnet: 10.40.9.0/24}]}}
+services:
+  big:
+    networks: [n]
+    ports: [$1]
+YAML
+}
+elements() { nft -j list map inet topo-wide ports | python3 -c 'import json,sys; print(sum(len(x["map"].get("elem", [])) for x in json.load(sys.stdin)["nftables"] if "map" in x))'; }
+wide '"1-6000:1-6000"'
+check "6000 published ports apply (once: Message too long)" "$TOPO" apply -f wide.yaml -y
+expect_eq "all 6000 are in the map" 6000 "$(elements)"
+serve wide-big tcp 5999
+wait_listening wide-big 1
+expect_eq "the 5999th answers from the world" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:5999)"
+wide '"1-60000:1-60000", "1-60000:1-60000/udp"'
+check "120,000 published ports apply (once: SIGSEGV)" "$TOPO" apply -f wide.yaml -y
+expect_eq "all 120,000 are in the map" 120000 "$(elements)"
+check "and the next plan is empty" "$TOPO" plan -f wide.yaml --detailed-exitcode
+wide '"1-6000:1-6000"'
+check "back to 6000 in one apply" "$TOPO" apply -f wide.yaml -y
+expect_eq "6000 in the map" 6000 "$(elements)"
+kill $(jobs -p) 2>/dev/null || true
+check "destroy" "$TOPO" destroy -f wide.yaml -y
 finish
