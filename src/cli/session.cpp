@@ -42,6 +42,11 @@ Session Session::open(const Options& opts, bool need_manifest, bool read_host_ea
     } else if (need_manifest) {
         throw UserError("no manifest given; pass one with -f FILE");
     } else if (!opts.project.empty()) {
+        // It names the state record and the lock file: "../x" must not.
+        if (!manifest::valid_project(opts.project))
+            throw UserError(fmt::format("--project {}: not a valid project name: use a-z, 0-9, _ and -, at most 32 "
+                                        "characters, starting with a letter or digit",
+                                        opts.project));
         s.project_name = opts.project;
         s.host = opts.host;
     } else {

@@ -2,9 +2,15 @@
 // cross-checks. Several files are merged first with Compose's rules.
 #include "manifest/manifest.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -13,6 +19,17 @@
 #include "manifest/parsers.hpp"
 
 namespace topo::manifest {
+
+// [a-z0-9][a-z0-9_-]*, at most 32 characters.
+bool valid_project(const std::string& s) {
+    auto ok = [](char c, bool first) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (!first && (c == '_' || c == '-'));
+    };
+    if (s.empty() || s.size() > 32) return false;
+    for (size_t i = 0; i < s.size(); ++i)
+        if (!ok(s[i], i == 0)) return false;
+    return true;
+}
 
 namespace {
 
@@ -32,16 +49,6 @@ std::string default_name(const std::string& file, bool by_file) {
     return out;
 }
 
-// [a-z0-9][a-z0-9_-]*, at most 32 characters.
-bool valid_project(const std::string& s) {
-    auto ok = [](char c, bool first) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (!first && (c == '_' || c == '-'));
-    };
-    if (s.empty() || s.size() > 32) return false;
-    for (size_t i = 0; i < s.size(); ++i)
-        if (!ok(s[i], i == 0)) return false;
-    return true;
-}
 
 void parse_hosts(Reader& r, const yaml::Node& n, Project& p) {
     if (!r.is_map(n, "hosts")) return;
@@ -168,12 +175,54 @@ yaml::Node merge(const yaml::Node& base, const yaml::Node& over, const std::stri
     return over;
 }
 
+// A manifest's text: a regular file, or standard input for "-", read up to
+// one byte past the limit (so /dev/zero is refused, not read to the end). A
+// FIFO, a device or a directory is refused by what it is: opened without
+// blocking, so a FIFO nobody writes to does not hang topo.
+bool read_manifest(const std::string& path, std::string& text, std::string& problem) {
+    int fd = path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        problem = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+        return false;
+    }
+    struct Close {
+        int fd;
+        ~Close() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        problem = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+        return false;
+    }
+    if (path != "-" && !S_ISREG(st.st_mode)) {
+        const char* what = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                         : S_ISCHR(st.st_mode) ? "a character device" : S_ISBLK(st.st_mode) ? "a block device"
+                         : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
+        problem = fmt::format("{} is {}; give a manifest file{}, or - to read standard input", path, what,
+                              S_ISDIR(st.st_mode) ? " (topo watch -f DIR takes a directory of them)" : "");
+        return false;
+    }
+    if (path != "-") ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            problem = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+            return false;
+        }
+        if (n == 0) return true;
+        text.append(buf, size_t(n));
+        if (text.size() > max_bytes) return true;  // load_text says how large is too large
+    }
+}
+
 // The file's tree, or undefined with the problem recorded. Its nodes carry
 // the file's index in r.files, which names the file of an error.
 yaml::Node load_text(Reader& r, std::string_view text, const std::string& file) {
     r.files.push_back(file);
     if (text.size() > max_bytes) {
-        r.errors.push_back({{file, 0, 0}, "(document)", fmt::format("the manifest is {} bytes; topo reads at most {} (1 MiB)", text.size(), max_bytes)});
+        r.errors.push_back({{file, 0, 0}, "(document)", fmt::format("the manifest is more than {} bytes (1 MiB), the most topo reads", max_bytes)});
         return {};
     }
     try {
@@ -201,14 +250,13 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
     Reader r;
     yaml::Node merged;
     for (auto& f : files) {
-        std::ifstream in(f);
-        if (!in) {
-            r.errors.push_back({{f, 0, 0}, "(file)", fmt::format("cannot read {}: {}", f, std::strerror(errno))});
+        std::string text, problem;
+        if (!read_manifest(f, text, problem)) {
+            r.files.push_back(f);
+            r.errors.push_back({{f, 0, 0}, "(file)", problem});
             continue;
         }
-        std::stringstream ss;
-        ss << in.rdbuf();
-        auto root = load_text(r, ss.str(), f);
+        auto root = load_text(r, text, f == "-" ? "<stdin>" : f);
         if (root) merged = merged ? merge(merged, root) : root;
     }
     if (!r.errors.empty() || !merged) throw ManifestError(r.errors);

@@ -44,7 +44,12 @@ struct LoadOptions {
 // (its directory, normalized like Compose). Throws ManifestError.
 Project parse(std::string_view text, const std::string& filename, const LoadOptions& opts = {});
 
+// A project name topo accepts ([a-z0-9][a-z0-9_-]*, at most 32 characters):
+// it names state files, lock files and kernel objects.
+bool valid_project(const std::string& s);
+
 // Read, merge (later files override earlier ones, Compose merge rules), validate.
+// "-" is standard input; anything else must be a regular file.
 Project load(const std::vector<std::string>& files, const LoadOptions& opts = {});
 
 }  // namespace topo::manifest

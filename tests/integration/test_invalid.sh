@@ -119,6 +119,24 @@ expect_contains "the first of two errors" "net.yaml:2:15: services.a.ports[0]: p
 expect_contains "the second of two errors" "net.yaml:3:17: services.b.networks.nope: unknown network \"nope\"" "$out"
 expect_contains "and a count" "the manifest has 2 error(s); nothing was changed" "$out"
 
+# Inputs that are not manifest files: refused by what they are, at once.
+expect_error "/dev/zero is refused, not read without end" "/dev/zero is a character device; give a manifest file, or - to read standard input" \
+    "$TOPO" validate -f /dev/zero
+mkfifo fifo
+expect_error "a FIFO nobody writes to is refused without hanging" "fifo is a FIFO; give a manifest file" \
+    timeout 5 "$TOPO" validate -f fifo
+mkdir adir
+expect_error "a directory is named as one" "adir is a directory; give a manifest file (topo watch -f DIR takes a directory of them)" \
+    "$TOPO" plan -f adir
+head -c 1100000 /dev/zero | tr '\0' '#' > huge.yaml
+expect_error "a manifest over 1 MiB is refused" "the manifest is more than 1048576 bytes (1 MiB), the most topo reads" \
+    "$TOPO" validate -f huge.yaml
+check "standard input is read with -f -" bash -c "\"$TOPO\" validate -f - < good.yaml"
+expect_error "a --project that is a path is refused" "--project ../x: not a valid project name" \
+    "$TOPO" destroy --project ../x
+expect_error "and one that looks like an option" "--project -x: not a valid project name" \
+    "$TOPO" destroy --project=-x
+
 expect_eq "after all of them the host is byte-for-byte unchanged" "$before" "$(host_snapshot)"
 "$TOPO" destroy -f good.yaml >/dev/null
 finish
