@@ -303,8 +303,7 @@ TEST_CASE("manifest: invalid manifests are rejected with every error, exactly wo
 TEST_CASE("manifest: a document over 1 MiB is refused before it is parsed") {
     std::string big = "services:\n";
     for (int i = 0; big.size() <= (1 << 20); ++i) big += "  s" + std::to_string(i) + ": {}\n";
-    auto size = std::to_string(big.size());
     CHECK_THROWS_WITH_AS(topo::manifest::parse(big, "big.yaml"),
-                         ("big.yaml: (document): the manifest is " + size + " bytes; topo reads at most 1048576 (1 MiB)").c_str(),
+                         "big.yaml: (document): the manifest is more than 1048576 bytes (1 MiB), the most topo reads",
                          topo::manifest::ManifestError);
 }
