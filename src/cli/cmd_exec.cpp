@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 
+#include "cli/commands.hpp"
 #include "cli/commands_impl.hpp"
 #include "model/naming.hpp"
 
@@ -66,6 +68,7 @@ int cmd_exec(const Options& o) {
     std::vector<char*> argv;
     for (auto& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    ::umask(caller_umask);
     ::execvp(argv[0], argv.data());
     throw UserError(sys_error("exec " + o.command[0]));
 }

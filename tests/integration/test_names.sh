@@ -104,4 +104,20 @@ expect_eq "and db no longer resolves the front alias" "" "$(lookup names-db fron
 
 check "destroy" "$TOPO" destroy -f net.yaml
 expect_eq "no file or directory of the project is left under /etc/netns" "" "$(ls /etc/netns)"
+
+# The caller's umask changes no mode topo gives: under 077 a sandbox's
+# non-root programs can still read its hosts file, under 000 nothing is
+# world-writable; `topo exec` runs the command with the caller's umask.
+modes() { stat -c '%a %n' /etc/netns/names-db /etc/netns/.topo-names /etc/netns/.topo-names/back "$TOPO_STATE_DIR" "$TOPO_STATE_DIR/names.json" | sed "s#$TOPO_STATE_DIR#STATE#" | tr '\n' ' '; }
+want="755 /etc/netns/names-db 755 /etc/netns/.topo-names 644 /etc/netns/.topo-names/back 755 STATE 644 STATE/names.json "
+rm -rf "$TOPO_STATE_DIR"
+check "apply under umask 077" bash -c "umask 077; \"$TOPO\" apply -f net.yaml"
+expect_eq "directories 755, files 644" "$want" "$(modes)"
+check "destroy" "$TOPO" destroy -f net.yaml
+rm -rf "$TOPO_STATE_DIR"
+check "apply under umask 000" bash -c "umask 000; \"$TOPO\" apply -f net.yaml"
+expect_eq "nothing world-writable" "$want" "$(modes)"
+expect_eq "topo exec gives the command the caller's umask" "0077" \
+    "$(bash -c "umask 077; \"$TOPO\" exec -f net.yaml db -- sh -c umask")"
+check "destroy" "$TOPO" destroy -f net.yaml
 finish
