@@ -34,9 +34,9 @@ bool nothing_to_undo(const Change& c) {
 
 }  // namespace
 
-ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const Progress& done) {
+ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const Progress& done, const Stop& stop) {
     ExecuteReport r;
-    for (; r.applied < ordered.size(); ++r.applied) {
+    while (r.applied < ordered.size()) {
         const Change& c = ordered[r.applied];
         try {
             if (auto op = forward(c)) kernel.apply(*op);
@@ -44,7 +44,12 @@ ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const 
             r.failure = e.what();
             break;
         }
+        ++r.applied;
         if (done) done(c);
+        if (auto why = stop ? stop() : std::nullopt) {
+            r.failure = fmt::format("{} after {} of {} changes", *why, r.applied, ordered.size());
+            break;
+        }
     }
     try {
         kernel.settle();

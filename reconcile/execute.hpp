@@ -28,7 +28,12 @@ struct ExecuteReport {
 
 using Progress = std::function<void(const Change&)>;
 
-ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const Progress& done = {});
+// `stop`, asked after each change, ends the run there as a failure with its
+// answer as the reason (a signal: "interrupted by SIGTERM"), rolled back.
+using Stop = std::function<std::optional<std::string>()>;
+
+ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const Progress& done = {},
+                      const Stop& stop = {});
 // Undo the first `applied` changes of `ordered`, newest first (execute() does
 // it after a failure; apply after a run that did not converge). Returns the
 // kernel's refusals.

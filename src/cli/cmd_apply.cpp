@@ -101,6 +101,38 @@ void fail_on_errors(const std::vector<std::string>& errors) {
     throw UserError(msg);
 }
 
+// SIGINT or SIGTERM while a plan is carried out: the change in progress is
+// finished, the run stops there and is rolled back, and topo says so and
+// exits 1, instead of dying half-way without a word. A second signal ends
+// topo at once (the next apply repairs what it left, as after a crash).
+// Where the signals are blocked (topo watch reads them from a signalfd)
+// this changes nothing.
+volatile std::sig_atomic_t got_signal = 0;
+extern "C" void note_signal(int sig) {
+    got_signal = sig;
+    std::signal(sig, SIG_DFL);
+}
+struct Interruption {
+    struct sigaction old_int {}, old_term {};
+    Interruption() {
+        got_signal = 0;
+        struct sigaction sa {};
+        sa.sa_handler = note_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGINT, &sa, &old_int);
+        ::sigaction(SIGTERM, &sa, &old_term);
+    }
+    ~Interruption() {
+        ::sigaction(SIGINT, &old_int, nullptr);
+        ::sigaction(SIGTERM, &old_term, nullptr);
+    }
+    std::optional<std::string> why() const {
+        if (!got_signal) return std::nullopt;
+        return fmt::format("interrupted by {}", got_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+};
+
 // After a rollback: say whether the host is as it was, proved by reading it
 // back, or exactly what could not be restored. Always throws.
 [[noreturn]] void give_back(Session& s, const Plan& p, const Desired& desired, std::string msg,
@@ -117,9 +149,13 @@ void fail_on_errors(const std::vector<std::string>& errors) {
 void carry_out(Session& s, const Plan& p, const Desired& desired, const std::function<void()>& after_execute) {
     end_programs(s, removed_sandboxes(p));
     std::optional<trace::Span> t(std::in_place, "execute");
-    auto report = execute(*s.kernel, p.changes, [&](const Change& c) {
-        if (s.opts.verbose) fmt::print(stderr, "done: {} {} {}\n", to_string(c.action), to_string(c.kind()), c.id());
-    });
+    Interruption interrupted;
+    auto report = execute(
+        *s.kernel, p.changes,
+        [&](const Change& c) {
+            if (s.opts.verbose) fmt::print(stderr, "done: {} {} {}\n", to_string(c.action), to_string(c.kind()), c.id());
+        },
+        [&] { return interrupted.why(); });
     if (!report.ok()) give_back(s, p, desired, fmt::format("apply: {}", *report.failure), report.rollback_failures);
     if (after_execute) after_execute();
     t.emplace("verify");

@@ -95,4 +95,25 @@ check "the stubborn one too" bash -c "! kill -0 $STUBBORN 2>/dev/null"
 expect_error "an unknown signal is refused" "--kill=SIGFOO: not a signal" "$TOPO" destroy -f net.yaml -y --kill=SIGFOO
 wait 2>/dev/null || true
 expect_eq "the host is as it was" "$before" "$(host_snapshot)"
+
+# SIGTERM and SIGINT during an apply: the run stops after the change in
+# progress, is rolled back and read back, and says so; exit 1.
+python3 - > many.yaml <<'PY'
+print("name: many\nnetworks:\n  n:\n    ipam: {config: [{subnet: 10.73.0.0/22}]}\nservices:")
+for i in range(150):
+    print(f"  s{i}:\n    networks: [n]")
+PY
+for sig in TERM INT; do
+    "$TOPO" apply -f many.yaml -y > interrupted.txt 2>&1 &
+    pid=$!
+    # Once the first sandbox exists, the run is carrying out its plan.
+    for i in $(seq 1 200); do [ -e /run/netns/many-s0 ] && break; sleep 0.01; done
+    kill -$sig $pid
+    rc=0; wait $pid || rc=$?
+    out=$(cat interrupted.txt)
+    expect_eq "SIG$sig during apply: exit 1" 1 "$rc"
+    expect_contains "SIG$sig: says where it stopped" "apply: interrupted by SIG$sig after" "$out"
+    expect_contains "SIG$sig: rolled back and proved by a read-back" "rolled back this run's changes; read back, the host is as it was" "$out"
+    expect_eq "SIG$sig: the host is as it was" "$before" "$(host_snapshot)"
+done
 finish
