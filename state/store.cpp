@@ -80,7 +80,12 @@ void StateDir::ensure() const {
 StateDir::Lock StateDir::lock(const std::string& project, std::chrono::milliseconds timeout) {
     ensure();
     auto path = file(project, ".lock");
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // Not through a symbolic link: one put there would have topo create or
+    // open a file anywhere.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && errno == ELOOP)
+        throw StateError(fmt::format("{} is a symbolic link; topo never follows one in its state directory: remove it",
+                                     path));
     if (fd < 0) throw StateError(err("cannot open lock", path));
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {

@@ -1,6 +1,8 @@
 #include "kernel/files.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,9 +12,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "kernel/kernel.hpp"
-#include "state/store.hpp"
 
 namespace topo::files {
 
@@ -43,11 +45,64 @@ std::optional<std::string> read_fd(int fd) {
     return out;
 }
 
-void make_parent(const std::string& path) {
-    std::error_code ec;
-    fs::create_directories(fs::path(path).parent_path(), ec);
-    if (ec) throw KernelError(fmt::format("file {}: mkdir: {}", path, ec.message()));
+// The directory a managed file sits in (<root>/<dir>/<name>: a sandbox's,
+// or the project's shared files'), opened beneath <root> without following
+// a symbolic link: /etc/netns/shop-web pointed at /etc once made topo
+// replace /etc/hosts, and destroy delete it. <root> itself is the admin's
+// (a mount, perhaps) and is opened as it is.
+struct Dir {
+    int root = -1, fd = -1;
+    std::string name;  // the directory's name under root
+    ~Dir() {
+        if (fd >= 0) ::close(fd);
+        if (root >= 0) ::close(root);
+    }
+};
+
+[[noreturn]] void refuse(const std::string& path, const std::string& dir, int err, int root = -1) {
+    struct stat st {};
+    if (root >= 0 && ::fstatat(root, fs::path(dir).filename().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(st.st_mode))
+        err = ELOOP;
+    if (err == ELOOP || err == EXDEV)
+        throw KernelError(fmt::format("file {}: {} is a symbolic link; topo never follows one under its directories: "
+                                      "remove it (it is not topo's)",
+                                      path, dir));
+    if (err == ENOTDIR)
+        throw KernelError(fmt::format("file {}: {} is not a directory; remove it (it is not topo's)", path, dir));
+    throw KernelError(fmt::format("file {}: open {}: {}", path, dir, std::strerror(err)));
 }
+
+// nullopt: the directory is not there (and `create` was not asked for).
+std::unique_ptr<Dir> open_dir(const std::string& path, bool create) {
+    auto parent = fs::path(path).parent_path();
+    auto d = std::make_unique<Dir>();
+    d->name = parent.filename().string();
+    d->root = ::open(parent.parent_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (d->root < 0) {
+        if (errno == ENOENT && !create) return nullptr;
+        if (errno != ENOENT) refuse(path, parent.parent_path().string(), errno);
+        std::error_code ec;
+        fs::create_directories(parent.parent_path(), ec);
+        if (ec) throw KernelError(fmt::format("file {}: mkdir: {}", path, ec.message()));
+        d->root = ::open(parent.parent_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (d->root < 0) refuse(path, parent.parent_path().string(), errno);
+    }
+    if (create && ::mkdirat(d->root, d->name.c_str(), 0755) != 0 && errno != EEXIST)
+        throw KernelError(fmt::format("file {}: mkdir: {}", path, std::strerror(errno)));
+    open_how how{};
+    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    d->fd = int(::syscall(SYS_openat2, d->root, d->name.c_str(), &how, sizeof how));
+    if (d->fd < 0) {
+        if (errno == ENOENT && !create) return nullptr;
+        refuse(path, parent.string(), errno, d->root);
+    }
+    return d;
+}
+
+std::string base(const std::string& path) { return fs::path(path).filename().string(); }
+std::string temp_name(const std::string& path) { return base(path) + ".topo-tmp"; }
 
 }  // namespace
 
@@ -62,13 +117,21 @@ std::optional<std::string> read(const std::string& path) {
 // file costs one more (readlink's EINVAL), and O_NOFOLLOW keeps its open
 // from following a link put there in between.
 std::optional<Entry> read_entry(const std::string& path) {
+    auto dir = open_dir(path, false);
+    if (!dir) return std::nullopt;
+    auto name = base(path);
     for (int attempt = 0; attempt < 2; ++attempt) {  // again if it changed kind between the two calls
         char target[4096];
-        ssize_t n = ::readlink(path.c_str(), target, sizeof target);
+        ssize_t n = ::readlinkat(dir->fd, name.c_str(), target, sizeof target);
         if (n > 0 && size_t(n) < sizeof target) return Entry{"", std::string(target, size_t(n))};
         if (n >= 0 || errno != EINVAL) return std::nullopt;  // not there, or a link too long for a hosts file
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        int fd = ::openat(dir->fd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd >= 0) {
+            struct stat st {};
+            if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {  // a FIFO or a device is not a hosts file
+                ::close(fd);
+                return Entry{"\x01(not a regular file)", ""};
+            }
             auto content = read_fd(fd);
             if (!content) return std::nullopt;
             return Entry{std::move(*content), ""};
@@ -78,39 +141,58 @@ std::optional<Entry> read_entry(const std::string& path) {
     return std::nullopt;
 }
 
-void write_atomic(const std::string& path, const Text& content) {
-    if (auto old = read_entry(path); old && old->link.empty() && content == old->content) return;
-    make_parent(path);
-    try {
-        // Not synced: after a power loss a torn or empty file lacks the marker or
-        // differs from the manifest, and the next apply writes it again.
-        write_file_atomic(path, content.str(), Durability::Replaceable);
-    } catch (const std::exception& e) {
-        throw KernelError(fmt::format("file {}: {}", path, e.what()));
-    }
-}
-
-void link_atomic(const std::string& path, const std::string& target) {
-    if (auto old = read_entry(path); old && old->link == target) return;
-    make_parent(path);
-    auto tmp = temp_path_for(path);
-    ::unlink(tmp.c_str());  // left by a run killed while writing it
-    if (::symlink(target.c_str(), tmp.c_str()) != 0)
-        throw KernelError(fmt::format("file {}: symlink: {}", path, std::strerror(errno)));
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+// Put `make(dir, tmp)`'s result in place of the file by rename, within the directory.
+template <class Make>
+void replace_with(const std::string& path, Make&& make) {
+    auto dir = open_dir(path, true);
+    auto tmp = temp_name(path);
+    ::unlinkat(dir->fd, tmp.c_str(), 0);  // left by a run killed while writing it
+    make(dir->fd, tmp);
+    if (::renameat(dir->fd, tmp.c_str(), dir->fd, base(path).c_str()) != 0) {
         int err = errno;
-        ::unlink(tmp.c_str());
+        ::unlinkat(dir->fd, tmp.c_str(), 0);
         throw KernelError(fmt::format("file {}: rename: {}", path, std::strerror(err)));
     }
 }
 
+void write_atomic(const std::string& path, const Text& content) {
+    if (auto old = read_entry(path); old && old->link.empty() && content == old->content) return;
+    // Not synced: after a power loss a torn or empty file lacks the marker or
+    // differs from the manifest, and the next apply writes it again.
+    replace_with(path, [&](int dir, const std::string& tmp) {
+        int fd = ::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) throw KernelError(fmt::format("file {}: create: {}", path, std::strerror(errno)));
+        auto text = content.str();
+        for (size_t off = 0; off < text.size();) {
+            ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                int err = errno;
+                ::close(fd);
+                ::unlinkat(dir, tmp.c_str(), 0);
+                throw KernelError(fmt::format("file {}: write: {}", path, std::strerror(err)));
+            }
+            off += size_t(n);
+        }
+        ::close(fd);
+    });
+}
+
+void link_atomic(const std::string& path, const std::string& target) {
+    if (auto old = read_entry(path); old && old->link == target) return;
+    replace_with(path, [&](int dir, const std::string& tmp) {
+        if (::symlinkat(target.c_str(), dir, tmp.c_str()) != 0)
+            throw KernelError(fmt::format("file {}: symlink: {}", path, std::strerror(errno)));
+    });
+}
+
 void remove(const std::string& path) {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    auto dir = open_dir(path, false);
+    if (!dir) return;
+    if (::unlinkat(dir->fd, base(path).c_str(), 0) != 0 && errno != ENOENT)
         throw KernelError(fmt::format("file {}: remove: {}", path, std::strerror(errno)));
-    ::unlink(temp_path_for(path).c_str());  // left by a run killed while writing it
-    auto dir = fs::path(path).parent_path();
-    std::error_code ec;
-    if (fs::is_empty(dir, ec)) fs::remove(dir, ec);
+    ::unlinkat(dir->fd, temp_name(path).c_str(), 0);  // left by a run killed while writing it
+    ::unlinkat(dir->root, dir->name.c_str(), AT_REMOVEDIR);  // when it is empty now
 }
 
 }  // namespace topo::files

@@ -208,6 +208,7 @@ bool present(const std::string& path) {
 
 void add_residue(const std::filesystem::path& dir, HostState& out) {
     std::error_code ec;
+    if (std::filesystem::is_symlink(dir, ec)) return;  // not topo's: never followed (kernel/files.cpp)
     if (std::filesystem::is_empty(dir, ec) && !ec) {
         out.add(File{(dir / "hosts").string(), ""});
         return;

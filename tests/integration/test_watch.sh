@@ -127,6 +127,9 @@ expect_contains "topo plan finds nothing to do" "No changes." "$("$TOPO" plan -f
 mark
 check "destroy beside the watch" "$TOPO" destroy -f shop.yaml -y
 wait_log "the watch rebuilds the destroyed project" '"result":"applied","time":"[^"]*","trigger":"drift"'
+# Its first run may be a focused one, from the kernel's events of the veths
+# going, before /run/netns said the sandboxes went: the full run follows.
+for i in $(seq 1 50); do "$TOPO" plan -f shop.yaml --detailed-exitcode >/dev/null 2>&1 && break; sleep 0.1; done
 expect_contains "whole: topo plan finds nothing to do" "No changes." "$("$TOPO" plan -f shop.yaml)"
 check "web's hosts file is back" test -e /etc/netns/shop-web/hosts
 check "and names db" ip netns exec shop-web getent hosts db

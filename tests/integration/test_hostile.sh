@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A hostile or careless host: symbolic links where topo keeps its files are
+# refused by name and never followed; what they point at is left byte for
+# byte as it was. (The decoys live in the test's own directory: the real
+# /etc is never a target, even of a bug.)
+source "$(dirname "$0")/lib.sh"
+enter_test_host "$@"
+
+cat > net.yaml <<'YAML'
+name: hp
+networks:
+  n1: {ipam: {config: [{subnet: 10.74.0.0/24}]}}
+services:
+  web: {networks: [n1]}
+  db: {networks: [n1]}
+YAML
+mkdir decoy && echo precious > decoy/hosts && echo precious > decoy/n1
+decoy() { find decoy -type f -exec sh -c 'echo "$1: $(cat "$1")"' _ {} \; | sort; ls -la decoy | awk '{print $1, $NF}'; }
+kept=$(decoy)
+
+ln -s "$WORK/decoy" /etc/netns/hp-web
+expect_error "a sandbox directory that is a symbolic link is refused, by name" \
+    "file /etc/netns/hp-web/hosts: /etc/netns/hp-web is a symbolic link; topo never follows one under its directories: remove it (it is not topo's)" \
+    "$TOPO" apply -f net.yaml -y
+expect_eq "what it points at is untouched" "$kept" "$(decoy)"
+expect_eq "and nothing of the project was left" "" "$(ip netns list)"
+rm /etc/netns/hp-web
+
+ln -s "$WORK/decoy" /etc/netns/.topo-hp
+expect_error "the project's shared directory as a symbolic link is refused" \
+    "/etc/netns/.topo-hp is a symbolic link; topo never follows one under its directories" \
+    "$TOPO" apply -f net.yaml -y
+expect_eq "what it points at is untouched" "$kept" "$(decoy)"
+rm /etc/netns/.topo-hp
+
+check "without the links, apply works" "$TOPO" apply -f net.yaml -y
+# A link put in place of a sandbox's directory after the apply: destroy
+# refuses to follow it too, and deletes nothing through it.
+mv /etc/netns/hp-db /etc/netns/hp-db.real
+ln -s "$WORK/decoy" /etc/netns/hp-db
+expect_error "destroy does not follow a link put there since" "/etc/netns/hp-db is a symbolic link" \
+    "$TOPO" destroy -f net.yaml -y
+expect_eq "and deletes nothing through it" "$kept" "$(decoy)"
+rm /etc/netns/hp-db && mv /etc/netns/hp-db.real /etc/netns/hp-db
+
+# The state directory: a lock file that is a link is not followed.
+ln -sf "$WORK/decoy/hosts" "$TOPO_STATE_DIR/hp.lock.tmp" && mv "$TOPO_STATE_DIR/hp.lock.tmp" "$TOPO_STATE_DIR/hp.lock"
+expect_error "a lock file that is a symbolic link is refused" "hp.lock is a symbolic link; topo never follows one in its state directory" \
+    "$TOPO" apply -f net.yaml -y
+expect_eq "what it points at is untouched" "$kept" "$(decoy)"
+rm "$TOPO_STATE_DIR/hp.lock"
+check "destroy" "$TOPO" destroy -f net.yaml -y
+expect_eq "nothing is left under /etc/netns" "" "$(ls -A /etc/netns)"
+finish
