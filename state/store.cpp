@@ -78,8 +78,15 @@ void StateDir::ensure() const {
 }
 
 StateDir::Lock StateDir::lock(const std::string& project, std::chrono::milliseconds timeout) {
+    return take(file(project, ".lock"), fmt::format("project {}", project), timeout);
+}
+
+StateDir::Lock StateDir::lock_host(std::chrono::milliseconds timeout) {
+    return take(file("_host", ".lock"), "this host's address pools", timeout);
+}
+
+StateDir::Lock StateDir::take(const std::string& path, const std::string& what, std::chrono::milliseconds timeout) {
     ensure();
-    auto path = file(project, ".lock");
     // Not through a symbolic link: one put there would have topo create or
     // open a file anywhere.
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -96,9 +103,9 @@ StateDir::Lock StateDir::lock(const std::string& project, std::chrono::milliseco
         if (std::chrono::steady_clock::now() >= deadline) {
             ::close(fd);
             throw StateError(fmt::format(
-                "project {} is locked by another topo run ({}); waited {} ms — wait for it to "
+                "{} is locked by another topo run ({}); waited {} ms — wait for it to "
                 "finish or raise --lock-timeout",
-                project, path, timeout.count()));
+                what, path, timeout.count()));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

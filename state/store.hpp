@@ -5,6 +5,7 @@
 //                          the manifest it came from; written atomically
 //                          (temporary file, fsync, rename, fsync the directory)
 //   <project>.lock         flock(2) held for the whole of a run on the project
+//   _host.lock             flock(2) held by runs that allocate (apply, watch)
 //   <project>.status.json  the last reconcile's outcome (watch)
 //
 // The kernel's markers, not this directory, say which objects are topo's; the
@@ -15,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reconcile/ipam.hpp"
@@ -63,6 +65,10 @@ public:
         explicit Lock(int fd) : fd_(fd) {}
         Lock(Lock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
         Lock(const Lock&) = delete;
+        Lock& operator=(Lock&& o) noexcept {
+            std::swap(fd_, o.fd_);  // o's destructor releases what this held
+            return *this;
+        }
         ~Lock();
 
     private:
@@ -70,6 +76,11 @@ public:
     };
     // Waits up to `timeout`; throws StateError naming the lock file when it is held.
     Lock lock(const std::string& project, std::chrono::milliseconds timeout);
+    // The host's address pools and ports (`_host.lock`), taken after the
+    // project's by every run that allocates: two projects applied at once
+    // would otherwise both take the first free subnet of the default pools,
+    // each reading the other's record before it was written.
+    Lock lock_host(std::chrono::milliseconds timeout);
 
     std::optional<ProjectRecord> load(const std::string& project) const;  // throws StateError
     std::string record_path(const std::string& project) const { return file(project, ".json"); }
@@ -85,6 +96,7 @@ public:
     void write_status(const std::string& project, const std::string& json) const;
 
 private:
+    Lock take(const std::string& path, const std::string& what, std::chrono::milliseconds timeout);
     std::string path_;
     std::string file(const std::string& project, const char* suffix) const;
     void ensure() const;

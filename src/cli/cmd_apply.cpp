@@ -175,6 +175,7 @@ void carry_out_recorded(Session& s, const Plan& p, const Desired& desired, const
                         const std::function<void()>& after_execute) {
     auto previous = s.record();
     (trace::Span("save record"), s.state.save(next));
+    s.host_lock.reset();  // the allocation is on record: other projects' runs see it now
     try {
         carry_out(s, p, desired, after_execute);
     } catch (const RolledBack&) {
@@ -222,8 +223,9 @@ int cmd_plan(const Options& o) {
 int cmd_apply(const Options& o) {
     if (!o.saved_plan.empty()) return cmd_apply_saved(o);
     auto s = Session::open(o, true);
-    // One run per project at a time.
+    // One run per project at a time, and one allocation from the host's pools.
     auto lock = s.state.lock(s.project_name, o.lock_timeout);
+    s.host_lock.emplace(s.state.lock_host(o.lock_timeout));
     auto c = s.compute();
     fail_on_errors(c.errors);
     print_plan(o, c.plan);

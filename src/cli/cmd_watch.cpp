@@ -323,6 +323,7 @@ void Watch::reconcile(Watched& w) {
     std::optional<Plan> plan;
     try {
         auto lock = s.state.lock(s.project_name, o_.lock_timeout);
+        s.host_lock.emplace(s.state.lock_host(o_.lock_timeout));
         auto c = full ? s.compute() : s.compute(&*w.converged, drifted);
         fail_on_errors(c.errors);
         plan = c.plan;

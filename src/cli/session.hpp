@@ -27,6 +27,9 @@ struct Session {
     std::optional<Project> project;  // set when -f was given
     std::string project_name;
     std::string host;
+    // Held by a run that allocates from the host's pools, from before it
+    // reads the other projects' records until its own is saved.
+    std::optional<StateDir::Lock> host_lock = std::nullopt;
 
     // Loads the manifest (-f) or takes --project; throws ManifestError / UserError.
     // With `read_host_early` the host namespace's dumps begin first, on a thread
