@@ -23,6 +23,8 @@ bool runs_here(const Project& p, const Service& s, const std::string& host) {
 
 namespace {
 
+constexpr uint32_t default_mtu = 1500;
+
 // The sandbox whose directory holds `f` (<root>/<netns>/hosts).
 std::string sandbox_of(const File& f, const std::string& root) {
     auto dir = f.path.substr(0, f.path.rfind('/'));
@@ -65,7 +67,10 @@ struct Builder {
         br.kind = LinkKind::Bridge;
         br.name = name;
         br.owner = naming::network_marker(p.name, n.name);
-        br.mtu = n.mtu;
+        // Unset is Docker's default, 1500, not "whatever it has": an MTU taken
+        // out of the manifest goes back (the kernel keeps a bridge's, and
+        // refuses IPv6 on one below 1280).
+        br.mtu = n.mtu.value_or(default_mtu);
         add_host_link(std::move(br), fmt::format("networks.{}", n.name));
         const auto& na = a.networks.at(n.name);
         if (na.gateway4 && n.driver == Driver::Bridge)
@@ -99,7 +104,7 @@ struct Builder {
             // bridge and its gateway stay reachable); true is set too, so turning
             // it back on is a change.
             l.isolated = !n.enable_icc;
-            l.mtu = n.mtu;
+            l.mtu = n.mtu.value_or(default_mtu);
             l.peer_ns = ns;
             l.peer_name = ea->ifname;
             l.peer_mac = ea->mac;

@@ -324,6 +324,10 @@ void Watch::reconcile(Watched& w) {
     try {
         auto lock = s.state.lock(s.project_name, o_.lock_timeout);
         s.host_lock.emplace(s.state.lock_host(o_.lock_timeout));
+        struct ReleaseHost {  // by saving the record, or at the end of a run with none to save
+            Session& s;
+            ~ReleaseHost() { s.host_lock.reset(); }
+        } release_host{s};
         auto c = full ? s.compute() : s.compute(&*w.converged, drifted);
         fail_on_errors(c.errors);
         plan = c.plan;

@@ -66,6 +66,20 @@ void add(RealKernel& k, const std::string& ns, rtnl_link* l, const std::string& 
     if (int err = rtnl_link_add(k.sock(ns), l, NLM_F_CREATE | NLM_F_EXCL); err < 0) nl::fail(w, "create", err);
 }
 
+// A change that fails leaves nothing half-made (kernel.hpp): a link whose
+// configuration after its creating request fails is deleted again.
+template <class Configure>
+void undo_on_failure(RealKernel& k, const Link& l, Configure&& configure) {
+    try {
+        configure();
+    } catch (...) {
+        nl::LinkPtr d(rtnl_link_alloc());
+        rtnl_link_set_name(d.get(), l.name.c_str());
+        rtnl_link_delete(k.sock(l.ns), d.get());
+        throw;
+    }
+}
+
 void create_bridge(RealKernel& k, const Link& l) {
     nl::LinkPtr b(rtnl_link_bridge_alloc());
     rtnl_link_set_name(b.get(), l.name.c_str());
@@ -78,12 +92,16 @@ void create_bridge(RealKernel& k, const Link& l) {
     // driver, which then follows its ports': the bridge goes back to 1500 when
     // its last port leaves. Set through a change (the kernel skips one to the
     // value it has, 1500 for a new bridge), it stays.
-    if (l.mtu && *l.mtu != 1500) {
-        auto orig = kernel_link(k.sock(l.ns), l.name, what(l));
-        nl::LinkPtr mtu(rtnl_link_alloc());
-        rtnl_link_set_mtu(mtu.get(), *l.mtu);
-        if (int err = rtnl_link_change(k.sock(l.ns), orig.get(), mtu.get(), 0); err < 0) nl::fail(what(l), "set mtu", err);
-    }
+    undo_on_failure(k, l, [&] {
+        if (l.mtu && *l.mtu != 1500) {
+            auto orig = kernel_link(k.sock(l.ns), l.name, what(l));
+            nl::LinkPtr mtu(rtnl_link_alloc());
+            rtnl_link_set_mtu(mtu.get(), *l.mtu);
+            if (int err = rtnl_link_change(k.sock(l.ns), orig.get(), mtu.get(), 0); err < 0)
+                nl::fail(what(l), "set mtu", err);
+        }
+        set_marker(k.sock(l.ns), l.name, l.owner, what(l));
+    });
 }
 
 // A bridge port carries frames, it needs no IPv6 of its own: without it the
@@ -114,13 +132,17 @@ void create_veth(RealKernel& k, const Link& l) {
     rtnl_link_set_ns_fd(peer, fd.fd);
     rtnl_link_put(peer);
     add(k, l.ns, v.get(), w);
-    // The port is set up before it comes up, so no frame passes it unconfigured.
-    if (!l.master.empty()) without_ipv6(k, l.ns, l.name);
-    if (!l.peer_ipv6) without_ipv6(k, l.peer_ns, l.peer_name);
-    // The kernel ignores the isolated flag in the creating request.
-    if (l.isolated.value_or(false) && !l.master.empty()) set_port_isolated(k.sock(l.ns), l.name, true, w);
-    set_marker(k.sock(l.ns), l.name, l.owner, w, l.up);
-    set_marker(k.sock(l.peer_ns), l.peer_name, l.peer_owner, w, true);
+    undo_on_failure(k, l, [&] {
+        // The port is set up before it comes up, so no frame passes it
+        // unconfigured. Below an MTU of 1280 the kernel has no IPv6 on it at all.
+        bool has_ipv6 = !l.mtu || *l.mtu >= 1280;
+        if (!l.master.empty() && has_ipv6) without_ipv6(k, l.ns, l.name);
+        if (!l.peer_ipv6 && has_ipv6) without_ipv6(k, l.peer_ns, l.peer_name);
+        // The kernel ignores the isolated flag in the creating request.
+        if (l.isolated.value_or(false) && !l.master.empty()) set_port_isolated(k.sock(l.ns), l.name, true, w);
+        set_marker(k.sock(l.ns), l.name, l.owner, w, l.up);
+        set_marker(k.sock(l.peer_ns), l.peer_name, l.peer_owner, w, true);
+    });
 }
 
 void create_macvlan(RealKernel& k, const Link& l) {
@@ -137,11 +159,13 @@ void create_macvlan(RealKernel& k, const Link& l) {
     rtnl_link_set_ns_fd(m.get(), fd.fd);
     // Created by the host (where the parent is), born inside the sandbox.
     add(k, "", m.get(), w);
-    auto orig = kernel_link(k.sock(l.ns), l.name, w);
-    nl::LinkPtr up(rtnl_link_alloc());
-    rtnl_link_set_flags(up.get(), IFF_UP);
-    rtnl_link_set_ifalias(up.get(), l.owner.c_str());
-    if (int err = rtnl_link_change(k.sock(l.ns), orig.get(), up.get(), 0); err < 0) nl::fail(w, "set up", err);
+    undo_on_failure(k, l, [&] {
+        auto orig = kernel_link(k.sock(l.ns), l.name, w);
+        nl::LinkPtr up(rtnl_link_alloc());
+        rtnl_link_set_flags(up.get(), IFF_UP);
+        rtnl_link_set_ifalias(up.get(), l.owner.c_str());
+        if (int err = rtnl_link_change(k.sock(l.ns), orig.get(), up.get(), 0); err < 0) nl::fail(w, "set up", err);
+    });
 }
 
 }  // namespace
@@ -163,10 +187,7 @@ void set_marker(nl_sock* sock, const std::string& name, const std::string& marke
 
 void link_create(RealKernel& k, const Link& l) {
     switch (l.kind) {
-        case LinkKind::Bridge:
-            create_bridge(k, l);
-            set_marker(k.sock(l.ns), l.name, l.owner, what(l));
-            return;
+        case LinkKind::Bridge: return create_bridge(k, l);
         case LinkKind::Veth: return create_veth(k, l);
         case LinkKind::Macvlan: return create_macvlan(k, l);
         case LinkKind::Vxlan: throw KernelError(what(l) + ": create: VXLAN is not implemented yet");

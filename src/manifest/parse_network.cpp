@@ -28,6 +28,15 @@ void parse_ipam_entry(Reader& r, const yaml::Node& n, const std::string& path, N
         r.error(n["subnet"], path + ".subnet", fmt::format("\"{}\" is not a subnet; write it as address/length, e.g. 10.0.42.0/24", *text));
         return;
     }
+    // Room for a gateway and at least one sandbox, and not everything: a /32,
+    // a /127 or a /0 passed validation once and failed at apply.
+    if (int max = subnet->addr.is_v4() ? 31 : 126; subnet->len > max || subnet->len == 0) {
+        r.error(n["subnet"], path + ".subnet",
+                subnet->len == 0
+                    ? fmt::format("{} covers every address, the host's own routes included; give the network a subnet of its own", *text)
+                    : fmt::format("{} has no room for a gateway and a sandbox; use a /{} or larger", *text, max));
+        return;
+    }
     if (!subnet->is_network()) {
         r.error(n["subnet"], path + ".subnet",
                 fmt::format("{} has host bits set; did you mean {}?", *text, subnet->network().str()));
@@ -181,6 +190,14 @@ void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Netw
         r.error(n["external"], path + ".external", "an external network needs `name:` with the existing bridge's name");
     if (net.ipv6 && !net.enable_ipv6)
         r.error(n, path + ".enable_ipv6", "an IPv6 subnet needs enable_ipv6: true");
+    // The kernel turns IPv6 off on a link below 1280 (RFC 8200's minimum).
+    if (net.enable_ipv6 && net.mtu && *net.mtu < 1280)
+        for (auto* key : {"com.docker.network.driver.mtu", "mtu"})
+            if (auto m = n["driver_opts"][key])
+                r.error(m, path + ".driver_opts." + key,
+                        fmt::format("an MTU of {} is below IPv6's minimum of 1280, and the network has enable_ipv6; "
+                                    "use 1280 or more, or turn IPv6 off",
+                                    *net.mtu));
 }
 
 }  // namespace topo::manifest

@@ -46,7 +46,7 @@ NetSpec random_net(std::mt19937_64& rng) {
     n.ipv6 = chance(rng, 0.25);
     n.internal = chance(rng, 0.2);
     n.icc = !chance(rng, 0.2);
-    if (chance(rng, 0.25)) n.mtu = std::vector<int>{1280, 1400, 1450, 1500}[pick(rng, 0, 3)];
+    if (chance(rng, 0.25)) n.mtu = std::vector<int>{1000, 1280, 1400, 1450, 1500}[pick(rng, 0, 4)];
     return n;
 }
 
@@ -88,6 +88,7 @@ void normalize(Spec& s) {
         while (n.subnet >= 0 && subnets.count(n.subnet)) n.subnet = (n.subnet + 1) % pool_size;
         if (n.subnet >= 0) subnets.insert(n.subnet);
         if (n.subnet < 0) n.ipv6 = false;  // IPv6 only with a subnet of its own
+        if (n.ipv6 && n.mtu && *n.mtu < 1280) n.mtu = 1280;  // IPv6's minimum
         if (n.subnet < 0 && subnets.size() >= size_t(pool_size)) n.subnet = -1;
     }
     std::set<int> ports;
@@ -228,7 +229,7 @@ Spec edit(const Spec& a, std::mt19937_64& rng, std::vector<std::string>& log, co
                     case 1: n.icc = !n.icc; break;
                     case 2: n.ipv6 = !n.ipv6; break;
                     case 3: n.range = !n.range; break;
-                    case 4: n.mtu = chance(rng, 0.3) ? std::nullopt : std::optional<int>(std::vector<int>{1280, 1400, 1450, 1500}[pick(rng, 0, 3)]); break;
+                    case 4: n.mtu = chance(rng, 0.3) ? std::nullopt : std::optional<int>(std::vector<int>{1000, 1280, 1400, 1450, 1500}[pick(rng, 0, 4)]); break;
                 }
                 log.push_back(fmt::format("flags of network {}", name));
                 break;

@@ -144,7 +144,7 @@ clean() {  # after a destroy: nothing of the project left, foreign objects intac
     if [ "$now" = "$before" ]; then pass "$(at): after destroy the host is as before the test"
     else report "$(at): after destroy the host is not as before the test (diff before/after)" \
         "$(diff <(echo "$before") <(echo "$now"))"; return; fi
-    left=$(ls "$TOPO_STATE_DIR" 2>/dev/null | grep -v '^crash\.lock$' || true)
+    left=$(ls "$TOPO_STATE_DIR" 2>/dev/null | grep -v '^crash\.lock$' | grep -v '^_host\.lock$' || true)
     if [ -z "$left" ]; then pass "$(at): no state record or residue of the project"
     else report "$(at): residue in the state directory after destroy" "$left"; fi
 }

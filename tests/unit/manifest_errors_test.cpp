@@ -278,6 +278,25 @@ services:
   b: {driver: overlay, driver_opts: {vxlan_id: 7}}
 )",
      {"proj/net.yaml:3:6: networks.b: vxlan_id 7 is also used by network a; give each overlay its own"}},
+    // Values that validate but could never apply (issue: hostile input).
+    {"subnet_32", R"(networks:
+  n: {ipam: {config: [{subnet: 10.9.0.0/32}]}}
+)",
+     {"proj/net.yaml:2:32: networks.n.ipam.config[0].subnet: 10.9.0.0/32 has no room for a gateway and a sandbox; use a /31 or larger"}},
+    {"subnet_128", R"(networks:
+  n: {enable_ipv6: true, ipam: {config: [{subnet: "fd00::/127"}]}}
+)",
+     {"proj/net.yaml:2:51: networks.n.ipam.config[0].subnet: fd00::/127 has no room for a gateway and a sandbox; use a /126 or larger"}},
+    {"subnet_everything", R"(networks:
+  n: {ipam: {config: [{subnet: 0.0.0.0/0}]}}
+)",
+     {"proj/net.yaml:2:32: networks.n.ipam.config[0].subnet: 0.0.0.0/0 covers every address, the host's own routes included; give the network a subnet of its own"}},
+    {"mtu_below_ipv6", R"(networks:
+  n:
+    enable_ipv6: true
+    driver_opts: {com.docker.network.driver.mtu: "1000"}
+)",
+     {"proj/net.yaml:4:50: networks.n.driver_opts.com.docker.network.driver.mtu: an MTU of 1000 is below IPv6's minimum of 1280, and the network has enable_ipv6; use 1280 or more, or turn IPv6 off"}},
 };
 
 }  // namespace
