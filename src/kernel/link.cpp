@@ -85,7 +85,7 @@ void create_bridge(RealKernel& k, const Link& l) {
     rtnl_link_set_name(b.get(), l.name.c_str());
     // A fixed MAC from birth (not compared afterwards: changing the MAC of a
     // running gateway would leave the sandboxes' neighbour caches stale).
-    set_mac(b.get(), l.mac ? l.mac : naming::bridge_mac(l.name));
+    set_mac(b.get(), l.mac ? l.mac : naming::link_mac(l.name));
     if (l.up) rtnl_link_set_flags(b.get(), IFF_UP);
     add(k, l.ns, b.get(), what(l));
     // An MTU in the creating request is not "set by the user" for the bridge
@@ -121,7 +121,7 @@ void create_veth(RealKernel& k, const Link& l) {
     rtnl_link* peer = rtnl_link_veth_get_peer(v.get());
     rtnl_link_set_name(v.get(), l.name.c_str());
     if (l.mtu) rtnl_link_set_mtu(v.get(), *l.mtu);
-    set_mac(v.get(), l.mac);
+    set_mac(v.get(), l.mac ? l.mac : naming::link_mac(l.name));
     if (!l.master.empty()) rtnl_link_set_master(v.get(), k.ifindex(l.ns, l.master, w));
     NsFd fd(l.peer_ns, w);
     rtnl_link_set_name(peer, l.peer_name.c_str());

@@ -186,12 +186,14 @@ void in_parallel(size_t n, const std::function<void(size_t)>& work) {
         if (e) std::rethrow_exception(e);
 }
 
-// A link named like the project's generated names ("tb3f09…"): topo's, even if
-// a crash came between creating it and marking it.
-bool has_project_prefix(const std::string& name, const std::string& project) {
+// A link that a run killed between creating it and marking it left: named
+// like the project's generated names ("tb3f09…") *and* with the MAC topo
+// gives a link of that name at creation (naming::link_mac). A user's link
+// that merely has the name is not topo's: a conflict, left alone.
+bool left_by_a_killed_run(const LinkDump::Entry& l, const std::string& project) {
     auto prefix = naming::bridge(project, "").substr(2, 4);
-    // 15 characters; 12 before topo 0.2 widened the object's hash.
-    return (name.size() == 15 || name.size() == 12) && name[0] == 't' && name.substr(2, 4) == prefix;
+    return l.alias.empty() && l.name.size() == 15 && l.name[0] == 't' && l.name.substr(2, 4) == prefix &&
+           l.mac == naming::link_mac(l.name);
 }
 
 // What a run killed while writing a sandbox's files leaves in its /etc/netns
@@ -328,7 +330,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     for (auto& l : links.links) {
         Link link = base_link(l, links, "");
         bool marked = naming::owned_by(link.owner, scope.project);
-        bool unmarked_ours = link.owner.empty() && has_project_prefix(link.name, scope.project);
+        bool unmarked_ours = left_by_a_killed_run(l, scope.project);
         bool foreign = foreign_links.count(link.name) > 0;
         if (unmarked_ours) link.owner = naming::project_marker(scope.project) + "unmarked";
         if (!marked && !unmarked_ours) {

@@ -29,6 +29,10 @@ std::string nft_table(std::string_view project);                            // t
 // sandbox's 02:42:…): the gateway's MAC stays put as ports come and go, and the
 // kernel need not recompute the bridge id over every port each time one is added.
 Mac bridge_mac(std::string_view bridge_name);
+// The MAC every host link topo makes is born with (a bridge's, a veth's host
+// end): fixed by its name, so that a link a killed run left unmarked is
+// known by name and MAC together, never by a name alone.
+inline Mac link_mac(std::string_view name) { return bridge_mac(name); }
 uint32_t default_vni(std::string_view project, std::string_view network);   // 1..16777215
 
 // Markers.

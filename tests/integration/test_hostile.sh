@@ -33,6 +33,21 @@ expect_error "the project's shared directory as a symbolic link is refused" \
 expect_eq "what it points at is untouched" "$kept" "$(decoy)"
 rm /etc/netns/.topo-hp
 
+# A user's bridge that happens to have the name topo generates for n1:
+# refused by name, and left as it was (once it was adopted, its address
+# removed). Ownership is the marker, never the name.
+br=$("$TOPO" plan -f net.yaml | awk '$2 == "bridge" {print $3}')
+ip link add "$br" type bridge
+ip addr add 192.0.2.1/24 dev "$br"
+users_bridge() { ip -d addr show "$br" | grep -v 'inet6 fe80' | sed -E 's/ [a-z_]+_timer +[0-9.]+//g'; }
+was=$(users_bridge)
+expect_error "a user's link with topo's name is a conflict, named"     "bridge $br exists and is not topo's; topo never changes what it did not create"     "$TOPO" apply -f net.yaml -y
+expect_eq "and it is left as it was" "$was" "$(users_bridge)"
+out=$("$TOPO" destroy --project hp --collect -y 2>&1) || true
+check "destroy --collect does not take it either" bash -c "! grep -q '$br' <<<'$out'"
+expect_eq "still as it was" "$was" "$(users_bridge)"
+ip link del "$br"
+
 check "without the links, apply works" "$TOPO" apply -f net.yaml -y
 # A link put in place of a sandbox's directory after the apply: destroy
 # refuses to follow it too, and deletes nothing through it.
