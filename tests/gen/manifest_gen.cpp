@@ -118,6 +118,21 @@ void normalize(Spec& s) {
             if (a.host && !used[a.network].insert(a.host).second) a.host = 0;
 }
 
+// Add an entry made by `make` (while there are fewer than `max`), or remove one (while more than one).
+template <class M, class Make>
+void add_or_remove(M& m, const char* prefix, const char* what, int max, Make&& make, std::mt19937_64& rng,
+                   std::vector<std::string>& log) {
+    if (int(m.size()) < max && chance(rng, 0.6)) {
+        auto name = fresh_name(prefix, keys(m), rng);
+        m[name] = make();
+        log.push_back(fmt::format("add {} {}", what, name));
+    } else if (m.size() > 1) {
+        auto name = any_key(m, rng);
+        m.erase(name);
+        log.push_back(fmt::format("remove {} {}", what, name));
+    }
+}
+
 }  // namespace
 
 Spec random_spec(std::mt19937_64& rng, const Limits& lim) {
@@ -175,30 +190,12 @@ Spec edit(const Spec& a, std::mt19937_64& rng, std::vector<std::string>& log, co
                 else v.nets.push_back(random_attach(net, rng)), log.push_back(fmt::format("{} joins {}", name, net));
                 break;
             }
-            case 4: {  // add a service, or remove one
-                if (int(s.services.size()) < lim.max_services && chance(rng, 0.6)) {
-                    auto name = fresh_name("s", keys(s.services), rng);
-                    s.services[name] = random_svc(s, rng);
-                    log.push_back("add service " + name);
-                } else if (s.services.size() > 1) {
-                    auto name = any_key(s.services, rng);
-                    s.services.erase(name);
-                    log.push_back("remove service " + name);
-                }
+            case 4:  // add a service, or remove one
+                add_or_remove(s.services, "s", "service", lim.max_services, [&] { return random_svc(s, rng); }, rng, log);
                 break;
-            }
-            case 5: {  // add a network, or remove one
-                if (int(s.networks.size()) < lim.max_networks && chance(rng, 0.6)) {
-                    auto name = fresh_name("n", keys(s.networks), rng);
-                    s.networks[name] = random_net(rng);
-                    log.push_back("add network " + name);
-                } else if (s.networks.size() > 1) {
-                    auto name = any_key(s.networks, rng);
-                    s.networks.erase(name);
-                    log.push_back("remove network " + name);
-                }
+            case 5:  // add a network, or remove one
+                add_or_remove(s.networks, "n", "network", lim.max_networks, [&] { return random_net(rng); }, rng, log);
                 break;
-            }
             case 6: {  // a static address comes, goes or moves
                 auto& name = any_key(s.services, rng);
                 auto& v = s.services.at(name);
