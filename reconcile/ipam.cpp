@@ -111,6 +111,9 @@ struct Allocator {
             if (n.ipv6) {
                 na.subnet6 = n.ipv6->subnet.network();
                 na.gateway6 = n.ipv6->gateway.value_or(na.subnet6->first_host());
+            } else if (n.enable_ipv6 && ext != in.external.end()) {
+                na.subnet6 = ext->second.subnet6;
+                na.gateway6 = ext->second.gateway6;
             } else if (n.enable_ipv6 && !n.external) {
                 if ((na.subnet6 = pick_subnet(n, 6))) {
                     taken.push_back(*na.subnet6);

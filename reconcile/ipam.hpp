@@ -56,8 +56,8 @@ struct Addressing {
 // where the manifest gives no ipam, its subnet and gateway are the bridge's
 // own address; every address seen on it is left alone.
 struct ExternalBridge {
-    std::optional<Prefix> subnet4;
-    std::optional<IpAddr> gateway4;
+    std::optional<Prefix> subnet4, subnet6;  // from its first IPv4 and global IPv6 address
+    std::optional<IpAddr> gateway4, gateway6;
     std::set<IpAddr> used;  // its addresses, its neighbours', ones a probe found
 };
 

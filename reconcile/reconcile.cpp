@@ -130,11 +130,15 @@ std::map<std::string, ExternalBridge> external_bridges(Kernel& kernel, const Pro
         auto& e = out[name];
         for (auto& a : facts->addresses) {
             if (a.addr.is_v4() && !e.subnet4) e.subnet4 = a.network(), e.gateway4 = a.addr;
+            bool link_local = !a.addr.is_v4() && a.addr.bytes[0] == 0xfe && (a.addr.bytes[1] & 0xc0) == 0x80;
+            if (!a.addr.is_v4() && !link_local && !e.subnet6) e.subnet6 = a.network(), e.gateway6 = a.addr;
             e.used.insert(a.addr);
         }
         e.used.insert(facts->neighbours.begin(), facts->neighbours.end());
         for (auto& [key, ea] : previous.endpoints)
-            if (key.second == name && ea.v4) e.used.erase(*ea.v4);
+            if (key.second == name)
+                for (auto& a : {ea.v4, ea.v6})
+                    if (a) e.used.erase(*a);
     }
     return out;
 }
@@ -181,23 +185,26 @@ IpamResult allocate_probed(Kernel& kernel, IpamInput& ii) {
         bool again = false;
         for (auto& [key, ea] : ipam.addressing.endpoints) {
             auto ext = ii.external.find(key.second);
-            if (ext == ii.external.end() || !ea.v4) continue;
+            if (ext == ii.external.end()) continue;
             auto* before = ii.previous.endpoint(key.first, key.second);
-            if (before && before->v4 == ea.v4) continue;  // its own, from an earlier run
             auto& n = p.networks.at(key.second);
-            if (!kernel.address_in_use(bridge_name(p, n), *ea.v4)) continue;
             const Endpoint* e = nullptr;
             for (auto& x : p.services.at(key.first).endpoints)
                 if (x.network == key.second) e = &x;
-            if (e && e->ipv4_address) {
-                ipam.errors.push_back({fmt::format("services.{}.networks.{}.ipv4_address", key.first, key.second),
-                                       fmt::format("{} is in use on bridge {} (something answers ARP for it); "
-                                                   "choose another address",
-                                                   ea.v4->str(), bridge_name(p, n))});
-                continue;
+            for (int family : {4, 6}) {
+                auto& a = family == 4 ? ea.v4 : ea.v6;
+                if (!a || (before && (family == 4 ? before->v4 : before->v6) == a)) continue;  // its own, from before
+                if (!kernel.address_in_use(bridge_name(p, n), *a)) continue;
+                if (e && (family == 4 ? e->ipv4_address : e->ipv6_address)) {
+                    ipam.errors.push_back(
+                        {fmt::format("services.{}.networks.{}.ipv{}_address", key.first, key.second, family),
+                         fmt::format("{} is in use on bridge {} (something answers {} for it); choose another address",
+                                     a->str(), bridge_name(p, n), family == 4 ? "ARP" : "neighbour discovery")});
+                    continue;
+                }
+                ext->second.used.insert(*a);
+                again = true;
             }
-            ext->second.used.insert(*ea.v4);
-            again = true;
         }
         if (!again) break;
         ipam = allocate(ii);

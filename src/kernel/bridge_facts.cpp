@@ -8,11 +8,14 @@
 // answers an ARP probe for it (RFC 5227: a request from 0.0.0.0, so no host
 // learns a mapping from the probe itself). The RFC waits 1-2 s per probe
 // for a LAN of unknown hosts; a bridge's ports answer in microseconds, so
-// topo sends two probes 100 ms apart and listens for 300 ms in all.
+// topo sends two probes 100 ms apart and listens for 300 ms in all. An IPv6
+// address gets a Neighbor Solicitation, as duplicate address detection
+// sends, and the same 300 ms for an advertisement.
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if_arp.h>
+#include <netinet/icmp6.h>
 #include <netinet/if_ether.h>
 #include <netlink/route/neighbour.h>
 #include <poll.h>
@@ -69,9 +72,72 @@ ether_arp probe_for(const IpAddr& target, const uint8_t* mac) {
 
 }  // namespace
 
+namespace {
+
+// IPv6: a Neighbor Solicitation for `a` to its solicited-node multicast
+// group, as duplicate address detection sends one (RFC 4862 5.4), and a
+// Neighbor Advertisement for it in 300 ms means it is taken. Sent from the
+// bridge's link-local address (a raw socket cannot send from ::); one
+// without IPv6 has no IPv6 neighbours to ask.
+bool ipv6_in_use(int ifindex, const Mac& mac, const std::string& bridge, const IpAddr& a, const std::string& what) {
+    int fd = ::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+    if (fd < 0) nl::fail_errno(what, "icmpv6 socket");
+    struct Close {
+        int fd;
+        ~Close() { ::close(fd); }
+    } close_fd{fd};
+    icmp6_filter filter;
+    ICMP6_FILTER_SETBLOCKALL(&filter);
+    ICMP6_FILTER_SETPASS(ND_NEIGHBOR_ADVERT, &filter);
+    int hops = 255;  // RFC 4861: neighbour discovery is link-local only
+    if (::setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter) != 0 ||
+        ::setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) != 0 ||
+        ::setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops) != 0 ||
+        ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, bridge.c_str(), socklen_t(bridge.size())) != 0)
+        nl::fail_errno(what, "icmpv6 socket options");
+    // With the source link-layer address option, which a solicitation from a
+    // unicast address must carry (RFC 4861 4.3): Linux drops one without it.
+    struct {
+        nd_neighbor_solicit ns;
+        nd_opt_hdr opt;
+        uint8_t lladdr[6];
+    } __attribute__((packed)) ns{};
+    ns.ns.nd_ns_type = ND_NEIGHBOR_SOLICIT;
+    std::memcpy(&ns.ns.nd_ns_target, a.bytes.data(), 16);
+    ns.opt.nd_opt_type = ND_OPT_SOURCE_LINKADDR;
+    ns.opt.nd_opt_len = 1;  // in units of 8 bytes
+    std::memcpy(ns.lladdr, mac.bytes.data(), 6);
+    sockaddr_in6 to{};
+    to.sin6_family = AF_INET6;
+    to.sin6_scope_id = uint32_t(ifindex);
+    const uint8_t group[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, a.bytes[13], a.bytes[14], a.bytes[15]};
+    std::memcpy(&to.sin6_addr, group, 16);
+    if (::sendto(fd, &ns, sizeof ns, 0, (sockaddr*)&to, sizeof to) < 0) {
+        if (errno == EADDRNOTAVAIL || errno == ENETUNREACH || errno == ENETDOWN) return false;
+        nl::fail_errno(what, "send");
+    }
+    auto start = std::chrono::steady_clock::now();
+    for (;;) {
+        auto left = 300 - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+        if (left <= 0) return false;
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, int(left)) <= 0) continue;
+        nd_neighbor_advert na{};
+        if (::recv(fd, &na, sizeof na, 0) < ssize_t(sizeof na)) continue;
+        if (na.nd_na_type == ND_NEIGHBOR_ADVERT && std::memcmp(&na.nd_na_target, a.bytes.data(), 16) == 0) return true;
+    }
+}
+
+}  // namespace
+
 bool RealKernel::address_in_use(const std::string& bridge, const IpAddr& a) {
-    if (!a.is_v4()) return false;  // IPv6: the kernel's DAD when the address is added
     auto what = fmt::format("bridge {}: probe {}", bridge, a.str());
+    if (!a.is_v4()) {
+        LinkDump one;
+        get_link(nl_socket_get_fd(sock("")), bridge, 0, one, "host namespace");
+        if (one.links.empty() || !one.links.front().mac) throw KernelError(what + ": no such bridge");
+        return ipv6_in_use(one.links.front().ifindex, *one.links.front().mac, bridge, a, what);
+    }
     LinkDump one;
     get_link(nl_socket_get_fd(sock("")), bridge, 0, one, "host namespace");
     if (one.links.empty() || !one.links.front().mac) throw KernelError(what + ": no such bridge");

@@ -67,6 +67,29 @@ expect_error "an external bridge with no subnet and no ipam is refused" \
     "networks.lan: the external bridge br-bare has no IPv4 address to take a subnet from; give the network ipam.config" \
     "$TOPO" plan -f d.yaml
 
+# IPv6 on the external bridge: the subnet and gateway from the bridge's own
+# global address; fd99::2, which a quiet host holds, answers a Neighbor
+# Solicitation and is skipped.
+ip addr add fd99::1/64 dev br-ext nodad
+ip netns add h6
+ip link add hv6 type veth peer name eth0 netns h6
+ip link set hv6 master br-ext up
+ip -n h6 addr add fd99::2/64 dev eth0 nodad
+ip -n h6 link set eth0 up
+sed 's/name: ea/name: e6/; s/    external: true/    external: true\n    enable_ipv6: true/' a.yaml > e6.yaml
+check "apply a dual-stack project on the external bridge" "$TOPO" apply -f e6.yaml -y
+expect_eq "its IPv6 address is the lowest that nothing answers for" "fd99::3/64" \
+    "$(ip -n e6-web -6 -o addr show eth0 scope global | awk '{print $4}')"
+check "it reaches the quiet IPv6 host" ping_soon e6-web fd99::2 -6
+expect_contains "and the next plan is empty" "No changes." "$("$TOPO" plan -f e6.yaml)"
+sed 's/networks: \[lan\]/networks: {lan: {ipv6_address: "fd99::2"}}/; s/name: e6/name: e7/' e6.yaml > e7.yaml
+printf '    ipam: {config: [{subnet: 10.99.0.0/24}, {subnet: "fd99::/64"}]}\n' > ipam.txt
+sed -i '/enable_ipv6: true/r ipam.txt' e7.yaml
+expect_error "a static IPv6 address that answers is refused, with its key" \
+    "services.web.networks.lan.ipv6_address: fd99::2 is in use on bridge br-ext (something answers neighbour discovery for it)" \
+    "$TOPO" plan -f e7.yaml
+check "destroy the dual-stack project" "$TOPO" destroy -f e6.yaml -y
+
 # The owner of a bridge another project is attached to.
 cat > own.yaml <<'YAML'
 name: owner
@@ -90,5 +113,5 @@ check "destroy --force cuts them off" "$TOPO" destroy -f own.yaml -y --force
 check "destroy the rest" "$TOPO" destroy -f guest.yaml -y
 check "and the others" "$TOPO" destroy -f b.yaml -y
 check "and the first" "$TOPO" destroy -f a.yaml -y
-expect_eq "the user's bridge keeps only its own ports" "hv2 hv3" "$(ip -j link show master br-ext | python3 -c 'import json,sys; print(" ".join(sorted(l["ifname"] for l in json.load(sys.stdin))))')"
+expect_eq "the user's bridge keeps only its own ports" "hv2 hv3 hv6" "$(ip -j link show master br-ext | python3 -c 'import json,sys; print(" ".join(sorted(l["ifname"] for l in json.load(sys.stdin))))')"
 finish

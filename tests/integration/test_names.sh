@@ -105,6 +105,22 @@ expect_eq "and db no longer resolves the front alias" "" "$(lookup names-db fron
 check "destroy" "$TOPO" destroy -f net.yaml
 expect_eq "no file or directory of the project is left under /etc/netns" "" "$(ls /etc/netns)"
 
+# Two networks whose generated bridge names collide (36 bits of a hash; a
+# pair found by brute force): refused before anything is made, naming both.
+# Once one bridge was silently shared and the networks leaked into each other.
+cat > collide.yaml <<'YAML'
+name: p
+networks:
+  net1797889: {ipam: {config: [{subnet: 10.21.1.0/24}]}}
+  net2918306: {ipam: {config: [{subnet: 10.21.2.0/24}]}}
+services:
+  a: {networks: [net1797889]}
+  b: {networks: [net2918306]}
+YAML
+expect_error "colliding generated names are refused, naming both networks" \
+    "networks.net1797889 and networks.net2918306 get the same kernel name" "$TOPO" apply -f collide.yaml -y
+expect_eq "and nothing was made" "" "$(ip netns list | grep '^p-' || true)"
+
 # The caller's umask changes no mode topo gives: under 077 a sandbox's
 # non-root programs can still read its hosts file, under 000 nothing is
 # world-writable; `topo exec` runs the command with the caller's umask.
