@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "model/naming.hpp"
 #include "model/trace.hpp"
@@ -175,6 +177,47 @@ void refuse_busy_bridges(Kernel& kernel, const std::string& project, const std::
     }
 }
 
+// A published port that this run adds, on which a program of the host
+// already listens: topo's DNAT would take that program's traffic (with
+// "22:22", an operator's SSH). Refused, naming the port and the listener,
+// unless --take-ports. Ports the project already publishes are not looked
+// at again: a program that binds one later gets nothing from it anyway.
+void refuse_taken_ports(Kernel& kernel, const std::vector<Change>& changes, std::vector<std::string>& errors) {
+    static const NftTable none;
+    std::vector<std::string> added;
+    for (auto& c : changes) {
+        if (c.kind() != Kind::NftTable || !c.after) continue;
+        const auto& have = c.before ? std::get<NftTable>(*c.before) : none;
+        for (auto& d : element_diff(std::get<NftTable>(*c.after), have))
+            if (d.set.starts_with("ports") || d.set.starts_with("hostports"))
+                added.insert(added.end(), d.add.begin(), d.add.end());
+    }
+    if (added.empty()) return;
+    auto listening = kernel.listeners();
+    std::set<std::string> said;
+    for (auto& e : added) {
+        // "[host_ip ]proto port address target", as reconcile/firewall.cpp writes it.
+        std::istringstream in(e);
+        std::vector<std::string> t;
+        for (std::string w; in >> w;) t.push_back(w);
+        size_t i = t.size() == 5 ? 1 : 0;
+        auto host_ip = i ? IpAddr::parse(t[0]) : std::nullopt;
+        if (t.size() < i + 2) continue;
+        auto port = uint16_t(std::strtoul(t[i + 1].c_str(), nullptr, 10));
+        for (auto& l : listening) {
+            if (l.protocol != t[i] || l.port != port) continue;
+            bool everywhere = l.address.is_unspecified() || !host_ip || host_ip->is_unspecified();
+            if (!everywhere && l.address != *host_ip) continue;
+            auto at = l.address.is_v4() ? l.address.str() : "[" + l.address.str() + "]";
+            said.insert(fmt::format("host port {}/{} is taken: a program on this host listens on {}:{}, and publishing "
+                                    "the port would take its traffic; publish another port, stop that program, or "
+                                    "pass --take-ports",
+                                    port, t[i], at, port));
+        }
+    }
+    errors.insert(errors.end(), said.begin(), said.end());
+}
+
 // Addresses handed out afresh on an external bridge are probed first; one that
 // answers is taken by someone else: IPAM runs again without it. A static one
 // that answers is an error.
@@ -273,6 +316,7 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
     c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());
     if (!in.services.empty()) refuse_network_changes(d.changes, c.errors);
     if (!in.force) refuse_busy_bridges(kernel, project, d.changes, c.errors);
+    if (!in.take_ports) refuse_taken_ports(kernel, d.changes, c.errors);
     c.plan.project = project;
     c.plan.host = in.host;
     trace::Span t("order plan");

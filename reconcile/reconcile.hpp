@@ -63,6 +63,9 @@ struct PlanInput {
     // Remove a bridge even when other projects' sandboxes (or anything else)
     // are still attached to it (`destroy --force`); without it, that is an error.
     bool force = false;
+    // Publish a host port even where a program of the host listens on it
+    // (`--take-ports`); without it, that is an error.
+    bool take_ports = false;
 };
 
 struct Computed {

@@ -93,6 +93,7 @@ int run(int argc, char** argv) {
     auto* plan = app.add_subcommand("plan", "Show what apply would do (the dry run)");
     plan->add_option("--out", o.out, "Save the plan, to apply exactly later with `topo apply PLAN`");
     plan->add_flag("--detailed-exitcode", o.detailed_exitcode, "Exit 2 when the plan has changes");
+    plan->add_flag("--take-ports", o.take_ports, "Publish ports even where a program of the host listens on them");
     plan->add_option("services", o.services, "Only these services' sandboxes (and the networks they need)");
     auto* apply = app.add_subcommand("apply", "Make the host match the manifest");
     apply->add_option("services", o.services,
@@ -101,6 +102,7 @@ int run(int argc, char** argv) {
     apply->add_flag("--dry-run", o.dry_run, "Print the plan and stop");
     apply->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");
     apply->add_flag("--force", o.force, "Remove networks even when other projects' sandboxes are attached to them");
+    apply->add_flag("--take-ports", o.take_ports, "Publish ports even where a program of the host listens on them");
     auto* destroy = app.add_subcommand("destroy", "Remove everything topo made for a project");
     destroy->add_flag("--dry-run", o.dry_run, "Print the plan and stop");
     destroy->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");

@@ -27,6 +27,7 @@ struct Options {
     bool auto_approve = false;
     bool collect = false;              // destroy --collect: by markers, with no state record
     bool force = false;                // apply/destroy --force: remove a bridge others are attached to
+    bool take_ports = false;           // plan/apply --take-ports: publish ports host programs listen on
     int kill_signal = 0;               // destroy --kill[=SIGNAL]: end the sandboxes' programs first
     std::chrono::milliseconds kill_timeout{10000};  // destroy --timeout: before SIGKILL (`docker compose down -t`)
     std::string service;               // exec

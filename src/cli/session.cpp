@@ -63,6 +63,7 @@ Computed Session::compute(const HostState* converged, const Focus& drifted) {
     // The host's dumps run while the record is loaded and the desired state worked out.
     in.services = {opts.services.begin(), opts.services.end()};
     in.force = opts.force;
+    in.take_ports = opts.take_ports;
     if (!converged && in.services.empty()) kernel->prepare_read();
     in.project = project ? &*project : nullptr;
     in.project_name = project_name;

@@ -34,6 +34,8 @@ public:
     std::map<std::string, BridgeFacts> bridges;
     std::map<std::string, std::set<IpAddr>> answering;
     std::optional<BridgeFacts> bridge_facts(const std::string& name) override;
+    std::vector<Listener> host_listeners;  // what listeners() reports
+    std::vector<Listener> listeners() override { return host_listeners; }
     bool address_in_use(const std::string& bridge, const IpAddr& a) override {
         auto it = answering.find(bridge);
         return it != answering.end() && it->second.count(a);
@@ -62,6 +64,7 @@ public:
     void signal(const Process&, int) override {}
     std::optional<BridgeFacts> bridge_facts(const std::string& name) override { return real_.bridge_facts(name); }
     bool address_in_use(const std::string& bridge, const IpAddr& a) override { return real_.address_in_use(bridge, a); }
+    std::vector<Listener> listeners() override { return real_.listeners(); }
 
 private:
     Kernel& real_;

@@ -69,6 +69,14 @@ struct BridgeFacts {
     std::vector<Port> ports;
 };
 
+// A socket of the host namespace bound to a port (a TCP listener, a bound
+// UDP socket): a published port on it would take its traffic.
+struct Listener {
+    std::string protocol;  // "tcp" or "udp"
+    IpAddr address;        // unspecified: every address
+    uint16_t port = 0;
+};
+
 class Kernel {
 public:
     virtual ~Kernel() = default;
@@ -96,6 +104,8 @@ public:
     // Whether something on the bridge answers for `a` (IPv4: an RFC 5227 ARP
     // probe), before topo hands the address to a sandbox on a shared bridge.
     virtual bool address_in_use(const std::string& bridge, const IpAddr& a) = 0;
+    // The host namespace's listeners.
+    virtual std::vector<Listener> listeners() = 0;
 };
 
 }  // namespace topo

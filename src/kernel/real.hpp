@@ -44,6 +44,7 @@ public:
     void signal(const Process& p, int signal) override;
     std::optional<BridgeFacts> bridge_facts(const std::string& name) override;
     bool address_in_use(const std::string& bridge, const IpAddr& a) override;
+    std::vector<Listener> listeners() override;
 
     // The route socket of a namespace ("" = the one topo started in).
     nl_sock* sock(const std::string& ns);

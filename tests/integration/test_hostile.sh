@@ -67,6 +67,34 @@ rm "$TOPO_STATE_DIR/hp.lock"
 check "destroy" "$TOPO" destroy -f net.yaml -y
 expect_eq "nothing is left under /etc/netns" "" "$(ls -A /etc/netns)"
 
+# Ports the host already uses: publishing one would take its program's
+# traffic ("22:22" locks an operator out of SSH). Refused, naming it, unless
+# --take-ports.
+socat TCP-LISTEN:2222,fork,reuseaddr SYSTEM:'echo sshd' </dev/null >/dev/null 2>&1 &
+socat -u UDP-RECV:5353,bind=127.0.0.1 /dev/null </dev/null >/dev/null 2>&1 &
+for i in $(seq 1 50); do ss -Hltn | grep -q ':2222 ' && ss -Huln | grep -q ':5353 ' && break; sleep 0.1; done
+cat > ports.yaml <<'YAML'
+name: hpp
+networks:
+  n1: {ipam: {config: [{subnet: 10.74.1.0/24}]}}
+services:
+  web:
+    networks: [n1]
+    ports: ["2222:22", "5353:53/udp", "8080:80"]
+YAML
+out=$("$TOPO" plan -f ports.yaml 2>&1) || true
+expect_contains "a TCP port a host program listens on is refused, naming the listener" \
+    "host port 2222/tcp is taken: a program on this host listens on 0.0.0.0:2222, and publishing the port would take its traffic; publish another port, stop that program, or pass --take-ports" "$out"
+expect_contains "so is a UDP one, even bound to 127.0.0.1 only (the port is published on every address)" \
+    "host port 5353/udp is taken: a program on this host listens on 127.0.0.1:5353" "$out"
+expect_eq "and only those two" 2 "$(grep -c 'is taken' <<<"$out")"
+check "--take-ports says to take them" "$TOPO" apply -f ports.yaml -y --take-ports
+expect_eq "the next plan is empty: ports already published are not refused again" "No changes. The host matches the manifest." \
+    "$("$TOPO" plan -f ports.yaml 2>&1 | tail -1)"
+check "destroy" "$TOPO" destroy -f ports.yaml -y
+kill %socat 2>/dev/null || kill $(jobs -p) 2>/dev/null || true
+wait 2>/dev/null || true
+
 # Two projects applied at the same moment, both taking a subnet from the
 # default pools: once they got the same one (5 of 5 runs) and broke each
 # other's routing. The host's pools are allocated under one lock.

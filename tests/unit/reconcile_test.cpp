@@ -624,3 +624,26 @@ TEST_CASE("external networks: an address from the bridge's subnet that no neighb
     CHECK(again.plan.empty());
     CHECK(again.addressing.endpoint("web", "lan")->v4 == ip("10.99.0.4"));
 }
+
+TEST_CASE("ports: a host port a program listens on is refused unless take_ports; published ones are not refused again") {
+    FakeKernel k;
+    k.host_listeners = {{"tcp", ip("0.0.0.0"), 2222}, {"udp", ip("127.0.0.1"), 2222}};
+    Project p = shop();
+    Port ssh;
+    ssh.published = PortRange{2222, 2222};
+    ssh.target = PortRange{22, 22};
+    p.services["web"].ports.push_back(ssh);
+    auto c = plan_for(k, &p);
+    REQUIRE(c.errors.size() == 1);
+    CHECK(c.errors[0].starts_with("host port 2222/tcp is taken: a program on this host listens on 0.0.0.0:2222"));
+    PlanInput in;
+    in.project = &p;
+    in.project_name = p.name;
+    in.take_ports = true;
+    auto taken = compute(k, in);
+    REQUIRE(taken.errors.empty());
+    REQUIRE(execute(k, taken.plan.changes).ok());
+    auto again = plan_for(k, &p, taken.addressing);
+    CHECK(again.errors.empty());
+    CHECK(again.plan.empty());
+}
