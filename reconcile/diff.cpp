@@ -157,15 +157,15 @@ void recreate_what_goes_along(const HostState& desired, const HostState& live, D
     std::vector<Change> more;
     std::set<ObjectKey> done;
     auto along = [&](const ObjectKey& key, const Object& want) {
-            if (!done.insert(key).second) return;
-            if (auto it = changed.find(key); it != changed.end()) {
-                if (it->second->action == Action::Update) {
-                    it->second->action = Action::Replace;
-                    if (it->second->reason.empty()) it->second->reason = "what it sits on is replaced";
-                }
-                return;
+        if (!done.insert(key).second) return;
+        if (auto it = changed.find(key); it != changed.end()) {
+            if (it->second->action == Action::Update) {
+                it->second->action = Action::Replace;
+                if (it->second->reason.empty()) it->second->reason = "what it sits on is replaced";
             }
-            if (auto* have = live.find(key)) more.push_back({Action::Replace, *have, want, {}, "what it sits on is replaced"});
+            return;
+        }
+        if (auto* have = live.find(key)) more.push_back({Action::Replace, *have, want, {}, "what it sits on is replaced"});
     };
     for (auto& scope : gone) for_each_along(desired, scope, along);
     // A route through a gateway that only a removed address reached goes with
