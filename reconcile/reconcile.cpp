@@ -34,12 +34,17 @@ void check_references(const Project& p, const Computed& c, std::vector<std::stri
         bool found = false;
         for (auto& [key, o] : c.live.objects)
             if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && l->name == name) found = true;
-        if (!found)
+        if (!found) {
+            // At the key that names it, as the manifest's own errors are.
+            auto& at = n.link_at;
+            auto where = at.mark.line ? fmt::format("{}:{}:{}: {}", at.mark.file, at.mark.line, at.mark.column, at.path)
+                                      : "networks." + n.name;
             errors.push_back(fmt::format(
-                "networks.{}: {} {} does not exist on this host; create it first{}", n.name,
+                "{}: {} {} does not exist on this host; create it first{}", where,
                 k == Kind::Macvlan ? "parent interface" : "external bridge", name,
                 k == Kind::Macvlan ? " or set driver_opts.parent to an existing interface"
                                    : " or drop `external: true` so topo creates it"));
+        }
     }
 }
 

@@ -122,7 +122,7 @@ void parse_driver_opts(Reader& r, const yaml::Node& n, const std::string& path, 
         } else if (mac && key == "parent") {
             if (auto s = r.scalar(v, p)) {
                 if (!valid_ifname(*s)) r.error(v, p, fmt::format("\"{}\" is not a valid interface name", *s));
-                else net.parent = *s;
+                else net.parent = *s, net.link_at = {r.mark(v), p};
             }
         } else if (mac && key == "macvlan_mode") {
             if (auto s = r.scalar(v, p)) {
@@ -166,7 +166,10 @@ void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Netw
     if (auto e = n["external"]) {
         if (e.IsMap()) {  // legacy Compose form: external: {name: x}
             net.external = true;
-            if (auto nm = e["name"]) net.kernel_name = r.scalar(nm, path + ".external.name").value_or("");
+            if (auto nm = e["name"]) {
+                net.kernel_name = r.scalar(nm, path + ".external.name").value_or("");
+                net.link_at = {r.mark(nm), path + ".external.name"};
+            }
         } else {
             net.external = r.boolean(e, path + ".external").value_or(false);
         }
@@ -174,7 +177,7 @@ void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Netw
     if (auto nm = n["name"]) {
         if (auto s = r.scalar(nm, path + ".name")) {
             if (!valid_ifname(*s)) r.error(nm, path + ".name", fmt::format("\"{}\" is not a valid bridge name (at most 15 characters, no spaces, '/' or ':')", *s));
-            else net.kernel_name = *s;
+            else net.kernel_name = *s, net.link_at = {r.mark(nm), path + ".name"};
         }
     }
     if (auto o = n["driver_opts"]) parse_driver_opts(r, o, path + ".driver_opts", net);

@@ -58,6 +58,13 @@ struct Network {
     std::map<std::string, std::string> labels;
     bool implicit = false;  // the `default` network that Compose adds
     SourceMark mark;
+    // Where the manifest names a link of the host that the network uses (an
+    // external bridge's `name:`, a macvlan's `parent`), and that key's path:
+    // a missing one is an error at that place.
+    struct {
+        SourceMark mark;
+        std::string path;
+    } link_at;
 };
 
 // One entry of services.<s>.networks: an endpoint of the sandbox.

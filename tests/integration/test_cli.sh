@@ -118,7 +118,7 @@ networks:
 services:
   x: {networks: [outside]}
 YAML
-expect_error "a missing external bridge is an error" "networks.outside: external bridge br-nope does not exist on this host" \
+expect_error "a missing external bridge is an error, at its key" "missing.yaml:3:35: networks.outside.name: external bridge br-nope does not exist on this host" \
     "$TOPO" apply -f missing.yaml
 
 # topo never takes over what it did not create.

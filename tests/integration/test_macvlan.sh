@@ -31,5 +31,5 @@ expect_eq "a second plan is empty" 0 "$rc"
 check "destroy" "$TOPO" destroy -f net.yaml
 expect_eq "the parent and the LAN are as before" "$before" "$(host_snapshot)"
 sed -i 's/parent: lan0/parent: lan9/' net.yaml
-expect_error "a missing parent is a clear error" "networks.lan: parent interface lan9 does not exist on this host" "$TOPO" apply -f net.yaml
+expect_error "a missing parent is a clear error, at its key" "net.yaml:5:27: networks.lan.driver_opts.parent: parent interface lan9 does not exist on this host" "$TOPO" apply -f net.yaml
 finish
