@@ -118,6 +118,16 @@ void normalize(Spec& s) {
             if (a.host && !used[a.network].insert(a.host).second) a.host = 0;
 }
 
+// Give one entry a fresh name; returns the old name and the new.
+template <class M>
+std::pair<std::string, std::string> rename_one(M& m, const char* prefix, std::mt19937_64& rng) {
+    std::string from = any_key(m, rng);
+    auto to = fresh_name(prefix, keys(m), rng);
+    m[to] = m.at(from);
+    m.erase(from);
+    return {from, to};
+}
+
 // Add an entry made by `make` (while there are fewer than `max`), or remove one (while more than one).
 template <class M, class Make>
 void add_or_remove(M& m, const char* prefix, const char* what, int max, Make&& make, std::mt19937_64& rng,
@@ -154,10 +164,7 @@ Spec edit(const Spec& a, std::mt19937_64& rng, std::vector<std::string>& log, co
     for (int e = 0; e < edits; ++e) {
         switch (pick(rng, 0, 10)) {
             case 0: {  // rename a network
-                auto from = any_key(s.networks, rng);
-                auto to = fresh_name("n", keys(s.networks), rng);
-                s.networks[to] = s.networks.at(from);
-                s.networks.erase(from);
+                auto [from, to] = rename_one(s.networks, "n", rng);
                 for (auto& [_, v] : s.services)
                     for (auto& at : v.nets)
                         if (at.network == from) at.network = to;
@@ -165,10 +172,7 @@ Spec edit(const Spec& a, std::mt19937_64& rng, std::vector<std::string>& log, co
                 break;
             }
             case 1: {  // rename a service
-                auto from = any_key(s.services, rng);
-                auto to = fresh_name("s", keys(s.services), rng);
-                s.services[to] = s.services.at(from);
-                s.services.erase(from);
+                auto [from, to] = rename_one(s.services, "s", rng);
                 for (auto& [_, v] : s.services)
                     if (v.mode == "service:" + from) v.mode = "service:" + to;
                 log.push_back(fmt::format("rename service {} → {}", from, to));
