@@ -70,9 +70,13 @@ ether_arp probe_for(const IpAddr& target, const uint8_t* mac) {
     return a;
 }
 
-}  // namespace
-
-namespace {
+// Closes a socket when it goes out of scope.
+struct Fd {
+    int fd;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
 
 // IPv6: a Neighbor Solicitation for `a` to its solicited-node multicast
 // group, as duplicate address detection sends one (RFC 4862 5.4), and a
@@ -80,12 +84,9 @@ namespace {
 // bridge's link-local address (a raw socket cannot send from ::); one
 // without IPv6 has no IPv6 neighbours to ask.
 bool ipv6_in_use(int ifindex, const Mac& mac, const std::string& bridge, const IpAddr& a, const std::string& what) {
-    int fd = ::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+    Fd sock{::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6)};
+    int fd = sock.fd;
     if (fd < 0) nl::fail_errno(what, "icmpv6 socket");
-    struct Close {
-        int fd;
-        ~Close() { ::close(fd); }
-    } close_fd{fd};
     icmp6_filter filter;
     ICMP6_FILTER_SETBLOCKALL(&filter);
     ICMP6_FILTER_SETPASS(ND_NEIGHBOR_ADVERT, &filter);
@@ -128,35 +129,21 @@ bool ipv6_in_use(int ifindex, const Mac& mac, const std::string& bridge, const I
     }
 }
 
-}  // namespace
-
-bool RealKernel::address_in_use(const std::string& bridge, const IpAddr& a) {
-    auto what = fmt::format("bridge {}: probe {}", bridge, a.str());
-    if (!a.is_v4()) {
-        LinkDump one;
-        get_link(nl_socket_get_fd(sock("")), bridge, 0, one, "host namespace");
-        if (one.links.empty() || !one.links.front().mac) throw KernelError(what + ": no such bridge");
-        return ipv6_in_use(one.links.front().ifindex, *one.links.front().mac, bridge, a, what);
-    }
-    LinkDump one;
-    get_link(nl_socket_get_fd(sock("")), bridge, 0, one, "host namespace");
-    if (one.links.empty() || !one.links.front().mac) throw KernelError(what + ": no such bridge");
-    auto& br = one.links.front();
-    int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+// IPv4: two RFC 5227 probes 100 ms apart; a reply from the address, or
+// another host probing for it at the same time, within 300 ms means taken.
+bool ipv4_in_use(int ifindex, const Mac& mac, const IpAddr& a, const std::string& what) {
+    Fd sock{::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP))};
+    int fd = sock.fd;
     if (fd < 0) nl::fail_errno(what, "packet socket");
-    struct Close {
-        int fd;
-        ~Close() { ::close(fd); }
-    } close_fd{fd};
     sockaddr_ll ll{};
     ll.sll_family = AF_PACKET;
     ll.sll_protocol = htons(ETH_P_ARP);
-    ll.sll_ifindex = br.ifindex;
+    ll.sll_ifindex = ifindex;
     if (::bind(fd, (sockaddr*)&ll, sizeof ll) != 0) nl::fail_errno(what, "bind");
     sockaddr_ll to = ll;
     to.sll_halen = 6;
     std::memset(to.sll_addr, 0xff, 6);
-    auto packet = probe_for(a, br.mac->bytes.data());
+    auto packet = probe_for(a, mac.bytes.data());
     using clock = std::chrono::steady_clock;
     auto start = clock::now();
     int sent = 0;
@@ -176,9 +163,20 @@ bool RealKernel::address_in_use(const std::string& bridge, const IpAddr& a) {
         // A reply from the address, or another host probing for it at the same time.
         bool reply = ntohs(in.arp_op) == ARPOP_REPLY && std::memcmp(in.arp_spa, a.bytes.data(), 4) == 0;
         bool rival = ntohs(in.arp_op) == ARPOP_REQUEST && std::memcmp(in.arp_tpa, a.bytes.data(), 4) == 0 &&
-                     std::memcmp(in.arp_sha, br.mac->bytes.data(), 6) != 0;
+                     std::memcmp(in.arp_sha, mac.bytes.data(), 6) != 0;
         if (reply || rival) return true;
     }
+}
+
+}  // namespace
+
+bool RealKernel::address_in_use(const std::string& bridge, const IpAddr& a) {
+    auto what = fmt::format("bridge {}: probe {}", bridge, a.str());
+    LinkDump one;
+    get_link(nl_socket_get_fd(sock("")), bridge, 0, one, "host namespace");
+    if (one.links.empty() || !one.links.front().mac) throw KernelError(what + ": no such bridge");
+    auto& br = one.links.front();
+    return a.is_v4() ? ipv4_in_use(br.ifindex, *br.mac, a, what) : ipv6_in_use(br.ifindex, *br.mac, bridge, a, what);
 }
 
 }  // namespace topo
