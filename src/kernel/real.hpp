@@ -6,7 +6,8 @@
 // `lo` carries the project's marker; everything inside it is then topo's. A
 // host link is topo's when its ifalias carries the marker, or — for the
 // instant between creating a link and marking it, which a crash can expose —
-// when its name has the project's generated prefix (t<kind><hash>).
+// when its name has the project's generated prefix (t<kind><hash>) and its
+// MAC is the one topo gives a link of that name (naming::link_mac).
 #pragma once
 
 #include <map>

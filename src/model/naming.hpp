@@ -2,8 +2,8 @@
 //
 // Host-namespace links get generated names of at most 15 characters:
 // "t" + a kind letter + 4 hex digits of the project's hash + 9 of the object's
-// (e.g. "tb3f09a1c2e4d5f"), so a crashed run's leftovers are recognisable by name
-// alone. The authoritative marker is the link's ifalias, "topo/<project>/<what>";
+// (e.g. "tb3f09a1c2e4d5f"), born with a MAC fixed by the name (link_mac), so a
+// crashed run's unmarked leftovers are recognisable by both. The authoritative marker is the link's ifalias, "topo/<project>/<what>";
 // a sandbox namespace carries it on its `lo`. Nothing without a marker is topo's.
 #pragma once
 
