@@ -163,6 +163,7 @@ Firewall firewall(const Project& p, const Addressing& a, const std::string& host
     }
     if (bridges.empty()) return std::move(b.out);
     b.t.name = naming::nft_table(p.name);
+    b.t.owner = naming::project_marker(p.name);
     b.t.chains = {{"forward", "filter", "forward", 0},
                   {"output", "nat", "output", -100},
                   {"postrouting", "nat", "postrouting", 100},

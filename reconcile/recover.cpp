@@ -81,7 +81,7 @@ struct Recovery {
     // it as "[host_ip] proto published target_addr target_port".
     void ephemeral_ports(const Project& p) {
         auto* table = live.find_as<NftTable>(Kind::NftTable, naming::nft_table(project));
-        if (!table) return;
+        if (!table || table->owner.empty()) return;  // a table that is not topo's says nothing of its ports
         for (auto& [_, s] : p.services)
             for (auto& port : s.ports)
                 if (!port.published) find_port(*table, s, port);

@@ -3,6 +3,7 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -24,6 +25,7 @@
 
 
 #include "kernel/kernel.hpp"
+#include "kernel/nft_batch.hpp"
 #include "kernel/nft_build.hpp"
 
 namespace topo::nft {
@@ -60,125 +62,59 @@ struct Socket {
     }
 };
 
-// A batch of nf_tables messages, sent as one transaction.
-class Batch {
-public:
-    // Not zeroed: the 64 MiB (room for every port of both protocols, twice)
-    // are mapped but only the pages written are touched (zeroing even 4 MiB
-    // cost ~2 ms per apply). libmnl lets the message that crosses the limit
-    // be written whole before it says so: the buffer has a message's room
-    // beyond it (one message holds at most 256 elements, well under 1 MiB).
-    explicit Batch(Socket& s) : s_(s), buf_(new char[limit + margin]) {
-        b_ = mnl_nlmsg_batch_start(buf_.get(), limit);
-        nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(b_)), s_.seq++);
-        mnl_nlmsg_batch_next(b_);
-    }
-    ~Batch() { mnl_nlmsg_batch_stop(b_); }
+void grow_buffer(Socket& s, int get, int force, int need, const std::string& what) {
+    int have = 0;
+    socklen_t len = sizeof have;
+    int fd = mnl_socket_get_fd(s.nl);
+    if (::getsockopt(fd, SOL_SOCKET, get, &have, &len) == 0 && have < need &&
+        ::setsockopt(fd, SOL_SOCKET, force, &need, sizeof need) != 0)
+        throw KernelError(fmt::format("{}: a socket buffer of {} bytes: {}", what, need, std::strerror(errno)));
+}
 
-    nlmsghdr* header(uint16_t type, uint16_t flags) {
-        ++count_;
-        return nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(b_)), type, family,
-                                     flags | NLM_F_ACK, s_.seq++);
-    }
-    void next(const std::string& what) {
-        if (!mnl_nlmsg_batch_next(b_)) throw KernelError(what + ": the batch is too large");
-    }
-    // Sends everything; the first message the kernel refused, with its errno.
-    void commit(const std::string& what) {
-        nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(b_)), s_.seq++);
-        mnl_nlmsg_batch_next(b_);
-        // A transaction is one message to the kernel, which refuses one larger
-        // than the socket's send buffer (EMSGSIZE): grow it to fit, as nft does.
-        // And one ack a message comes back, each an skb of ~1 KiB against the
-        // receive buffer: without room for them all, the read fails with
-        // ENOBUFS after the kernel has committed.
-        grow_buffer(SO_SNDBUF, SO_SNDBUFFORCE, int(mnl_nlmsg_batch_size(b_)) + 4096, what);
-        grow_buffer(SO_RCVBUF, SO_RCVBUFFORCE, count_ * 2048 + (1 << 16), what);
-        if (mnl_socket_sendto(s_.nl, mnl_nlmsg_batch_head(b_), mnl_nlmsg_batch_size(b_)) < 0)
-            throw KernelError(fmt::format("{}: send: {}", what, std::strerror(errno)));
-        int acks = 0, error = 0;
-        std::vector<char> rx(MNL_SOCKET_BUFFER_SIZE * 4);
-        while (acks < count_) {
-            ssize_t n = mnl_socket_recvfrom(s_.nl, rx.data(), rx.size());
-            if (n < 0) throw KernelError(fmt::format("{}: receive: {}", what, std::strerror(errno)));
-            for (auto* h = reinterpret_cast<nlmsghdr*>(rx.data()); mnl_nlmsg_ok(h, int(n)); h = mnl_nlmsg_next(h, reinterpret_cast<int*>(&n))) {
-                if (h->nlmsg_type != NLMSG_ERROR) continue;
-                auto* e = static_cast<nlmsgerr*>(mnl_nlmsg_get_payload(h));
-                ++acks;
-                if (e->error && !error) error = -e->error;
-            }
-            if (error) break;  // the kernel aborts the whole batch at the first error
+// Sends a transaction; the first message the kernel refused, with its errno.
+void commit(Socket& s, const Transaction& t) {
+    const auto& what = t.what();
+    // A transaction is one message to the kernel, which refuses one larger
+    // than the socket's send buffer (EMSGSIZE): grow it to fit, as nft does.
+    // And one ack a message comes back, each an skb of ~1 KiB against the
+    // receive buffer: without room for them all, the read fails with
+    // ENOBUFS after the kernel has committed.
+    grow_buffer(s, SO_SNDBUF, SO_SNDBUFFORCE, int(t.size()) + 4096, what);
+    grow_buffer(s, SO_RCVBUF, SO_RCVBUFFORCE, t.messages() * 2048 + (1 << 16), what);
+    if (mnl_socket_sendto(s.nl, t.data(), t.size()) < 0)
+        throw KernelError(fmt::format("{}: send: {}", what, std::strerror(errno)));
+    int acks = 0, error = 0;
+    std::vector<char> rx(MNL_SOCKET_BUFFER_SIZE * 4);
+    while (acks < t.messages()) {
+        ssize_t n = mnl_socket_recvfrom(s.nl, rx.data(), rx.size());
+        if (n < 0) throw KernelError(fmt::format("{}: receive: {}", what, std::strerror(errno)));
+        for (auto* h = reinterpret_cast<nlmsghdr*>(rx.data()); mnl_nlmsg_ok(h, int(n)); h = mnl_nlmsg_next(h, reinterpret_cast<int*>(&n))) {
+            if (h->nlmsg_type != NLMSG_ERROR) continue;
+            auto* e = static_cast<nlmsgerr*>(mnl_nlmsg_get_payload(h));
+            ++acks;
+            if (e->error && !error) error = -e->error;
         }
-        committed = true;
-        if (error) throw KernelError(fmt::format("{}: commit: {}", what, std::strerror(error)));
+        if (error) break;  // the kernel aborts the whole batch at the first error
     }
-
-private:
-    void grow_buffer(int get, int force, int need, const std::string& what) {
-        int have = 0;
-        socklen_t len = sizeof have;
-        int fd = mnl_socket_get_fd(s_.nl);
-        if (::getsockopt(fd, SOL_SOCKET, get, &have, &len) == 0 && have < need &&
-            ::setsockopt(fd, SOL_SOCKET, force, &need, sizeof need) != 0)
-            throw KernelError(fmt::format("{}: a socket buffer of {} bytes: {}", what, need, std::strerror(errno)));
-    }
-    static constexpr size_t limit = size_t(64) << 20, margin = size_t(1) << 20;
-    Socket& s_;
-    std::unique_ptr<char[]> buf_;
-    mnl_nlmsg_batch* b_;
-    int count_ = 0;
-};
-
-nftnl_table* table_obj(const std::string& name) {
-    auto* t = nftnl_table_alloc();
-    nftnl_table_set_str(t, NFTNL_TABLE_NAME, name.c_str());
-    nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, family);
-    return t;
+    committed = true;
+    if (error) throw KernelError(fmt::format("{}: commit: {}", what, std::strerror(error)));
 }
 
-void put_table(Batch& b, const std::string& name, uint16_t type, const std::string& what) {
-    auto* t = table_obj(name);
-    nftnl_table_nlmsg_build_payload(b.header(type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0), t);
-    nftnl_table_free(t);
-    b.next(what);
-}
-
-void put_elements(Batch& b, const NftTable& t, const NftSet& s, const std::vector<std::string>& els, uint16_t type,
-                  const std::string& what) {
-    // Several messages for large sets, so each stays well inside one netlink message.
-    for (size_t i = 0; i < els.size(); i += 256) {
-        std::vector<std::string> chunk(els.begin() + long(i), els.begin() + long(std::min(els.size(), i + 256)));
-        auto* set = build_elements(t.name, s, chunk);
-        nftnl_set_elems_nlmsg_build_payload(b.header(type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0), set);
-        nftnl_set_free(set);
-        b.next(what);
-    }
-}
-
-void build_all(Batch& b, const NftTable& t, const std::string& what) {
-    put_table(b, t.name, NFT_MSG_NEWTABLE, what);
-    for (auto& c : t.chains) {
-        auto* ch = build_chain(t.name, c);
-        nftnl_chain_nlmsg_build_payload(b.header(NFT_MSG_NEWCHAIN, NLM_F_CREATE), ch);
-        nftnl_chain_free(ch);
-        b.next(what);
-    }
-    std::map<std::string, uint32_t> ids;
-    uint32_t next_id = 1;
-    for (auto& [name, s] : t.sets) {
-        ids[name] = next_id;
-        auto* set = build_set(t.name, s, next_id++);
-        nftnl_set_nlmsg_build_payload(b.header(NFT_MSG_NEWSET, NLM_F_CREATE), set);
-        nftnl_set_free(set);
-        b.next(what);
-        put_elements(b, t, s, {s.elements.begin(), s.elements.end()}, NFT_MSG_NEWSETELEM, what);
-    }
-    for (auto& r : t.rules) {
-        auto* rule = build_rule(t.name, r, ids);
-        nftnl_rule_nlmsg_build_payload(b.header(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND), rule);
-        nftnl_rule_free(rule);
-        b.next(what);
-    }
+// The comment in a table's userdata; empty when it has none.
+std::string table_comment(const nftnl_table* t) {
+    if (!nftnl_table_is_set(t, NFTNL_TABLE_USERDATA)) return {};
+    uint32_t len = 0;
+    const void* data = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
+    std::string out;
+    nftnl_udata_parse(data, len, [](const nftnl_udata* attr, void* into) {
+        auto n = nftnl_udata_len(attr);
+        if (nftnl_udata_type(attr) == NFTNL_UDATA_TABLE_COMMENT && n > 0) {
+            auto* text = static_cast<const char*>(nftnl_udata_get(attr));
+            static_cast<std::string*>(into)->assign(text, strnlen(text, n));
+        }
+        return 0;
+    }, &out);
+    return out;
 }
 
 // A dump request; `parse` is called for every message of the answer.
@@ -205,25 +141,10 @@ int dump(Socket& s, uint16_t type, const std::function<void(nlmsghdr*)>& fill, c
 }  // namespace
 
 void apply(const NftTable* desired, const NftTable* live) {
-    const NftTable& any = desired ? *desired : *live;
-    auto what = "nft-table " + any.name;
-    Socket s(what);
-    Batch b(s);
-    if (!desired) {
-        put_table(b, live->name, NFT_MSG_DELTABLE, what);
-    } else if (live && live->skeleton() == desired->skeleton()) {
-        // Only elements differ: touch just those.
-        for (auto& d : element_diff(*desired, *live)) {
-            auto& set = desired->sets.at(d.set);
-            if (!d.remove.empty()) put_elements(b, *desired, set, d.remove, NFT_MSG_DELSETELEM, what);
-            if (!d.add.empty()) put_elements(b, *desired, set, d.add, NFT_MSG_NEWSETELEM, what);
-        }
-    } else {
-        // New, or chains/rules drifted: rebuild within the same transaction.
-        if (live) put_table(b, live->name, NFT_MSG_DELTABLE, what);
-        build_all(b, *desired, what);
-    }
-    b.commit(what);
+    Socket s("nft-table " + (desired ? *desired : *live).name);
+    auto t = transaction(desired, live, s.seq);
+    s.seq += uint32_t(t->messages()) + 2;
+    commit(s, *t);
 }
 
 std::optional<NftTable> read(const std::string& name) {
@@ -234,8 +155,10 @@ std::optional<NftTable> read(const std::string& name) {
     bool found = false;
     int err = dump(s, NFT_MSG_GETTABLE, nullptr, [&](const nlmsghdr* h) {
         std::unique_ptr<nftnl_table, decltype(&nftnl_table_free)> tb(nftnl_table_alloc(), nftnl_table_free);
-        if (nftnl_table_nlmsg_parse(h, tb.get()) == 0 && name == nftnl_table_get_str(tb.get(), NFTNL_TABLE_NAME))
+        if (nftnl_table_nlmsg_parse(h, tb.get()) == 0 && name == nftnl_table_get_str(tb.get(), NFTNL_TABLE_NAME)) {
             found = true;
+            t.owner = table_comment(tb.get());
+        }
     });
     if (err < 0) throw KernelError(fmt::format("{}: list tables: {}", what, std::strerror(-err)));
     if (!found) return std::nullopt;

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <fmt/format.h>
 #include <memory>
@@ -88,8 +89,13 @@ void add_ifname(nftnl_rule* r, uint32_t meta_key, const std::string& name, uint3
     char buf[IFNAMSIZ] = {};
     bool prefix = !name.empty() && name.back() == '*';
     std::string n = prefix ? name.substr(0, name.size() - 1) : name;
-    std::memcpy(buf, n.data(), std::min(n.size(), size_t(IFNAMSIZ - 1)));
-    add_cmp(r, NFT_REG_1, op, buf, prefix ? uint32_t(n.size()) : IFNAMSIZ);
+    size_t len = std::min(n.size(), size_t(IFNAMSIZ - 1));  // a longer name could name no link
+    std::memcpy(buf, n.data(), len);
+    add_cmp(r, NFT_REG_1, op, buf, prefix ? uint32_t(len) : IFNAMSIZ);
+}
+const Prefix& subnet_of(const NftRule& rule) {
+    if (!rule.subnet) throw KernelError("nft: rule \"" + rule.text + "\" needs a subnet");
+    return *rule.subnet;
 }
 void add_saddr_in(nftnl_rule* r, const Prefix& p) {
     int bytes = p.addr.is_v4() ? 4 : 16;
@@ -190,7 +196,7 @@ void build_ops(nftnl_rule* r, const NftRule& rule, uint32_t set_id) {
         }
         case NftOp::Masquerade:
             add_nfproto(r, rule.family);
-            add_saddr_in(r, *rule.subnet);
+            add_saddr_in(r, subnet_of(rule));
             add_ifname(r, NFT_META_OIFNAME, rule.ifname, NFT_CMP_NEQ);
             return add_masq(r);
         case NftOp::MasqueradeLoopback:
@@ -201,7 +207,7 @@ void build_ops(nftnl_rule* r, const NftRule& rule, uint32_t set_id) {
         case NftOp::MasqueradeHairpin:
             add_nfproto(r, rule.family);
             add_ifname(r, NFT_META_OIFNAME, rule.ifname);
-            add_saddr_in(r, *rule.subnet);
+            add_saddr_in(r, subnet_of(rule));
             add_ct_bits(r, NFT_CT_STATUS, IPS_DST_NAT);
             return add_masq(r);
         case NftOp::DropWithin:
@@ -235,7 +241,10 @@ struct Bytes {
     }
     void proto(const std::string& s) { b.insert(b.end(), {proto_number(s), 0, 0, 0}); }
     void port(const std::string& s) {
-        uint16_t p = uint16_t(std::stoi(s));
+        unsigned p = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), p);
+        if (ec != std::errc() || end != s.data() + s.size() || p < 1 || p > 65535)
+            throw KernelError("nft: bad element port " + s);
         b.insert(b.end(), {uint8_t(p >> 8), uint8_t(p), 0, 0});
     }
 };
@@ -256,6 +265,7 @@ std::pair<Bytes, Bytes> encode(NftLayout layout, const std::string& text) {
         return {key, data};
     }
     int fam = family_of(layout);
+    if (w.size() != (by_address(layout) ? 5u : 4u)) throw KernelError("nft: bad element \"" + text + "\"");
     if (by_address(layout)) key.ip(w.at(i++), fam);
     key.proto(w.at(i++));
     key.port(w.at(i++));
@@ -335,7 +345,9 @@ nftnl_set* build_elements(const std::string& table, const NftSet& s, const std::
 }
 
 nftnl_rule* build_rule(const std::string& table, const NftRule& rule, const std::map<std::string, uint32_t>& set_ids) {
-    auto* r = nftnl_rule_alloc();
+    // Owned until returned: build_ops throws on a rule it cannot build.
+    std::unique_ptr<nftnl_rule, decltype(&nftnl_rule_free)> owned(nftnl_rule_alloc(), nftnl_rule_free);
+    auto* r = owned.get();
     nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table.c_str());
     nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, rule.chain.c_str());
     nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, family);
@@ -346,7 +358,7 @@ nftnl_rule* build_rule(const std::string& table, const NftRule& rule, const std:
     nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, rule.text.c_str());
     nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
     nftnl_udata_buf_free(ud);
-    return r;
+    return owned.release();
 }
 
 std::string rule_text(nftnl_rule* r) {

@@ -71,6 +71,10 @@ struct NftSet {
 struct NftTable {
     std::string name;  // topo-<project>
     std::string family = "inet";
+    // The table's comment (its userdata, as `nft` writes `comment "..."`):
+    // the project's marker. Read as empty when it is not this project's: a
+    // table that only has topo's name is not topo's, and is never changed.
+    std::string owner;
     std::vector<NftChain> chains;
     std::vector<NftRule> rules;
     std::map<std::string, NftSet> sets;
