@@ -168,6 +168,7 @@ Desired desired_state(const Project& p, const Addressing& a, const DesiredContex
         // in its peers' files), or a link of a sandbox that is built.
         if (!ctx.only.empty() && !f.link.empty() && !b.out.state.find(ObjectKey{Kind::Netns, sandbox_of(f, ctx.files_root)}))
             continue;
+        f.owner = naming::project_marker(p.name);
         b.out.scope.files.push_back(f.path);
         b.out.state.add(std::move(f));  // hosts files are O(N) each: never copy them needlessly
     }

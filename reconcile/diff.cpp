@@ -96,11 +96,13 @@ struct Compare {
     }
 };
 
-// Whose is this live object? Links and namespaces carry a marker; addresses,
-// routes and files were only read because they sit on topo's objects.
+// Whose is this live object? Links, namespaces, the nft table and files carry
+// a marker; addresses and routes were only read because they sit on topo's objects.
 bool is_ours(const Object& o) {
     if (auto* l = std::get_if<Link>(&o)) return !l->owner.empty();
     if (auto* n = std::get_if<Netns>(&o)) return !n->owner.empty();
+    if (auto* t = std::get_if<NftTable>(&o)) return !t->owner.empty();
+    if (auto* f = std::get_if<File>(&o)) return !f->owner.empty();
     return true;
 }
 
@@ -193,6 +195,7 @@ std::vector<std::string> compare(const Object& desired, const Object& live, bool
 
 DiffResult diff(const HostState& desired, const HostState& live) {
     DiffResult r;
+    r.conflicts = live.conflicts;
     std::vector<Change> deletes;
     auto compare_pair = [&](const ObjectKey& key, const Object& want, const Object& have) {
         if (!is_ours(have)) {

@@ -87,6 +87,7 @@ struct ToJson {
     json operator()(const File& f) const {
         json j{{"kind", "file"}, {"path", f.path}, {"content", f.content.str()}};
         put(j, "link", f.link);
+        put(j, "owner", f.owner);
         return j;
     }
     json operator()(const NftTable& t) const {
@@ -100,7 +101,9 @@ struct ToJson {
             rules.push_back(j);
         }
         for (auto& [n, s] : t.sets) sets[n] = {{"layout", to_string(s.layout)}, {"elements", s.elements}};
-        return {{"kind", "nft-table"}, {"name", t.name}, {"family", t.family}, {"chains", chains}, {"rules", rules}, {"sets", sets}};
+        json j{{"kind", "nft-table"}, {"name", t.name}, {"family", t.family}, {"chains", chains}, {"rules", rules}, {"sets", sets}};
+        put(j, "owner", t.owner);
+        return j;
     }
 };
 
@@ -140,6 +143,7 @@ NftTable nft_from_json(const json& j) {
     NftTable t;
     t.name = j.at("name").get<std::string>();
     t.family = j.value("family", "inet");
+    t.owner = get_str(j, "owner");
     for (auto& c : j.at("chains")) t.chains.push_back({c.at("name"), c.at("type"), c.at("hook"), c.at("priority")});
     for (auto& r : j.at("rules"))
         t.rules.push_back({r.at("chain"), r.at("text"), enum_from(r.at("op").get<std::string>(), NftOp::DropWithin),
@@ -165,7 +169,11 @@ Object object_from_json(const json& j) {
     if (kind == "route")
         return Route{get_str(j, "ns"), need_prefix(j, "dst"), get_parsed<IpAddr>(j, "gateway"), get_str(j, "dev")};
     if (kind == "sysctl") return Sysctl{get_str(j, "ns"), j.at("key").get<std::string>(), j.at("value").get<std::string>()};
-    if (kind == "file") return File{j.at("path").get<std::string>(), j.at("content").get<std::string>(), get_str(j, "link")};
+    if (kind == "file") {
+        File f{j.at("path").get<std::string>(), j.at("content").get<std::string>(), get_str(j, "link")};
+        f.owner = get_str(j, "owner");
+        return f;
+    }
     if (kind == "nft-table") return nft_from_json(j);
     throw std::runtime_error(fmt::format("unknown object kind \"{}\"", kind));
 }

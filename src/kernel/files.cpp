@@ -5,11 +5,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include <algorithm>
 #include <map>
@@ -87,8 +90,39 @@ int root_fd(const std::string& root) {
     throw KernelError(fmt::format("file {}: open {}: {}", path, dir, std::strerror(err)));
 }
 
-// nullopt: the directory is not there (and `create` was not asked for).
-std::unique_ptr<Dir> open_dir(const std::string& path, bool create) {
+std::string temp_suffix() { return ".topo-tmp"; }
+
+// Whether the directory open at `fd` holds anything but topo's temporary files.
+bool holds_others(int fd) {
+    int copy = ::openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // its own offset: readdir moves it
+    DIR* d = copy >= 0 ? ::fdopendir(copy) : nullptr;
+    if (!d) {
+        if (copy >= 0) ::close(copy);
+        return true;  // unreadable: taken to hold something
+    }
+    bool others = false;
+    while (auto* e = ::readdir(d)) {
+        std::string_view name = e->d_name;
+        if (name != "." && name != ".." && !name.ends_with(temp_suffix())) others = true;
+    }
+    ::closedir(d);
+    return others;
+}
+
+// Marks the directory open at `fd` as `owner`'s unless it is marked already
+// (XATTR_CREATE: one call either way). A file system without extended
+// attributes cannot carry the mark: the directory is then judged by what it
+// holds (read.cpp).
+void mark(int fd, const std::string& path, const std::string& owner) {
+    if (::fsetxattr(fd, dir_marker, owner.data(), owner.size(), XATTR_CREATE) == 0 || errno == EEXIST ||
+        errno == ENOTSUP)
+        return;
+    throw KernelError(fmt::format("file {}: mark its directory ({}): {}", path, dir_marker, std::strerror(errno)));
+}
+
+// nullptr: the directory is not there (and `create` was not asked for).
+// Created, it is marked as `owner`'s.
+std::unique_ptr<Dir> open_dir(const std::string& path, bool create, const std::string& owner = {}) {
     auto parent = fs::path(path).parent_path();
     auto d = std::make_unique<Dir>();
     d->name = parent.filename().string();
@@ -112,11 +146,12 @@ std::unique_ptr<Dir> open_dir(const std::string& path, bool create) {
         if (errno == ENOENT && !create) return nullptr;
         refuse(path, parent.string(), errno, d->root);
     }
+    if (create) mark(d->fd, path, owner);
     return d;
 }
 
 std::string base(const std::string& path) { return fs::path(path).filename().string(); }
-std::string temp_name(const std::string& path) { return base(path) + ".topo-tmp"; }
+std::string temp_name(const std::string& path) { return base(path) + temp_suffix(); }
 
 }  // namespace
 
@@ -157,8 +192,8 @@ std::optional<Entry> read_entry(const std::string& path) {
 
 // Put `make(dir, tmp)`'s result in place of the file by rename, within the directory.
 template <class Make>
-void replace_with(const std::string& path, Make&& make) {
-    auto dir = open_dir(path, true);
+void replace_with(const std::string& path, const std::string& owner, Make&& make) {
+    auto dir = open_dir(path, true, owner);
     auto tmp = temp_name(path);
     ::unlinkat(dir->fd, tmp.c_str(), 0);  // left by a run killed while writing it
     make(dir->fd, tmp);
@@ -169,11 +204,11 @@ void replace_with(const std::string& path, Make&& make) {
     }
 }
 
-void write_atomic(const std::string& path, const Text& content) {
+void write_atomic(const std::string& path, const Text& content, const std::string& owner) {
     if (auto old = read_entry(path); old && old->link.empty() && content == old->content) return;
     // Not synced: after a power loss a torn or empty file lacks the marker or
     // differs from the manifest, and the next apply writes it again.
-    replace_with(path, [&](int dir, const std::string& tmp) {
+    replace_with(path, owner, [&](int dir, const std::string& tmp) {
         int fd = ::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) throw KernelError(fmt::format("file {}: create: {}", path, std::strerror(errno)));
         auto text = content.str();
@@ -192,9 +227,9 @@ void write_atomic(const std::string& path, const Text& content) {
     });
 }
 
-void link_atomic(const std::string& path, const std::string& target) {
+void link_atomic(const std::string& path, const std::string& target, const std::string& owner) {
     if (auto old = read_entry(path); old && old->link == target) return;
-    replace_with(path, [&](int dir, const std::string& tmp) {
+    replace_with(path, owner, [&](int dir, const std::string& tmp) {
         if (::symlinkat(target.c_str(), dir, tmp.c_str()) != 0)
             throw KernelError(fmt::format("file {}: symlink: {}", path, std::strerror(errno)));
     });
@@ -206,7 +241,31 @@ void remove(const std::string& path) {
     if (::unlinkat(dir->fd, base(path).c_str(), 0) != 0 && errno != ENOENT)
         throw KernelError(fmt::format("file {}: remove: {}", path, std::strerror(errno)));
     ::unlinkat(dir->fd, temp_name(path).c_str(), 0);  // left by a run killed while writing it
-    ::unlinkat(dir->root, dir->name.c_str(), AT_REMOVEDIR);  // when it is empty now
+    ::unlinkat(dir->root, dir->name.c_str(), AT_REMOVEDIR);  // when it is empty now (a user's file keeps it)
+}
+
+DirInfo inspect_dir(const std::string& dir) {
+    DirInfo info;
+    auto d = std::make_unique<Dir>();
+    auto p = fs::path(dir);
+    d->name = p.filename().string();
+    d->root = root_fd(p.parent_path().string());
+    if (d->root < 0) return info;
+    open_how how{};
+    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    d->fd = int(::syscall(SYS_openat2, d->root, d->name.c_str(), &how, sizeof how));
+    if (d->fd < 0) {
+        info.exists = errno != ENOENT;
+        info.symlink = info.exists;
+        return info;
+    }
+    info.exists = true;
+    char value[256];
+    ssize_t n = ::fgetxattr(d->fd, dir_marker, value, sizeof value);
+    if (n > 0) info.marker.assign(value, size_t(n));
+    info.others = holds_others(d->fd);
+    return info;
 }
 
 }  // namespace topo::files

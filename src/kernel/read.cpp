@@ -196,11 +196,6 @@ bool left_by_a_killed_run(const LinkDump::Entry& l, const std::string& project) 
            l.mac == naming::link_mac(l.name);
 }
 
-// What a run killed while writing a sandbox's files leaves in its /etc/netns
-// directory: the directory alone, or a temporary file without the file it was
-// to become. Shown as an empty file of the project's, so that apply writes it
-// and destroy removes it, temporary file and directory included. An empty
-// directory holds nothing of anyone's, so taking it for topo's loses nothing.
 // Whether something is at `path`: a link (a hosts file, or its temporary)
 // counts even when what it points at is not there.
 bool present(const std::string& path) {
@@ -208,26 +203,57 @@ bool present(const std::string& path) {
     return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
 }
 
-void add_residue(const std::filesystem::path& dir, HostState& out) {
-    std::error_code ec;
-    if (std::filesystem::is_symlink(dir, ec)) return;  // not topo's: never followed (kernel/files.cpp)
-    if (std::filesystem::is_empty(dir, ec) && !ec) {
-        out.add(File{(dir / "hosts").string(), ""});
+// A directory of /etc/netns where a file topo wants, or wrote, is missing.
+// Whose it is: its marker (files::dir_marker) says; one without a marker
+// that holds nothing (a run killed before it marked it) holds nothing of
+// anyone's, and is taken. One that holds somebody else's files is a
+// conflict when topo wants to write into it, and is left alone otherwise.
+//
+// What a run killed while writing a sandbox's files leaves in a directory
+// of topo's: the directory alone, or a temporary file without the file it
+// was to become. Shown as an empty file of the project's, so that apply
+// writes it and destroy removes it, temporary file and directory included.
+void check_dir(const std::string& dir, bool wanted, const std::string& project, HostState& out) {
+    auto info = files::inspect_dir(dir);
+    if (!info.exists) return;
+    if (info.symlink) {  // never followed (kernel/files.cpp)
+        if (wanted)
+            out.conflicts.push_back(fmt::format(
+                "directory {} is a symbolic link or not a directory, and is not topo's; topo never follows one: "
+                "remove it, or choose another service name",
+                dir));
         return;
     }
-    for (auto* f : {"hosts", "resolv.conf"}) {
-        auto path = (dir / f).string();
-        if (!present(path) && present(temp_path_for(path))) out.add(File{path, ""});
+    bool ours = info.marker.empty() ? !info.others : naming::owned_by(info.marker, project);
+    if (!ours) {
+        if (wanted)
+            out.conflicts.push_back(fmt::format(
+                "directory {} exists and is not topo's (it is not marked as project {}'s, and has files in it); "
+                "topo never writes into a directory it did not create: move it away, or choose another service name",
+                dir, project));
+        return;
     }
+    auto owner = naming::project_marker(project);
+    bool residue = false;
+    for (auto* f : {"/hosts", "/resolv.conf"}) {
+        auto path = dir + f;
+        if (!present(path) && present(temp_path_for(path))) {
+            out.add(File{path, "", {}, owner});
+            residue = true;
+        }
+    }
+    if (!info.others && !residue) out.add(File{dir + "/hosts", "", {}, owner});
 }
 
 // The project's per-network hosts files (reconcile/names.hpp), and what a
 // run killed while writing them left: a temporary file without the file it
 // was to become, or the directory alone (shown as an empty file of the
 // project's, as in a sandbox's directory).
-void add_shared_files(const std::filesystem::path& dir, std::set<std::string>& paths, HostState& out) {
+void add_shared_files(const std::filesystem::path& dir, const std::string& project, std::set<std::string>& paths,
+                      HostState& out) {
     std::error_code ec;
     const auto temp = temp_path_for("");
+    const auto owner = naming::project_marker(project);
     bool any = false;
     for (auto& e : std::filesystem::directory_iterator(dir, ec)) {
         any = true;
@@ -237,9 +263,9 @@ void add_shared_files(const std::filesystem::path& dir, std::set<std::string>& p
             continue;
         }
         auto base = path.substr(0, path.size() - temp.size());
-        if (!present(base)) out.add(File{base, ""});
+        if (!present(base)) out.add(File{base, "", {}, owner});
     }
-    if (!any && !ec) out.add(File{(dir / "hosts").string(), ""});
+    if (!any && !ec) out.add(File{(dir / "hosts").string(), "", {}, owner});
 }
 
 // The project's sandboxes in the scope, each read whole by a few threads; one
@@ -373,7 +399,10 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     for (auto& [_, v] : host_veths) out.add(v);
     phase.emplace("read nft");
     if (scope.nft)
-        if (auto table = nft::read(naming::nft_table(scope.project))) out.add(*table);
+        if (auto table = nft::read(naming::nft_table(scope.project))) {
+            if (!naming::owned_by(table->owner, scope.project)) table->owner.clear();  // read, never changed
+            out.add(std::move(*table));
+        }
     for (auto& key : scope.sysctls) out.add(Sysctl{"", key, sysctl_read(k, "", key)});
     phase.emplace("read files");
     // Files: the ones the manifest wants, and any marked as the project's
@@ -394,7 +423,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     if (!scope.only_sandboxes)
         for (auto& dir : std::filesystem::directory_iterator(root, ec)) {
             auto name = dir.path().filename().string();
-            if (name == shared) add_shared_files(dir.path(), paths, out);
+            if (name == shared) add_shared_files(dir.path(), scope.project, paths, out);
             if (name.starts_with(prefix)) {
                 for (auto* f : {"/hosts", "/resolv.conf"}) paths.insert(root + name + f);
                 if (known.count(name)) dirs.push_back(name);
@@ -425,13 +454,26 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         // one it wants to write over is shown as it is, to be replaced.
         bool marked = entry->link.empty() ? naming::has_file_marker(entry->content, scope.project)
                                         : naming::links_to_shared_files(entry->link, scope.project);
-        if (marked || wanted) out.add(File{path, std::move(entry->content), std::move(entry->link)});
+        // One that is not topo's is shown as it is (no owner): a conflict, never written over.
+        if (marked || wanted)
+            out.add(File{path, std::move(entry->content), std::move(entry->link),
+                         marked ? naming::project_marker(scope.project) : std::string()});
     }
-    // Residue hides only where a file is missing: a whole directory is not
-    // looked through again (at 1000 sandboxes that was 3000 system calls).
+    // Directories are looked into only where a file is missing: a directory
+    // whose files are topo's is topo's, and is not looked through again (at
+    // 1000 sandboxes that was 3000 system calls).
+    std::set<std::string> wanted_dirs, look;
+    for (auto& path : wanted_files) {
+        if (!path.starts_with(root)) continue;
+        auto slash = path.find('/', root.size());
+        if (slash == std::string::npos) continue;
+        auto name = path.substr(root.size(), slash - root.size());
+        if (!present.count(path) && listed.count(name)) look.insert(name);
+        wanted_dirs.insert(std::move(name));
+    }
     for (auto& name : dirs)
-        if (!present.count(root + name + "/hosts") || !present.count(root + name + "/resolv.conf"))
-            add_residue(root + name, out);
+        if (!present.count(root + name + "/hosts") || !present.count(root + name + "/resolv.conf")) look.insert(name);
+    for (auto& name : look) check_dir(root + name, wanted_dirs.count(name) > 0, scope.project, out);
     return out;
 }
 

@@ -163,9 +163,9 @@ void RealKernel::apply(const Change& c) {
         if (c.action == Action::Delete) return files::remove(f->path);
         // An empty file is the residue of a killed run (read.cpp): rolling back to it removes it.
         auto& after = std::get<File>(*c.after);
-        if (!after.link.empty()) files::link_atomic(f->path, after.link);
+        if (!after.link.empty()) files::link_atomic(f->path, after.link, after.owner);
         else if (after.content.empty()) files::remove(f->path);
-        else files::write_atomic(f->path, after.content);
+        else files::write_atomic(f->path, after.content, after.owner);
         return;
     }
     if (std::holds_alternative<NftTable>(o)) {

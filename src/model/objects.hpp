@@ -105,13 +105,18 @@ struct Sysctl {
 // A file topo writes (hosts, resolv.conf). Content is compared exactly.
 struct File {
     File() = default;
-    File(std::string p, Text c, std::string l = {}) : path(std::move(p)), content(std::move(c)), link(std::move(l)) {}
+    File(std::string p, Text c, std::string l = {}, std::string o = {})
+        : path(std::move(p)), content(std::move(c)), link(std::move(l)), owner(std::move(o)) {}
     std::string path;
     Text content;  // shared slices: N hosts files share their peers' lines
     // Set: the file is a symbolic link to this path (relative to its own
     // directory), and has no content of its own. A sandbox on one network
     // links its hosts file to the network's (reconcile/names.hpp).
     std::string link;
+    // The project's marker when the file is topo's: its first line is
+    // naming::file_marker, or it links into the project's shared files.
+    // Empty: somebody else's, never changed.
+    std::string owner;
 };
 
 using Object = std::variant<Netns, Link, Address, Route, Sysctl, File, NftTable>;
@@ -137,6 +142,9 @@ ObjectKey key_of(const Object& o);
 // (read from the kernel). Live state also carries referenced foreign objects.
 struct HostState {
     std::map<ObjectKey, Object> objects;
+    // What the read found in topo's way that is not an object of its own (a
+    // directory of somebody else's where topo would write): refused as conflicts.
+    std::vector<std::string> conflicts;
 
     void add(Object o);
     const Object* find(const ObjectKey& k) const;

@@ -48,7 +48,46 @@ check "destroy --collect does not take it either" bash -c "! grep -q '$br' <<<'$
 expect_eq "still as it was" "$was" "$(users_bridge)"
 ip link del "$br"
 
+# A user's nftables table with topo's name: a conflict, never rewritten,
+# and never deleted (not by destroy --collect either).
+nft add table inet topo-hp
+nft add chain inet topo-hp users '{ type filter hook input priority 0; }'
+nft add rule inet topo-hp users tcp dport 9 accept
+was=$(nft list table inet topo-hp)
+expect_error "a user's nft table with topo's name is a conflict, named" \
+    "nft-table topo-hp exists and is not topo's; topo never changes what it did not create" \
+    "$TOPO" apply -f net.yaml -y
+expect_eq "and it is left as it was" "$was" "$(nft list table inet topo-hp)"
+"$TOPO" destroy --project hp --collect -y >/dev/null 2>&1 || true
+expect_eq "destroy --collect leaves it too" "$was" "$(nft list table inet topo-hp)"
+nft delete table inet topo-hp
+
+# A user's hosts file where topo would write a sandbox's: a conflict, left
+# byte for byte, and its directory kept (it was overwritten, and its
+# directory removed by destroy).
+mkdir /etc/netns/hp-web && echo "10.9.9.9 users-own" > /etc/netns/hp-web/hosts
+expect_error "an unmarked hosts file is a conflict, named" \
+    "file /etc/netns/hp-web/hosts exists and is not topo's; topo never changes what it did not create" \
+    "$TOPO" apply -f net.yaml -y
+expect_eq "and it is left as it was" "10.9.9.9 users-own" "$(cat /etc/netns/hp-web/hosts)"
+"$TOPO" destroy --project hp --collect -y >/dev/null 2>&1 || true
+expect_eq "destroy leaves it and its directory" "10.9.9.9 users-own" "$(cat /etc/netns/hp-web/hosts)"
+# A directory of somebody else's with other files, but no hosts file.
+rm /etc/netns/hp-web/hosts && echo "hosts: files" > /etc/netns/hp-web/nsswitch.conf
+expect_error "an unmarked directory with files in it is a conflict, named" \
+    "directory /etc/netns/hp-web exists and is not topo's (it is not marked as project hp's, and has files in it); topo never writes into a directory it did not create" \
+    "$TOPO" apply -f net.yaml -y
+expect_eq "nothing was written into it" "nsswitch.conf" "$(ls -A /etc/netns/hp-web)"
+rm -r /etc/netns/hp-web
+# An empty directory holds nothing of anyone's: taken, and marked.
+mkdir /etc/netns/hp-web
+
 check "without the links, apply works" "$TOPO" apply -f net.yaml -y
+owner() { python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "trusted.topo.owner").decode())' "$1"; }
+expect_eq "a sandbox's directory is marked as the project's" "topo/hp/" "$(owner /etc/netns/hp-web)"
+expect_eq "the shared directory too" "topo/hp/" "$(owner /etc/netns/.topo-hp)"
+expect_eq "and holds only its two files (ip netns exec binds each over /etc)" "hosts resolv.conf" "$(ls /etc/netns/hp-web | xargs)"
+expect_contains "the nft table carries the marker as its comment" 'comment "topo/hp/"' "$(nft list table inet topo-hp)"
 # A link put in place of a sandbox's directory after the apply: destroy
 # refuses to follow it too, and deletes nothing through it.
 mv /etc/netns/hp-db /etc/netns/hp-db.real
@@ -64,8 +103,13 @@ expect_error "a lock file that is a symbolic link is refused" "hp.lock is a symb
     "$TOPO" apply -f net.yaml -y
 expect_eq "what it points at is untouched" "$kept" "$(decoy)"
 rm "$TOPO_STATE_DIR/hp.lock"
+# A file a user put into topo's directory since: destroy takes only its
+# own, and the directory stays with the user's file in it.
+echo "hosts: files" > /etc/netns/hp-web/nsswitch.conf
 check "destroy" "$TOPO" destroy -f net.yaml -y
-expect_eq "nothing is left under /etc/netns" "" "$(ls -A /etc/netns)"
+expect_eq "the user's file is kept, with its directory" "hp-web hp-web/nsswitch.conf" "$(cd /etc/netns && echo * hp-web/*)"
+rm -r /etc/netns/hp-web
+expect_eq "nothing else is left under /etc/netns" "" "$(ls -A /etc/netns)"
 
 # Ports the host already uses: publishing one would take its program's
 # traffic ("22:22" locks an operator out of SSH). Refused, naming it, unless
@@ -84,10 +128,22 @@ services:
 YAML
 out=$("$TOPO" plan -f ports.yaml 2>&1) || true
 expect_contains "a TCP port a host program listens on is refused, naming the listener" \
-    "host port 2222/tcp is taken: a program on this host listens on 0.0.0.0:2222, and publishing the port would take its traffic; publish another port, stop that program, or pass --take-ports" "$out"
+    "host port 2222/tcp is taken: a program on this host listens on 0.0.0.0:2222, and publishing the port would take its traffic; publish another port, stop that program, or take it over (--take-ports, or x-topo-take-over: true on the port)" "$out"
 expect_contains "so is a UDP one, even bound to 127.0.0.1 only (the port is published on every address)" \
     "host port 5353/udp is taken: a program on this host listens on 127.0.0.1:5353" "$out"
 expect_eq "and only those two" 2 "$(grep -c 'is taken' <<<"$out")"
+# The manifest can say it for one port, and the plan says what it takes.
+sed -i 's|"2222:22", "5353:53/udp"|{target: 22, published: 2222, x-topo-take-over: true}, "5353:53/udp"|' ports.yaml
+out=$("$TOPO" plan -f ports.yaml 2>&1) || true
+expect_eq "x-topo-take-over on a port takes that one; the other is still refused" \
+    "1 host port 5353/udp is taken" "$(grep -c 'is taken' <<<"$out") $(grep -o 'host port [0-9/a-z]* is taken' <<<"$out")"
+sed -i 's|"5353:53/udp"|{target: 53, published: 5353, protocol: udp, x-topo-take-over: true}|' ports.yaml
+out=$("$TOPO" plan -f ports.yaml 2>&1)
+expect_contains "and the plan notes each port taken over" \
+    "Note: host port 2222/tcp: a program on this host listens on 0.0.0.0:2222; the port is taken over (x-topo-take-over): its traffic goes to the sandbox" "$out"
+out=$("$TOPO" plan -f ports.yaml --take-ports 2>&1)
+expect_contains "--take-ports takes both, noted in the plan" \
+    "Note: host port 5353/udp: a program on this host listens on 127.0.0.1:5353; the port is taken over (--take-ports)" "$out"
 check "--take-ports says to take them" "$TOPO" apply -f ports.yaml -y --take-ports
 expect_eq "the next plan is empty: ports already published are not refused again" "No changes. The host matches the manifest." \
     "$("$TOPO" plan -f ports.yaml 2>&1 | tail -1)"

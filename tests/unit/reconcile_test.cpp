@@ -256,6 +256,36 @@ TEST_CASE("diff: an object of the desired name that is not topo's is a conflict"
           "or remove it, or choose another name in the manifest");
 }
 
+TEST_CASE("diff: a table or a file that only has topo's name is a conflict, and destroy leaves it") {
+    Project p = shop();
+    FakeKernel probe;
+    std::string hosts;
+    for (auto& ch : plan_for(probe, &p).plan.changes)
+        if (ch.kind() == Kind::File && hosts.empty() && ch.id().ends_with("/hosts")) hosts = ch.id();
+    REQUIRE(!hosts.empty());
+    FakeKernel k;
+    NftTable table;
+    table.name = "topo-shop";  // no owner: the user's
+    k.state.add(table);
+    k.state.add(File{hosts, "127.0.0.1 users-own\n"});
+    auto c = plan_for(k, &p);
+    REQUIRE(c.errors.size() == 2);
+    CHECK(c.errors[1] == fmt::format("file {} exists and is not topo's; topo never changes what it did not create: "
+                                     "rename or remove it, or choose another name in the manifest", hosts));
+    CHECK(c.errors[0] == "nft-table topo-shop exists and is not topo's; topo never changes what it did not create: "
+                         "rename or remove it, or choose another name in the manifest");
+    auto gone = plan_for(k, nullptr);
+    CHECK(gone.errors.empty());
+    CHECK(gone.plan.empty());
+    // Marked, the table is topo's: rebuilt by apply, deleted by destroy.
+    std::get<NftTable>(k.state.objects.at({Kind::NftTable, "topo-shop"})).owner = naming::project_marker("shop");
+    k.state.objects.erase({Kind::File, hosts});
+    auto a = apply(k, p);
+    CHECK(plan_for(k, &p, a).plan.empty());
+    for (auto& ch : plan_for(k, nullptr).plan.changes)
+        if (ch.kind() == Kind::NftTable) CHECK(ch.action == Action::Delete);
+}
+
 TEST_CASE("diff: foreign objects that were only referenced are never deleted") {
     HostState desired, live;
     Link ext;
@@ -636,12 +666,21 @@ TEST_CASE("ports: a host port a program listens on is refused unless take_ports;
     auto c = plan_for(k, &p);
     REQUIRE(c.errors.size() == 1);
     CHECK(c.errors[0].starts_with("host port 2222/tcp is taken: a program on this host listens on 0.0.0.0:2222"));
+    // Taken over by the manifest (x-topo-take-over), or by --take-ports: a note in the plan.
+    p.services["web"].ports.back().take_over = true;
+    auto noted = plan_for(k, &p);
+    CHECK(noted.errors.empty());
+    REQUIRE(noted.plan.notes.size() == 1);
+    CHECK(noted.plan.notes[0] == "host port 2222/tcp: a program on this host listens on 0.0.0.0:2222; the port is "
+                                 "taken over (x-topo-take-over): its traffic goes to the sandbox");
+    p.services["web"].ports.back().take_over = false;
     PlanInput in;
     in.project = &p;
     in.project_name = p.name;
     in.take_ports = true;
     auto taken = compute(k, in);
     REQUIRE(taken.errors.empty());
+    CHECK(taken.plan.notes.size() == 1);
     REQUIRE(execute(k, taken.plan.changes).ok());
     auto again = plan_for(k, &p, taken.addressing);
     CHECK(again.errors.empty());
