@@ -37,8 +37,7 @@ void check_references(const Project& p, const Computed& c, std::vector<std::stri
         if (!found) {
             // At the key that names it, as the manifest's own errors are.
             auto& at = n.link_at;
-            auto where = at.mark.line ? fmt::format("{}:{}:{}: {}", at.mark.file, at.mark.line, at.mark.column, at.path)
-                                      : "networks." + n.name;
+            auto where = located(at.mark, at.path.empty() ? "networks." + n.name : at.path);
             errors.push_back(fmt::format(
                 "{}: {} {} does not exist on this host; create it first{}", where,
                 k == Kind::Macvlan ? "parent interface" : "external bridge", name,
@@ -185,9 +184,11 @@ void refuse_busy_bridges(Kernel& kernel, const std::string& project, const std::
 // A published port that this run adds, on which a program of the host
 // already listens: topo's DNAT would take that program's traffic (with
 // "22:22", an operator's SSH). Refused, naming the port and the listener,
-// unless --take-ports. Ports the project already publishes are not looked
-// at again: a program that binds one later gets nothing from it anyway.
-void refuse_taken_ports(Kernel& kernel, const std::vector<Change>& changes, std::vector<std::string>& errors) {
+// unless --take-ports or the port's x-topo-take-over says to take it, and
+// then a note in the plan says so. Ports the project already publishes are
+// not looked at again: a program that binds one later gets nothing from it anyway.
+void refuse_taken_ports(Kernel& kernel, const Project* p, bool take_all, const std::vector<Change>& changes,
+                        std::vector<std::string>& errors, std::vector<std::string>& notes) {
     static const NftTable none;
     std::vector<std::string> added;
     for (auto& c : changes) {
@@ -199,7 +200,16 @@ void refuse_taken_ports(Kernel& kernel, const std::vector<Change>& changes, std:
     }
     if (added.empty()) return;
     auto listening = kernel.listeners();
-    std::set<std::string> said;
+    auto taken_over = [&](const std::string& proto, uint16_t port) {
+        if (p)
+            for (auto& [_, svc] : p->services)
+                for (auto& sp : svc.ports)
+                    if (sp.take_over && sp.published && to_string(sp.protocol) == proto &&
+                        port >= sp.published->first && port <= sp.published->last)
+                        return true;
+        return false;
+    };
+    std::set<std::string> said, noted;
     for (auto& e : added) {
         // "[host_ip ]proto port address target", as reconcile/firewall.cpp writes it.
         std::istringstream in(e);
@@ -214,13 +224,20 @@ void refuse_taken_ports(Kernel& kernel, const std::vector<Change>& changes, std:
             bool everywhere = l.address.is_unspecified() || !host_ip || host_ip->is_unspecified();
             if (!everywhere && l.address != *host_ip) continue;
             auto at = l.address.is_v4() ? l.address.str() : "[" + l.address.str() + "]";
+            if (take_all || taken_over(t[i], port)) {
+                noted.insert(fmt::format("host port {}/{}: a program on this host listens on {}:{}; the port is "
+                                         "taken over ({}): its traffic goes to the sandbox",
+                                         port, t[i], at, port, take_all ? "--take-ports" : "x-topo-take-over"));
+                continue;
+            }
             said.insert(fmt::format("host port {}/{} is taken: a program on this host listens on {}:{}, and publishing "
                                     "the port would take its traffic; publish another port, stop that program, or "
-                                    "pass --take-ports",
+                                    "take it over (--take-ports, or x-topo-take-over: true on the port)",
                                     port, t[i], at, port));
         }
     }
     errors.insert(errors.end(), said.begin(), said.end());
+    notes.insert(notes.end(), noted.begin(), noted.end());
 }
 
 // Addresses handed out afresh on an external bridge are probed first; one that
@@ -321,7 +338,7 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
     c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());
     if (!in.services.empty()) refuse_network_changes(d.changes, c.errors);
     if (!in.force) refuse_busy_bridges(kernel, project, d.changes, c.errors);
-    if (!in.take_ports) refuse_taken_ports(kernel, d.changes, c.errors);
+    refuse_taken_ports(kernel, in.project, in.take_ports, d.changes, c.errors, c.plan.notes);
     c.plan.project = project;
     c.plan.host = in.host;
     trace::Span t("order plan");

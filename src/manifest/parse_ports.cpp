@@ -1,6 +1,7 @@
 // services.<s>.ports: short syntax "[host_ip:][published:]target[/protocol]"
 // (IPv6 host addresses in brackets, ranges as "8000-8002"), and the long
-// syntax {target, published, host_ip, protocol, mode}.
+// syntax {target, published, host_ip, protocol, mode}, with topo's
+// x-topo-take-over (a host port a program listens on is taken over).
 #include <fmt/format.h>
 
 #include <charconv>
@@ -137,6 +138,11 @@ std::optional<Port> long_port(Reader& r, const yaml::Node& n, const std::string&
             return std::nullopt;
         }
         p.protocol = *proto;
+    }
+    if (auto over = n["x-topo-take-over"]) {
+        auto b = r.boolean(over, path + ".x-topo-take-over");
+        if (!b) return std::nullopt;
+        p.take_over = *b;
     }
     return p;
 }

@@ -144,10 +144,13 @@ TEST_CASE("manifest: ports in short and long syntax") {
 services:
   s:
     networks: [v6]
-    ports: ["3000", "[2001:db8::1]:8080:80", "127.0.0.1::53/udp", 9000, {target: 81, published: 8000-8000, protocol: sctp}]
+    ports: ["3000", "[2001:db8::1]:8080:80", "127.0.0.1::53/udp", 9000, {target: 81, published: 8000-8000, protocol: sctp},
+            {target: 22, published: 2222, x-topo-take-over: true}]
 )");
     auto& ports = p.services.at("s").ports;
-    REQUIRE(ports.size() == 5);
+    REQUIRE(ports.size() == 6);
+    CHECK_FALSE(ports[4].take_over);
+    CHECK(ports[5].take_over);
     CHECK_FALSE(ports[0].published);
     CHECK(ports[1].host_ip->str() == "2001:db8::1");
     CHECK_FALSE(ports[2].published);
