@@ -81,9 +81,35 @@ struct Allocator {
         return std::nullopt;
     }
 
+    // A subnet the manifest gives that the host routes already (its LAN, a
+    // VPN) or that another project uses: the bridge's prefix route would
+    // compete with that route, and the host would lose the way to one side.
+    // Docker checks only the subnets it picks itself; topo checks these too.
+    void check_explicit(const Network& n, const IpamConfig& c) {
+        auto clash = [&](const std::vector<Prefix>& in_use, const char* what) {
+            for (auto& t : in_use)
+                if (t.overlaps(c.subnet)) {
+                    error(located(c.mark, c.path.empty() ? "networks." + n.name : c.path),
+                          fmt::format("subnet {} overlaps {}, {}; sandboxes would take addresses the host reaches "
+                                      "elsewhere: choose another subnet",
+                                      c.subnet.str(), t.str(), what));
+                    return true;
+                }
+            return false;
+        };
+        if (!clash(in.host_routes, "a route of this host")) clash(in.other_subnets, "a subnet of another topo project");
+    }
+
     void subnets() {
         taken = in.host_routes;
         taken.insert(taken.end(), in.other_subnets.begin(), in.other_subnets.end());
+        for (auto& [name, n] : in.project->networks) {
+            // An external bridge's subnet is the host's by definition, and a
+            // macvlan network's is usually its parent's LAN.
+            if (n.external || n.driver == Driver::Macvlan) continue;
+            if (n.ipv4) check_explicit(n, *n.ipv4);
+            if (n.ipv6) check_explicit(n, *n.ipv6);
+        }
         for (auto& [name, n] : in.project->networks) {
             if (n.ipv4) taken.push_back(n.ipv4->subnet);
             if (n.ipv6) taken.push_back(n.ipv6->subnet);

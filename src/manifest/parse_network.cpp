@@ -44,6 +44,8 @@ void parse_ipam_entry(Reader& r, const yaml::Node& n, const std::string& path, N
     }
     IpamConfig c;
     c.subnet = *subnet;
+    c.mark = r.mark(n["subnet"]);
+    c.path = path + ".subnet";
     auto within = [&](const yaml::Node& at, const std::string& p, const IpAddr& a) {
         if (subnet->contains(a)) return true;
         r.error(at, p, fmt::format("{} is outside the subnet {}", a.str(), subnet->str()));

@@ -70,6 +70,10 @@ void parse_endpoint(Reader& r, const yaml::Node& n, const std::string& path, End
         if (auto s = r.scalar(m, path + ".mac_address")) {
             e.mac_address = Mac::parse(*s);
             if (!e.mac_address) r.error(m, path + ".mac_address", fmt::format("\"{}\" is not a MAC address; write it as 02:42:0a:00:00:02", *s));
+            else if (e.mac_address->bytes[0] & 1)  // the kernel refuses it ("Cannot assign requested address")
+                r.error(m, path + ".mac_address", fmt::format("{} is a multicast address (its first byte is odd); a link needs a unicast one, e.g. 02:42:0a:00:00:02", *s)), e.mac_address.reset();
+            else if (*e.mac_address == Mac{})
+                r.error(m, path + ".mac_address", "00:00:00:00:00:00 is not a usable MAC address; e.g. 02:42:0a:00:00:02"), e.mac_address.reset();
         }
     }
     if (auto i = n["interface_name"]) {

@@ -83,6 +83,19 @@ void check_duplicate_addresses(Reader& r, const Project& p) {
                     r.error(at_endpoint(r, s, e), fmt::format("services.{}.networks.{}", name, e.network),
                             fmt::format("{} is already the address of service {}", a->str(), it->second));
             }
+    // Two links with one MAC on one network: each takes the other's frames.
+    std::map<std::pair<std::string, Mac>, std::string> macs;
+    for (auto& [name, s] : p.services)
+        for (auto& e : s.endpoints) {
+            if (!e.mac_address) continue;
+            auto [it, fresh] = macs.insert({{e.network, *e.mac_address}, name});
+            auto at = at_endpoint(r, s, e);
+            if (!fresh)
+                r.error(at.IsMap() && at["mac_address"] ? at["mac_address"] : at,
+                        fmt::format("services.{}.networks.{}.mac_address", name, e.network),
+                        fmt::format("{} is already the MAC address of service {} on network {}; give each its own",
+                                    e.mac_address->str(), it->second, e.network));
+        }
 }
 
 // Interfaces are numbered by priority (higher first), then network name.

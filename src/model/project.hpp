@@ -24,6 +24,9 @@ struct SourceMark {
     int line = 0;    // 1-based; 0 = unknown
     int column = 0;  // 1-based
 };
+// "file:line:col: path" where the mark is known, else "path": how an error
+// found after parsing (by IPAM, or against the host) names its place.
+std::string located(const SourceMark& mark, const std::string& path);
 
 enum class Driver { Bridge, Macvlan, Overlay };
 
@@ -32,6 +35,8 @@ struct IpamConfig {
     std::optional<Prefix> ip_range;
     std::optional<IpAddr> gateway;
     std::map<std::string, IpAddr> aux_addresses;
+    SourceMark mark;   // of the subnet
+    std::string path;  // "networks.n1.ipam.config[0].subnet"
 };
 
 struct Network {
@@ -93,6 +98,9 @@ struct Port {
     std::optional<PortRange> published;  // unset: an ephemeral port (single target only)
     PortRange target;
     Protocol protocol = Protocol::Tcp;
+    // x-topo-take-over: publish it even where a program of the host listens
+    // on it (reconcile.cpp refuses that otherwise).
+    bool take_over = false;
     SourceMark mark;
 };
 

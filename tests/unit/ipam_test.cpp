@@ -75,6 +75,23 @@ TEST_CASE("ipam: default pools skip host routes and keep the subnet once picked"
     CHECK(again.addressing.networks["n"].subnet4->str() == "172.19.0.0/16");
 }
 
+TEST_CASE("ipam: a subnet the host routes, or another project uses, is refused at its key; macvlan's is its LAN") {
+    Project p = shop();
+    p.networks["frontend"].ipv4->mark = {"net.yaml", 4, 25};
+    p.networks["frontend"].ipv4->path = "networks.frontend.ipam.config[0].subnet";
+    auto r = allocate({&p, {}, {pfx("10.0.42.0/24")}, {pfx("10.0.0.0/16")}, {}});
+    REQUIRE(r.errors.size() == 2);
+    CHECK(r.errors[1].path == "net.yaml:4:25: networks.frontend.ipam.config[0].subnet");
+    CHECK(r.errors[1].message == "subnet 10.0.42.0/24 overlaps 10.0.42.0/24, a route of this host; sandboxes would "
+                                 "take addresses the host reaches elsewhere: choose another subnet");
+    CHECK(r.errors[0].path == "networks.backend");  // no mark: the network
+    CHECK(r.errors[0].message == "subnet 10.0.43.0/24 overlaps 10.0.0.0/16, a subnet of another topo project; "
+                                 "sandboxes would take addresses the host reaches elsewhere: choose another subnet");
+    p.networks["frontend"].driver = Driver::Macvlan;
+    p.networks["backend"].external = true;
+    CHECK(allocate({&p, {}, {pfx("10.0.42.0/24")}, {pfx("10.0.0.0/16")}, {}}).errors.empty());
+}
+
 TEST_CASE("ipam: an exhausted range is an error naming the endpoint") {
     Project p;
     p.name = "x";
