@@ -221,15 +221,18 @@ bool read_manifest(const std::string& path, std::string& text, std::string& prob
 // the file's index in r.files, which names the file of an error.
 yaml::Node load_text(Reader& r, std::string_view text, const std::string& file) {
     r.files.push_back(file);
-    if (text.size() > max_bytes) {
-        r.errors.push_back({{file, 0, 0}, "(document)", fmt::format("the manifest is more than {} bytes (1 MiB), the most topo reads", max_bytes)});
+    if (text.size() > max_bytes) {  // at the first byte past the limit
+        auto at = yaml::mark_at(text, max_bytes);
+        r.errors.push_back({{file, at.line + 1, at.column + 1}, "(document)",
+                            fmt::format("the manifest is more than {} bytes (1 MiB), the most topo reads; split it "
+                                        "(-f takes several files)",
+                                        max_bytes)});
         return {};
     }
     try {
         return yaml::parse(text, unsigned(r.files.size() - 1));
     } catch (const yaml::Error& e) {
-        if (e.mark.line < 0) r.errors.push_back({{file, 0, 0}, "(document)", e.what()});
-        else r.errors.push_back({{file, e.mark.line + 1, e.mark.column + 1}, "(yaml)", e.what()});
+        r.errors.push_back({{file, e.mark.line + 1, e.mark.column + 1}, "(yaml)", e.what()});
         return {};
     }
 }

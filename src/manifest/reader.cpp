@@ -9,12 +9,36 @@ namespace topo::manifest {
 
 namespace {
 
-// Control characters from the manifest (a NUL, an escape sequence) are shown, not sent to the terminal.
+// Control characters from the manifest (a NUL, an escape sequence) are
+// shown, not sent to the terminal. A word longer than a line (a 100 kB name
+// quoted back, twice) keeps its first 90 and last 10 bytes (at characters'
+// starts, so its punctuation stays) and says how much was cut between.
 std::string printable(const std::string& s) {
+    constexpr size_t longest = 120, head = 90, tail = 10;
+    auto start_of_char = [&](size_t at) {
+        while (at > 0 && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80) --at;
+        return at;
+    };
     std::string out;
-    for (unsigned char c : s) {
-        if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
-        else out += char(c);
+    auto put = [&](size_t from, size_t to) {
+        for (size_t j = from; j < to; ++j) {
+            auto c = static_cast<unsigned char>(s[j]);
+            if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+            else out += char(c);
+        }
+    };
+    for (size_t i = 0; i < s.size();) {
+        size_t end = std::min(s.find(' ', i), s.size());
+        if (end - i > longest) {
+            size_t cut = start_of_char(i + head), resume = start_of_char(end - tail);
+            put(i, cut);
+            out += fmt::format("…[{} bytes cut]…", resume - cut);
+            put(resume, end);
+        } else {
+            put(i, end);
+        }
+        if (end < s.size()) out += ' ';
+        i = end + 1;
     }
     return out;
 }

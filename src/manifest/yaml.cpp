@@ -17,6 +17,20 @@ const std::vector<Node> no_items;
 
 Mark at(const yaml_mark_t& m) { return {int(m.line), int(m.column)}; }
 
+}  // namespace
+
+Mark mark_at(std::string_view text, size_t offset) {
+    offset = std::min(offset, text.size());
+    auto head = text.substr(0, offset);
+    auto nl = head.rfind('\n');
+    auto line_start = nl == std::string_view::npos ? 0 : nl + 1;
+    int column = 0;
+    for (size_t i = line_start; i < offset; ++i) column += (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
+    return {int(std::count(head.begin(), head.end(), '\n')), column};
+}
+
+namespace {
+
 std::string text_of(const yaml_char_t* s) { return s ? reinterpret_cast<const char*>(s) : ""; }
 
 // YAML 1.1's null: a plain, untagged ~, null or nothing; or an explicit !!null.
@@ -31,7 +45,7 @@ bool is_null(const yaml_event_t& e) {
 // One libyaml parser and its current event, released however the parse ends.
 class Events {
 public:
-    explicit Events(std::string_view text) {
+    explicit Events(std::string_view text) : text_(text) {
         yaml_parser_initialize(&parser_);
         yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()), text.size());
     }
@@ -53,8 +67,11 @@ private:
     [[noreturn]] void fail() const {
         auto& p = parser_;
         std::string what = p.problem ? p.problem : "the YAML cannot be read";
-        if (p.error == YAML_READER_ERROR)  // bad bytes: libyaml gives an offset, not a line
-            throw Error(fmt::format("{} (byte {})", what, p.problem_offset), {});
+        if (p.error == YAML_READER_ERROR) {  // bad bytes: libyaml gives an offset, not a line
+            if (p.problem_value >= 0)
+                what += fmt::format(" 0x{:02x}", unsigned(p.problem_value) & 0xff);
+            throw Error(what + "; a manifest is UTF-8 text: save it as UTF-8", mark_at(text_, p.problem_offset));
+        }
         bool elsewhere = p.context_mark.line != p.problem_mark.line || p.context_mark.column != p.problem_mark.column;
         if (p.context && elsewhere)
             what += fmt::format(" ({} that starts at {}:{})", p.context, p.context_mark.line + 1, p.context_mark.column + 1);
@@ -63,6 +80,7 @@ private:
         throw Error(what, at(p.problem_mark));
     }
 
+    std::string_view text_;
     yaml_parser_t parser_;
     yaml_event_t event_;
     bool have_ = false;
@@ -151,7 +169,7 @@ private:
         auto it = anchors_.find(name);
         if (it == anchors_.end())  // libyaml leaves this to the loader
             throw Error(fmt::format("the alias *{} names no anchor defined before it", name), at(e.start_mark));
-        add(it->second);
+        add(it->second, at(e.start_mark));
     }
 
     void scalar(const yaml_event_t& e) {
@@ -164,12 +182,12 @@ private:
             stack_.back().merges.push_back(stack_.back().node->entries.size());
         Node n(std::move(d));
         anchor(s.anchor, n);
-        add(n);
+        add(n, n.mark());
     }
 
     void open(const yaml_event_t& e) {
-        check_depth(stack_.size(), 0);
-        count(1);
+        check_depth(stack_.size(), 0, at(e.start_mark));
+        count(1, at(e.start_mark));
         bool map = e.type == YAML_MAPPING_START_EVENT;
         auto d = Node::make(map ? Node::Kind::Map : Node::Kind::Sequence, at(e.start_mark), source_);
         stack_.push_back({d, {}, {}, text_of(map ? e.data.mapping_start.anchor : e.data.sequence_start.anchor)});
@@ -190,16 +208,20 @@ private:
         if (name) anchors_[text_of(name)] = n;
     }
 
-    void check_depth(size_t depth, size_t height) const {
+    // Both limits are reported where they are crossed.
+    void check_depth(size_t depth, size_t height, Mark where) const {
         if (depth + height > limits_.max_depth)
-            throw Error(fmt::format("the document is nested more than {} levels deep", limits_.max_depth), {});
+            throw Error(fmt::format("the document is nested more than {} levels deep (aliases followed); "
+                                    "flatten it",
+                                    limits_.max_depth),
+                        where);
     }
 
-    void count(size_t nodes) {
+    void count(size_t nodes, Mark where) {
         expanded_ += nodes;
         if (expanded_ > limits_.max_nodes)
             throw Error(fmt::format("the document expands to more than {} nodes (YAML aliases?); "
-                                    "write the values out or shorten it", limits_.max_nodes), {});
+                                    "write the values out or shorten it", limits_.max_nodes), where);
     }
 
     static void grow(Node::Data& parent, const Node& child) {
@@ -208,9 +230,9 @@ private:
     }
 
     // A scalar or an alias in the current collection (or as the document).
-    void add(const Node& n) {
-        check_depth(stack_.size(), n.data_->height);
-        count(n.data_->weight);
+    void add(const Node& n, Mark where) {
+        check_depth(stack_.size(), n.data_->height, where);
+        count(n.data_->weight, where);
         attach(n);
     }
 

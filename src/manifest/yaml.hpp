@@ -31,7 +31,11 @@ struct Limits {
     size_t max_nodes = 200000;    // nodes, aliases expanded ("billion laughs")
 };
 
-// The text is not YAML, or breaks a limit. `mark.line` is -1 for a limit.
+// Where byte `offset` of `text` is: its line, and its column in characters
+// (UTF-8 continuation bytes do not count), both 0-based as libyaml's.
+Mark mark_at(std::string_view text, size_t offset);
+
+// The text is not YAML, or breaks a limit, at `mark`.
 struct Error : std::runtime_error {
     Error(const std::string& what, Mark at) : std::runtime_error(what), mark(at) {}
     Mark mark;

@@ -94,20 +94,24 @@ TEST_CASE("yaml: errors name the place and what libyaml expected") {
           "2:2: did not find expected ',' or ']' (while parsing a flow sequence that starts at 1:4)");
     CHECK(error_of("a: 1\n---\nb: 2\n") ==
           "2:1: a manifest is one YAML document; remove this second one (or merge the files with -f)");
-    CHECK(error_of(std::string("a: \xff\n")).starts_with("invalid"));
+    // Bytes that are not UTF-8: at their line and column (libyaml gives a byte offset).
+    CHECK(error_of(std::string("a: 1\nbé: \xff\n")) ==
+          "2:5: invalid leading UTF-8 octet 0xff; a manifest is UTF-8 text: save it as UTF-8");
 }
 
 TEST_CASE("yaml: nesting and expansion are limited while parsing") {
     std::string deep(70, '[');
-    CHECK(error_of(deep) == "the document is nested more than 64 levels deep");
+    // The limits are reported where they are crossed.
+    CHECK(error_of(deep) == "1:66: the document is nested more than 64 levels deep (aliases followed); flatten it");
     // Each level doubles the nodes an alias stands for ("billion laughs").
     std::string laughs = "a: &a [x, x]\n";
     for (char c = 'b'; c <= 'z'; ++c)
         laughs += std::string(1, c) + ": &" + c + " [*" + char(c - 1) + ", *" + char(c - 1) + "]\n";
-    CHECK(error_of(laughs) == "the document expands to more than 200000 nodes (YAML aliases?); write the values out or shorten it");
+    CHECK(error_of(laughs) == "16:12: the document expands to more than 200000 nodes (YAML aliases?); write the values out or shorten it");
     // An alias deep enough to carry its anchor past the depth limit.
     topo::yaml::Limits small{3, 1000};
-    CHECK(error_of("a: &a [[1]]\nb: [*a]\n", small) == "the document is nested more than 3 levels deep");
+    CHECK(error_of("a: &a [[1]]\nb: [*a]\n", small) ==
+          "2:5: the document is nested more than 3 levels deep (aliases followed); flatten it");
     CHECK(error_of("a: &a [[1]]\nb: *a\n", small) == "no error");
 }
 
