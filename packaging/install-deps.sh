@@ -4,7 +4,7 @@ set -euo pipefail
 build=(cmake ninja-build g++ pkg-config libyaml-dev libnl-3-dev libnl-route-3-dev
        libnftnl-dev libmnl-dev libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev)
 tools=(clang libclang-rt-14-dev iproute2 nftables iputils-ping socat curl python3 python3-jsonschema python3-yaml util-linux
-       graphviz)
+       graphviz time)
 missing=()
 for p in "${build[@]}" "${tools[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

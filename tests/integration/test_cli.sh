@@ -150,4 +150,6 @@ expect_eq "it is the next free pool, not the routed one" "172.18.0.2/16" \
 rc=0; "$TOPO" plan -f auto.yaml --detailed-exitcode >/dev/null || rc=$?
 expect_eq "its own route does not move it on the next plan" 0 "$rc"
 check "destroy it" "$TOPO" destroy -f auto.yaml
+# (What topo refuses to read is in tests/corpus/inputs.)
+check "a manifest is read from standard input with -f -" bash -c "\"$TOPO\" validate -f - < auto.yaml"
 finish

@@ -1,0 +1,2 @@
+# A device that never ends: refused by what it is, not read.
+args=(apply -y -f /dev/zero)

@@ -1,0 +1,2 @@
+mkdir adir
+args=(apply -y -f adir)

@@ -1,0 +1,2 @@
+# -f - reads standard input (here empty).
+args=(apply -y -f -)

@@ -1,0 +1,3 @@
+# A FIFO nobody writes to: refused at once, without waiting for a writer.
+mkfifo fifo
+args=(apply -y -f fifo)

@@ -1,0 +1,1 @@
+args=(apply -y -f nosuch.yaml)

@@ -1,0 +1,1 @@
+args=(destroy -y --project=-x)
