@@ -71,7 +71,8 @@ nlohmann::json live_view(Session& s) {
     for (auto& [k, o] : live.objects)
         if (auto* a = std::get_if<Address>(&o)) addrs[a->ns + ":" + a->link].push_back(a->prefix.str());
     for (auto& [k, o] : live.objects) {
-        if (auto* n = std::get_if<Netns>(&o)) boxes[n->name]["endpoints"] = nlohmann::json::array();
+        if (auto* n = std::get_if<Netns>(&o); n && !n->owner.empty())  // not a user's of the same name
+            boxes[n->name]["endpoints"] = nlohmann::json::array();
     }
     for (auto& [k, o] : live.objects) {
         if (auto* l = std::get_if<Link>(&o)) {
@@ -161,7 +162,7 @@ int cmd_ls(const Options& o) {
         int nets = 0, boxes = 0;
         for (auto& [k, ob] : live.objects) {
             nets += k.kind == Kind::Bridge;
-            boxes += k.kind == Kind::Netns;
+            boxes += k.kind == Kind::Netns && !std::get<Netns>(ob).owner.empty();
         }
         bool recorded = state.load(name).has_value();
         out.push_back({{"project", name}, {"networks", nets}, {"sandboxes", boxes}, {"recorded", recorded}});

@@ -88,6 +88,7 @@ struct Sandbox {
     std::string ns;
     int fd = -1;  // the kernel's socket for `ns`, if it has one
     bool residue = false;
+    bool wanted = false;  // a name the project has or had: one not marked as its own is shown, as a conflict
     HostState state;  // empty: not the project's
     struct PeerEnd {
         int host_ifindex;
@@ -133,8 +134,13 @@ void read_sandbox(Sandbox& sb, const std::string& project) {
     auto* lo = links.find("lo");
     if (!lo) return;
     auto marker = lo->alias;
-    if (!naming::owned_by(marker, project)) return;
     auto& out = sb.state;
+    // topo marks `lo` before the namespace gets its name (real.cpp): one
+    // without the mark was never topo's, whatever its name.
+    if (!naming::owned_by(marker, project)) {
+        if (sb.wanted) out.add(Netns{sb.ns, ""});  // read, never changed
+        return;
+    }
     out.add(Netns{sb.ns, marker});
     // Where no link but `lo` has IPv6 on (IPv4-only networks turn it off on
     // the sandbox's end) there is no IPv6 address or route of topo's to read.
@@ -274,10 +280,12 @@ std::vector<Sandbox> read_sandboxes(const RealKernel& k, const ReadScope& scope)
     auto prefix = scope.project + "-";
     std::vector<Sandbox> sandboxes;
     auto in_scope = [&](const std::string& ns) { return !scope.only_sandboxes || scope.only_sandboxes->count(ns); };
+    std::unordered_set<std::string> wanted(scope.sandboxes.begin(), scope.sandboxes.end());
     for (auto& ns : netns::list())
         if (ns.starts_with(prefix) && in_scope(ns)) {
             sandboxes.emplace_back();
             sandboxes.back().ns = ns;
+            sandboxes.back().wanted = wanted.count(ns) > 0;
             if (auto* sock = k.cached_sock(ns)) sandboxes.back().fd = nl_socket_get_fd(sock);
         }
     // Workers close each sandbox's socket when done with it: the descriptor
@@ -412,7 +420,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     std::error_code ec;
     std::unordered_set<std::string> known(scope.sandboxes.begin(), scope.sandboxes.end());
     for (auto& [key, o] : out.objects)
-        if (key.kind == Kind::Netns) known.insert(key.id);
+        if (key.kind == Kind::Netns && !std::get<Netns>(o).owner.empty()) known.insert(key.id);
     // Paths are put together as strings: std::filesystem::path parses each
     // one again (at 1000 sandboxes that was ~4 ms of this phase).
     const std::string root = "/etc/netns/";

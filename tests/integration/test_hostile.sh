@@ -48,6 +48,26 @@ check "destroy --collect does not take it either" bash -c "! grep -q '$br' <<<'$
 expect_eq "still as it was" "$was" "$(users_bridge)"
 ip link del "$br"
 
+# A user's namespace with a sandbox's name (topo marks its own before it
+# has a name): a conflict at plan time, not a failed create; destroy leaves it.
+ip netns add hp-web
+expect_error "a user's namespace with topo's name is a conflict, named" \
+    "netns hp-web exists and is not topo's; topo never changes what it did not create" \
+    "$TOPO" apply -f net.yaml -y
+"$TOPO" destroy --project hp --collect -y >/dev/null 2>&1 || true
+expect_eq "destroy --collect leaves it" "hp-web" "$(ip netns list | awk '{print $1}')"
+ip netns del hp-web
+# A user's veth with the name topo generates for an endpoint (not the MAC a
+# killed run's would have): a conflict, never deleted.
+veth=$("$TOPO" plan -f net.yaml | awk '$2 == "veth" {print $3; exit}')
+ip link add "$veth" type veth peer name userpeer
+expect_error "a user's veth with topo's name is a conflict, named" \
+    "veth $veth exists and is not topo's; topo never changes what it did not create" \
+    "$TOPO" apply -f net.yaml -y
+"$TOPO" destroy --project hp --collect -y >/dev/null 2>&1 || true
+check "destroy --collect leaves it" ip link show "$veth"
+ip link del "$veth"
+
 # A user's nftables table with topo's name: a conflict, never rewritten,
 # and never deleted (not by destroy --collect either).
 nft add table inet topo-hp
