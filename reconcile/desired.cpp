@@ -10,17 +10,6 @@
 
 namespace topo {
 
-std::string bridge_name(const Project& p, const Network& n) {
-    if (!n.kernel_name.empty()) return n.kernel_name;
-    return naming::bridge(p.name, n.name);
-}
-
-bool runs_here(const Project& p, const Service& s, const std::string& host) {
-    if (!s.has_sandbox()) return false;
-    if (p.hosts.empty() || host.empty()) return true;
-    return s.host.empty() ? p.hosts.size() == 1 : s.host == host;
-}
-
 namespace {
 
 constexpr uint32_t default_mtu = 1500;

@@ -37,11 +37,6 @@ struct Desired {
     std::vector<std::string> errors;
 };
 
-// The kernel name of a network's bridge (or parent link for macvlan).
-std::string bridge_name(const Project& p, const Network& n);
-// Services that have a sandbox on this host.
-bool runs_here(const Project& p, const Service& s, const std::string& host);
-
 // What to read from the kernel for this project (no addressing needed).
 ReadScope read_scope(const Project& p);
 

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "model/naming.hpp"
-#include "reconcile/desired.hpp"
 
 namespace topo {
 

@@ -10,8 +10,8 @@
 
 #include <string>
 
+#include "model/addressing.hpp"
 #include "model/project.hpp"
-#include "reconcile/ipam.hpp"
 
 namespace topo {
 

@@ -13,11 +13,6 @@
 
 namespace topo {
 
-std::string ephemeral_port_key(const std::string& service, const Port& p) {
-    return fmt::format("{}/{}/{}/{}", service, to_string(p.protocol), p.target.first,
-                       p.host_ip ? p.host_ip->str() : "");
-}
-
 namespace {
 
 // Docker's default pools: 172.17-31.0.0/16, then 192.168.0-240.0/20.

@@ -8,7 +8,6 @@
 #include <sstream>
 
 #include "model/naming.hpp"
-#include "reconcile/desired.hpp"
 
 namespace topo {
 

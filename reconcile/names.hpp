@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "model/addressing.hpp"
 #include "model/objects.hpp"
 #include "model/project.hpp"
-#include "reconcile/ipam.hpp"
 
 namespace topo {
 

@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/addressing.hpp"
 #include "model/change.hpp"
 #include "model/objects.hpp"
-#include "reconcile/ipam.hpp"
 
 namespace topo {
 

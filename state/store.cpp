@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "kernel/files.hpp"
+#include "io/file.hpp"
 #include "state/serialize.hpp"
 
 namespace topo {
@@ -24,44 +24,18 @@ static std::string err(const char* what, const std::string& path) {
     return fmt::format("{} {}: {}", what, path, std::strerror(errno));
 }
 
-std::string temp_path_for(const std::string& path) { return path + ".topo-tmp"; }
+namespace {
 
-void write_file_atomic(const std::string& path, const std::string& content, Durability durability) {
-    bool sync = durability == Durability::Synced;
-    auto dir = fs::path(path).parent_path().string();
-    // A fixed name (the project lock admits one writer): a run killed mid-write
-    // leaves this one file, which the next write overwrites and removal deletes.
-    auto tmp = temp_path_for(path);
-    // Made afresh: what a killed run left there may be a symbolic link
-    // (kernel/files.cpp), which opening would follow into another file.
-    ::unlink(tmp.c_str());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) throw StateError(err("cannot create", tmp));
-    size_t off = 0;
-    while (off < content.size()) {
-        ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw StateError(err("cannot write", tmp));
-        }
-        off += size_t(n);
-    }
-    if ((sync && ::fsync(fd) != 0) || ::close(fd) != 0) {
-        ::unlink(tmp.c_str());
-        throw StateError(err("cannot sync", tmp));
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        ::unlink(tmp.c_str());
-        throw StateError(err("cannot rename to", path));
-    }
-    if (!sync) return;
-    if (int d = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
-        ::fsync(d);
-        ::close(d);
+// io's errors, as the state's: they name the state directory's file either way.
+void write_atomic(const std::string& path, const std::string& content, io::Durability durability = io::Durability::Synced) {
+    try {
+        io::write_file_atomic(path, content, durability);
+    } catch (const io::FileError& e) {
+        throw StateError(e.what());
     }
 }
+
+}  // namespace
 
 StateDir::Lock::~Lock() {
     if (fd_ >= 0) ::close(fd_);  // closing releases the flock
@@ -145,7 +119,7 @@ std::optional<ProjectRecord> StateDir::load(const std::string& project) const {
     auto id = identity(path);
     if (auto it = remembered.find(path); it != remembered.end() && id && it->second.id == *id) return it->second.record;
     remembered.erase(path);
-    auto text = files::read(path);
+    auto text = io::read_file(path);
     if (!text) {
         if (errno == ENOENT) return std::nullopt;
         throw StateError(err("cannot read", path));
@@ -182,9 +156,9 @@ void StateDir::save(const ProjectRecord& r) const {
                      {"host", r.host},
                      {"addressing", addressing_to_json(r.addressing)}};
     auto text = j.dump(2) + "\n";
-    if (known ? it->second.text == text : files::read(path) == text) return;
+    if (known ? it->second.text == text : io::read_file(path) == text) return;
     remembered.erase(path);
-    write_file_atomic(path, text);
+    write_atomic(path, text);
     if (auto id = identity(path)) remembered[path] = {*id, std::move(text), r};
 }
 
@@ -198,7 +172,7 @@ std::string StateDir::set_aside(const std::string& project) const {
 void StateDir::remove(const std::string& project) const {
     for (auto* suffix : {".json", ".status.json"}) {
         ::unlink(file(project, suffix).c_str());
-        ::unlink(temp_path_for(file(project, suffix)).c_str());  // left by a run killed while saving
+        ::unlink(io::temp_path_for(file(project, suffix)).c_str());  // left by a run killed while saving
     }
 }
 
@@ -228,7 +202,7 @@ std::vector<ProjectRecord> StateDir::others(const std::string& project) const {
 
 void StateDir::write_status(const std::string& project, const std::string& json) const {
     ensure();
-    write_file_atomic(file(project, ".status.json"), json, Durability::Replaceable);
+    write_atomic(file(project, ".status.json"), json, io::Durability::Replaceable);
 }
 
 }  // namespace topo

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "reconcile/ipam.hpp"
+#include "model/addressing.hpp"
 
 namespace topo {
 
@@ -42,17 +42,6 @@ struct ProjectRecord {
     bool operator==(const ProjectRecord&) const = default;
 };
 
-// The temporary file write_file_atomic uses for `path`.
-std::string temp_path_for(const std::string& path);
-
-// Synced: on disk before the call returns (the state record). Replaceable: a
-// file topo derives and rewrites whenever it differs (hosts, resolv.conf), where
-// an fsync per file would make adding the 1000th sandbox 1000 disk flushes.
-enum class Durability { Synced, Replaceable };
-
-// Write `content` to `path` atomically: a reader sees the old or the new file, never a mix.
-void write_file_atomic(const std::string& path, const std::string& content,
-                       Durability durability = Durability::Synced);
 
 class StateDir {
 public:

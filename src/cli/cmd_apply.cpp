@@ -14,6 +14,7 @@
 
 #include "cli/commands_impl.hpp"
 #include "cli/output.hpp"
+#include "io/file.hpp"
 #include "model/trace.hpp"
 #include "reconcile/execute.hpp"
 #include "state/serialize.hpp"
@@ -216,7 +217,7 @@ int cmd_plan(const Options& o) {
     auto c = s.compute();
     fail_on_errors(c.errors);
     print_plan(o, c.plan);
-    if (!o.out.empty()) write_file_atomic(o.out, saved_plan(s, c).dump(2) + "\n");
+    if (!o.out.empty()) io::write_file_atomic(o.out, saved_plan(s, c).dump(2) + "\n");
     leave(o.detailed_exitcode && !c.plan.empty() ? 2 : 0);
 }
 

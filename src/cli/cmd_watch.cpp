@@ -34,8 +34,8 @@
 #include "cli/commands_impl.hpp"
 #include "cli/output.hpp"
 #include "cli/watch_files.hpp"
+#include "io/file.hpp"
 #include "kernel/events.hpp"
-#include "kernel/files.hpp"
 #include "kernel/nft.hpp"
 #include "kernel/real.hpp"
 #include "manifest/manifest.hpp"
@@ -143,7 +143,7 @@ private:
 
 std::string read_all(const std::vector<std::string>& files) {
     std::string out;
-    for (auto& f : files) out += files::read(f).value_or("\x01(absent)") + '\0';
+    for (auto& f : files) out += io::read_file(f).value_or("\x01(absent)") + '\0';
     return out;
 }
 

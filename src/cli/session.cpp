@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "kernel/files.hpp"
+#include "io/file.hpp"
 #include "kernel/real.hpp"
 #include "manifest/manifest.hpp"
 #include "model/trace.hpp"
@@ -72,7 +72,7 @@ Computed Session::compute(const HostState* converged, const Focus& drifted) {
         trace::Span t2("load record");
         if (auto r = record()) in.previous = r->addressing;
     }
-    if (auto conf = files::read("/etc/resolv.conf")) in.host_resolv_conf = *conf;
+    if (auto conf = io::read_file("/etc/resolv.conf")) in.host_resolv_conf = *conf;
     auto [subnets, ports] = (trace::Span("others' records"), others());
     in.other_subnets = std::move(subnets);
     in.other_ports = std::move(ports);

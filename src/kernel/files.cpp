@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 
+#include "io/file.hpp"
 #include "kernel/kernel.hpp"
 
 namespace topo::files {
@@ -26,29 +27,6 @@ namespace topo::files {
 namespace fs = std::filesystem;
 
 namespace {
-
-// open, fstat, one read: a no-op plan reads every sandbox's two files, and
-// ifstream into a stringstream cost three times as much. The string has one
-// byte more than the file: a read that does not fill it has reached the end,
-// without a second read to be told so.
-std::optional<std::string> read_fd(int fd) {
-    struct stat st {};
-    std::string out((::fstat(fd, &st) == 0 && st.st_size > 0 ? size_t(st.st_size) : 0) + 1, '\0');
-    size_t off = 0;
-    char more[4096];
-    for (;;) {  // into the string while it has room, then (a file that grew) through `more`
-        bool room = off < out.size();
-        ssize_t n = room ? ::read(fd, out.data() + off, out.size() - off) : ::read(fd, more, sizeof more);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        if (!room) out.append(more, size_t(n));
-        off += size_t(n);
-        if (room && off < out.size() && S_ISREG(st.st_mode)) break;  // a short read of a regular file: its end
-    }
-    ::close(fd);
-    out.resize(off);
-    return out;
-}
 
 // The directory a managed file sits in (<root>/<dir>/<name>: a sandbox's,
 // or the project's shared files'), opened beneath <root> without following
@@ -90,7 +68,10 @@ int root_fd(const std::string& root) {
     throw KernelError(fmt::format("file {}: open {}: {}", path, dir, std::strerror(err)));
 }
 
-std::string temp_suffix() { return ".topo-tmp"; }
+const std::string& temp_suffix() {
+    static const std::string suffix = io::temp_path_for("");
+    return suffix;
+}
 
 // Whether the directory open at `fd` holds anything but topo's temporary files.
 bool holds_others(int fd) {
@@ -151,15 +132,9 @@ std::unique_ptr<Dir> open_dir(const std::string& path, bool create, const std::s
 }
 
 std::string base(const std::string& path) { return fs::path(path).filename().string(); }
-std::string temp_name(const std::string& path) { return base(path) + temp_suffix(); }
+std::string temp_name(const std::string& path) { return io::temp_path_for(base(path)); }
 
 }  // namespace
-
-std::optional<std::string> read(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
-    return read_fd(fd);
-}
 
 // readlink first: most of the files a plan reads are links (hosts and
 // resolv.conf into the project's shared files), one call each; a regular
@@ -181,9 +156,7 @@ std::optional<Entry> read_entry(const std::string& path) {
                 ::close(fd);
                 return Entry{"\x01(not a regular file)", ""};
             }
-            auto content = read_fd(fd);
-            if (!content) return std::nullopt;
-            return Entry{std::move(*content), ""};
+            return Entry{io::read_fd(fd), ""};
         }
         if (errno != ELOOP) return std::nullopt;
     }

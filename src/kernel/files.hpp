@@ -17,7 +17,6 @@
 
 namespace topo::files {
 
-std::optional<std::string> read(const std::string& path);  // nullopt: absent
 // What is at a path topo manages: a file's content, or where a symbolic link
 // points (not followed); nullopt when there is nothing.
 struct Entry {

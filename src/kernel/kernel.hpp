@@ -3,10 +3,11 @@
 // Three implementations (after ninja's CommandRunner):
 //   - RealKernel (kernel/real.hpp): netlink through libnl, nftables through
 //     libnftnl, files on disk: in-process, no `ip` or `nft` spawned.
-//   - DryRunKernel (kernel/dry_run.hpp): reads through another kernel, records
-//     changes instead of making them. `topo plan` is `apply` with it.
 //   - FakeKernel (kernel/fake.hpp): an in-memory HostState that changes when
 //     changes are applied, with failure injection, for unit tests.
+//   - DryRunKernel (kernel/fake.hpp): reads through another kernel and
+//     records changes instead of making them, for unit tests. (`topo plan`
+//     and `apply --dry-run` need none: they stop before `execute`.)
 #pragma once
 
 #include <map>

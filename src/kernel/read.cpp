@@ -30,13 +30,13 @@
 #include <utility>
 #include <unordered_set>
 
+#include "io/file.hpp"
 #include "kernel/files.hpp"
 #include "kernel/netns.hpp"
 #include "kernel/nft.hpp"
 #include "kernel/real.hpp"
 #include "model/naming.hpp"
 #include "model/trace.hpp"
-#include "state/store.hpp"
 
 namespace topo {
 
@@ -243,7 +243,7 @@ void check_dir(const std::string& dir, bool wanted, const std::string& project, 
     bool residue = false;
     for (auto* f : {"/hosts", "/resolv.conf"}) {
         auto path = dir + f;
-        if (!present(path) && present(temp_path_for(path))) {
+        if (!present(path) && present(io::temp_path_for(path))) {
             out.add(File{path, "", {}, owner});
             residue = true;
         }
@@ -258,7 +258,7 @@ void check_dir(const std::string& dir, bool wanted, const std::string& project, 
 void add_shared_files(const std::filesystem::path& dir, const std::string& project, std::set<std::string>& paths,
                       HostState& out) {
     std::error_code ec;
-    const auto temp = temp_path_for("");
+    const auto temp = io::temp_path_for("");
     const auto owner = naming::project_marker(project);
     bool any = false;
     for (auto& e : std::filesystem::directory_iterator(dir, ec)) {

@@ -68,7 +68,7 @@ private:
     void forget(const std::string& ns) { socks_.erase(ns); }
 };
 
-// Per object kind (kernel/link.cpp, kernel/address.cpp, kernel/sysctl.cpp).
+// Per object kind (kernel/link.cpp; addresses, routes and sysctls in kernel/address.cpp).
 void link_create(RealKernel& k, const Link& l);
 void link_update(RealKernel& k, const Link& want, const Link& have);
 void link_delete(RealKernel& k, const Link& l);

@@ -44,10 +44,6 @@ const char* to_string(Driver d) {
     return "?";
 }
 
-std::string located(const SourceMark& mark, const std::string& path) {
-    return mark.line ? fmt::format("{}:{}:{}: {}", mark.file, mark.line, mark.column, path) : path;
-}
-
 const char* to_string(Protocol p) {
     switch (p) {
         case Protocol::Tcp: return "tcp";

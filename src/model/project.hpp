@@ -147,6 +147,11 @@ struct Project {
 const char* to_string(Driver d);
 const char* to_string(Protocol p);
 
+// The kernel name of a network's bridge (or parent link for macvlan).
+std::string bridge_name(const Project& p, const Network& n);
+// Whether a service has a sandbox on this host (`host`: its name in `hosts`).
+bool runs_here(const Project& p, const Service& s, const std::string& host);
+
 // The endpoint a service's published ports forward to: its first network that
 // is not internal, in interface order; null when it has none.
 inline const Endpoint* port_target(const Project& p, const Service& s) {

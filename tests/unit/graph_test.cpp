@@ -4,6 +4,7 @@
 
 #include "manifest/manifest.hpp"
 #include "model/naming.hpp"
+#include "reconcile/ipam.hpp"
 #include "test_helpers.hpp"
 
 using namespace topo;

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "kernel/files.hpp"
+#include "io/file.hpp"
 #include "test_helpers.hpp"
 
 using namespace topo;
@@ -59,7 +59,7 @@ TEST_CASE("StateDir: remove takes a killed save's temporary file with the record
     TempDir t;
     StateDir s(t.path.string());
     s.save({"shop", {}, "", {}});
-    std::ofstream(temp_path_for(s.record_path("shop"))) << "{";
+    std::ofstream(io::temp_path_for(s.record_path("shop"))) << "{";
     s.remove("shop");
     CHECK(fs::is_empty(t.path));
 }
@@ -83,9 +83,9 @@ TEST_CASE("StateDir: a record changed by another writer is read again, not remem
     REQUIRE(s.load("shop")->addressing.ephemeral_ports.at("web/tcp/80/") == 49153);
     // Another run replaces the file (a rename, as every save does).
     auto path = s.record_path("shop");
-    auto text = *files::read(path);
+    auto text = *io::read_file(path);
     auto changed = text.substr(0, text.find("49153")) + "49154" + text.substr(text.find("49153") + 5);
-    write_file_atomic(path, changed);
+    io::write_file_atomic(path, changed);
     CHECK(s.load("shop")->addressing.ephemeral_ports.at("web/tcp/80/") == 49154);
     // An edit in place, same length: the modification time says so.
     usleep(20000);

@@ -1,0 +1,33 @@
+// The small rules about a project that every layer above the model shares:
+// where an error sits, which bridge a network is, which services run here,
+// and how an ephemeral port is keyed in the addressing.
+#include "model/project.hpp"
+
+#include <fmt/format.h>
+
+#include "model/addressing.hpp"
+#include "model/naming.hpp"
+
+namespace topo {
+
+std::string located(const SourceMark& mark, const std::string& path) {
+    return mark.line ? fmt::format("{}:{}:{}: {}", mark.file, mark.line, mark.column, path) : path;
+}
+
+std::string bridge_name(const Project& p, const Network& n) {
+    if (!n.kernel_name.empty()) return n.kernel_name;
+    return naming::bridge(p.name, n.name);
+}
+
+bool runs_here(const Project& p, const Service& s, const std::string& host) {
+    if (!s.has_sandbox()) return false;
+    if (p.hosts.empty() || host.empty()) return true;
+    return s.host.empty() ? p.hosts.size() == 1 : s.host == host;
+}
+
+std::string ephemeral_port_key(const std::string& service, const Port& p) {
+    return fmt::format("{}/{}/{}/{}", service, to_string(p.protocol), p.target.first,
+                       p.host_ip ? p.host_ip->str() : "");
+}
+
+}  // namespace topo
