@@ -1,3 +1,5 @@
+// The desired state (reconcile/desired.hpp): a project and its addressing
+// turned into namespaces, links, addresses, routes, the firewall and files.
 #include "reconcile/desired.hpp"
 
 #include <fmt/format.h>

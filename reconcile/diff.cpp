@@ -1,3 +1,5 @@
+// diff(desired, live) → changes (reconcile/diff.hpp): field by field, what
+// is not topo's as a conflict, and what goes along with a deletion.
 #include "reconcile/diff.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// Carrying out a plan (reconcile/execute.hpp), and undoing this run's changes
+// newest first when one fails or the run is stopped.
 #include "reconcile/execute.hpp"
 
 #include <fmt/format.h>

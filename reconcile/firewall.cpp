@@ -1,3 +1,5 @@
+// The project's nftables table built from the manifest (reconcile/firewall.hpp):
+// published ports, isolation, masquerade.
 #include "reconcile/firewall.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// Hosts and resolv.conf for each sandbox (reconcile/names.hpp), as shared
+// per-network files and links to them where a sandbox needs nothing of its own.
 #include "reconcile/names.hpp"
 
 #include <fmt/format.h>

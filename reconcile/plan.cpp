@@ -1,3 +1,5 @@
+// Ordering a diff's changes so the kernel accepts each in turn
+// (reconcile/plan.hpp).
 #include "reconcile/plan.hpp"
 
 #include <algorithm>

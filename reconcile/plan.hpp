@@ -1,6 +1,6 @@
 // plan(changes) → ordered changes. Pure.
 //
-// Ordering rules (cli.md, "Apply"):
+// Ordering rules (docs/cli.md, "Apply"):
 //   1. All deletions first, so names and addresses they free can be reused by
 //      creations of the same run. Deletions run in reverse dependency order:
 //      files, sysctls, nftables, routes, addresses, links (ports before their

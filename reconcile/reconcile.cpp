@@ -1,3 +1,5 @@
+// compute() and verify() (reconcile/reconcile.hpp): the steps from a manifest
+// to a plan, the checks against the host's facts, and the read-back.
 #include "reconcile/reconcile.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// Allocations read back from the kernel (reconcile/recover.hpp), for a lost
+// or damaged state record.
 #include "reconcile/recover.hpp"
 
 #include <sstream>

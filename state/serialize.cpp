@@ -1,3 +1,5 @@
+// JSON forms of the model (state/serialize.hpp), each from_json the exact
+// inverse of its to_json.
 #include "state/serialize.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// The state directory (state/store.hpp): records saved and loaded, the
+// project's and the host's locks, the watch's status file.
 #include "state/store.hpp"
 
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// plan, apply and destroy: the reconcile loop of cli.md, as a straight list of steps.
+// plan, apply and destroy: the reconcile loop of docs/cli.md, as a straight list of steps.
 #include <unistd.h>
 
 #include <fmt/format.h>

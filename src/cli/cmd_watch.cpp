@@ -1,4 +1,4 @@
-// topo watch: keep the host matching its manifests (GitOps; cli.md, "Watch").
+// topo watch: keep the host matching its manifests (GitOps; docs/cli.md, "Watch").
 //
 // One thread and one poll(2) over:
 //   - inotify (cli/watch_files.hpp) on the manifests' directories, their parents (a directory that

@@ -1,4 +1,4 @@
-// Options shared by every command (cli.md, "Common options").
+// Options shared by every command (docs/cli.md, "Commands").
 #pragma once
 
 #include <chrono>

@@ -1,3 +1,5 @@
+// How a plan is shown (cli/output.hpp): the text lines with their symbols and
+// fields, the JSON document, and the Markdown section for a review comment.
 #include "cli/output.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,6 @@
+// The setup every project command shares (cli/session.hpp): load the manifest,
+// name the project, open the state directory, take the locks, and give
+// reconcile::compute the record, the host's facts and the other projects'.
 #include "cli/session.hpp"
 
 #include <fmt/format.h>

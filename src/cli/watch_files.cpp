@@ -1,3 +1,6 @@
+// inotify for `topo watch` (cli/watch_files.hpp): watches on each manifest's
+// directory and its parents, set again when a directory on the way changes,
+// and on /run/netns for deleted sandboxes.
 #include "cli/watch_files.hpp"
 
 #include <sys/inotify.h>

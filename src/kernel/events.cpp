@@ -1,3 +1,6 @@
+// The watch's ears (kernel/events.hpp): one route-netlink socket that hears
+// every namespace with an id, one netfilter socket for nf_tables, each
+// message turned into the name of what changed.
 #include "kernel/events.hpp"
 
 #include <fcntl.h>

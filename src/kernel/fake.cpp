@@ -1,3 +1,5 @@
+// FakeKernel and DryRunKernel (kernel/fake.hpp): an in-memory host that
+// refuses and removes what the kernel would, for the unit tests.
 #include "kernel/fake.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,6 @@
+// Files under /etc/netns (kernel/files.hpp): read, written by rename, linked
+// and removed through their directory's descriptor, opened beneath the root
+// without following a symbolic link, and directories marked as topo's.
 #include "kernel/files.hpp"
 
 #include <fcntl.h>

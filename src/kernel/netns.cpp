@@ -1,3 +1,5 @@
+// Named network namespaces made and removed as `ip netns add/del` does
+// (kernel/netns.hpp), and the processes that hold one.
 #include "kernel/netns.hpp"
 
 #include <dirent.h>

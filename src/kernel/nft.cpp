@@ -1,3 +1,6 @@
+// topo's nftables table in the kernel (kernel/nft.hpp): sending a transaction
+// built by nft_batch.cpp and counting its acks, and reading the table back
+// (tables, chains, sets and their elements, rules) into the model.
 #include "kernel/nft.hpp"
 
 #include <libmnl/libmnl.h>

@@ -1,3 +1,5 @@
+// One nf_tables transaction assembled in memory (kernel/nft_batch.hpp): the
+// table, chains, sets, elements in messages of at most 256, and rules.
 #include "kernel/nft_batch.hpp"
 
 #include <libmnl/libmnl.h>

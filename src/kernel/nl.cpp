@@ -1,3 +1,5 @@
+// libnl's sockets and errors, wrapped (kernel/nl.hpp): a route socket per
+// namespace, and kernel messages turned into errors that name the object.
 #include "kernel/nl.hpp"
 
 #include <netlink/errno.h>

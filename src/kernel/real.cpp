@@ -1,3 +1,6 @@
+// RealKernel (kernel/real.hpp): each change sent to the kernel by object kind,
+// namespaces made and removed with what is in them, the host's routes,
+// the processes in sandboxes, and the wait for a namespace's cleanup.
 #include "kernel/real.hpp"
 
 #include <sys/resource.h>

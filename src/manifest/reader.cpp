@@ -1,3 +1,6 @@
+// The reader's helpers (manifest/reader.hpp): errors with their place and a
+// printable text, typed access to scalars with key paths, unknown keys with
+// a suggestion.
 #include "manifest/reader.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,6 @@
+// libyaml's events turned into yaml::Node trees (manifest/yaml.hpp), with the
+// limits on hostile input checked as the tree grows, merge keys resolved,
+// and every error at its line and column.
 #include "manifest/yaml.hpp"
 
 #include <fmt/format.h>

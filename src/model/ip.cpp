@@ -1,3 +1,5 @@
+// Parsing, formatting and arithmetic of IP addresses, prefixes and MAC
+// addresses (model/ip.hpp).
 #include "model/ip.hpp"
 
 #include <arpa/inet.h>

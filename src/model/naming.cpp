@@ -1,3 +1,5 @@
+// The names topo gives kernel objects and the markers it puts on them
+// (model/naming.hpp): hashed link names, MACs, markers and their parsing.
 #include "model/naming.hpp"
 
 #include <fmt/format.h>

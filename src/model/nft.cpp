@@ -1,3 +1,5 @@
+// The nftables table as a value (model/nft.hpp): its skeleton as text, and the
+// element-level difference of two tables' sets.
 #include "model/nft.hpp"
 
 #include <fmt/format.h>

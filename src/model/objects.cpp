@@ -1,3 +1,5 @@
+// Kernel objects as values (model/objects.hpp): their keys, identities and
+// one-line descriptions, and the names of kinds and actions.
 #include "model/objects.hpp"
 
 #include <fmt/format.h>

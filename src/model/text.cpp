@@ -1,3 +1,5 @@
+// File contents as slices of shared strings (model/text.hpp): building,
+// comparing and flattening them without copying the shared parts.
 #include "model/text.hpp"
 
 #include <algorithm>

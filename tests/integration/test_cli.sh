@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CLI's contract (cli.md): output formats, saved plans and staleness,
+# The CLI's contract (docs/cli.md): output formats, saved plans and staleness,
 # drift repair, the per-project lock, destroy's record check, external
 # bridges, and refusing to take over objects topo did not create.
 source "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# topo watch (cli.md, "Watch"): it builds the manifest, follows edits made as
+# topo watch (docs/cli.md, "Watch"): it builds the manifest, follows edits made as
 # editors and git make them, repairs drift made with ip and nft, keeps the last
 # good state when a manifest breaks, and leaves the network up when stopped.
 # Checked with ip, nft, ping and real TCP from a "world" namespace.
