@@ -42,11 +42,10 @@ struct Builder {
             pub = {it->second, it->second};
         }
         auto& set = map(to.family, !any);
-        for (uint16_t i = 0; i < pub.count(); ++i) {
-            auto el = std::string(to_string(port.protocol)) + " " + std::to_string(pub.first + i) + " " + to.str() +
-                      " " + std::to_string(port.target.first + i);
-            set.elements.insert(any ? el : host_ip->str() + " " + el);
-        }
+        for (uint16_t i = 0; i < pub.count(); ++i)
+            set.elements.insert(PortElement{any ? std::nullopt : host_ip, to_string(port.protocol),
+                                            uint16_t(pub.first + i), to, uint16_t(port.target.first + i)}
+                                    .str());
     }
 
     // A port with a host address is published in that address's family; one

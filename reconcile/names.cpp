@@ -165,6 +165,24 @@ bool shares_network_file(const Service& s) {
 
 }  // namespace
 
+std::vector<HostsEntry> parse_hosts(std::string_view text) {
+    std::vector<HostsEntry> out;
+    std::string section;
+    for (size_t at = 0; at < text.size();) {
+        auto end = std::min(text.find('\n', at), text.size());
+        auto line = text.substr(at, end - at);
+        at = end + 1;
+        if (line.starts_with("# network ")) section = std::string(line.substr(10));
+        else if (line.starts_with("# extra_hosts")) section = "extra_hosts";
+        else if (!section.empty() && !line.empty() && line[0] != '#') {
+            auto tab = line.find('\t');
+            if (tab == std::string_view::npos) continue;
+            out.push_back({section, std::string(line.substr(0, tab)), std::string(line.substr(tab + 1))});
+        }
+    }
+    return out;
+}
+
 std::vector<File> name_files(const Project& p, const Addressing& a, const NamesContext& ctx) {
     std::vector<File> out;
     auto m = members(p, a);

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/addressing.hpp"
@@ -35,5 +36,14 @@ struct NamesContext {
 std::vector<File> name_files(const Project& p, const Addressing& a, const NamesContext& ctx);
 std::string hosts_file(const Project& p, const Addressing& a, const Service& s);
 std::string resolv_conf(const Project& p, const Service& s, const std::string& host_resolv_conf);
+
+// A hosts file as hosts_file() writes it, read back (for `topo show`): the
+// "address<TAB>names" lines under each "# network NAME" header (section
+// NAME) or the "# extra_hosts" one (section "extra_hosts"). Lines before
+// the first header (localhost, the sandbox's own name) are not returned.
+struct HostsEntry {
+    std::string section, address, names;
+};
+std::vector<HostsEntry> parse_hosts(std::string_view text);
 
 }  // namespace topo

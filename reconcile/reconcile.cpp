@@ -80,9 +80,9 @@ void keep_others_ports(HostState& desired, const HostState& live, const std::str
     auto* have = live.find_as<NftTable>(key.kind, key.id);  // none yet: none of the others' ports either
     if (want_it == desired.objects.end()) return;
     auto& want = std::get<NftTable>(want_it->second);
-    auto named = [&](const std::string& element) {  // "[host_ip] proto port address target"
-        auto end = element.rfind(' '), start = element.rfind(' ', end - 1);
-        return addresses.count(element.substr(start + 1, end - start - 1)) > 0;
+    auto named = [&](const std::string& element) {
+        auto e = PortElement::parse(element);
+        return e && addresses.count(e->address.str()) > 0;
     };
     auto live_set = [&](const std::string& name) -> const NftSet* {
         if (!have) return nullptr;
@@ -169,9 +169,8 @@ void refuse_busy_bridges(Kernel& kernel, const std::string& project, const std::
         std::vector<std::string> others;
         for (auto& port : facts->ports) {
             if (naming::owned_by(port.marker, project) || going.count(port.name)) continue;
-            auto rest = std::string_view(port.marker).substr(std::min(port.marker.size(), naming::marker_prefix.size()));
-            if (port.marker.starts_with(naming::marker_prefix))
-                others.push_back(fmt::format("{} (project {})", port.name, rest.substr(0, rest.find('/'))));
+            if (auto m = naming::Marker::parse(port.marker))
+                others.push_back(fmt::format("{} (project {})", port.name, m->project));
             else
                 others.push_back(fmt::format("{} (not topo's)", port.name));
         }
@@ -212,30 +211,24 @@ void refuse_taken_ports(Kernel& kernel, const Project* p, bool take_all, const s
         return false;
     };
     std::set<std::string> said, noted;
-    for (auto& e : added) {
-        // "[host_ip ]proto port address target", as reconcile/firewall.cpp writes it.
-        std::istringstream in(e);
-        std::vector<std::string> t;
-        for (std::string w; in >> w;) t.push_back(w);
-        size_t i = t.size() == 5 ? 1 : 0;
-        auto host_ip = i ? IpAddr::parse(t[0]) : std::nullopt;
-        if (t.size() < i + 2) continue;
-        auto port = uint16_t(std::strtoul(t[i + 1].c_str(), nullptr, 10));
+    for (auto& text : added) {
+        auto e = PortElement::parse(text);
+        if (!e) continue;
         for (auto& l : listening) {
-            if (l.protocol != t[i] || l.port != port) continue;
-            bool everywhere = l.address.is_unspecified() || !host_ip || host_ip->is_unspecified();
-            if (!everywhere && l.address != *host_ip) continue;
+            if (l.protocol != e->protocol || l.port != e->port) continue;
+            bool everywhere = l.address.is_unspecified() || !e->host_ip || e->host_ip->is_unspecified();
+            if (!everywhere && l.address != *e->host_ip) continue;
             auto at = l.address.is_v4() ? l.address.str() : "[" + l.address.str() + "]";
-            if (take_all || taken_over(t[i], port)) {
+            if (take_all || taken_over(e->protocol, e->port)) {
                 noted.insert(fmt::format("host port {}/{}: a program on this host listens on {}:{}; the port is "
                                          "taken over ({}): its traffic goes to the sandbox",
-                                         port, t[i], at, port, take_all ? "--take-ports" : "x-topo-take-over"));
+                                         e->port, e->protocol, at, e->port, take_all ? "--take-ports" : "x-topo-take-over"));
                 continue;
             }
             said.insert(fmt::format("host port {}/{} is taken: a program on this host listens on {}:{}, and publishing "
                                     "the port would take its traffic; publish another port, stop that program, or "
                                     "take it over (--take-ports, or x-topo-take-over: true on the port)",
-                                    port, t[i], at, port));
+                                    e->port, e->protocol, at, e->port));
         }
     }
     errors.insert(errors.end(), said.begin(), said.end());

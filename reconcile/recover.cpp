@@ -10,16 +10,11 @@ namespace topo {
 
 namespace {
 
-// "topo/<project>/<kind>/<a>[/<b>]" → {a, b}; names never hold a '/'.
-std::optional<std::pair<std::string, std::string>> parse_marker(const std::string& marker,
-                                                                const std::string& project,
-                                                                std::string_view kind) {
-    auto head = naming::project_marker(project) + std::string(kind) + "/";
-    if (!marker.starts_with(head)) return std::nullopt;
-    auto rest = marker.substr(head.size());
-    auto slash = rest.find('/');
-    if (slash == std::string::npos) return std::pair{rest, std::string()};
-    return std::pair{rest.substr(0, slash), rest.substr(slash + 1)};
+// The marker, when it is this project's and of this kind.
+std::optional<naming::Marker> marker_of(const std::string& text, const std::string& project, naming::Marker::Kind kind) {
+    auto m = naming::Marker::parse(text);
+    if (!m || m->project != project || m->kind != kind) return std::nullopt;
+    return m;
 }
 
 std::string gateway_key(const std::string& ns, const std::string& dev, int family) {
@@ -43,9 +38,9 @@ struct Recovery {
     }
 
     void network(const Link& l) {
-        auto name = parse_marker(l.owner, project, "net");
-        if (!name || l.kind != LinkKind::Bridge) return;
-        auto& n = out.networks[name->first];
+        auto m = marker_of(l.owner, project, naming::Marker::Kind::Network);
+        if (!m || l.kind != LinkKind::Bridge) return;
+        auto& n = out.networks[m->network];
         for (auto& p : addresses[{l.ns, l.name}]) {
             (p.addr.is_v4() ? n.subnet4 : n.subnet6) = p.network();
             (p.addr.is_v4() ? n.gateway4 : n.gateway6) = p.addr;
@@ -53,14 +48,14 @@ struct Recovery {
     }
 
     void endpoint(const std::string& marker, const std::string& ns, const std::string& ifname) {
-        auto ids = parse_marker(marker, project, "svc");
-        if (!ids || ids->second.empty()) return;
-        auto& e = out.endpoints[*ids];
+        auto m = marker_of(marker, project, naming::Marker::Kind::Endpoint);
+        if (!m) return;
+        auto& e = out.endpoints[{m->service, m->network}];
         e.ifname = ifname;
         for (auto& p : addresses[{ns, ifname}]) {
             (p.addr.is_v4() ? e.v4 : e.v6) = p.addr;
             // A network without a bridge of topo's (macvlan) shows its subnet on its endpoints.
-            auto& n = out.networks[ids->second];
+            auto& n = out.networks[m->network];
             auto& subnet = p.addr.is_v4() ? n.subnet4 : n.subnet6;
             if (subnet) continue;
             subnet = p.network();
@@ -71,10 +66,9 @@ struct Recovery {
     }
 
     // Whether `published` is a host port the service asks for by number.
-    static bool fixed(const Service& s, Protocol proto, const std::string& published) {
+    static bool fixed(const Service& s, Protocol proto, uint16_t published) {
         for (auto& p : s.ports)
-            if (p.published && p.protocol == proto && std::stoul(published) >= p.published->first &&
-                std::stoul(published) <= p.published->last)
+            if (p.published && p.protocol == proto && published >= p.published->first && published <= p.published->last)
                 return true;
         return false;
     }
@@ -94,22 +88,16 @@ struct Recovery {
         // without may still be, by the network's host_binding_ipv4.
         std::string host = port.host_ip && !port.host_ip->is_unspecified() ? port.host_ip->str() : "";
         for (auto& [_, set] : table.sets)
-            for (auto& el : set.elements) {
-                std::istringstream in(el);
-                std::vector<std::string> w;
-                for (std::string t; in >> t;) w.push_back(t);
-                if (w.size() == 5) {  // keyed by the host address too
-                    if (!host.empty() && w[0] != host) continue;
-                    w.erase(w.begin());
-                } else if (!host.empty()) {
-                    continue;
-                }
-                if (w.size() != 4 || w[0] != to_string(port.protocol) || w[3] != std::to_string(port.target.first) ||
-                    fixed(s, port.protocol, w[1]))
+            for (auto& text : set.elements) {
+                auto el = PortElement::parse(text);
+                if (!el) continue;
+                if (el->host_ip ? (!host.empty() && el->host_ip->str() != host) : !host.empty()) continue;
+                if (el->protocol != to_string(port.protocol) || el->target != port.target.first ||
+                    fixed(s, port.protocol, el->port))
                     continue;
                 for (auto& [key, e] : out.endpoints)
-                    if (key.first == s.name && ((e.v4 && e.v4->str() == w[2]) || (e.v6 && e.v6->str() == w[2]))) {
-                        out.ephemeral_ports[ephemeral_port_key(s.name, port)] = uint16_t(std::stoul(w[1]));
+                    if (key.first == s.name && (e.v4 == el->address || e.v6 == el->address)) {
+                        out.ephemeral_ports[ephemeral_port_key(s.name, port)] = el->port;
                         return;
                     }
             }

@@ -15,6 +15,7 @@
 #include "reconcile/desired.hpp"
 #include "reconcile/graph.hpp"
 #include "reconcile/ipam.hpp"
+#include "reconcile/names.hpp"
 #include "state/serialize.hpp"
 
 namespace topo::cli {
@@ -77,7 +78,11 @@ nlohmann::json live_view(Session& s) {
     for (auto& [k, o] : live.objects) {
         if (auto* l = std::get_if<Link>(&o)) {
             if (l->kind == LinkKind::Bridge && l->ns.empty()) {
-                nets.push_back({{"bridge", l->name}, {"owner", l->owner}, {"addresses", addrs[":" + l->name]}});
+                auto m = naming::Marker::parse(l->owner);
+                nets.push_back({{"bridge", l->name},
+                                {"network", m ? m->network : ""},
+                                {"owner", l->owner},
+                                {"addresses", addrs[":" + l->name]}});
             } else if (l->kind == LinkKind::Veth) {
                 boxes[l->peer_ns]["endpoints"].push_back(
                     {{"interface", l->peer_name}, {"kind", "veth"}, {"host_end", l->name},
@@ -98,16 +103,8 @@ nlohmann::json live_view(Session& s) {
             if (!f->link.empty())
                 text = live.find_as<File>(Kind::File, (dir / f->link).lexically_normal().string());
             if (!text) continue;
-            std::string network;
-            std::istringstream in(text->content.str());
-            for (std::string line; std::getline(in, line);) {
-                if (line.starts_with("# network ")) network = line.substr(10);
-                else if (line.starts_with("# extra_hosts")) network = "extra_hosts";
-                else if (!network.empty() && !line.empty() && line[0] != '#') {
-                    auto tab = line.find('\t');
-                    boxes[ns]["names"][network].push_back(fmt::format("{} → {}", line.substr(tab + 1), line.substr(0, tab)));
-                }
-            }
+            for (auto& e : parse_hosts(text->content.str()))
+                boxes[ns]["names"][e.section].push_back(fmt::format("{} → {}", e.names, e.address));
         } else if (auto* r = std::get_if<Route>(&o)) {
             boxes[r->ns]["routes"].push_back(fmt::format("{} {}", r->dst.len ? r->dst.str() : "default", describe(o)));
         }
@@ -129,8 +126,8 @@ int cmd_show(const Options& o) {
     if (o.format == Format::Json) return fmt::print("{}\n", v.dump(2)), 0;
     fmt::print("Project {}\n", s.project_name);
     for (auto& n : v["networks"])
-        fmt::print("  network {:<12} bridge {} {}\n", n["owner"].get<std::string>().substr(n["owner"].get<std::string>().rfind('/') + 1),
-                   n["bridge"].get<std::string>(), fmt::join(n["addresses"].get<std::vector<std::string>>(), " "));
+        fmt::print("  network {:<12} bridge {} {}\n", n["network"].get<std::string>(), n["bridge"].get<std::string>(),
+                   fmt::join(n["addresses"].get<std::vector<std::string>>(), " "));
     for (auto& [name, b] : v["sandboxes"].items()) {
         fmt::print("  sandbox {}\n", name);
         for (auto& e : b["endpoints"])

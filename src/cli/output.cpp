@@ -53,16 +53,14 @@ const char* color_of(const Change& c) {
 
 // "network frontend" / "service web, network frontend" from a marker.
 std::string owner_label(const Object& o) {
-    std::string owner;
-    if (auto* l = std::get_if<Link>(&o)) owner = l->owner;
-    if (owner.empty()) return "";
-    auto parts = owner.substr(owner.find('/', 5) + 1);  // after "topo/<project>/"
-    if (parts.starts_with("net/")) return "network " + parts.substr(4);
-    if (parts.starts_with("svc/")) {
-        auto rest = parts.substr(4);
-        auto slash = rest.find('/');
-        if (slash == std::string::npos) return "service " + rest;
-        return fmt::format("service {}, network {}", rest.substr(0, slash), rest.substr(slash + 1));
+    auto* l = std::get_if<Link>(&o);
+    auto m = l ? naming::Marker::parse(l->owner) : std::nullopt;
+    if (!m) return "";
+    switch (m->kind) {
+        case naming::Marker::Kind::Network: return "network " + m->network;
+        case naming::Marker::Kind::Sandbox: return "service " + m->service;
+        case naming::Marker::Kind::Endpoint: return fmt::format("service {}, network {}", m->service, m->network);
+        case naming::Marker::Kind::Project: break;
     }
     return "";
 }

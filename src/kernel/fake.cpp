@@ -204,10 +204,7 @@ std::optional<BridgeFacts> FakeKernel::bridge_facts(const std::string& name) {
 std::vector<std::string> FakeKernel::projects() {
     std::set<std::string> names;
     for (auto& [k, o] : state.objects) {
-        auto owner = owner_of(o);
-        if (!owner.starts_with(naming::marker_prefix)) continue;
-        auto rest = owner.substr(naming::marker_prefix.size());
-        names.insert(rest.substr(0, rest.find('/')));
+        if (auto m = naming::Marker::parse(owner_of(o))) names.insert(m->project);
     }
     return {names.begin(), names.end()};
 }

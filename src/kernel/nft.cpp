@@ -175,9 +175,7 @@ std::optional<NftTable> read(const std::string& name) {
         NftChain ch;
         ch.name = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME);
         ch.type = nftnl_chain_is_set(c.get(), NFTNL_CHAIN_TYPE) ? nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TYPE) : "";
-        uint32_t hook = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM);
-        ch.hook = hook == NF_INET_PRE_ROUTING ? "prerouting" : hook == NF_INET_LOCAL_OUT ? "output"
-                : hook == NF_INET_POST_ROUTING ? "postrouting" : hook == NF_INET_FORWARD ? "forward" : "other";
+        ch.hook = hook_name(nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM));
         ch.priority = nftnl_chain_get_s32(c.get(), NFTNL_CHAIN_PRIO);
         t.chains.push_back(ch);
     }));

@@ -234,19 +234,9 @@ std::string proto_name(uint8_t n) {
 
 struct Bytes {
     std::vector<uint8_t> b;
-    void ip(const std::string& s, int family) {
-        auto a = IpAddr::parse(s);
-        if (!a || a->family != family) throw KernelError("nft: bad element address " + s);
-        b.insert(b.end(), a->bytes.begin(), a->bytes.begin() + (family == 4 ? 4 : 16));
-    }
+    void ip(const IpAddr& a) { b.insert(b.end(), a.bytes.begin(), a.bytes.begin() + (a.is_v4() ? 4 : 16)); }
     void proto(const std::string& s) { b.insert(b.end(), {proto_number(s), 0, 0, 0}); }
-    void port(const std::string& s) {
-        unsigned p = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), p);
-        if (ec != std::errc() || end != s.data() + s.size() || p < 1 || p > 65535)
-            throw KernelError("nft: bad element port " + s);
-        b.insert(b.end(), {uint8_t(p >> 8), uint8_t(p), 0, 0});
-    }
+    void port(uint16_t p) { b.insert(b.end(), {uint8_t(p >> 8), uint8_t(p), 0, 0}); }
 };
 
 bool by_address(NftLayout l) { return l == NftLayout::AddrProtoPortToAddr || l == NftLayout::AddrProtoPortToAddr6; }
@@ -254,40 +244,62 @@ int family_of(NftLayout l) { return l == NftLayout::ProtoPortToAddr6 || l == Nft
 
 // "tcp 8080 10.0.42.130 80" → key (proto . port), data (ip . port).
 std::pair<Bytes, Bytes> encode(NftLayout layout, const std::string& text) {
-    std::istringstream in(text);
-    std::vector<std::string> w;
-    for (std::string x; in >> x;) w.push_back(x);
     Bytes key, data;
-    size_t i = 0;
     if (layout == NftLayout::Ifnames) {
         key.b.assign(IFNAMSIZ, 0);
         std::memcpy(key.b.data(), text.data(), std::min(text.size(), size_t(IFNAMSIZ - 1)));
         return {key, data};
     }
+    auto e = PortElement::parse(text);
     int fam = family_of(layout);
-    if (w.size() != (by_address(layout) ? 5u : 4u)) throw KernelError("nft: bad element \"" + text + "\"");
-    if (by_address(layout)) key.ip(w.at(i++), fam);
-    key.proto(w.at(i++));
-    key.port(w.at(i++));
-    data.ip(w.at(i++), fam);
-    data.port(w.at(i++));
+    bool fits = e && bool(e->host_ip) == by_address(layout) && e->address.family == fam &&
+                (!e->host_ip || e->host_ip->family == fam);
+    if (!fits) throw KernelError("nft: bad element \"" + text + "\" for its map");
+    if (e->host_ip) key.ip(*e->host_ip);
+    key.proto(e->protocol);
+    key.port(e->port);
+    data.ip(e->address);
+    data.port(e->target);
     return {key, data};
 }
 
 }  // namespace
 
+namespace {
+
+// The hooks topo's chains use, by the names the model gives them.
+constexpr std::pair<const char*, uint32_t> hooks[] = {{"prerouting", NF_INET_PRE_ROUTING},
+                                                      {"input", NF_INET_LOCAL_IN},
+                                                      {"forward", NF_INET_FORWARD},
+                                                      {"output", NF_INET_LOCAL_OUT},
+                                                      {"postrouting", NF_INET_POST_ROUTING}};
+
+}  // namespace
+
+uint32_t hook_number(const std::string& name) {
+    for (auto& [n, number] : hooks)
+        if (name == n) return number;
+    throw KernelError("nft: unknown hook \"" + name + "\"");
+}
+
+std::string hook_name(uint32_t number) {
+    for (auto& [n, num] : hooks)
+        if (number == num) return n;
+    return fmt::format("hook {}", number);  // not one of topo's: a difference, never taken for one
+}
+
 nftnl_chain* build_chain(const std::string& table, const NftChain& c) {
-    auto* ch = nftnl_chain_alloc();
+    // Owned until returned: an unknown hook throws.
+    std::unique_ptr<nftnl_chain, decltype(&nftnl_chain_free)> owned(nftnl_chain_alloc(), nftnl_chain_free);
+    auto* ch = owned.get();
     nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table.c_str());
     nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c.name.c_str());
     nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, family);
     nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, c.type.c_str());
-    uint32_t hook = c.hook == "prerouting" ? NF_INET_PRE_ROUTING : c.hook == "output" ? NF_INET_LOCAL_OUT
-                  : c.hook == "postrouting" ? NF_INET_POST_ROUTING : NF_INET_FORWARD;
-    nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, hook);
+    nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, hook_number(c.hook));
     nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c.priority);
     nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-    return ch;
+    return owned.release();
 }
 
 nftnl_set* build_set(const std::string& table, const NftSet& s, uint32_t id) {
@@ -390,13 +402,18 @@ std::string decode_element(NftLayout layout, const void* key, uint32_t key_len, 
         IpAddr a;
         a.family = uint8_t(fam);
         std::memcpy(a.bytes.data(), p, alen);
-        return a.str();
+        return a;
     };
-    auto port = [](const uint8_t* p) { return (unsigned(p[0]) << 8) | p[1]; };
+    auto port = [](const uint8_t* p) { return uint16_t((unsigned(p[0]) << 8) | p[1]); };
     size_t off = by_address(layout) ? alen : 0;
     if (!d || data_len < alen + 4 || key_len < off + 8) return "?";
-    std::string prefix = off ? ip(k) + " " : "";
-    return fmt::format("{}{} {} {} {}", prefix, proto_name(k[off]), port(k + off + 4), ip(d), port(d + alen));
+    PortElement e;
+    if (off) e.host_ip = ip(k);
+    e.protocol = proto_name(k[off]);
+    e.port = port(k + off + 4);
+    e.address = ip(d);
+    e.target = port(d + alen);
+    return e.str();
 }
 
 }  // namespace topo::nft

@@ -14,6 +14,11 @@ namespace topo::nft {
 
 inline constexpr int family = 1;  // NFPROTO_INET
 
+// A chain's hook by the model's name ("prerouting", "forward", ...); an
+// unknown name throws KernelError. hook_name is the inverse, and names a
+// hook topo does not use "hook N".
+uint32_t hook_number(const std::string& name);
+std::string hook_name(uint32_t number);
 nftnl_chain* build_chain(const std::string& table, const NftChain& c);
 nftnl_set* build_set(const std::string& table, const NftSet& s, uint32_t id);
 // A set object carrying only its name (for element messages), with elements.

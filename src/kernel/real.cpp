@@ -182,9 +182,7 @@ void RealKernel::apply(const Change& c) {
 std::vector<std::string> RealKernel::projects() {
     std::set<std::string> names;
     auto add = [&](const std::string& marker) {
-        if (!marker.starts_with(naming::marker_prefix)) return;
-        auto rest = marker.substr(naming::marker_prefix.size());
-        names.insert(rest.substr(0, rest.find('/')));
+        if (auto m = naming::Marker::parse(marker)) names.insert(m->project);
     };
     for (auto& l : dump_links(nl_socket_get_fd(sock("")), "host namespace").links) add(l.alias);
     for (auto& ns : netns::list()) {

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <vector>
+
 namespace topo::naming {
 
 namespace {
@@ -97,6 +99,47 @@ std::string endpoint_marker(std::string_view project, std::string_view service,
 }
 bool owned_by(std::string_view marker, std::string_view project) {
     return marker.starts_with(project_marker(project));
+}
+
+std::optional<Marker> Marker::parse(std::string_view text) {
+    if (!text.starts_with(marker_prefix)) return std::nullopt;
+    std::vector<std::string_view> parts;
+    for (auto rest = text.substr(marker_prefix.size());;) {
+        auto slash = rest.find('/');
+        parts.push_back(rest.substr(0, slash));
+        if (slash == std::string_view::npos) break;
+        rest = rest.substr(slash + 1);
+    }
+    auto bad = [](std::string_view part) { return part.empty(); };
+    Marker m;
+    m.project = std::string(parts[0]);
+    if (m.project.empty()) return std::nullopt;
+    if (parts.size() == 2 && parts[1].empty()) return m;  // "topo/shop/"
+    if (parts.size() == 3 && parts[1] == "net" && !bad(parts[2])) {
+        m.kind = Kind::Network;
+        m.network = std::string(parts[2]);
+        return m;
+    }
+    if ((parts.size() == 3 || parts.size() == 4) && parts[1] == "svc" && !bad(parts[2])) {
+        m.kind = parts.size() == 3 ? Kind::Sandbox : Kind::Endpoint;
+        m.service = std::string(parts[2]);
+        if (parts.size() == 4) {
+            if (bad(parts[3])) return std::nullopt;
+            m.network = std::string(parts[3]);
+        }
+        return m;
+    }
+    return std::nullopt;
+}
+
+std::string Marker::str() const {
+    switch (kind) {
+        case Kind::Project: return project_marker(project);
+        case Kind::Network: return network_marker(project, network);
+        case Kind::Sandbox: return sandbox_marker(project, service);
+        case Kind::Endpoint: return endpoint_marker(project, service, network);
+    }
+    return {};
 }
 
 std::string file_marker(std::string_view project) {

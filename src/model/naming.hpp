@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,17 @@ std::string sandbox_marker(std::string_view project, std::string_view service);
 std::string endpoint_marker(std::string_view project, std::string_view service,
                             std::string_view network);
 bool owned_by(std::string_view marker, std::string_view project);
+// A marker read back: "topo/<project>/" (a table's, a directory's),
+// "topo/<project>/net/<network>", "topo/<project>/svc/<service>" (a
+// sandbox's) or "topo/<project>/svc/<service>/<network>" (an endpoint's).
+// Names never hold a '/'. parse() refuses anything else.
+struct Marker {
+    enum class Kind { Project, Network, Sandbox, Endpoint };
+    Kind kind = Kind::Project;
+    std::string project, network, service;
+    static std::optional<Marker> parse(std::string_view text);
+    std::string str() const;
+};
 // The first line of every file topo writes (hosts, resolv.conf), naming its project.
 std::string file_marker(std::string_view project);
 bool has_file_marker(std::string_view content, std::string_view project);

@@ -5,8 +5,47 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <vector>
 
 namespace topo {
+
+std::string PortElement::str() const {
+    auto el = fmt::format("{} {} {} {}", protocol, port, address.str(), target);
+    return host_ip ? host_ip->str() + " " + el : el;
+}
+
+std::optional<PortElement> PortElement::parse(std::string_view text) {
+    std::vector<std::string_view> w;
+    for (size_t i = 0; i < text.size();) {
+        auto end = std::min(text.find(' ', i), text.size());
+        if (end > i) w.push_back(text.substr(i, end - i));
+        i = end + 1;
+    }
+    if (w.size() != 4 && w.size() != 5) return std::nullopt;
+    auto number = [](std::string_view t) -> std::optional<uint16_t> {
+        unsigned v = 0;
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+        if (ec != std::errc() || end != t.data() + t.size() || v < 1 || v > 65535) return std::nullopt;
+        return uint16_t(v);
+    };
+    PortElement e;
+    size_t i = 0;
+    if (w.size() == 5) {
+        e.host_ip = IpAddr::parse(std::string(w[i++]));
+        if (!e.host_ip) return std::nullopt;
+    }
+    e.protocol = std::string(w[i++]);
+    if (e.protocol != "tcp" && e.protocol != "udp" && e.protocol != "sctp") return std::nullopt;
+    auto port = number(w[i++]);
+    auto address = IpAddr::parse(std::string(w[i++]));
+    auto target = number(w[i++]);
+    if (!port || !address || !target) return std::nullopt;
+    e.port = *port;
+    e.address = *address;
+    e.target = *target;
+    return e;
+}
 
 std::string NftTable::skeleton() const {
     std::string s = fmt::format("table {} {}\n", family, name);

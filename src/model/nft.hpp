@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/ip.hpp"
@@ -60,6 +61,21 @@ enum class NftLayout {
     AddrProtoPortToAddr,  // "127.0.0.1 tcp 9090 10.0.42.130 90"
     ProtoPortToAddr6,     // "tcp 8080 fd00::2 80": l4proto . port → ipv6 . port
     AddrProtoPortToAddr6, // "2001:db8::1 tcp 8080 fd00::2 80"
+};
+
+// One published port as an element of the port maps, "[host_ip ]proto port
+// address target" ("tcp 8080 10.0.42.130 80"): written by the firewall
+// builder, encoded into the kernel's key and data by kernel/nft_build.cpp,
+// and read back by the checks that look at ports. parse() refuses anything
+// else (a protocol other than tcp, udp or sctp, a port of 0 or past 65535).
+struct PortElement {
+    std::optional<IpAddr> host_ip;  // set: keyed by the host's address too (the hostports maps)
+    std::string protocol;           // tcp | udp | sctp
+    uint16_t port = 0;              // on the host
+    IpAddr address;                 // the sandbox's
+    uint16_t target = 0;            // in the sandbox
+    std::string str() const;
+    static std::optional<PortElement> parse(std::string_view text);
 };
 
 struct NftSet {

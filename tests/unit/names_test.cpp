@@ -42,6 +42,11 @@ TEST_CASE("names: a sandbox sees only the networks it is on") {
                  "# extra_hosts\n"
                  "10.0.42.6\tlegacy.db\n");
     CHECK(api.find("\tdb") == std::string::npos);  // db is on backend only: not resolvable from api
+    // Read back as `topo show` reads it: the sections' lines, not the head.
+    auto entries = parse_hosts(api);
+    REQUIRE(entries.size() == 2);
+    CHECK((entries[0].section == "frontend" && entries[0].address == "10.0.42.130" && entries[0].names == "web"));
+    CHECK((entries[1].section == "extra_hosts" && entries[1].address == "10.0.42.6" && entries[1].names == "legacy.db"));
 }
 
 TEST_CASE("names: an alias shared by two sandboxes lists both addresses") {

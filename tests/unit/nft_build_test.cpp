@@ -9,7 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "model/naming.hpp"
+#include "test_helpers.hpp"
+
 using namespace topo;
+using namespace topo::test;
 
 namespace {
 
@@ -43,7 +47,41 @@ TEST_CASE("nft: map elements of each family encode and decode to the same text")
     CHECK(round_trip(NftLayout::AddrProtoPortToAddr6, v6h) == v6h);
 }
 
-TEST_CASE("nft: an element of the wrong family is refused, naming it") {
+TEST_CASE("nft: an element that does not fit its map is refused, naming it") {
     NftSet s{"m", NftLayout::ProtoPortToAddr6, {}};
-    CHECK_THROWS_WITH(nft::build_elements("t", s, {"tcp 80 10.0.0.2 80"}), "nft: bad element address 10.0.0.2");
+    CHECK_THROWS_WITH(nft::build_elements("t", s, {"tcp 80 10.0.0.2 80"}),
+                      "nft: bad element \"tcp 80 10.0.0.2 80\" for its map");  // the wrong family
+    CHECK_THROWS_WITH(nft::build_elements("t", s, {"2001:db8::1 tcp 80 fd00::2 80"}),
+                      "nft: bad element \"2001:db8::1 tcp 80 fd00::2 80\" for its map");  // keyed by address
+    CHECK_THROWS_WITH(nft::build_elements("t", s, {"tcp 0 fd00::2 80"}), "nft: bad element \"tcp 0 fd00::2 80\" for its map");
+}
+
+TEST_CASE("model: a port element and a marker are parsed by their owner, and the unknown refused") {
+    auto e = PortElement::parse("2001:db8::1 udp 5353 fd00::2 53");
+    REQUIRE(e);
+    CHECK(e->host_ip == ip("2001:db8::1"));
+    CHECK(e->protocol == "udp");
+    CHECK(e->port == 5353);
+    CHECK(e->address == ip("fd00::2"));
+    CHECK(e->target == 53);
+    CHECK(e->str() == "2001:db8::1 udp 5353 fd00::2 53");
+    for (auto* bad : {"", "tcp 80 10.0.0.2", "icmp 80 10.0.0.2 80", "tcp 70000 10.0.0.2 80", "tcp 80 nowhere 80",
+                      "x tcp 80 10.0.0.2 80", "tcp 80 10.0.0.2 80 extra words"})
+        CHECK_FALSE(PortElement::parse(bad));
+    auto m = naming::Marker::parse(naming::endpoint_marker("shop", "web", "front"));
+    REQUIRE(m);
+    CHECK(m->kind == naming::Marker::Kind::Endpoint);
+    CHECK((m->project == "shop" && m->service == "web" && m->network == "front"));
+    CHECK(m->str() == "topo/shop/svc/web/front");
+    CHECK(naming::Marker::parse("topo/shop/")->kind == naming::Marker::Kind::Project);
+    CHECK(naming::Marker::parse("topo/shop/net/front")->network == "front");
+    for (auto* bad : {"", "topo/", "topo//net/x", "topo/shop", "topo/shop/unmarked", "topo/shop/net/", "topo/shop/svc/a/b/c",
+                      "docker/shop/net/x"})
+        CHECK_FALSE(naming::Marker::parse(bad));
+}
+
+TEST_CASE("nft: a chain's hook by name and back; an unknown name is refused, an unknown number never taken for one") {
+    for (auto* h : {"prerouting", "input", "forward", "output", "postrouting"}) CHECK(nft::hook_name(nft::hook_number(h)) == h);
+    CHECK_THROWS_WITH(nft::hook_number("ingress"), "nft: unknown hook \"ingress\"");
+    CHECK(nft::hook_name(99) == "hook 99");
 }
