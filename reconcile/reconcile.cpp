@@ -274,70 +274,97 @@ IpamResult allocate_probed(Kernel& kernel, IpamInput& ii) {
 
 }  // namespace
 
-Computed compute(Kernel& kernel, const PlanInput& in) {
-    Computed c;
-    if (in.project) {
-        for (auto& name : in.services)
+namespace {
+
+// Step 1, desire: the allocations (the record's, or without one what the
+// kernel holds, so nothing that runs is renumbered), then what the kernel
+// should hold for this project on this host. For a destroy (no project),
+// nothing. False when the plan cannot be made.
+bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& only, Computed& c) {
+    if (!in.project) {
+        c.desired.scope.project = in.project_name;
+    } else {
+        for (auto& name : only)
             if (!in.project->services.count(name))
                 c.errors.push_back(fmt::format("services.{}: no such service in the manifest; name one of its "
                                                "services, or none to apply all of it",
                                                name));
-        if (!c.errors.empty()) return c;
-        // Without a record (a first run, or a lost state directory) what the
-        // kernel holds is the record: nothing that runs is renumbered.
+        if (!c.errors.empty()) return false;
         Addressing previous = in.previous;
         if (previous.networks.empty() && previous.endpoints.empty()) {
             trace::Span t("recover addressing");
             previous = recover_addressing(kernel.read(read_scope(*in.project)), in.project->name, in.project);
         }
-        // Addresses first: they are part of what the kernel should hold.
         auto external = external_bridges(kernel, *in.project, previous);
         IpamInput ii{in.project, std::move(previous), kernel.host_routes(), in.other_subnets, in.other_ports,
-                     in.services, std::move(external)};
+                     only, std::move(external)};
         auto ipam = (trace::Span("ipam"), allocate_probed(kernel, ii));
         for (auto& e : ipam.errors) c.errors.push_back(fmt::format("{}: {}", e.path, e.message));
         c.addressing = std::move(ipam.addressing);
-        if (!c.errors.empty()) return c;
-        // What the kernel should hold for this project on this host.
+        if (!c.errors.empty()) return false;
         trace::Span t("desired state");
-        c.desired = desired_state(*in.project, c.addressing, {in.host, in.host_resolv_conf, in.files_root, in.services});
+        c.desired = desired_state(*in.project, c.addressing, {in.host, in.host_resolv_conf, in.files_root, only});
         c.errors = c.desired.errors;
-    } else {
-        c.desired.scope.project = in.project_name;
     }
-    // What it holds now: topo's objects by marker, plus the foreign ones referenced.
-    const auto& project = in.project ? in.project->name : in.project_name;
+    // The sandboxes the project has or had: a namespace by one of these names
+    // that is not topo's is a conflict, and a half-made one is claimed.
+    const auto& project = c.desired.scope.project;
     auto& sandboxes = c.desired.scope.sandboxes;
     for (auto& [key, _] : in.previous.endpoints) sandboxes.push_back(naming::netns(project, key.first));
     if (in.project)
         for (auto& [name, s] : in.project->services)
             if (s.has_sandbox()) sandboxes.push_back(naming::netns(project, name));
-    std::optional<Focus> focus;
-    if (in.converged) {
-        // What the manifest changed since the last converged run, and what drifted.
-        auto moved = (trace::Span("diff with converged"), diff(c.desired.state, *in.converged).changes);
-        focus.emplace(moved);
-        focus->merge(in.drifted);
-        c.live = (trace::Span("read live (focus)"), kernel.read(focus->scope(c.desired.scope, c.desired.state, moved)));
-    } else if (in.project && !in.services.empty()) {
-        focus.emplace(targeted_focus(*in.project, c.desired.state, in.services));
-        c.live = (trace::Span("read live (services)"), kernel.read(focus->scope(c.desired.scope, c.desired.state, {})));
-        keep_others_ports(c.desired.state, c.live, in.project->name, addresses_of(in.services, c.addressing, in.previous));
-    } else {
-        c.live = (trace::Span("read live (all)"), kernel.read(c.desired.scope));
-    }
+    return true;
+}
+
+// Step 3, compare: the difference (within `focus`, when only part of the
+// host was read), the checks against the host's facts, and the order the
+// kernel accepts.
+void compare(Kernel& kernel, const PlanInput& in, const std::optional<Focus>& focus, bool targeted, Computed& c) {
+    const auto& project = c.desired.scope.project;
     if (in.project) check_references(*in.project, c, c.errors);
-    // The difference, in an order the kernel accepts.
     auto d = (trace::Span("diff"), focus ? diff(focus->within(c.desired.state), focus->within(c.live))
                                          : diff(c.desired.state, c.live));
     c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());
-    if (!in.services.empty()) refuse_network_changes(d.changes, c.errors);
+    if (targeted) refuse_network_changes(d.changes, c.errors);
     if (!in.force) refuse_busy_bridges(kernel, project, d.changes, c.errors);
     refuse_taken_ports(kernel, in.project, in.take_ports, d.changes, c.errors, c.plan.notes);
     c.plan.project = project;
     c.plan.host = in.host;
     trace::Span t("order plan");
     c.plan.changes = plan(std::move(d.changes));
+}
+
+}  // namespace
+
+Computed compute(Kernel& kernel, const PlanInput& in) {
+    Computed c;
+    if (!desire(kernel, in, {}, c)) return c;
+    c.live = (trace::Span("read live (all)"), kernel.read(c.desired.scope));
+    compare(kernel, in, std::nullopt, false, c);
+    return c;
+}
+
+Computed compute_since(Kernel& kernel, const PlanInput& in, const HostState& converged, const Focus& drifted) {
+    Computed c;
+    if (!desire(kernel, in, {}, c)) return c;
+    // What the manifest changed since the last converged run, and what drifted.
+    auto moved = (trace::Span("diff with converged"), diff(c.desired.state, converged).changes);
+    Focus focus(moved);
+    focus.merge(drifted);
+    c.live = (trace::Span("read live (focus)"), kernel.read(focus.scope(c.desired.scope, c.desired.state, moved)));
+    compare(kernel, in, focus, false, c);
+    return c;
+}
+
+Computed compute_services(Kernel& kernel, const PlanInput& in, const std::set<std::string>& services) {
+    if (services.empty()) return compute(kernel, in);
+    Computed c;
+    if (!desire(kernel, in, services, c) || !in.project) return c;
+    auto focus = targeted_focus(*in.project, c.desired.state, services);
+    c.live = (trace::Span("read live (services)"), kernel.read(focus.scope(c.desired.scope, c.desired.state, {})));
+    keep_others_ports(c.desired.state, c.live, in.project->name, addresses_of(services, c.addressing, in.previous));
+    compare(kernel, in, focus, true, c);
     return c;
 }
 

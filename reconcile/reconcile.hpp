@@ -38,6 +38,8 @@ struct Focus {
     ReadScope scope(const ReadScope& base, const HostState& desired, const std::vector<Change>& changes) const;
 };
 
+// What every run needs: the project (or, to destroy, only its name), what
+// was allocated before, and what the host's other projects hold.
 struct PlanInput {
     const Project* project = nullptr;  // null: destroy (nothing desired)
     std::string project_name;
@@ -47,19 +49,6 @@ struct PlanInput {
     std::vector<uint16_t> other_ports;  // host ports other topo projects publish
     std::string host_resolv_conf;       // the host's /etc/resolv.conf
     std::string files_root = "/etc/netns";
-    // `topo watch`: the desired state of its last run that converged. The host
-    // is taken to hold it still, except in `drifted` (what its events named
-    // since), so only what the manifest changed and what drifted is read and
-    // compared: a change costs the same on a host of 10 sandboxes or 1000.
-    const HostState* converged = nullptr;
-    Focus drifted;
-    // A targeted run (`topo apply -f F SERVICE...`, as `docker compose up
-    // SERVICE`): only these services' sandboxes are read and changed, with the
-    // project-wide objects they need (networks, the nftables table, the
-    // shared hosts files). Other sandboxes keep their addresses and their
-    // published ports, and a network is only created, never changed: a
-    // change that would touch the other sandboxes is refused.
-    std::set<std::string> services;
     // Remove a bridge even when other projects' sandboxes (or anything else)
     // are still attached to it (`destroy --force`); without it, that is an error.
     bool force = false;
@@ -76,7 +65,24 @@ struct Computed {
     std::vector<std::string> errors;  // the plan cannot be applied while any is here
 };
 
+// Each is the same three steps: desire (IPAM, then the desired state), read
+// the part of the host to compare, and compare (diff, the checks against the
+// host's facts, order). They differ in what they read.
+//
+// The whole host's part: `plan`, `apply`, `destroy`, and the watch's full runs.
 Computed compute(Kernel& kernel, const PlanInput& in);
+// `topo watch` after a run that converged on `converged`: the host is taken
+// to hold it still, except in `drifted` (what its events named since), so
+// only what the manifest changed and what drifted is read and compared: a
+// change costs the same on a host of 10 sandboxes or 1000.
+Computed compute_since(Kernel& kernel, const PlanInput& in, const HostState& converged, const Focus& drifted);
+// A targeted run (`topo apply -f F SERVICE...`, as `docker compose up
+// SERVICE`): only these services' sandboxes are read and changed, with the
+// project-wide objects they need (networks, the nftables table, the shared
+// hosts files). Other sandboxes keep their addresses and their published
+// ports, and a network is only created, never changed: a change that would
+// touch the other sandboxes is refused. No services: compute().
+Computed compute_services(Kernel& kernel, const PlanInput& in, const std::set<std::string>& services);
 
 // Read the host again and list what still differs from `desired` (empty: converged):
 // all of it, or with `changes`, the sandboxes and files those changes touched.

@@ -10,7 +10,7 @@
 //     SIGHUP asks for a full resync.
 //
 // A run for a changed manifest or for drift reads only what the change is
-// about and what the events named (reconcile.hpp, PlanInput::converged): it
+// about and what the events named (reconcile.hpp, compute_since): it
 // costs the same on a host of 10 sandboxes or 1000. The first run, a run
 // after a failure or after the kernel dropped events, and every --interval
 // read everything, as `topo apply` does; that also repairs what sends no

@@ -60,14 +60,12 @@ Session Session::open(const Options& opts, bool need_manifest, bool read_host_ea
 
 Computed Session::compute(const HostState* converged, const Focus& drifted) {
     PlanInput in;
-    in.converged = converged;
-    in.drifted = drifted;
     trace::Span t("compute (all)");
-    // The host's dumps run while the record is loaded and the desired state worked out.
-    in.services = {opts.services.begin(), opts.services.end()};
+    std::set<std::string> services(opts.services.begin(), opts.services.end());
     in.force = opts.force;
     in.take_ports = opts.take_ports;
-    if (!converged && in.services.empty()) kernel->prepare_read();
+    // The host's dumps run while the record is loaded and the desired state worked out.
+    if (!converged && services.empty()) kernel->prepare_read();
     in.project = project ? &*project : nullptr;
     in.project_name = project_name;
     in.host = host;
@@ -79,7 +77,8 @@ Computed Session::compute(const HostState* converged, const Focus& drifted) {
     auto [subnets, ports] = (trace::Span("others' records"), others());
     in.other_subnets = std::move(subnets);
     in.other_ports = std::move(ports);
-    return topo::compute(*kernel, in);
+    if (converged) return topo::compute_since(*kernel, in, *converged, drifted);
+    return topo::compute_services(*kernel, in, services);
 }
 
 Session::Others Session::others() const {

@@ -47,7 +47,7 @@ struct Session {
     Others others() const;
     // IPAM → desired → live → diff → plan, with the state file's allocations;
     // from a converged state, only what differs from it or drifted is read
-    // (reconcile.hpp, PlanInput::converged).
+    // (reconcile.hpp, compute_since).
     Computed compute(const HostState* converged = nullptr, const Focus& drifted = {});
     // The project's objects on the host (by marker), and those the manifest references.
     HostState read_live();

@@ -454,9 +454,7 @@ Computed plan_from(FakeKernel& k, const Project& p, const Addressing& prev, cons
     in.project = &p;
     in.project_name = p.name;
     in.previous = prev;
-    in.converged = &converged;
-    in.drifted = drifted;
-    return compute(k, in);
+    return compute_since(k, in, converged, drifted);
 }
 
 }  // namespace
@@ -534,8 +532,7 @@ Computed plan_only(FakeKernel& k, const Project& p, const Addressing& prev, std:
     in.project = &p;
     in.project_name = p.name;
     in.previous = prev;
-    in.services = std::move(services);
-    return compute(k, in);
+    return compute_services(k, in, services);
 }
 
 Port published(uint16_t host, uint16_t target) {
