@@ -267,4 +267,44 @@ std::string fingerprint(const HostState& s) {
     return fmt::format("{:016x}", naming::hash(state_to_json(s).dump()));
 }
 
+nlohmann::json saved_plan_to_json(const SavedPlan& p) {
+    json changes = json::array();
+    for (auto& ch : p.changes) changes.push_back(change_to_json(ch));
+    return {{"format_version", 1},
+            {"kind", "topo-saved-plan"},
+            {"project", p.project},
+            {"host", p.host},
+            {"manifests", p.manifests},
+            {"scope", {{"project", p.scope.project},
+                       {"foreign_links", p.scope.foreign_links},
+                       {"files", p.scope.files},
+                       {"sysctls", p.scope.sysctls},
+                       {"sandboxes", p.scope.sandboxes}}},
+            {"fingerprint", p.fingerprint},
+            {"changes", changes},
+            {"desired", state_to_json(p.desired)},
+            {"addressing", addressing_to_json(p.addressing)}};
+}
+
+SavedPlan saved_plan_from_json(const json& j) {
+    if (j.value("kind", "") != "topo-saved-plan") throw std::runtime_error("not a topo saved plan");
+    if (j.value("format_version", 0) != 1)
+        throw std::runtime_error(fmt::format("format_version {} is not one this topo reads (1)", j.value("format_version", 0)));
+    SavedPlan p;
+    p.project = j.at("project").get<std::string>();
+    p.host = j.value("host", "");
+    p.manifests = j.value("manifests", std::vector<std::string>{});
+    auto& sc = j.at("scope");
+    p.scope.project = sc.at("project").get<std::string>();
+    p.scope.foreign_links = sc.at("foreign_links").get<std::vector<std::string>>();
+    p.scope.files = sc.at("files").get<std::vector<std::string>>();
+    p.scope.sysctls = sc.at("sysctls").get<std::vector<std::string>>();
+    p.scope.sandboxes = sc.value("sandboxes", std::vector<std::string>{});
+    p.fingerprint = j.at("fingerprint").get<std::string>();
+    for (auto& ch : j.at("changes")) p.changes.push_back(change_from_json(ch));
+    p.desired = state_from_json(j.at("desired"));
+    p.addressing = addressing_from_json(j.at("addressing"));
+    return p;
+}
+
 }  // namespace topo

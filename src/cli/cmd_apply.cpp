@@ -189,23 +189,9 @@ void carry_out_recorded(Session& s, const Plan& p, const Desired& desired, const
 
 namespace {
 
-nlohmann::json saved_plan(const Session& s, const Computed& c) {
-    nlohmann::json changes = nlohmann::json::array();
-    for (auto& ch : c.plan.changes) changes.push_back(change_to_json(ch));
-    return {{"format_version", 1},
-            {"kind", "topo-saved-plan"},
-            {"project", s.project_name},
-            {"host", s.host},
-            {"manifests", s.next_record(c).manifests},
-            {"scope", {{"project", c.desired.scope.project},
-                       {"foreign_links", c.desired.scope.foreign_links},
-                       {"files", c.desired.scope.files},
-                       {"sysctls", c.desired.scope.sysctls},
-                       {"sandboxes", c.desired.scope.sandboxes}}},
-            {"fingerprint", fingerprint(c.live)},
-            {"changes", changes},
-            {"desired", state_to_json(c.desired.state)},
-            {"addressing", addressing_to_json(c.addressing)}};
+SavedPlan saved_plan(const Session& s, const Computed& c) {
+    return {s.project_name, s.host,         s.next_record(c).manifests, c.desired.scope, fingerprint(c.live),
+            c.plan.changes, c.desired.state, c.addressing};
 }
 
 }  // namespace
@@ -217,7 +203,7 @@ int cmd_plan(const Options& o) {
     auto c = s.compute();
     fail_on_errors(c.errors);
     print_plan(o, c.plan);
-    if (!o.out.empty()) io::write_file_atomic(o.out, saved_plan(s, c).dump(2) + "\n");
+    if (!o.out.empty()) io::write_file_atomic(o.out, saved_plan_to_json(saved_plan(s, c)).dump(2) + "\n");
     leave(o.detailed_exitcode && !c.plan.empty() ? 2 : 0);
 }
 
@@ -245,41 +231,33 @@ int cmd_apply_saved(const Options& o) {
     if (!in) throw UserError(fmt::format("cannot read saved plan {}", o.saved_plan));
     std::stringstream ss;
     ss << in.rdbuf();
-    nlohmann::json j;
-    Plan p;
-    Desired desired;
-    Addressing addressing;
+    SavedPlan saved;
     try {
-        j = nlohmann::json::parse(ss.str());
-        if (j.value("kind", "") != "topo-saved-plan") throw std::runtime_error("not a topo saved plan");
-        for (auto& ch : j.at("changes")) p.changes.push_back(change_from_json(ch));
-        desired.state = state_from_json(j.at("desired"));
-        auto& sc = j.at("scope");
-        desired.scope.project = sc.at("project");
-        desired.scope.foreign_links = sc.at("foreign_links");
-        desired.scope.files = sc.at("files");
-        desired.scope.sysctls = sc.at("sysctls");
-        desired.scope.sandboxes = sc.value("sandboxes", std::vector<std::string>{});
-        addressing = addressing_from_json(j.at("addressing"));
+        saved = saved_plan_from_json(nlohmann::json::parse(ss.str()));
     } catch (const std::exception& e) {
         throw UserError(fmt::format("saved plan {} is not usable: {}", o.saved_plan, e.what()));
     }
+    Plan p;
+    p.changes = std::move(saved.changes);
+    Desired desired;
+    desired.state = std::move(saved.desired);
+    desired.scope = saved.scope;
     Options po = o;
-    po.project = j.at("project");
+    po.project = saved.project;
     po.files.clear();  // the plan, not the manifest, says what to do
     auto s = Session::open(po, false);
-    s.host = j.value("host", "");
+    s.host = saved.host;
     p.project = s.project_name;
     auto lock = s.state.lock(s.project_name, o.lock_timeout);
     // A saved plan is carried out exactly, and only on the host it was computed from.
     auto live = s.kernel->read(desired.scope);
-    if (fingerprint(live) != j.at("fingerprint").get<std::string>())
+    if (fingerprint(live) != saved.fingerprint)
         throw UserError(fmt::format(
             "saved plan {} is stale: the host changed since it was made; run `topo plan` again",
             o.saved_plan));
     print_plan(o, p);
     if (p.empty()) return 0;
-    carry_out_recorded(s, p, desired, {s.project_name, j.value("manifests", std::vector<std::string>{}), s.host, addressing});
+    carry_out_recorded(s, p, desired, {s.project_name, saved.manifests, s.host, saved.addressing});
     fmt::print("Apply complete: {}\n", done_line(p));
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "io/file.hpp"
+#include "state/serialize.hpp"
 #include "test_helpers.hpp"
 
 using namespace topo;
@@ -97,4 +98,34 @@ TEST_CASE("StateDir: a record changed by another writer is read again, not remem
     // Saved again after removal: written, though the same text was written before.
     s.save(r);
     CHECK(fs::exists(path));
+}
+
+TEST_CASE("saved plan: what is written is read back whole; another kind or version is refused by name") {
+    SavedPlan p;
+    p.project = "shop";
+    p.host = "node1";
+    p.manifests = {"/srv/net.yaml"};
+    p.scope.project = "shop";
+    p.scope.files = {"/etc/netns/shop-web/hosts"};
+    p.scope.sandboxes = {"shop-web"};
+    p.fingerprint = "abc";
+    p.changes.push_back({Action::Create, std::nullopt, Netns{"shop-web", "topo/shop/svc/web"}, {}, {}});
+    p.desired.add(Netns{"shop-web", "topo/shop/svc/web"});
+    p.addressing.networks["front"].subnet4 = test::pfx("10.0.42.0/24");
+    auto back = saved_plan_from_json(nlohmann::json::parse(saved_plan_to_json(p).dump()));
+    CHECK(back.project == "shop");
+    CHECK(back.host == "node1");
+    CHECK(back.manifests == p.manifests);
+    CHECK(back.scope.files == p.scope.files);
+    CHECK(back.scope.sandboxes == p.scope.sandboxes);
+    CHECK(back.fingerprint == "abc");
+    REQUIRE(back.changes.size() == 1);
+    CHECK(back.changes[0].id() == "shop-web");
+    CHECK(back.desired.objects.size() == 1);
+    CHECK(back.addressing == p.addressing);
+    auto j = saved_plan_to_json(p);
+    j["format_version"] = 2;
+    CHECK_THROWS_WITH(saved_plan_from_json(j), "format_version 2 is not one this topo reads (1)");
+    j["kind"] = "terraform-plan";
+    CHECK_THROWS_WITH(saved_plan_from_json(j), "not a topo saved plan");
 }
