@@ -262,11 +262,21 @@ int cmd_apply_saved(const Options& o) {
     return 0;
 }
 
+Computed plan_destroy(Session& s) {
+    s.project.reset();  // nothing is desired
+    return s.compute();
+}
+
+void finish_destroy(Session& s, const Computed& c) {
+    fail_on_errors(c.errors);  // a network others are attached to, without --force
+    if (!c.plan.empty()) carry_out(s, c.plan, c.desired);
+    s.state.remove(s.project_name);
+}
+
 int cmd_destroy(const Options& o) {
     auto s = Session::open(o, false);
-    s.project.reset();  // nothing is desired
     auto lock = s.state.lock(s.project_name, o.lock_timeout);
-    auto c = s.compute();
+    auto c = plan_destroy(s);
     if (!s.record() && !o.collect) {
         // Nothing to remove is what destroy is for: a destroy killed after it
         // removed the record, retried, succeeds (as `docker compose down` or
@@ -284,14 +294,11 @@ int cmd_destroy(const Options& o) {
             s.project_name, o.state_dir, c.live.objects.size(), s.project_name));
     }
     print_plan(o, c.plan);
-    fail_on_errors(c.errors);  // a network others are attached to, without --force
+    fail_on_errors(c.errors);
     if (o.dry_run) return 0;
-    if (!c.plan.empty()) {
-        if (!confirm(o, fmt::format("Destroy project {}?", s.project_name).c_str()))
-            throw UserError("destroy cancelled; nothing was changed");
-        carry_out(s, c.plan, c.desired);
-    }
-    s.state.remove(s.project_name);
+    if (!c.plan.empty() && !confirm(o, fmt::format("Destroy project {}?", s.project_name).c_str()))
+        throw UserError("destroy cancelled; nothing was changed");
+    finish_destroy(s, c);
     fmt::print("Destroy complete: {}\n", done_line(c.plan));
     return 0;
 }

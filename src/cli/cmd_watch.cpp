@@ -49,6 +49,37 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// Why a run is due. A later reason replaces an earlier one of a lower rank:
+// a manifest change outranks everything (the log says what was applied),
+// drift is outranked by everything (a full run repairs it too).
+enum class Trigger { None, Drift, Start, Interval, Sighup, Manifest, Removed };
+
+int rank(Trigger t) {
+    switch (t) {
+        case Trigger::None: return 0;
+        case Trigger::Drift: return 1;
+        case Trigger::Start:
+        case Trigger::Interval:
+        case Trigger::Sighup: return 2;
+        case Trigger::Manifest:
+        case Trigger::Removed: return 3;
+    }
+    return 0;
+}
+
+const char* to_string(Trigger t) {
+    switch (t) {
+        case Trigger::None: return "none";
+        case Trigger::Drift: return "drift";
+        case Trigger::Start: return "start";
+        case Trigger::Interval: return "interval";
+        case Trigger::Sighup: return "sighup";
+        case Trigger::Manifest: return "manifest";
+        case Trigger::Removed: return "removed";
+    }
+    return "?";
+}
+
 // One project the watch keeps: its manifests and what it knows of the host.
 struct Watched {
     std::vector<std::string> files;
@@ -57,16 +88,16 @@ struct Watched {
     std::optional<HostState> converged;  // the desired state of the last run that converged
     Focus drifted;                       // what events named since; with `converged` only
     bool full = true;                    // the next run reads everything
-    std::string trigger;                 // "": no run due
+    Trigger trigger = Trigger::None;     // None: no run due
     Clock::time_point due;
 
     std::string name() const { return session ? session->project_name : files.front(); }
 
     // A manifest change settles (each one puts the run later); drift and
     // resyncs are not put off by more of the same.
-    void want(const std::string& why, Clock::time_point when, bool settle) {
-        if (trigger.empty() || settle || when < due) due = when;
-        if (trigger.empty() || why == "manifest" || trigger == "drift") trigger = why;
+    void want(Trigger why, Clock::time_point when, bool settle) {
+        if (trigger == Trigger::None || settle || when < due) due = when;
+        if (rank(why) > rank(trigger)) trigger = why;
     }
 };
 
@@ -94,7 +125,7 @@ void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const st
           const OwnChanges& own, Clock::time_point wake) {
     if (e.what == KernelEvent::What::Overflow) {
         w.full = true;
-        w.want("drift", wake, false);
+        w.want(Trigger::Drift, wake, false);
         return;
     }
     if (!w.converged || !w.session) return;  // the next run reads everything anyway
@@ -114,7 +145,7 @@ void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const st
         }
         w.drifted.merge(f);
     }
-    w.want("drift", wake, false);
+    w.want(Trigger::Drift, wake, false);
 }
 
 class Watch {
@@ -136,7 +167,7 @@ private:
     void on_files(Clock::time_point now);
     void on_events(Clock::time_point now, Watched* running = nullptr, const OwnChanges& own = {});
     void reconcile(Watched& w);
-    void log(const Watched& w, const std::string& trigger, const std::string& result, const Plan* plan,
+    void log(const Watched& w, Trigger trigger, const std::string& result, const Plan* plan,
              const std::string& error, milliseconds took, bool quiet = false);
     void learn_sandboxes(const HostState& desired, const Focus* only);
 };
@@ -167,19 +198,17 @@ void Watch::find_projects(Clock::time_point now) {
                 d.files.clear();
                 d.project = it->session->project_name;
                 auto s = Session::open(d, false);
-                s.project.reset();
                 auto lock = s.state.lock(s.project_name, o_.lock_timeout);
-                auto c = s.compute();
-                if (!c.plan.empty()) carry_out(s, c.plan, c.desired);
-                s.state.remove(s.project_name);
-                log(*it, "removed", "destroyed", &c.plan, "",
+                auto c = plan_destroy(s);
+                finish_destroy(s, c);
+                log(*it, Trigger::Removed, "destroyed", &c.plan, "",
                     std::chrono::duration_cast<milliseconds>(Clock::now() - start));
             } catch (const std::exception& e) {
-                log(*it, "removed", "failed", nullptr, e.what(),
+                log(*it, Trigger::Removed, "failed", nullptr, e.what(),
                     std::chrono::duration_cast<milliseconds>(Clock::now() - start));
             }
         } else {
-            log(*it, "removed", "kept", nullptr, "its manifest is gone; --prune would destroy it",
+            log(*it, Trigger::Removed, "kept", nullptr, "its manifest is gone; --prune would destroy it",
                 milliseconds(0));
         }
         it = projects_.erase(it);
@@ -190,7 +219,7 @@ void Watch::find_projects(Clock::time_point now) {
         if (known) continue;
         Watched w;
         w.files = files;
-        w.want("start", now, false);
+        w.want(Trigger::Start, now, false);
         projects_.push_back(std::move(w));
     }
 }
@@ -205,13 +234,13 @@ void Watch::on_files(Clock::time_point now) {
                 // sandbox (the project's shared files, the table's elements, the
                 // state record), so the next run reads everything.
                 w.full = true;
-                w.want("drift", now + o_.debounce, false);
+                w.want(Trigger::Drift, now + o_.debounce, false);
             }
     if (!seen.manifests) return;
     // Which manifests changed is told by their content, read again.
     find_projects(now);
     for (auto& w : projects_)
-        if (w.trigger != "start" && read_all(w.files) != w.text) w.want("manifest", now + o_.debounce, true);
+        if (w.trigger != Trigger::Start && read_all(w.files) != w.text) w.want(Trigger::Manifest, now + o_.debounce, true);
 }
 
 void Watch::on_events(Clock::time_point now, Watched* running, const OwnChanges& own) {
@@ -246,13 +275,13 @@ void Watch::learn_sandboxes(const HostState& desired, const Focus* only) {
 
 // One line (or JSON object) per run, and <state-dir>/<project>.status.json.
 // result: applied, unchanged, invalid, failed; for a removed manifest, destroyed or kept.
-void Watch::log(const Watched& w, const std::string& trigger, const std::string& result, const Plan* plan,
+void Watch::log(const Watched& w, Trigger trigger, const std::string& result, const Plan* plan,
                 const std::string& error, milliseconds took, bool quiet) {
     auto now = std::chrono::system_clock::now();
     auto time = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(now));
     nlohmann::json j{{"time", time},
                      {"project", w.name()},
-                     {"trigger", trigger},
+                     {"trigger", to_string(trigger)},
                      {"changes", plan ? summary_json(*plan) : summary_json(Plan{})},
                      {"duration_ms", took.count()},
                      {"result", result}};
@@ -276,7 +305,7 @@ void Watch::log(const Watched& w, const std::string& trigger, const std::string&
             auto done = done_line(*plan);
             what += " (" + done.substr(0, done.size() - 1) + ")";
         }
-        fmt::print("{} {} ({}): {} in {} ms{}\n", time, w.name(), trigger, what, took.count(),
+        fmt::print("{} {} ({}): {} in {} ms{}\n", time, w.name(), to_string(trigger), what, took.count(),
                    error.empty() ? "" : "\n" + error);
     }
     if (plan && !plan->empty() && o_.verbose && !o_.log_json) fmt::print("{}", plan_text(*plan, false));
@@ -286,7 +315,7 @@ void Watch::log(const Watched& w, const std::string& trigger, const std::string&
 void Watch::reconcile(Watched& w) {
     auto start = Clock::now();
     auto took = [&] { return std::chrono::duration_cast<milliseconds>(Clock::now() - start); };
-    auto trigger = std::exchange(w.trigger, "");
+    auto trigger = std::exchange(w.trigger, Trigger::None);
     // The manifest: loaded again only when its text changed. One that does
     // not load changes nothing: the host keeps the last good state.
     auto text = read_all(w.files);
@@ -347,7 +376,7 @@ void Watch::reconcile(Watched& w) {
         // Events since the read-back are drift, even about what this run
         // touched: most are the kernel settling (one small read finds nothing).
         on_events(Clock::now());
-        bool quiet = c.plan.empty() && trigger == "drift";  // the kernel settling after a run
+        bool quiet = c.plan.empty() && trigger == Trigger::Drift;  // the kernel settling after a run
         log(w, trigger, c.plan.empty() ? "unchanged" : "applied", &*plan, "", took(), quiet);
     } catch (const std::exception& e) {
         w.converged.reset();
@@ -375,7 +404,7 @@ int Watch::run() {
         now = Clock::now();
         auto wake = next_resync;
         for (auto& w : projects_)
-            if (!w.trigger.empty()) wake = std::min(wake, w.due);
+            if (w.trigger != Trigger::None) wake = std::min(wake, w.due);
         int timeout = int(std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(wake - now).count() + 1));
         std::vector<pollfd> fds{{sigfd, POLLIN, 0}, {files_.fd(), POLLIN, 0}};
         for (int fd : events_.fds()) fds.push_back({fd, POLLIN, 0});
@@ -385,7 +414,7 @@ int Watch::run() {
         signalfd_siginfo si;
         while (::read(sigfd, &si, sizeof si) == sizeof si) {
             if (si.ssi_signo == SIGHUP) {
-                for (auto& w : projects_) w.full = true, w.want("sighup", now, false);
+                for (auto& w : projects_) w.full = true, w.want(Trigger::Sighup, now, false);
             } else {
                 stop_ = true;
             }
@@ -394,11 +423,11 @@ int Watch::run() {
         if (fds[1].revents) on_files(now);
         on_events(now);
         if (now >= next_resync) {
-            for (auto& w : projects_) w.full = true, w.want("interval", now, false);
+            for (auto& w : projects_) w.full = true, w.want(Trigger::Interval, now, false);
             next_resync = now + o_.interval;
         }
         for (auto& w : projects_) {
-            if (w.trigger.empty() || w.due > Clock::now()) continue;
+            if (w.trigger == Trigger::None || w.due > Clock::now()) continue;
             reconcile(w);
             // A signal that came during the run ends the watch now, not after the others.
             if (::read(sigfd, &si, sizeof si) == sizeof si) {

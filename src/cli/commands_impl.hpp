@@ -34,6 +34,12 @@ void fail_on_errors(const std::vector<std::string>& errors);
 // matches (throws UserError listing what still differs). `after_execute`
 // runs between the two (watch takes the events of its own changes there).
 void carry_out(Session& s, const Plan& p, const Desired& desired, const std::function<void()>& after_execute = {});
+// A destroy, as `topo destroy` and `watch --prune` both run it, with the
+// project's lock held: the plan with nothing desired; then, refused as a
+// plan with errors is (a network others are attached to, without --force),
+// carried out, and the record removed.
+Computed plan_destroy(Session& s);
+void finish_destroy(Session& s, const Computed& c);
 // The same with the state record saved first (a run killed half-way leaves
 // objects the next destroy can remove); a run rolled back restores it.
 void carry_out_recorded(Session& s, const Plan& p, const Desired& desired, const ProjectRecord& next,
