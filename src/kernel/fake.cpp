@@ -8,6 +8,7 @@
 #include <set>
 
 #include "model/naming.hpp"
+#include "model/ownership.hpp"
 
 namespace topo {
 
@@ -21,37 +22,58 @@ std::string owner_of(const Object& o) {
 
 }  // namespace
 
+// As the real reader (kernel/read.cpp), by the same rules (model/ownership.hpp):
+// the state holds every object with the marker it carries, and the read
+// decides whose each is.
 HostState FakeKernel::read(const ReadScope& scope) {
     HostState out;
+    const auto& project = scope.project;
     std::set<std::string> ns_ours, links_ours;
+    auto in_list = [](const std::vector<std::string>& v, const std::string& x) {
+        return std::find(v.begin(), v.end(), x) != v.end();
+    };
     auto skipped = [&](const Object& o) {
         if (!scope.only_sandboxes) return false;
         auto* n = std::get_if<Netns>(&o);
         auto ns = n ? n->name : namespace_of(o);
         return !ns.empty() && !scope.only_sandboxes->count(ns);
     };
-    for (auto& [k, o] : state.objects) {
-        if (skipped(o)) continue;
-        auto owner = owner_of(o);
-        bool ours = naming::owned_by(owner, scope.project);
-        if (auto* n = std::get_if<Netns>(&o); n && ours) ns_ours.insert(n->name);
-        if (auto* l = std::get_if<Link>(&o)) {
-            bool foreign = std::find(scope.foreign_links.begin(), scope.foreign_links.end(),
-                                     l->name) != scope.foreign_links.end() && l->ns.empty();
-            if (!ours && !foreign) continue;
-            links_ours.insert(l->ns + ":" + l->name);
-            if (!l->peer_name.empty()) links_ours.insert(l->peer_ns + ":" + l->peer_name);
-            if (!l->peer_ns.empty() && skipped(Netns{l->peer_ns, ""})) {
-                // As the kernel: a veth whose other end is in an unread namespace shows no peer.
-                Link half = *l;
-                half.peer_ns.clear(), half.peer_name.clear(), half.peer_owner.clear(), half.peer_mac.reset();
-                out.add(half);
-                continue;
+    // Host links asked for by name: those, and the bridges and parents they name.
+    std::set<std::string> host_links;
+    if (scope.only_host_links) {
+        host_links = *scope.only_host_links;
+        for (auto& [k, o] : state.objects)
+            if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && scope.only_host_links->count(l->name)) {
+                if (!l->master.empty()) host_links.insert(l->master);
+                if (!l->parent.empty()) host_links.insert(l->parent);
             }
-            out.add(o);
-        } else if (std::holds_alternative<Netns>(o)) {
-            if (ours) out.add(o);
+    }
+    for (auto& [k, o] : state.objects)
+        if (auto* n = std::get_if<Netns>(&o); n && n->name.starts_with(project + "-") && !skipped(o)) {
+            auto owner = ownership::sandbox(n->owner, project, in_list(scope.sandboxes, n->name));
+            if (!owner) continue;
+            out.add(Netns{n->name, *owner});
+            if (!owner->empty()) ns_ours.insert(n->name);
         }
+    for (auto& [k, o] : state.objects) {
+        auto* l = std::get_if<Link>(&o);
+        if (!l || skipped(o)) continue;
+        Link link = *l;
+        if (l->ns.empty()) {
+            if (scope.only_host_links && !host_links.count(l->name)) continue;
+            auto owner = ownership::host_link(l->owner, l->name, l->mac, project, in_list(scope.foreign_links, l->name));
+            if (!owner) continue;
+            link.owner = *owner;
+        } else if (!ns_ours.count(l->ns)) {
+            continue;  // in a namespace that is not the project's, or not read
+        }
+        links_ours.insert(l->ns + ":" + l->name);
+        if (!l->peer_name.empty()) links_ours.insert(l->peer_ns + ":" + l->peer_name);
+        if (!l->peer_ns.empty() && !ns_ours.count(l->peer_ns)) {
+            // As the kernel: a veth whose other end is in an unread namespace shows no peer.
+            link.peer_ns.clear(), link.peer_name.clear(), link.peer_owner.clear(), link.peer_mac.reset();
+        }
+        out.add(std::move(link));
     }
     for (auto& [k, o] : state.objects) {
         if (skipped(o)) continue;
@@ -60,16 +82,20 @@ HostState FakeKernel::read(const ReadScope& scope) {
         } else if (auto* r = std::get_if<Route>(&o)) {
             if (ns_ours.count(r->ns)) out.add(o);
         } else if (auto* f = std::get_if<File>(&o)) {
-            // As the real kernel: the files asked for, and any marked as the project's.
-            if (std::find(scope.files.begin(), scope.files.end(), f->path) != scope.files.end() ||
-                (!scope.only_sandboxes && (naming::has_file_marker(f->content.str(), scope.project) ||
-                                           naming::links_to_shared_files(f->link, scope.project))))
-                out.add(o);
+            // The files asked for, and (on a read of all of it) those in the project's directories.
+            bool wanted = in_list(scope.files, f->path);
+            bool looked = !scope.only_sandboxes && f->path.starts_with("/etc/netns/" + project + "-");
+            looked |= !scope.only_sandboxes && f->path.starts_with("/etc/netns/" + naming::shared_files_dir(project) + "/");
+            if (!wanted && !looked) continue;
+            if (auto owner = ownership::file(f->content.str(), f->link, project, wanted))
+                out.add(File{f->path, f->content, f->link, *owner});
         } else if (auto* s = std::get_if<Sysctl>(&o)) {
-            if (std::find(scope.sysctls.begin(), scope.sysctls.end(), s->key) != scope.sysctls.end())
-                out.add(o);
+            if (in_list(scope.sysctls, s->key)) out.add(o);
         } else if (auto* t = std::get_if<NftTable>(&o)) {
-            if (scope.nft && t->name == naming::nft_table(scope.project)) out.add(o);
+            if (!scope.nft || t->name != naming::nft_table(project)) continue;
+            NftTable table = *t;
+            table.owner = ownership::table(t->owner, project);
+            out.add(std::move(table));
         }
     }
     return out;

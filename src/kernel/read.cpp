@@ -36,6 +36,7 @@
 #include "kernel/nft.hpp"
 #include "kernel/real.hpp"
 #include "model/naming.hpp"
+#include "model/ownership.hpp"
 #include "model/trace.hpp"
 
 namespace topo {
@@ -133,14 +134,11 @@ void read_sandbox(Sandbox& sb, const std::string& project) {
     auto links = dump_links(sb.fd, what);
     auto* lo = links.find("lo");
     if (!lo) return;
-    auto marker = lo->alias;
     auto& out = sb.state;
-    // topo marks `lo` before the namespace gets its name (real.cpp): one
-    // without the mark was never topo's, whatever its name.
-    if (!naming::owned_by(marker, project)) {
-        if (sb.wanted) out.add(Netns{sb.ns, ""});  // read, never changed
-        return;
-    }
+    auto owner = ownership::sandbox(lo->alias, project, sb.wanted);
+    if (!owner) return;
+    if (owner->empty()) return out.add(Netns{sb.ns, ""});  // read, never changed
+    const auto& marker = *owner;
     out.add(Netns{sb.ns, marker});
     // Where no link but `lo` has IPv6 on (IPv4-only networks turn it off on
     // the sandbox's end) there is no IPv6 address or route of topo's to read.
@@ -192,16 +190,6 @@ void in_parallel(size_t n, const std::function<void(size_t)>& work) {
         if (e) std::rethrow_exception(e);
 }
 
-// A link that a run killed between creating it and marking it left: named
-// like the project's generated names ("tb3f09…") *and* with the MAC topo
-// gives a link of that name at creation (naming::link_mac). A user's link
-// that merely has the name is not topo's: a conflict, left alone.
-bool left_by_a_killed_run(const LinkDump::Entry& l, const std::string& project) {
-    auto prefix = naming::bridge(project, "").substr(2, 4);
-    return l.alias.empty() && l.name.size() == 15 && l.name[0] == 't' && l.name.substr(2, 4) == prefix &&
-           l.mac == naming::link_mac(l.name);
-}
-
 // Whether something is at `path`: a link (a hosts file, or its temporary)
 // counts even when what it points at is not there.
 bool present(const std::string& path) {
@@ -230,8 +218,7 @@ void check_dir(const std::string& dir, bool wanted, const std::string& project, 
                 dir));
         return;
     }
-    bool ours = info.marker.empty() ? !info.others : naming::owned_by(info.marker, project);
-    if (!ours) {
+    if (!ownership::directory(info.marker, info.others, project)) {
         if (wanted)
             out.conflicts.push_back(fmt::format(
                 "directory {} exists and is not topo's (it is not marked as project {}'s, and has files in it); "
@@ -363,16 +350,10 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     std::set<int> ours;
     for (auto& l : links.links) {
         Link link = base_link(l, links, "");
-        bool marked = naming::owned_by(link.owner, scope.project);
-        bool unmarked_ours = left_by_a_killed_run(l, scope.project);
-        bool foreign = foreign_links.count(link.name) > 0;
-        if (unmarked_ours) link.owner = naming::project_marker(scope.project) + "unmarked";
-        if (!marked && !unmarked_ours) {
-            if (!foreign) continue;
-            link.owner.clear();  // read, never changed
-        } else {
-            ours.insert(link.ifindex);
-        }
+        auto owner = ownership::host_link(l.alias, link.name, l.mac, scope.project, foreign_links.count(link.name) > 0);
+        if (!owner) continue;
+        link.owner = std::move(*owner);  // "": read, never changed
+        if (!link.owner.empty()) ours.insert(link.ifindex);
         if (link.kind == LinkKind::Veth && !link.owner.empty()) {
             // Absent when the kernel does not report the flag (before 4.18): no isolated ports.
             link.isolated = l.isolated;
@@ -408,7 +389,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     phase.emplace("read nft");
     if (scope.nft)
         if (auto table = nft::read(naming::nft_table(scope.project))) {
-            if (!naming::owned_by(table->owner, scope.project)) table->owner.clear();  // read, never changed
+            table->owner = ownership::table(table->owner, scope.project);  // "": read, never changed
             out.add(std::move(*table));
         }
     for (auto& key : scope.sysctls) out.add(Sysctl{"", key, sysctl_read(k, "", key)});
@@ -460,12 +441,9 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         bool wanted = wanted_files.count(path) > 0;
         // A file topo did not write is never read as topo's (so never deleted);
         // one it wants to write over is shown as it is, to be replaced.
-        bool marked = entry->link.empty() ? naming::has_file_marker(entry->content, scope.project)
-                                        : naming::links_to_shared_files(entry->link, scope.project);
         // One that is not topo's is shown as it is (no owner): a conflict, never written over.
-        if (marked || wanted)
-            out.add(File{path, std::move(entry->content), std::move(entry->link),
-                         marked ? naming::project_marker(scope.project) : std::string()});
+        if (auto owner = ownership::file(entry->content, entry->link, scope.project, wanted))
+            out.add(File{path, std::move(entry->content), std::move(entry->link), std::move(*owner)});
     }
     // Directories are looked into only where a file is missing: a directory
     // whose files are topo's is topo's, and is not looked through again (at

@@ -160,7 +160,8 @@ check "apply the port change" "$TOPO" apply -f net.yaml
 # The commit's netfilter sockets are released by a child after topo exits
 # (nft::release_after_exit): it must not outlive that by much.
 gone=no
-for i in $(seq 50); do pgrep -x "$(basename "$TOPO")" >/dev/null || { gone=yes; break; }; sleep 0.1; done
+# (Only this test host's: other tests may run topo at the same time.)
+for i in $(seq 50); do pgrep -x "$(basename "$TOPO")" --ns $$ --nslist net >/dev/null || { gone=yes; break; }; sleep 0.1; done
 expect_eq "no topo process is left soon after an apply that committed" yes "$gone"
 expect_eq "the new port answers" "hello from 198.51.100.2" "$(world_tcp 198.51.100.1:8081)"
 expect_eq "the old one does not" "" "$(world_tcp 198.51.100.1:8080)"

@@ -683,3 +683,49 @@ TEST_CASE("ports: a host port a program listens on is refused unless take_ports;
     CHECK(again.errors.empty());
     CHECK(again.plan.empty());
 }
+
+TEST_CASE("ownership: the fake kernel reads by the host's rules (model/ownership.hpp)") {
+    FakeKernel k;
+    Project p = shop();
+    auto a = apply(k, p);
+    // A link a killed run left unmarked: the project's generated name and
+    // topo's MAC for it. Adopted (destroy removes it); the same name with
+    // another MAC is somebody else's, never touched.
+    auto leftover = naming::bridge("shop", "gone");
+    Link left;
+    left.kind = LinkKind::Bridge;
+    left.name = leftover;
+    left.mac = naming::link_mac(leftover);
+    k.state.add(left);
+    auto lookalike = naming::bridge("shop", "users");
+    Link users = left;
+    users.name = lookalike;
+    users.mac = Mac{{0x02, 0, 0, 0, 0, 1}};
+    k.state.add(users);
+    // Another project's bridge, named by this project as external: read, with no owner.
+    Link other;
+    other.kind = LinkKind::Bridge;
+    other.name = "br-other";
+    other.owner = naming::network_marker("other", "lan");
+    k.state.add(other);
+    ReadScope scope = read_scope(p);
+    scope.foreign_links.push_back("br-other");
+    auto live = k.read(scope);
+    REQUIRE(live.find_as<Link>(Kind::Bridge, leftover));
+    CHECK(live.find_as<Link>(Kind::Bridge, leftover)->owner == "topo/shop/unmarked");
+    CHECK_FALSE(live.find_as<Link>(Kind::Bridge, lookalike));
+    REQUIRE(live.find_as<Link>(Kind::Bridge, "br-other"));
+    CHECK(live.find_as<Link>(Kind::Bridge, "br-other")->owner.empty());
+    // Host links asked for by name: those (and their masters) only.
+    scope.only_host_links = std::set<std::string>{naming::veth("shop", "web", "frontend")};
+    auto some = k.read(scope);
+    CHECK(some.find_as<Link>(Kind::Veth, naming::veth("shop", "web", "frontend")));
+    CHECK(some.find_as<Link>(Kind::Bridge, naming::bridge("shop", "frontend")));
+    CHECK_FALSE(some.find_as<Link>(Kind::Bridge, naming::bridge("shop", "backend")));
+    // destroy: the leftover goes with the project; the lookalike and the other project's bridge stay.
+    auto c = plan_for(k, nullptr, a);
+    REQUIRE(execute(k, c.plan.changes).ok());
+    CHECK_FALSE(k.state.find({Kind::Bridge, leftover}));
+    CHECK(k.state.find({Kind::Bridge, lookalike}));
+    CHECK(k.state.find({Kind::Bridge, "br-other"}));
+}
