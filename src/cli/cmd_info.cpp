@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include "cli/commands_impl.hpp"
-#include "kernel/real.hpp"
 #include "manifest/manifest.hpp"
 #include "model/naming.hpp"
 #include "reconcile/desired.hpp"
@@ -147,7 +146,8 @@ int cmd_show(const Options& o) {
 
 int cmd_ls(const Options& o) {
     StateDir state(o.state_dir);
-    RealKernel kernel;
+    auto kernel_ptr = machine().kernel();
+    auto& kernel = *kernel_ptr;
     std::set<std::string> names;
     for (auto& p : state.projects()) names.insert(p);
     for (auto& p : kernel.projects()) names.insert(p);

@@ -35,9 +35,6 @@
 #include "cli/output.hpp"
 #include "cli/watch_files.hpp"
 #include "io/file.hpp"
-#include "kernel/events.hpp"
-#include "kernel/nft.hpp"
-#include "kernel/real.hpp"
 #include "manifest/manifest.hpp"
 #include "model/naming.hpp"
 
@@ -151,7 +148,7 @@ void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const st
 class Watch {
 public:
     explicit Watch(const Options& o)
-        : o_(o), directory_(o.files.size() == 1 && fs::is_directory(o.files[0])), files_(o.files, directory_) {}
+        : o_(o), directory_(o.files.size() == 1 && fs::is_directory(o.files[0])), files_(o.files, directory_, machine().netns_dir()) {}
     int run();
 
 private:
@@ -159,7 +156,7 @@ private:
     const bool directory_;  // -f DIR: a project per manifest in it
     std::vector<Watched> projects_;
     FileWatch files_;
-    KernelEvents events_;
+    std::unique_ptr<EventSource> events_ = machine().events();
     Names names_;
     bool stop_ = false;
 
@@ -244,7 +241,7 @@ void Watch::on_files(Clock::time_point now) {
 }
 
 void Watch::on_events(Clock::time_point now, Watched* running, const OwnChanges& own) {
-    for (auto& e : events_.drain()) {
+    for (auto& e : events_->drain()) {
         std::string sandbox, host_link = e.name;
         if (e.nsid) {
             auto it = names_.sandbox.find(*e.nsid);
@@ -269,7 +266,7 @@ void Watch::on_events(Clock::time_point now, Watched* running, const OwnChanges&
 void Watch::learn_sandboxes(const HostState& desired, const Focus* only) {
     for (auto& [key, o] : desired.objects) {
         if (key.kind != Kind::Netns || (only && !only->sandboxes.count(key.id))) continue;
-        if (auto id = events_.watch(key.id)) names_.sandbox[*id] = key.id;
+        if (auto id = events_->watch(key.id)) names_.sandbox[*id] = key.id;
     }
 }
 
@@ -341,12 +338,12 @@ void Watch::reconcile(Watched& w) {
     auto& s = *w.session;
     // Sockets of this run only: one left open inside a sandbox would keep its
     // namespace alive after an `ip netns del`, and its links with it.
-    s.kernel = std::make_unique<RealKernel>();
+    s.kernel = machine().kernel();
     struct Release {
         Session& s;
         ~Release() { s.kernel.reset(); }
     } release{s};
-    nft::close_kept();
+    machine().run_done();
     bool full = w.full || !w.converged;
     auto drifted = std::exchange(w.drifted, {});
     std::optional<Plan> plan;
@@ -392,10 +389,7 @@ int Watch::run() {
     sigprocmask(SIG_BLOCK, &sigs, nullptr);
     int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sigfd < 0) throw UserError(fmt::format("watch: signalfd: {}", std::strerror(errno)));
-    {
-        RouteSocket host;
-        for (auto& l : dump_links(host.fd(), "the host namespace").links) names_.host_link[l.ifindex] = l.name;
-    }
+    for (auto& [index, name] : events_->host_links()) names_.host_link[index] = name;
     auto now = Clock::now();
     find_projects(now);
     if (projects_.empty()) fmt::print("topo: watching {}: no *.yaml or *.yml manifests there yet\n", o_.files[0]);
@@ -407,7 +401,7 @@ int Watch::run() {
             if (w.trigger != Trigger::None) wake = std::min(wake, w.due);
         int timeout = int(std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(wake - now).count() + 1));
         std::vector<pollfd> fds{{sigfd, POLLIN, 0}, {files_.fd(), POLLIN, 0}};
-        for (int fd : events_.fds()) fds.push_back({fd, POLLIN, 0});
+        for (int fd : events_->fds()) fds.push_back({fd, POLLIN, 0});
         if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR)
             throw UserError(fmt::format("watch: poll: {}", std::strerror(errno)));
         now = Clock::now();

@@ -14,7 +14,7 @@
 
 #include "cli/commands_impl.hpp"
 #include "kernel/kernel.hpp"
-#include "kernel/nft.hpp"
+#include "kernel/machine.hpp"
 #include "manifest/manifest.hpp"
 #include "model/trace.hpp"
 #include "state/store.hpp"
@@ -70,10 +70,15 @@ void print_error(const std::string& msg) { fmt::print(stderr, "topo: error: {}\n
 
 }  // namespace
 
+Machine& machine() {
+    static const auto h = real_machine();
+    return *h;
+}
+
 void leave(int rc) {
     std::cout.flush();
     std::fflush(nullptr);
-    nft::release_after_exit();
+    machine().exiting();
     trace::report("run (whole)", trace::started);
     ::_exit(rc);
 }

@@ -8,7 +8,6 @@
 #include <filesystem>
 
 #include "io/file.hpp"
-#include "kernel/real.hpp"
 #include "manifest/manifest.hpp"
 #include "model/trace.hpp"
 
@@ -32,7 +31,7 @@ std::string pick_host(const Project& p, const std::string& flag, bool every_host
 }  // namespace
 
 Session Session::open(const Options& opts, bool need_manifest, bool read_host_early) {
-    Session s{opts, StateDir(opts.state_dir), std::make_unique<RealKernel>(), std::nullopt, "", ""};
+    Session s{opts, StateDir(opts.state_dir), machine().kernel(), std::nullopt, "", ""};
     if (read_host_early) s.kernel->prepare_read();
     if (!opts.files.empty()) {
         manifest::LoadOptions lo;

@@ -20,6 +20,10 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// The machine this process works on (the real one): the CLI reaches the kernel
+// layer only through it and the interfaces it hands out.
+Machine& machine();
+
 struct Session {
     Options opts;
     StateDir state;

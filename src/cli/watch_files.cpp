@@ -14,18 +14,16 @@
 #include <fmt/format.h>
 
 #include "cli/session.hpp"
-#include "kernel/netns.hpp"
 
 namespace topo::cli {
 
 namespace fs = std::filesystem;
 
-FileWatch::FileWatch(std::vector<std::string> paths, bool directory)
+FileWatch::FileWatch(std::vector<std::string> paths, bool directory, const std::string& netns_dir)
     : paths_(std::move(paths)), directory_(directory), fd_(inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {
     if (fd_ < 0) throw UserError(fmt::format("watch: inotify: {}", std::strerror(errno)));
     watch_manifests();
-    netns::ensure_run_dir();
-    netns_ = inotify_add_watch(fd_, netns::run_dir, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
+    netns_ = inotify_add_watch(fd_, netns_dir.c_str(), IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
 }
 
 FileWatch::~FileWatch() { ::close(fd_); }

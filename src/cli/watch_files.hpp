@@ -15,7 +15,8 @@ namespace topo::cli {
 class FileWatch {
 public:
     // `paths`: manifest files, or one directory of them (`directory`).
-    FileWatch(std::vector<std::string> paths, bool directory);  // throws UserError
+    // `netns_dir`: where named namespaces live (Machine::netns_dir).
+    FileWatch(std::vector<std::string> paths, bool directory, const std::string& netns_dir);  // throws UserError
     ~FileWatch();
     FileWatch(const FileWatch&) = delete;
     FileWatch& operator=(const FileWatch&) = delete;

@@ -190,4 +190,11 @@ std::optional<int> KernelEvents::watch(const std::string& name) {
     }
 }
 
+std::map<int, std::string> KernelEvents::host_links() {
+    RouteSocket host;
+    std::map<int, std::string> out;
+    for (auto& l : dump_links(host.fd(), "the host namespace").links) out[l.ifindex] = l.name;
+    return out;
+}
+
 }  // namespace topo

@@ -9,35 +9,30 @@
 // (what `ip netns set NAME auto` does).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "kernel/kernel.hpp"
+
 namespace topo {
 
-struct KernelEvent {
-    enum class What { Link, Address, Route, Nft, Overflow };
-    What what = What::Link;
-    std::optional<int> nsid;  // unset: the host namespace
-    int ifindex = 0;          // link, address, route (its output link)
-    std::string name;         // link: its name; nft: the table's
-    bool removed = false;     // a link deleted
-};
-
-class KernelEvents {
+class KernelEvents : public EventSource {
 public:
     KernelEvents();  // throws KernelError
-    ~KernelEvents();
+    ~KernelEvents() override;
     KernelEvents(const KernelEvents&) = delete;
     KernelEvents& operator=(const KernelEvents&) = delete;
 
-    std::vector<int> fds() const { return {rt_, nf_}; }  // to poll for input
+    std::vector<int> fds() const override { return {rt_, nf_}; }
     // Everything queued, without waiting. A socket that overflowed (the
     // kernel dropped messages) yields one Overflow: read everything again.
-    std::vector<KernelEvent> drain();
+    std::vector<KernelEvent> drain() override;
     // The id of a named namespace in the host's, given one if it has none;
     // unset when the namespace is not there.
-    std::optional<int> watch(const std::string& netns);
+    std::optional<int> watch(const std::string& netns) override;
+    std::map<int, std::string> host_links() override;
 
 private:
     int rt_ = -1, nf_ = -1, query_ = -1;

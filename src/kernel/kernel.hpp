@@ -89,4 +89,47 @@ public:
     virtual std::vector<Listener> listeners() = 0;
 };
 
+// What the kernel says changed, for `topo watch` (the real source is
+// kernel/events.hpp): a link, an address, a route, the nftables table.
+struct KernelEvent {
+    enum class What { Link, Address, Route, Nft, Overflow };
+    What what = What::Link;
+    std::optional<int> nsid;  // unset: the host namespace
+    int ifindex = 0;          // link, address, route (its output link)
+    std::string name;         // link: its name; nft: the table's
+    bool removed = false;     // a link deleted
+};
+
+class EventSource {
+public:
+    virtual ~EventSource() = default;
+    virtual std::vector<int> fds() const = 0;  // to poll for input
+    // Everything queued, without waiting. A source that overflowed (the
+    // kernel dropped messages) yields one Overflow: read everything again.
+    virtual std::vector<KernelEvent> drain() = 0;
+    // The id of a named namespace in the host's, given one if it has none;
+    // unset when the namespace is not there.
+    virtual std::optional<int> watch(const std::string& netns) = 0;
+    // The host namespace's links by ifindex, to name what an event gives
+    // only the index of (an address's, a route's link).
+    virtual std::map<int, std::string> host_links() = 0;
+};
+
+// The machine as the CLI opens it (`Machine`: `Host` is a manifest's
+// entry of `hosts`), and all the CLI sees of the kernel layer
+// besides the interfaces above: a kernel for a run, the events for a
+// watch, and the ends of a run and of the process (the real host closes its
+// netfilter sockets then; kernel/nft.hpp says why they stay open till then).
+class Machine {
+public:
+    virtual ~Machine() = default;
+    virtual std::unique_ptr<Kernel> kernel() = 0;
+    virtual std::unique_ptr<EventSource> events() = 0;  // throws KernelError
+    virtual void run_done() {}
+    virtual void exiting() {}
+    // The directory of named namespaces (/run/netns), made when missing, for
+    // the watch to see sandboxes deleted.
+    virtual std::string netns_dir() = 0;
+};
+
 }  // namespace topo
