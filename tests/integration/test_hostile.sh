@@ -33,65 +33,56 @@ expect_error "the project's shared directory as a symbolic link is refused" \
 expect_eq "what it points at is untouched" "$kept" "$(decoy)"
 rm /etc/netns/.topo-hp
 
-# A user's bridge that happens to have the name topo generates for n1:
-# refused by name, and left as it was (once it was adopted, its address
-# removed). Ownership is the marker, never the name.
+# A user's object with the name topo would give one of its own: apply is
+# refused, naming it, and neither apply nor destroy --collect changes it
+# (`look` prints what must stay the same). Ownership is the marker, never
+# the name.
+refused_and_kept() {  # refused_and_kept WHAT MESSAGE LOOK
+    local was
+    was=$(eval "$3")
+    expect_error "a user's $1 with topo's name is a conflict, named" "$2" "$TOPO" apply -f net.yaml -y
+    expect_eq "apply leaves the $1 as it was" "$was" "$(eval "$3")"
+    "$TOPO" destroy --project hp --collect -y >/dev/null 2>&1 || true
+    expect_eq "destroy --collect leaves it too" "$was" "$(eval "$3")"
+}
+
+# A bridge with the name topo generates for n1 (once it was adopted, its
+# address removed).
 br=$("$TOPO" plan -f net.yaml | awk '$2 == "bridge" {print $3}')
 ip link add "$br" type bridge
 ip addr add 192.0.2.1/24 dev "$br"
-users_bridge() { ip -d addr show "$br" | grep -v 'inet6 fe80' | sed -E 's/ [a-z_]+_timer +[0-9.]+//g'; }
-was=$(users_bridge)
-expect_error "a user's link with topo's name is a conflict, named"     "bridge $br exists and is not topo's; topo never changes what it did not create"     "$TOPO" apply -f net.yaml -y
-expect_eq "and it is left as it was" "$was" "$(users_bridge)"
-out=$("$TOPO" destroy --project hp --collect -y 2>&1) || true
-check "destroy --collect does not take it either" bash -c "! grep -q '$br' <<<'$out'"
-expect_eq "still as it was" "$was" "$(users_bridge)"
+refused_and_kept bridge "bridge $br exists and is not topo's; topo never changes what it did not create" \
+    "ip -d addr show $br | grep -v 'inet6 fe80' | sed -E 's/ [a-z_]+_timer +[0-9.]+//g'"
 ip link del "$br"
 
-# A user's namespace with a sandbox's name (topo marks its own before it
-# has a name): a conflict at plan time, not a failed create; destroy leaves it.
+# A namespace with a sandbox's name (topo marks its own before it has a
+# name): a conflict at plan time, not a failed create.
 ip netns add hp-web
-expect_error "a user's namespace with topo's name is a conflict, named" \
-    "netns hp-web exists and is not topo's; topo never changes what it did not create" \
-    "$TOPO" apply -f net.yaml -y
-"$TOPO" destroy --project hp --collect -y >/dev/null 2>&1 || true
-expect_eq "destroy --collect leaves it" "hp-web" "$(ip netns list | awk '{print $1}')"
+refused_and_kept namespace "netns hp-web exists and is not topo's; topo never changes what it did not create" \
+    "ip netns list"
 ip netns del hp-web
-# A user's veth with the name topo generates for an endpoint (not the MAC a
-# killed run's would have): a conflict, never deleted.
+
+# A veth with the name topo generates for an endpoint (not the MAC a killed
+# run's would have).
 veth=$("$TOPO" plan -f net.yaml | awk '$2 == "veth" {print $3; exit}')
 ip link add "$veth" type veth peer name userpeer
-expect_error "a user's veth with topo's name is a conflict, named" \
-    "veth $veth exists and is not topo's; topo never changes what it did not create" \
-    "$TOPO" apply -f net.yaml -y
-"$TOPO" destroy --project hp --collect -y >/dev/null 2>&1 || true
-check "destroy --collect leaves it" ip link show "$veth"
+refused_and_kept veth "veth $veth exists and is not topo's; topo never changes what it did not create" \
+    "ip -d link show $veth | sed -E 's/ [a-z_]+_timer +[0-9.]+//g'"
 ip link del "$veth"
 
-# A user's nftables table with topo's name: a conflict, never rewritten,
-# and never deleted (not by destroy --collect either).
+# An nftables table (it was rewritten, and deleted even by destroy --collect).
 nft add table inet topo-hp
 nft add chain inet topo-hp users '{ type filter hook input priority 0; }'
 nft add rule inet topo-hp users tcp dport 9 accept
-was=$(nft list table inet topo-hp)
-expect_error "a user's nft table with topo's name is a conflict, named" \
-    "nft-table topo-hp exists and is not topo's; topo never changes what it did not create" \
-    "$TOPO" apply -f net.yaml -y
-expect_eq "and it is left as it was" "$was" "$(nft list table inet topo-hp)"
-"$TOPO" destroy --project hp --collect -y >/dev/null 2>&1 || true
-expect_eq "destroy --collect leaves it too" "$was" "$(nft list table inet topo-hp)"
+refused_and_kept "nft table" "nft-table topo-hp exists and is not topo's; topo never changes what it did not create" \
+    "nft list table inet topo-hp"
 nft delete table inet topo-hp
 
-# A user's hosts file where topo would write a sandbox's: a conflict, left
-# byte for byte, and its directory kept (it was overwritten, and its
-# directory removed by destroy).
+# A hosts file where topo would write a sandbox's (it was overwritten, and
+# its directory removed by destroy).
 mkdir /etc/netns/hp-web && echo "10.9.9.9 users-own" > /etc/netns/hp-web/hosts
-expect_error "an unmarked hosts file is a conflict, named" \
-    "file /etc/netns/hp-web/hosts exists and is not topo's; topo never changes what it did not create" \
-    "$TOPO" apply -f net.yaml -y
-expect_eq "and it is left as it was" "10.9.9.9 users-own" "$(cat /etc/netns/hp-web/hosts)"
-"$TOPO" destroy --project hp --collect -y >/dev/null 2>&1 || true
-expect_eq "destroy leaves it and its directory" "10.9.9.9 users-own" "$(cat /etc/netns/hp-web/hosts)"
+refused_and_kept "hosts file" "file /etc/netns/hp-web/hosts exists and is not topo's; topo never changes what it did not create" \
+    "ls -A /etc/netns/hp-web; cat /etc/netns/hp-web/hosts"
 # A directory of somebody else's with other files, but no hosts file.
 rm /etc/netns/hp-web/hosts && echo "hosts: files" > /etc/netns/hp-web/nsswitch.conf
 expect_error "an unmarked directory with files in it is a conflict, named" \
