@@ -14,14 +14,17 @@ namespace {
 
 class RealMachine : public Machine {
 public:
-    std::unique_ptr<Kernel> kernel() override { return std::make_unique<RealKernel>(); }
+    std::unique_ptr<Kernel> kernel() override { return std::make_unique<RealKernel>(nft_); }
     std::unique_ptr<EventSource> events() override { return std::make_unique<KernelEvents>(); }
-    void run_done() override { nft::close_kept(); }
-    void exiting() override { nft::release_after_exit(); }
+    void run_done() override { nft_.close(); }
+    void exiting() override { nft_.release_after_exit(); }
     std::string netns_dir() override {
         netns::ensure_run_dir();
         return netns::run_dir;
     }
+
+private:
+    nft::Sockets nft_;
 };
 
 }  // namespace

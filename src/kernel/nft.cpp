@@ -42,18 +42,13 @@ namespace {
 // verification's read, if not the commit's): half of a one-port apply at
 // 1000 sandboxes. So topo's netfilter sockets stay open to the end of the
 // run, never read from again, and the exit closes them, by when that work is
-// done or nearly.
-std::vector<mnl_socket*>& kept_open() {
-    static auto* sockets = new std::vector<mnl_socket*>;  // never destroyed: still open at exit
-    return *sockets;
-}
-bool committed = false;  // by this process: the kernel has a transaction to free
-
+// done or nearly (Sockets, in nft.hpp).
 struct Socket {
+    Sockets& kept;
     mnl_socket* nl = nullptr;
     uint32_t portid = 0;
     uint32_t seq = 0;
-    explicit Socket(const std::string& what) {
+    Socket(Sockets& sockets, const std::string& what) : kept(sockets) {
         nl = mnl_socket_open(NETLINK_NETFILTER);
         if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
             throw KernelError(fmt::format("{}: netlink: {}", what, std::strerror(errno)));
@@ -61,7 +56,7 @@ struct Socket {
         seq = uint32_t(time(nullptr));
     }
     ~Socket() {
-        if (nl) kept_open().push_back(nl);
+        if (nl) kept.keep(nl);
     }
 };
 
@@ -99,7 +94,7 @@ void commit(Socket& s, const Transaction& t) {
         }
         if (error) break;  // the kernel aborts the whole batch at the first error
     }
-    committed = true;
+    s.kept.committed();
     if (error) throw KernelError(fmt::format("{}: commit: {}", what, std::strerror(error)));
 }
 
@@ -143,16 +138,16 @@ int dump(Socket& s, uint16_t type, const std::function<void(nlmsghdr*)>& fill, c
 
 }  // namespace
 
-void apply(const NftTable* desired, const NftTable* live) {
-    Socket s("nft-table " + (desired ? *desired : *live).name);
+void apply(Sockets& sockets, const NftTable* desired, const NftTable* live) {
+    Socket s(sockets, "nft-table " + (desired ? *desired : *live).name);
     auto t = transaction(desired, live, s.seq);
     s.seq += uint32_t(t->messages()) + 2;
     commit(s, *t);
 }
 
-std::optional<NftTable> read(const std::string& name) {
+std::optional<NftTable> read(Sockets& sockets, const std::string& name) {
     auto what = "nft-table " + name;
-    Socket s(what);
+    Socket s(sockets, what);
     NftTable t;
     t.name = name;
     bool found = false;
@@ -252,15 +247,15 @@ std::optional<NftTable> read(const std::string& name) {
     return t;
 }
 
-void close_kept() {
-    for (auto* s : kept_open()) mnl_socket_close(s);
-    kept_open().clear();
+void Sockets::close() {
+    for (auto* s : open_) mnl_socket_close(s);
+    open_.clear();
 }
 
-void release_after_exit() {
-    if (!committed || kept_open().empty()) return;
+void Sockets::release_after_exit() {
+    if (!committed_ || open_.empty()) return;
     std::vector<int> keep;  // ascending, computed before fork: the child only makes system calls
-    for (auto* s : kept_open()) keep.push_back(mnl_socket_get_fd(s));
+    for (auto* s : open_) keep.push_back(mnl_socket_get_fd(s));
     int exited[2];
     if (::pipe2(exited, O_CLOEXEC) != 0) return;
     keep.push_back(exited[0]);
@@ -282,7 +277,7 @@ void release_after_exit() {
     if (pid < 0) return;  // this process releases them itself
     for (int fd : keep)
         if (fd != exited[0]) ::close(fd);  // not the last reference: the child has one
-    kept_open().clear();
+    open_.clear();
     // exited[1] is closed by this process's exit: the child's read ends then.
 }
 

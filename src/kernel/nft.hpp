@@ -11,21 +11,44 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "model/nft.hpp"
 
+struct mnl_socket;
+
 namespace topo::nft {
 
-void apply(const NftTable* desired, const NftTable* live);
-std::optional<NftTable> read(const std::string& table);
-// Close the netfilter sockets kept open since their use (below, in nft.cpp):
-// a long-running `topo watch` does so before each run, long after the commit.
-void close_kept();
-// At the end of a process that committed a transaction: the sockets' last
-// release waits for the kernel to free that transaction (an RCU grace period,
-// 10-20 ms on two cores). A child process takes them over and releases them
-// once this process has exited, so the caller's exit does not wait; the
-// child lives those milliseconds and holds nothing else (no output pipes).
-void release_after_exit();
+// The netfilter sockets the runs of a machine (kernel/machine.hpp) used,
+// kept open from their use to the end (nft.cpp says why): one set per
+// machine, handed to each RealKernel it makes.
+class Sockets {
+public:
+    Sockets() = default;
+    Sockets(const Sockets&) = delete;
+    Sockets& operator=(const Sockets&) = delete;
+    // Not closed when destroyed: at exit the kernel releases them, and a
+    // close here would wait as release_after_exit() avoids.
+
+    void keep(mnl_socket* s) { open_.push_back(s); }
+    void committed() { committed_ = true; }
+    // Close them: a long-running `topo watch` does so before each run, long
+    // after the commit.
+    void close();
+    // At the end of a process that committed a transaction: the sockets'
+    // last release waits for the kernel to free that transaction (an RCU
+    // grace period, 10-20 ms on two cores). A child process takes them over
+    // and releases them once this process has exited, so the caller's exit
+    // does not wait; the child lives those milliseconds and holds nothing
+    // else (no output pipes).
+    void release_after_exit();
+
+private:
+    std::vector<mnl_socket*> open_;
+    bool committed_ = false;  // by this process: the kernel has a transaction to free
+};
+
+void apply(Sockets& sockets, const NftTable* desired, const NftTable* live);
+std::optional<NftTable> read(Sockets& sockets, const std::string& table);
 
 }  // namespace topo::nft

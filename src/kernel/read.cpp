@@ -388,7 +388,7 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     for (auto& [_, v] : host_veths) out.add(v);
     phase.emplace("read nft");
     if (scope.nft)
-        if (auto table = nft::read(naming::nft_table(scope.project))) {
+        if (auto table = nft::read(k.nft_sockets(), naming::nft_table(scope.project))) {
             table->owner = ownership::table(table->owner, scope.project);  // "": read, never changed
             out.add(std::move(*table));
         }

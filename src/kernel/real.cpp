@@ -26,7 +26,7 @@
 
 namespace topo {
 
-RealKernel::RealKernel() {
+RealKernel::RealKernel(nft::Sockets& nft) : nft_(nft) {
     // One netlink socket per sandbox stays open for the run: with a thousand
     // sandboxes the default soft limit of 1024 descriptors is not enough.
     rlimit r{};
@@ -174,7 +174,7 @@ void RealKernel::apply(const Change& c) {
     if (std::holds_alternative<NftTable>(o)) {
         const NftTable* want = c.action == Action::Delete ? nullptr : &std::get<NftTable>(*c.after);
         const NftTable* have = c.before && c.action != Action::Replace ? &std::get<NftTable>(*c.before) : nullptr;
-        return nft::apply(want, have);
+        return nft::apply(nft_, want, have);
     }
     throw KernelError(fmt::format("{} {}: not implemented yet", to_string(kind_of(o)), id_of(o)));
 }

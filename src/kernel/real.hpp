@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kernel/kernel.hpp"
+#include "kernel/nft.hpp"
 #include "kernel/nl.hpp"
 
 namespace topo {
@@ -28,8 +29,10 @@ struct Prefetch;  // a whole read begun ahead (kernel/read.cpp)
 
 class RealKernel : public Kernel {
 public:
-    RealKernel();
+    // `nft`: the machine's netfilter sockets, which outlive this kernel.
+    explicit RealKernel(nft::Sockets& nft);
     ~RealKernel() override;
+    nft::Sockets& nft_sockets() const { return nft_; }
 
     HostState read(const ReadScope& scope) override;
     // Begins the next whole read's dumps of the host namespace on a thread of
@@ -55,6 +58,7 @@ public:
     int ifindex(const std::string& ns, const std::string& name, const std::string& what);
 
 private:
+    nft::Sockets& nft_;
     std::map<std::string, nl::Sock> socks_;
     // Host ends of veths whose sandbox end's namespace was deleted, with their marker.
     struct Dying {

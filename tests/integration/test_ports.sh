@@ -158,7 +158,7 @@ expect_eq "a changed port is one element out, one in per family, and nothing els
     "$(grep -o '(+.*)' port.txt) $(tail -1 port.txt)"
 check "apply the port change" "$TOPO" apply -f net.yaml
 # The commit's netfilter sockets are released by a child after topo exits
-# (nft::release_after_exit): it must not outlive that by much.
+# (nft::Sockets::release_after_exit): it must not outlive that by much.
 gone=no
 # (Only this test host's: other tests may run topo at the same time.)
 for i in $(seq 50); do pgrep -x "$(basename "$TOPO")" --ns $$ --nslist net >/dev/null || { gone=yes; break; }; sleep 0.1; done
