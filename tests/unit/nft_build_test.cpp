@@ -85,3 +85,15 @@ TEST_CASE("nft: a chain's hook by name and back; an unknown name is refused, an 
     CHECK_THROWS_WITH(nft::hook_number("ingress"), "nft: unknown hook \"ingress\"");
     CHECK(nft::hook_name(99) == "hook 99");
 }
+
+TEST_CASE("nft: a prefix interface name longer than a name can be is cut, never read past (ASan pass)") {
+    NftRule r;
+    r.chain = "forward";
+    r.text = "long prefix";
+    r.op = NftOp::DropFromPrefixToSet;
+    r.ifname = std::string(40, 'x') + "*";  // the fuzzer's find: the comparison read 40 bytes of a 16-byte name
+    r.set = "s";
+    auto* built = nft::build_rule("t", r, {{"s", 1}});
+    REQUIRE(built);
+    nftnl_rule_free(built);
+}
