@@ -71,8 +71,10 @@ void print_error(const std::string& msg) { fmt::print(stderr, "topo: error: {}\n
 }  // namespace
 
 Machine& machine() {
-    static const auto h = real_machine();
-    return *h;
+    // Never destroyed: the netfilter sockets it keeps are still open at exit,
+    // when the kernel releases them (kernel/nft.hpp), and reachable till then.
+    static Machine* const m = real_machine().release();
+    return *m;
 }
 
 void leave(int rc) {

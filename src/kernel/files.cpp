@@ -95,11 +95,12 @@ bool holds_others(int fd) {
 
 // Marks the directory open at `fd` as `owner`'s unless it is marked already
 // (XATTR_CREATE: one call either way). A file system without extended
-// attributes cannot carry the mark: the directory is then judged by what it
-// holds (read.cpp).
+// attributes, or one that will not let this process set a trusted one (an
+// overlay in a user namespace), cannot carry the mark: the directory is then
+// judged by what it holds (read.cpp).
 void mark(int fd, const std::string& path, const std::string& owner) {
     if (::fsetxattr(fd, dir_marker, owner.data(), owner.size(), XATTR_CREATE) == 0 || errno == EEXIST ||
-        errno == ENOTSUP)
+        errno == ENOTSUP || errno == EPERM)
         return;
     throw KernelError(fmt::format("file {}: mark its directory ({}): {}", path, dir_marker, std::strerror(errno)));
 }
