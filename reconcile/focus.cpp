@@ -1,0 +1,86 @@
+// Focus (reconcile/reconcile.hpp): the part of the host a run's changes, or
+// the drift the watch heard of, can have touched, and the narrower read and
+// comparison that cover just that part.
+#include "reconcile/reconcile.hpp"
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace topo {
+
+Focus::Focus(const std::vector<Change>& changes) {
+    for (auto& c : changes)
+        for (auto* o : {c.before ? &*c.before : nullptr, c.after ? &*c.after : nullptr}) {
+            if (!o) continue;
+            if (auto* n = std::get_if<Netns>(o)) sandboxes.insert(n->name);
+            if (auto* l = std::get_if<Link>(o); l && !l->peer_ns.empty()) sandboxes.insert(l->peer_ns);
+            if (auto* l = std::get_if<Link>(o); l && l->ns.empty()) host_links.insert(l->name);
+            if (auto* a = std::get_if<Address>(o); a && a->ns.empty()) host_links.insert(a->link);
+            if (auto* f = std::get_if<File>(o)) files.insert(f->path);
+            if (std::holds_alternative<NftTable>(*o)) nft = true;
+            if (const auto& ns = namespace_of(*o); !ns.empty()) sandboxes.insert(ns);
+        }
+}
+
+void Focus::merge(const Focus& other) {
+    sandboxes.insert(other.sandboxes.begin(), other.sandboxes.end());
+    host_links.insert(other.host_links.begin(), other.host_links.end());
+    files.insert(other.files.begin(), other.files.end());
+    nft |= other.nft;
+}
+
+void Focus::add_host_link(const HostState& state, const std::string& name) {
+    auto* veth = state.find_as<Link>(Kind::Veth, name);
+    if (veth && veth->ns.empty() && !veth->peer_ns.empty()) sandboxes.insert(veth->peer_ns);
+    else host_links.insert(name);
+}
+
+bool Focus::covers(const Object& o) const {
+    if (auto* f = std::get_if<File>(&o)) return files.count(f->path);
+    if (std::holds_alternative<NftTable>(o)) return nft;
+    if (auto* n = std::get_if<Netns>(&o)) return sandboxes.count(n->name);
+    if (auto* l = std::get_if<Link>(&o); l && l->ns.empty()) {
+        // A host end of a veth is read whole only with the sandbox of its
+        // other end (without it, the kernel's answer has no peer at all).
+        if (l->kind == LinkKind::Veth) return sandboxes.count(l->peer_ns) > 0;
+        return host_links.count(l->name) > 0;
+    }
+    if (auto* a = std::get_if<Address>(&o); a && a->ns.empty()) return host_links.count(a->link) > 0;
+    const auto& ns = namespace_of(o);
+    return ns.empty() || sandboxes.count(ns);
+}
+
+HostState Focus::within(const HostState& s) const {
+    HostState out;
+    for (auto& [k, o] : s.objects)
+        if (covers(o)) out.objects.emplace(k, o);
+    return out;
+}
+
+ReadScope Focus::scope(const ReadScope& base, const HostState& desired, const std::vector<Change>& changes) const {
+    ReadScope out = base;
+    out.only_sandboxes = sandboxes;
+    std::set<std::string> links = host_links, wanted;
+    auto add = [&](const Object& o) {
+        auto* l = std::get_if<Link>(&o);
+        if (!l || !l->ns.empty()) return;
+        wanted.insert(l->name);
+        if (covers(o)) links.insert(l->name);
+    };
+    for (auto& [_, o] : desired.objects) add(o);
+    for (auto& c : changes)
+        if (c.before) add(*c.before);
+    // Links that are not topo's are read too: the manifest's references to
+    // them (an external bridge, a macvlan parent) are checked. (The scope
+    // also names every link topo wants, to find a name taken by another;
+    // those outside the focus were checked when they were made.)
+    for (auto& name : base.foreign_links)
+        if (!wanted.count(name)) links.insert(name);
+    out.only_host_links = std::move(links);
+    out.files.assign(files.begin(), files.end());
+    out.nft = nft;
+    return out;
+}
+
+}  // namespace topo
