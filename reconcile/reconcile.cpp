@@ -279,8 +279,11 @@ namespace {
 // Step 1, desire: the allocations (the record's, or without one what the
 // kernel holds, so nothing that runs is renumbered), then what the kernel
 // should hold for this project on this host. For a destroy (no project),
-// nothing. False when the plan cannot be made.
-bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& only, Computed& c) {
+// nothing. False when the plan cannot be made. Where there is no record,
+// the host is read whole first; `seen`, when given, keeps what was observed,
+// for the caller to judge again instead of reading the host a second time.
+bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& only, Computed& c,
+            std::optional<Observation>* seen = nullptr) {
     if (!in.project) {
         c.desired.scope.project = in.project_name;
     } else {
@@ -293,7 +296,10 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
         Addressing previous = in.previous;
         if (previous.networks.empty() && previous.endpoints.empty()) {
             trace::Span t("recover addressing");
-            previous = recover_addressing(kernel.read(read_scope(*in.project)), in.project->name, in.project);
+            auto scope = read_scope(*in.project);
+            auto observed = kernel.observe(scope);
+            auto live = seen ? judge(seen->emplace(std::move(observed)), scope) : judge(std::move(observed), scope);
+            previous = recover_addressing(live, in.project->name, in.project);
         }
         auto external = external_bridges(kernel, *in.project, previous);
         IpamInput ii{in.project, std::move(previous), kernel.host_routes(), in.other_subnets, in.other_ports,
@@ -335,12 +341,36 @@ void compare(Kernel& kernel, const PlanInput& in, const std::optional<Focus>& fo
     c.plan.changes = plan(std::move(d.changes));
 }
 
+// What a whole read (`seen`) lacks for `scope`, observed and added: the
+// sysctls, and the files outside the directory the whole read listed.
+void complete(Kernel& kernel, Observation& seen, const ReadScope& scope) {
+    ReadScope rest;
+    rest.project = scope.project;
+    rest.only_sandboxes.emplace();
+    rest.only_host_links.emplace();
+    rest.nft = false;
+    rest.sysctls = scope.sysctls;
+    for (auto& f : scope.files)
+        if (!f.starts_with(netns_files_root)) rest.files.push_back(f);
+    if (rest.sysctls.empty() && rest.files.empty()) return;
+    auto more = kernel.observe(rest);
+    std::move(more.sysctls.begin(), more.sysctls.end(), std::back_inserter(seen.sysctls));
+    std::move(more.files.begin(), more.files.end(), std::back_inserter(seen.files));
+}
+
 }  // namespace
 
 Computed compute(Kernel& kernel, const PlanInput& in) {
     Computed c;
-    if (!desire(kernel, in, {}, c)) return c;
-    c.live = (trace::Span("read live (all)"), kernel.read(c.desired.scope));
+    std::optional<Observation> seen;
+    if (!desire(kernel, in, {}, c, &seen)) return c;
+    if (seen) {  // the host was read whole for the addresses: judged again, not read again
+        trace::Span t("read live (rest)");
+        complete(kernel, *seen, c.desired.scope);
+        c.live = judge(std::move(*seen), c.desired.scope);
+    } else {
+        c.live = (trace::Span("read live (all)"), kernel.read(c.desired.scope));
+    }
     compare(kernel, in, std::nullopt, false, c);
     return c;
 }

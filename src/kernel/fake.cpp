@@ -22,83 +22,57 @@ std::string owner_of(const Object& o) {
 
 }  // namespace
 
-// As the real reader (kernel/read.cpp), by the same rules (model/ownership.hpp):
-// the state holds every object with the marker it carries, and the read
-// decides whose each is.
-HostState FakeKernel::read(const ReadScope& scope) {
-    HostState out;
-    const auto& project = scope.project;
-    std::set<std::string> ns_ours, links_ours;
-    auto in_list = [](const std::vector<std::string>& v, const std::string& x) {
-        return std::find(v.begin(), v.end(), x) != v.end();
-    };
-    auto skipped = [&](const Object& o) {
-        if (!scope.only_sandboxes) return false;
-        auto* n = std::get_if<Netns>(&o);
-        auto ns = n ? n->name : namespace_of(o);
-        return !ns.empty() && !scope.only_sandboxes->count(ns);
-    };
-    // Host links asked for by name: those, and the bridges and parents they name.
-    std::set<std::string> host_links;
-    if (scope.only_host_links) {
-        host_links = *scope.only_host_links;
-        for (auto& [k, o] : state.objects)
-            if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && scope.only_host_links->count(l->name)) {
-                if (!l->master.empty()) host_links.insert(l->master);
-                if (!l->parent.empty()) host_links.insert(l->parent);
-            }
-    }
+// What the real observer (kernel/read.cpp) would see on a host holding
+// `state`: the judging (model/observation.hpp) is the same for both. The
+// fake models no directories, so none are seen.
+Observation FakeKernel::observe(const ReadScope& scope) {
+    Observation seen;
+    if (!scope.only_sandboxes) ++whole_observations;
+    std::map<std::string, size_t> sandboxes;
     for (auto& [k, o] : state.objects)
-        if (auto* n = std::get_if<Netns>(&o); n && n->name.starts_with(project + "-") && !skipped(o)) {
-            auto owner = ownership::sandbox(n->owner, project, in_list(scope.sandboxes, n->name));
-            if (!owner) continue;
-            out.add(Netns{n->name, *owner});
-            if (!owner->empty()) ns_ours.insert(n->name);
+        if (auto* n = std::get_if<Netns>(&o)) {
+            sandboxes[n->name] = seen.sandboxes.size();
+            seen.sandboxes.push_back({n->name, false, n->owner, {}, {}, {}});
         }
+    auto sandbox = [&](const std::string& ns) -> Observation::Sandbox* {
+        auto it = sandboxes.find(ns);
+        return it == sandboxes.end() ? nullptr : &seen.sandboxes[it->second];
+    };
     for (auto& [k, o] : state.objects) {
-        auto* l = std::get_if<Link>(&o);
-        if (!l || skipped(o)) continue;
-        Link link = *l;
-        if (l->ns.empty()) {
-            if (scope.only_host_links && !host_links.count(l->name)) continue;
-            auto owner = ownership::host_link(l->owner, l->name, l->mac, project, in_list(scope.foreign_links, l->name));
-            if (!owner) continue;
-            link.owner = *owner;
-        } else if (!ns_ours.count(l->ns)) {
-            continue;  // in a namespace that is not the project's, or not read
-        }
-        links_ours.insert(l->ns + ":" + l->name);
-        if (!l->peer_name.empty()) links_ours.insert(l->peer_ns + ":" + l->peer_name);
-        if (!l->peer_ns.empty() && !ns_ours.count(l->peer_ns)) {
-            // As the kernel: a veth whose other end is in an unread namespace shows no peer.
-            link.peer_ns.clear(), link.peer_name.clear(), link.peer_owner.clear(), link.peer_mac.reset();
-        }
-        out.add(std::move(link));
-    }
-    for (auto& [k, o] : state.objects) {
-        if (skipped(o)) continue;
-        if (auto* a = std::get_if<Address>(&o)) {
-            if (links_ours.count(a->ns + ":" + a->link) || ns_ours.count(a->ns)) out.add(o);
+        if (auto* l = std::get_if<Link>(&o)) {
+            if (!l->ns.empty()) {
+                if (auto* sb = sandbox(l->ns)) sb->links.push_back(*l);
+                continue;
+            }
+            Link host = *l;
+            host.peer_ns.clear(), host.peer_name.clear(), host.peer_owner.clear(), host.peer_mac.reset();
+            seen.host_links.push_back(std::move(host));
+            // A veth's other end is seen in its namespace, naming this end.
+            if (auto* sb = l->peer_name.empty() ? nullptr : sandbox(l->peer_ns)) {
+                Link end;
+                end.kind = LinkKind::Veth;
+                end.ns = l->peer_ns;
+                end.name = l->peer_name;
+                end.owner = l->peer_owner;
+                end.mac = l->peer_mac;
+                end.peer_name = l->name;
+                sb->links.push_back(std::move(end));
+            }
+        } else if (auto* a = std::get_if<Address>(&o)) {
+            if (a->ns.empty()) seen.host_addresses.push_back(*a);
+            else if (auto* sb = sandbox(a->ns)) sb->addresses.push_back(*a);
         } else if (auto* r = std::get_if<Route>(&o)) {
-            if (ns_ours.count(r->ns)) out.add(o);
+            if (auto* sb = sandbox(r->ns)) sb->routes.push_back(*r);
         } else if (auto* f = std::get_if<File>(&o)) {
-            // The files asked for, and (on a read of all of it) those in the project's directories.
-            bool wanted = in_list(scope.files, f->path);
-            bool looked = !scope.only_sandboxes && f->path.starts_with("/etc/netns/" + project + "-");
-            looked |= !scope.only_sandboxes && f->path.starts_with("/etc/netns/" + naming::shared_files_dir(project) + "/");
-            if (!wanted && !looked) continue;
-            if (auto owner = ownership::file(f->content.str(), f->link, project, wanted))
-                out.add(File{f->path, f->content, f->link, *owner});
+            seen.files.push_back(File{f->path, f->content, f->link, ""});
         } else if (auto* s = std::get_if<Sysctl>(&o)) {
-            if (in_list(scope.sysctls, s->key)) out.add(o);
+            seen.sysctls.push_back(*s);
         } else if (auto* t = std::get_if<NftTable>(&o)) {
-            if (!scope.nft || t->name != naming::nft_table(project)) continue;
-            NftTable table = *t;
-            table.owner = ownership::table(t->owner, project);
-            out.add(std::move(table));
+            if (t->name == naming::nft_table(scope.project)) seen.table = *t;
         }
     }
-    return out;
+    seen.listed = true;
+    return seen;
 }
 
 void FakeKernel::remove(const Object& o) {

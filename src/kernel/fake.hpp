@@ -21,7 +21,10 @@ public:
     std::optional<size_t> fail_at;   // 0-based index of the operation that fails
     std::vector<Change> log;         // operations carried out, in order
 
-    HostState read(const ReadScope& scope) override;
+    // Everything it holds, as the real kernel shows it: a veth's other end
+    // inside its sandbox, markers as they are.
+    Observation observe(const ReadScope& scope) override;
+    size_t whole_observations = 0;  // observe() calls for all of the project's sandboxes
     void apply(const Change& change) override;
     std::vector<Prefix> host_routes() override { return routes; }
     std::vector<std::string> projects() override;
@@ -54,7 +57,7 @@ public:
     explicit DryRunKernel(Kernel& real) : real_(real) {}
     std::vector<Change> recorded;
 
-    HostState read(const ReadScope& scope) override { return real_.read(scope); }
+    Observation observe(const ReadScope& scope) override { return real_.observe(scope); }
     void apply(const Change& change) override { recorded.push_back(change); }
     std::vector<Prefix> host_routes() override { return real_.host_routes(); }
     std::vector<std::string> projects() override { return real_.projects(); }

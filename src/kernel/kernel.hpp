@@ -20,6 +20,7 @@
 
 #include "model/change.hpp"
 #include "model/objects.hpp"
+#include "model/observation.hpp"
 #include "model/read_scope.hpp"
 
 namespace topo {
@@ -61,7 +62,11 @@ struct Listener {
 class Kernel {
 public:
     virtual ~Kernel() = default;
-    virtual HostState read(const ReadScope& scope) = 0;
+    // What the host holds that a read of `scope` may return, as it is
+    // (model/observation.hpp); `read` is that, judged by the rules every
+    // kernel shares.
+    virtual Observation observe(const ReadScope& scope) = 0;
+    HostState read(const ReadScope& scope) { return judge(observe(scope), scope); }
     // A read of the whole host (no only_host_links) comes next: a kernel may
     // begin on its part of it now, while the caller works out what it wants.
     virtual void prepare_read() {}

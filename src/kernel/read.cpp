@@ -62,65 +62,60 @@ Link base_link(const LinkDump::Entry& l, const LinkDump& links, const std::strin
     return out;
 }
 
-bool is_link_local(const IpAddr& a) { return a.is_v6() && a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80; }
-
-void read_addresses(const std::vector<AddrEntry>& addrs, const LinkDump& links, const std::string& ns,
-                    const std::function<bool(int)>& wanted, HostState& out) {
-    for (auto& a : addrs)
-        if (wanted(a.ifindex) && !is_link_local(a.prefix.addr)) out.add(Address{ns, links.name(a.ifindex), a.prefix});
+std::vector<Address> addresses(const std::vector<AddrEntry>& addrs, const LinkDump& links, const std::string& ns) {
+    std::vector<Address> out;
+    out.reserve(addrs.size());
+    for (auto& a : addrs) out.push_back(Address{ns, links.name(a.ifindex), a.prefix});
+    return out;
 }
 
-void read_routes(const std::vector<RouteEntry>& routes, const LinkDump& links, const std::string& ns, HostState& out) {
-    for (auto& r : routes) {
+std::vector<Route> routes(const std::vector<RouteEntry>& entries, const LinkDump& links, const std::string& ns) {
+    std::vector<Route> out;
+    for (auto& r : entries) {
         if (r.table != RT_TABLE_MAIN || r.protocol != RTPROT_STATIC) continue;
         Route route;
         route.ns = ns;
         route.dst = r.dst;
         route.gateway = r.gateway;
         route.dev = links.name(r.oif);
-        out.add(route);
+        out.push_back(std::move(route));
     }
+    return out;
 }
 
 // One sandbox, read by a worker thread into values of its own; what refers to
 // the host namespace (a veth's host end, a macvlan's parent) is left as an
 // ifindex for the merge, so workers share no libnl object.
 struct Sandbox {
-    std::string ns;
-    int fd = -1;  // the kernel's socket for `ns`, if it has one
-    bool residue = false;
-    bool wanted = false;  // a name the project has or had: one not marked as its own is shown, as a conflict
-    HostState state;  // empty: not the project's
-    struct PeerEnd {
-        int host_ifindex;
-        std::string name, owner;
-        std::optional<Mac> mac;
-    };
-    std::vector<PeerEnd> peers;
-    std::vector<std::pair<Link, int>> macvlans;  // with the parent's host ifindex
+    Observation::Sandbox seen;
+    int fd = -1;  // the kernel's socket for the namespace, if it has one
+    // The other ends' host ifindexes, by the index of the link in seen.links.
+    std::vector<std::pair<size_t, int>> host_ends;
 };
 
 // Enters the sandbox's namespace for good (setns moves only the calling
 // thread: a socket opened next is bound to the sandbox); false when there is
 // nothing to read.
 bool enter(Sandbox& sb) {
-    int fd = netns::open_fd(sb.ns);
+    int fd = netns::open_fd(sb.seen.name);
     if (fd < 0) {
         if (errno == ENOENT) return false;  // deleted since it was listed
-        nl::fail_errno("netns " + sb.ns, "open");
+        nl::fail_errno("netns " + sb.seen.name, "open");
     }
     int rc = ::setns(fd, CLONE_NEWNET), err = errno;
     ::close(fd);
     if (rc != 0) {
         // EINVAL on an empty file: a create killed before the mount. Anything
         // else is an error: taking the sandbox for absent would plan to create it.
-        if (err == EINVAL && netns::is_residue(sb.ns)) return sb.residue = true, false;
+        if (err == EINVAL && netns::is_residue(sb.seen.name)) return sb.seen.residue = true, false;
         errno = err;
-        nl::fail_errno("netns " + sb.ns, "enter");
+        nl::fail_errno("netns " + sb.seen.name, "enter");
     }
     return true;
 }
 
+// Its `lo`'s marker, and where that marks it as the project's (the only
+// case in which the rules keep more of it), its links, addresses and routes.
 void read_sandbox(Sandbox& sb, const std::string& project) {
     std::optional<RouteSocket> own;
     bool strict = false;  // a cached socket is libnl's too: left as it is
@@ -129,37 +124,32 @@ void read_sandbox(Sandbox& sb, const std::string& project) {
         sb.fd = own.emplace().fd();
         strict = strict_checking(sb.fd);
     }
-    auto what = what_of(sb.ns);
+    auto& seen = sb.seen;
+    auto what = what_of(seen.name);
     // The marker is on `lo`, which the sandbox's link dump holds anyway.
     auto links = dump_links(sb.fd, what);
     auto* lo = links.find("lo");
     if (!lo) return;
-    auto& out = sb.state;
-    auto owner = ownership::sandbox(lo->alias, project, sb.wanted);
-    if (!owner) return;
-    if (owner->empty()) return out.add(Netns{sb.ns, ""});  // read, never changed
-    const auto& marker = *owner;
-    out.add(Netns{sb.ns, marker});
+    seen.lo_marker = lo->alias;
+    auto owner = ownership::sandbox(lo->alias, project, false);
+    if (!owner || owner->empty()) return;
     // Where no link but `lo` has IPv6 on (IPv4-only networks turn it off on
     // the sandbox's end) there is no IPv6 address or route of topo's to read.
     bool ipv6 = std::any_of(links.links.begin(), links.links.end(),
                             [&](const LinkDump::Entry& l) { return l.ipv6 && l.ifindex != lo->ifindex; });
     auto families = ipv6 ? Families::Both : Families::V4;
-    auto addrs = dump_addresses(sb.fd, what, families);
-    auto routes = dump_static_routes(sb.fd, families, strict, what);
+    seen.addresses = addresses(dump_addresses(sb.fd, what, families), links, seen.name);
+    seen.routes = routes(dump_static_routes(sb.fd, families, strict, what), links, seen.name);
     for (auto& l : links.links) {
-        Link link = base_link(l, links, sb.ns);
-        if (link.owner.empty()) link.owner = marker;  // inside topo's sandbox: topo's
-        if (link.kind == LinkKind::Veth) {
-            sb.peers.push_back({l.link, link.name, l.alias, link.mac});
-        } else if (link.kind == LinkKind::Macvlan) {
+        if (l.kind != "veth" && l.kind != "macvlan") continue;
+        Link link = base_link(l, links, seen.name);
+        if (link.kind == LinkKind::Macvlan) {
             char buf[32];
             link.macvlan_mode = str(rtnl_link_macvlan_mode2str(int(l.macvlan_mode.value_or(0)), buf, sizeof buf));
-            sb.macvlans.push_back({link, l.link});
         }
+        sb.host_ends.push_back({seen.links.size(), l.link});
+        seen.links.push_back(std::move(link));
     }
-    read_addresses(addrs, links, sb.ns, [&](int idx) { return idx != lo->ifindex; }, out);
-    read_routes(routes, links, sb.ns, out);
 }
 
 // Runs work(i) for i in [0, n) on a few threads of its own; what work(i)
@@ -197,68 +187,27 @@ bool present(const std::string& path) {
     return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
 }
 
-// A directory of /etc/netns where a file topo wants, or wrote, is missing.
-// Whose it is: its marker (files::dir_marker) says; one without a marker
-// that holds nothing (a run killed before it marked it) holds nothing of
-// anyone's, and is taken. One that holds somebody else's files is a
-// conflict when topo wants to write into it, and is left alone otherwise.
-//
-// What a run killed while writing a sandbox's files leaves in a directory
-// of topo's: the directory alone, or a temporary file without the file it
-// was to become. Shown as an empty file of the project's, so that apply
-// writes it and destroy removes it, temporary file and directory included.
-void check_dir(const std::string& dir, bool wanted, const std::string& project, HostState& out) {
+// A directory under the root where a file is missing, with what a write
+// that was killed left in it: a temporary file without the file it was to
+// become (of `names`; of any name in the shared files' directory).
+std::optional<Observation::Dir> inspect(const std::string& dir, bool shared) {
     auto info = files::inspect_dir(dir);
-    if (!info.exists) return;
-    if (info.symlink) {  // never followed (kernel/files.cpp)
-        if (wanted)
-            out.conflicts.push_back(fmt::format(
-                "directory {} is a symbolic link or not a directory, and is not topo's; topo never follows one: "
-                "remove it, or choose another service name",
-                dir));
-        return;
-    }
-    if (!ownership::directory(info.marker, info.others, project)) {
-        if (wanted)
-            out.conflicts.push_back(fmt::format(
-                "directory {} exists and is not topo's (it is not marked as project {}'s, and has files in it); "
-                "topo never writes into a directory it did not create: move it away, or choose another service name",
-                dir, project));
-        return;
-    }
-    auto owner = naming::project_marker(project);
-    bool residue = false;
-    for (auto* f : {"/hosts", "/resolv.conf"}) {
-        auto path = dir + f;
-        if (!present(path) && present(io::temp_path_for(path))) {
-            out.add(File{path, "", {}, owner});
-            residue = true;
-        }
-    }
-    if (!info.others && !residue) out.add(File{dir + "/hosts", "", {}, owner});
-}
-
-// The project's per-network hosts files (reconcile/names.hpp), and what a
-// run killed while writing them left: a temporary file without the file it
-// was to become, or the directory alone (shown as an empty file of the
-// project's, as in a sandbox's directory).
-void add_shared_files(const std::filesystem::path& dir, const std::string& project, std::set<std::string>& paths,
-                      HostState& out) {
-    std::error_code ec;
+    if (!info.exists) return std::nullopt;
+    Observation::Dir d{dir, shared, info.symlink, std::move(info.marker), info.others, {}};
+    if (info.symlink) return d;
     const auto temp = io::temp_path_for("");
-    const auto owner = naming::project_marker(project);
-    bool any = false;
-    for (auto& e : std::filesystem::directory_iterator(dir, ec)) {
-        any = true;
-        auto path = e.path().string();
-        if (!path.ends_with(temp)) {
-            paths.insert(path);
-            continue;
+    if (shared) {
+        std::error_code ec;
+        for (auto& e : std::filesystem::directory_iterator(dir, ec)) {
+            auto path = e.path().string();
+            if (path.ends_with(temp) && !present(path.substr(0, path.size() - temp.size())))
+                d.unfinished.push_back(path.substr(0, path.size() - temp.size()));
         }
-        auto base = path.substr(0, path.size() - temp.size());
-        if (!present(base)) out.add(File{base, "", {}, owner});
+        return d;
     }
-    if (!any && !ec) out.add(File{(dir / "hosts").string(), "", {}, owner});
+    for (auto* f : {"/hosts", "/resolv.conf"})
+        if (auto path = dir + f; !present(path) && present(io::temp_path_for(path))) d.unfinished.push_back(path);
+    return d;
 }
 
 // The project's sandboxes in the scope, each read whole by a few threads; one
@@ -267,12 +216,10 @@ std::vector<Sandbox> read_sandboxes(const RealKernel& k, const ReadScope& scope)
     auto prefix = scope.project + "-";
     std::vector<Sandbox> sandboxes;
     auto in_scope = [&](const std::string& ns) { return !scope.only_sandboxes || scope.only_sandboxes->count(ns); };
-    std::unordered_set<std::string> wanted(scope.sandboxes.begin(), scope.sandboxes.end());
     for (auto& ns : netns::list())
         if (ns.starts_with(prefix) && in_scope(ns)) {
             sandboxes.emplace_back();
-            sandboxes.back().ns = ns;
-            sandboxes.back().wanted = wanted.count(ns) > 0;
+            sandboxes.back().seen.name = ns;
             if (auto* sock = k.cached_sock(ns)) sandboxes.back().fd = nl_socket_get_fd(sock);
         }
     // Workers close each sandbox's socket when done with it: the descriptor
@@ -310,8 +257,8 @@ void RealKernel::prepare_read() {
     }
 }
 
-HostState read_host(RealKernel& k, const ReadScope& scope) {
-    HostState out;
+Observation observe_host(RealKernel& k, const ReadScope& scope) {
+    Observation seen;
     std::optional<trace::Span> phase(std::in_place, "read host dumps");
     // What prepare_read() began serves the next whole read.
     auto pre = scope.only_host_links ? nullptr : std::exchange(k.prefetch, nullptr);
@@ -324,17 +271,8 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         for (auto& l : links.links)
             if (l.master && !links.find(l.master)) masters.insert(l.master);
         for (int idx : masters) get_link(host, "", idx, links, what_of(""));
-    } else if (pre) {
-        auto dumps = pre->host.get();
-        links = std::move(dumps.links);
-        host_addrs = std::move(dumps.addrs);
-    } else {
-        links = dump_links(host, what_of(""));
-        host_addrs = dump_addresses(host, what_of(""));
-    }
-    // A few links' addresses are asked for by link: the host's whole dump
-    // holds an IPv6 link-local address per veth (~25 ms at 1000 sandboxes).
-    if (scope.only_host_links) {
+        // A few links' addresses are asked for by link: the host's whole dump
+        // holds an IPv6 link-local address per veth (~25 ms at 1000 sandboxes).
         RouteSocket s;
         if (strict_checking(s.fd())) {
             for (auto& l : links.links) {
@@ -344,84 +282,69 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
         } else {
             host_addrs = dump_addresses(host, what_of(""));
         }
+    } else if (pre) {
+        auto dumps = pre->host.get();
+        links = std::move(dumps.links);
+        host_addrs = std::move(dumps.addrs);
+    } else {
+        links = dump_links(host, what_of(""));
+        host_addrs = dump_addresses(host, what_of(""));
     }
-    std::unordered_set<std::string> foreign_links(scope.foreign_links.begin(), scope.foreign_links.end());
-    std::map<int, Link> host_veths;
-    std::set<int> ours;
+    seen.host_links.reserve(links.links.size());
     for (auto& l : links.links) {
-        Link link = base_link(l, links, "");
-        auto owner = ownership::host_link(l.alias, link.name, l.mac, scope.project, foreign_links.count(link.name) > 0);
-        if (!owner) continue;
-        link.owner = std::move(*owner);  // "": read, never changed
-        if (!link.owner.empty()) ours.insert(link.ifindex);
-        if (link.kind == LinkKind::Veth && !link.owner.empty()) {
-            // Absent when the kernel does not report the flag (before 4.18): no isolated ports.
-            link.isolated = l.isolated;
-            host_veths[link.ifindex] = link;
-        }
-        else out.add(link);
+        seen.host_links.push_back(base_link(l, links, ""));
+        if (l.kind == "veth") seen.host_links.back().isolated = l.isolated;  // absent before 4.18
     }
-    read_addresses(host_addrs, links, "", [&](int idx) { return ours.count(idx) > 0; }, out);
+    seen.host_addresses = addresses(host_addrs, links, "");
     phase.emplace("read sandboxes");
     auto sandboxes = read_sandboxes(k, scope);
+    // What the sandboxes' links name in the host namespace, named: a veth's
+    // other end, a macvlan's parent (fetched, when the host's links were
+    // not all dumped; not itself a link the read returns).
+    seen.sandboxes.reserve(sandboxes.size());
     for (auto& sb : sandboxes) {
-        // A create killed before the mount: an empty file, collected like a namespace.
-        if (sb.residue) out.add(Netns{sb.ns, naming::project_marker(scope.project) + "residue"});
-        for (auto& [key, o] : sb.state.objects) out.objects.insert_or_assign(key, std::move(o));
-        for (auto& p : sb.peers) {
-            // An index is only unique in its own namespace: a veth that a user put
-            // between two sandboxes names one in the other sandbox. Both ends of
-            // topo's endpoints carry the same marker, which no other pair has.
-            auto it = host_veths.find(p.host_ifindex);
-            if (it == host_veths.end() || it->second.owner != p.owner) continue;
-            it->second.peer_ns = sb.ns;
-            it->second.peer_name = p.name;
-            it->second.peer_mac = p.mac;
-            it->second.peer_owner = p.owner;
+        for (auto [i, index] : sb.host_ends) {
+            auto& link = sb.seen.links[i];
+            if (link.kind == LinkKind::Macvlan && scope.only_host_links && !links.find(index))
+                get_link(host, "", index, links, what_of(""));
+            (link.kind == LinkKind::Veth ? link.peer_name : link.parent) = links.name(index);
         }
-        for (auto& [link, parent] : sb.macvlans) {
-            if (scope.only_host_links && !links.find(parent)) get_link(host, "", parent, links, what_of(""));
-            link.parent = links.name(parent);
-            out.add(link);
-        }
+        seen.sandboxes.push_back(std::move(sb.seen));
     }
-    for (auto& [_, v] : host_veths) out.add(v);
     phase.emplace("read nft");
-    if (scope.nft)
-        if (auto table = nft::read(k.nft_sockets(), naming::nft_table(scope.project))) {
-            table->owner = ownership::table(table->owner, scope.project);  // "": read, never changed
-            out.add(std::move(*table));
-        }
-    for (auto& key : scope.sysctls) out.add(Sysctl{"", key, sysctl_read(k, "", key)});
+    if (scope.nft) seen.table = nft::read(k.nft_sockets(), naming::nft_table(scope.project));
+    for (auto& key : scope.sysctls) seen.sysctls.push_back(Sysctl{"", key, sysctl_read(k, "", key)});
     phase.emplace("read files");
-    // Files: the ones the manifest wants, and any marked as the project's
-    // under /etc/netns (a removed service's, or all of them on destroy).
+    // Files: the ones the scope names, and every one of the project's
+    // directories (a removed service's too). Paths are put together as
+    // strings: std::filesystem::path parses each one again (at 1000
+    // sandboxes that was ~4 ms of this phase).
     std::set<std::string> paths(scope.files.begin(), scope.files.end());
-    std::unordered_set<std::string> wanted_files(scope.files.begin(), scope.files.end());
+    const std::string root = netns_files_root;
+    const auto shared = naming::shared_files_dir(scope.project);
+    const auto prefix = scope.project + "-";
+    std::vector<std::string> dirs;  // the project's directories, by name
+    std::unordered_set<std::string> listed;  // what the root holds, when it was listed
     std::error_code ec;
-    std::unordered_set<std::string> known(scope.sandboxes.begin(), scope.sandboxes.end());
-    for (auto& [key, o] : out.objects)
-        if (key.kind == Kind::Netns && !std::get<Netns>(o).owner.empty()) known.insert(key.id);
-    // Paths are put together as strings: std::filesystem::path parses each
-    // one again (at 1000 sandboxes that was ~4 ms of this phase).
-    const std::string root = "/etc/netns/";
-    std::vector<std::string> dirs;  // the project's sandboxes' directories, by name
-    auto shared = naming::shared_files_dir(scope.project);
-    auto prefix = scope.project + "-";
-    std::unordered_set<std::string> listed;  // what /etc/netns holds, when it was listed
-    if (!scope.only_sandboxes)
+    if (!scope.only_sandboxes) {
         for (auto& dir : std::filesystem::directory_iterator(root, ec)) {
             auto name = dir.path().filename().string();
-            if (name == shared) add_shared_files(dir.path(), scope.project, paths, out);
+            if (name == shared) {
+                for (auto& e : std::filesystem::directory_iterator(dir.path(), ec))
+                    if (auto path = e.path().string(); !path.ends_with(io::temp_path_for(""))) paths.insert(path);
+                if (auto d = inspect(root + name, true)) seen.dirs.push_back(std::move(*d));
+            }
             if (name.starts_with(prefix)) {
                 for (auto* f : {"/hosts", "/resolv.conf"}) paths.insert(root + name + f);
-                if (known.count(name)) dirs.push_back(name);
+                dirs.push_back(name);
             }
             listed.insert(std::move(name));
         }
-    // A file in a directory of /etc/netns that is not there is not there
+        seen.listed = !ec;
+    }
+    // A file in a directory of the root that is not there is not there
     // either: no open for it (planning against an empty host asked for 20,000).
-    if (!scope.only_sandboxes && !ec)
+    if (seen.listed)
         std::erase_if(paths, [&](const std::string& path) {
             if (!path.starts_with(root)) return false;
             auto slash = path.find('/', root.size());
@@ -433,34 +356,29 @@ HostState read_host(RealKernel& k, const ReadScope& scope) {
     std::vector<std::optional<files::Entry>> entries(path_list.size());
     in_parallel(path_list.size(), [&](size_t i) { entries[i] = files::read_entry(path_list[i]); });
     std::unordered_set<std::string> present;
-    for (size_t i = 0; i < path_list.size(); ++i) {
-        auto& path = path_list[i];
-        auto& entry = entries[i];
-        if (!entry) continue;
-        present.insert(path);
-        bool wanted = wanted_files.count(path) > 0;
-        // A file topo did not write is never read as topo's (so never deleted);
-        // one it wants to write over is shown as it is, to be replaced.
-        // One that is not topo's is shown as it is (no owner): a conflict, never written over.
-        if (auto owner = ownership::file(entry->content, entry->link, scope.project, wanted))
-            out.add(File{path, std::move(entry->content), std::move(entry->link), std::move(*owner)});
-    }
+    for (size_t i = 0; i < path_list.size(); ++i)
+        if (auto& entry = entries[i]) {
+            present.insert(path_list[i]);
+            seen.files.push_back(File{std::move(path_list[i]), std::move(entry->content), std::move(entry->link), ""});
+        }
     // Directories are looked into only where a file is missing: a directory
-    // whose files are topo's is topo's, and is not looked through again (at
-    // 1000 sandboxes that was 3000 system calls).
-    std::set<std::string> wanted_dirs, look;
-    for (auto& path : wanted_files) {
-        if (!path.starts_with(root)) continue;
-        auto slash = path.find('/', root.size());
-        if (slash == std::string::npos) continue;
-        auto name = path.substr(root.size(), slash - root.size());
-        if (!present.count(path) && listed.count(name)) look.insert(name);
-        wanted_dirs.insert(std::move(name));
+    // whose files are there is judged by them, and is not looked through
+    // again (at 1000 sandboxes that was 3000 system calls).
+    if (seen.listed) {
+        std::set<std::string> look;
+        for (auto& name : dirs)
+            if (!present.count(root + name + "/hosts") || !present.count(root + name + "/resolv.conf"))
+                look.insert(name);
+        for (auto& path : scope.files)
+            if (auto slash = path.find('/', root.size()); path.starts_with(root) && slash != std::string::npos &&
+                                                          !present.count(path)) {
+                auto name = path.substr(root.size(), slash - root.size());
+                if (listed.count(name) && name != shared) look.insert(name);
+            }
+        for (auto& name : look)
+            if (auto d = inspect(root + name, false)) seen.dirs.push_back(std::move(*d));
     }
-    for (auto& name : dirs)
-        if (!present.count(root + name + "/hosts") || !present.count(root + name + "/resolv.conf")) look.insert(name);
-    for (auto& name : look) check_dir(root + name, wanted_dirs.count(name) > 0, scope.project, out);
-    return out;
+    return seen;
 }
 
 }  // namespace topo

@@ -220,7 +220,7 @@ std::vector<Prefix> RealKernel::host_routes() {
     return out;
 }
 
-HostState RealKernel::read(const ReadScope& scope) { return read_host(*this, scope); }
+Observation RealKernel::observe(const ReadScope& scope) { return observe_host(*this, scope); }
 
 void RealKernel::settle() {
     // A namespace is cleaned up by a kernel worker after its last reference goes;

@@ -34,7 +34,7 @@ public:
     ~RealKernel() override;
     nft::Sockets& nft_sockets() const { return nft_; }
 
-    HostState read(const ReadScope& scope) override;
+    Observation observe(const ReadScope& scope) override;
     // Begins the next whole read's dumps of the host namespace on a thread of
     // their own (kernel/read.cpp): at 1000 sandboxes the link dump is ~18 ms
     // of kernel time, mostly filling in each veth's peer namespace id.
@@ -166,6 +166,6 @@ std::optional<int> netns_id(int fd, int netns_fd, bool assign, const std::string
 void set_port_isolated(nl_sock* sock, const std::string& name, bool on, const std::string& what);
 
 // Reading (kernel/read.cpp).
-HostState read_host(RealKernel& k, const ReadScope& scope);
+Observation observe_host(RealKernel& k, const ReadScope& scope);
 
 }  // namespace topo

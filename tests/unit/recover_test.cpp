@@ -114,3 +114,20 @@ TEST_CASE("recover: a port published by number is not taken for the ephemeral on
     auto got = recover_addressing(k.read(read_scope(p)), "rec", &p);
     CHECK(got.ephemeral_ports.at(key) == 49154);
 }
+
+TEST_CASE("recover: a run without a record reads the host once, and plans as one with it") {
+    FakeKernel k;
+    Project p = pool_project();
+    auto applied = apply(k, p);
+    k.state.add(Sysctl{"", "net/ipv4/ip_forward", "0"});  // drift, seen by the judged-again read
+    size_t before = k.whole_observations;
+    auto without = compute_for(k, p);
+    CHECK(k.whole_observations == before + 1);
+    auto with = compute_for(k, p, applied);
+    REQUIRE(without.errors.empty());
+    CHECK(without.addressing.networks["n"].subnet4 == applied.networks["n"].subnet4);
+    REQUIRE(without.plan.changes.size() == 1);
+    CHECK(without.plan.changes[0].id() == "net/ipv4/ip_forward");
+    REQUIRE(with.plan.changes.size() == 1);
+    CHECK(with.plan.changes[0].id() == without.plan.changes[0].id());
+}
