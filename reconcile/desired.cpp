@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 
 #include "model/naming.hpp"
 #include "reconcile/firewall.hpp"
@@ -15,6 +16,13 @@ namespace topo {
 namespace {
 
 constexpr uint32_t default_mtu = 1500;
+// An overlay's frames travel inside 50 bytes of VXLAN, UDP, IPv4 and
+// Ethernet headers: 1450 fits a 1500 underlay (set `mtu` for another).
+constexpr uint32_t default_overlay_mtu = 1450;
+
+uint32_t mtu_of(const Network& n) {
+    return n.mtu.value_or(n.driver == Driver::Overlay ? default_overlay_mtu : default_mtu);
+}
 
 // The sandbox whose directory holds `f` (<root>/<netns>/hosts).
 std::string sandbox_of(const File& f, const std::string& root) {
@@ -45,13 +53,70 @@ struct Builder {
         out.state.add(std::move(l));
     }
 
-    void network(const Network& n) {
-        if (n.driver == Driver::Overlay) {
-            unsupported(fmt::format("networks.{}: overlay (VXLAN) networks are not implemented yet",
-                                    n.name));
-            return;
+    // Whether a sandbox of this host is on the network (`anywhere`: of any
+    // host). Across hosts a network is built where it is used: an overlay on
+    // each host of its sandboxes, a bridge network on its one host; one that
+    // no service uses, on every host (as Docker keeps a network with no
+    // containers).
+    bool used(const Network& n, bool anywhere) const {
+        for (auto& [_, s] : p.services)
+            if (anywhere ? s.has_sandbox() : runs_here(p, s, ctx.host))
+                for (auto& e : s.endpoints)
+                    if (e.network == n.name) return true;
+        return false;
+    }
+    bool built_here(const Network& n) const {
+        if (n.driver == Driver::Overlay) return used(n, false);
+        return p.hosts.size() < 2 || ctx.host.empty() || used(n, false) || !used(n, true);
+    }
+
+    // An overlay on this host: the bridge (below), its VXLAN port, and an
+    // entry for every sandbox of the network on another host: where its MAC
+    // is (the tunnel to its host) and its addresses' neighbour entries, from
+    // which the VXLAN device answers ARP and neighbour solicitations itself.
+    // Broadcast goes to every other host of the network, through one
+    // all-zero forwarding entry per host.
+    void overlay(const Network& n, const std::string& bridge) {
+        auto vx = naming::vxlan(p.name, n.name);
+        Link l;
+        l.kind = LinkKind::Vxlan;
+        l.name = vx;
+        l.owner = naming::network_marker(p.name, n.name);
+        l.master = bridge;
+        l.mtu = mtu_of(n);
+        Vxlan v;
+        v.vni = n.vxlan_id.value_or(naming::default_vni(p.name, n.name));
+        v.dstport = n.dstport;
+        v.underlay = n.underlay;
+        if (auto h = p.hosts.find(ctx.host); h != p.hosts.end()) v.local = h->second.address;
+        l.vxlan = v;
+        add_host_link(std::move(l), fmt::format("networks.{} (its VXLAN device)", n.name));
+        std::set<IpAddr> remote_hosts;
+        for (auto& [_, s] : p.services) {
+            if (!s.has_sandbox() || runs_here(p, s, ctx.host)) continue;
+            auto h = p.hosts.find(s.host);
+            if (h == p.hosts.end()) continue;
+            for (auto& e : s.endpoints) {
+                if (e.network != n.name) continue;
+                const auto* ea = a.endpoint(s.name, n.name);
+                if (!ea || !ea->mac) {
+                    unsupported(fmt::format("services.{}.networks.{}: an overlay endpoint needs an IPv4 address or a "
+                                            "mac_address, from which every host knows its MAC",
+                                            s.name, n.name));
+                    continue;
+                }
+                remote_hosts.insert(h->second.address);
+                out.state.add(Fdb{vx, *ea->mac, h->second.address});
+                for (auto& ip : {ea->v4, ea->v6})
+                    if (ip) out.state.add(Neigh{vx, *ip, *ea->mac});
+            }
         }
+        for (auto& host : remote_hosts) out.state.add(Fdb{vx, Mac{}, host});
+    }
+
+    void network(const Network& n) {
         if (n.driver == Driver::Macvlan) return;  // one macvlan link per endpoint, no shared object
+        if (!built_here(n)) return;
         auto name = bridge_name(p, n);
         if (n.external) return;  // attached to, never built
         Link br;
@@ -61,18 +126,20 @@ struct Builder {
         // Unset is Docker's default, 1500, not "whatever it has": an MTU taken
         // out of the manifest goes back (the kernel keeps a bridge's, and
         // refuses IPv6 on one below 1280).
-        br.mtu = n.mtu.value_or(default_mtu);
+        br.mtu = mtu_of(n);
         add_host_link(std::move(br), fmt::format("networks.{}", n.name));
+        // An overlay's bridge holds the gateway on every host, with the same
+        // MAC (fixed by the bridge's name, the same everywhere): a sandbox
+        // leaves through its own host, and its VXLAN device answers for no
+        // gateway, so no request for it crosses the underlay.
         const auto& na = a.networks.at(n.name);
-        if (na.gateway4 && n.driver == Driver::Bridge)
-            out.state.add(Address{"", name, {*na.gateway4, na.subnet4->len}});
-        if (na.gateway6 && n.driver == Driver::Bridge)
-            out.state.add(Address{"", name, {*na.gateway6, na.subnet6->len}});
+        if (na.gateway4) out.state.add(Address{"", name, {*na.gateway4, na.subnet4->len}});
+        if (na.gateway6) out.state.add(Address{"", name, {*na.gateway6, na.subnet6->len}});
+        if (n.driver == Driver::Overlay) overlay(n, name);
     }
 
     void endpoint(const Service& s, const Endpoint& e, bool& have_route4, bool& have_route6) {
         const auto& n = p.networks.at(e.network);
-        if (n.driver == Driver::Overlay) return;  // reported with the network
         const auto* ea = a.endpoint(s.name, e.network);
         auto ns = naming::netns(p.name, s.name);
         auto marker = naming::endpoint_marker(p.name, s.name, e.network);
@@ -95,7 +162,7 @@ struct Builder {
             // bridge and its gateway stay reachable); true is set too, so turning
             // it back on is a change.
             l.isolated = !n.enable_icc;
-            l.mtu = n.mtu.value_or(default_mtu);
+            l.mtu = mtu_of(n);
             l.peer_ns = ns;
             l.peer_name = ea->ifname;
             l.peer_mac = ea->mac;

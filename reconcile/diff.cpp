@@ -63,11 +63,22 @@ void compare_link(const Link& d, const Link& l, Fields& f) {
         f.str("parent", d.parent, l.parent, false);
         f.str("mode", d.macvlan_mode, l.macvlan_mode, false);
     }
-    if (d.kind == LinkKind::Vxlan) {
-        if (d.vni != l.vni) f.add("vni", std::to_string(l.vni), std::to_string(d.vni), false);
-        if (d.dstport != l.dstport)
-            f.add("dstport", std::to_string(l.dstport), std::to_string(d.dstport), false);
-        f.opt("local", d.local, l.local, false);
+    if (d.vxlan) {
+        // Each is fixed at creation: a VXLAN device is replaced to change one.
+        Vxlan none;
+        const auto& h = l.vxlan ? *l.vxlan : none;
+        auto num = [&](const char* name, auto want, auto have) {
+            if (want != have) f.add(name, std::to_string(have), std::to_string(want), false);
+        };
+        num("vni", d.vxlan->vni, h.vni);
+        num("dstport", d.vxlan->dstport, h.dstport);
+        f.opt("local", d.vxlan->local, h.local, false);
+        if (!d.vxlan->underlay.empty()) f.str("underlay", d.vxlan->underlay, h.underlay, false);
+        auto onoff = [&](const char* name, bool want, bool have) {
+            if (want != have) f.add(name, have ? "on" : "off", want ? "on" : "off", false);
+        };
+        onoff("learning", d.vxlan->learning, h.learning);
+        onoff("proxy", d.vxlan->proxy, h.proxy);
     }
 }
 
@@ -82,6 +93,8 @@ struct Compare {
         f.opt("via", d.gateway, l.gateway, false);
         f.str("dev", d.dev, l.dev, false);
     }
+    void operator()(const Fdb&) {}  // identity is the whole entry
+    void operator()(const Neigh& d) { f.opt("lladdr", std::optional(d.mac), std::optional(std::get<Neigh>(live).mac)); }
     void operator()(const Sysctl& d) { f.str("value", d.value, std::get<Sysctl>(live).value); }
     void operator()(const File& d) {
         auto& l = std::get<File>(live);
@@ -138,6 +151,8 @@ void for_each_along(const HostState& desired, const std::string& scope, F&& f) {
         return;
     }
     walk(Kind::Address, (ns.empty() ? link : scope) + " ", all);
+    if (ns.empty())
+        for (Kind k : {Kind::Fdb, Kind::Neigh}) walk(k, link + " ", all);
     if (!ns.empty()) walk(Kind::Route, ns + ":", [&](const Object& o) { return std::get<Route>(o).dev == link; });
 }
 

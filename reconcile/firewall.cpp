@@ -157,7 +157,7 @@ Firewall firewall(const Project& p, const Addressing& a, const std::string& host
     std::vector<const Network*> bridges;
     bool v6 = false;
     for (auto& [_, n] : p.networks) {
-        if (n.driver != Driver::Bridge || n.external) continue;
+        if (n.driver == Driver::Macvlan || n.external) continue;  // an overlay is a bridge on each host
         bridges.push_back(&n);
         v6 |= a.networks.at(n.name).subnet6.has_value();
     }

@@ -31,11 +31,13 @@ std::optional<T> get_parsed(const json& j, const char* k) {
     return v;
 }
 
-Prefix need_prefix(const json& j, const char* k) {
-    auto p = get_parsed<Prefix>(j, k);
+template <class T>
+T need(const json& j, const char* k) {
+    auto p = get_parsed<T>(j, k);
     if (!p) throw std::runtime_error(fmt::format("missing {}", k));
     return *p;
 }
+Prefix need_prefix(const json& j, const char* k) { return need<Prefix>(j, k); }
 
 const char* link_kind_name(LinkKind k) {
     switch (k) {
@@ -64,9 +66,12 @@ struct ToJson {
         if (!l.peer_ipv6) j["peer_ipv6"] = false;
         put(j, "parent", l.parent);
         put(j, "macvlan_mode", l.macvlan_mode);
-        if (l.kind == LinkKind::Vxlan) j["vni"] = l.vni, j["dstport"] = l.dstport;
-        put(j, "local", l.local);
-        put(j, "underlay", l.underlay);
+        if (auto& v = l.vxlan) {
+            json x{{"vni", v->vni}, {"dstport", v->dstport}, {"learning", v->learning}, {"proxy", v->proxy}};
+            put(x, "local", v->local);
+            put(x, "underlay", v->underlay);
+            j["vxlan"] = x;
+        }
         return j;
     }
     json operator()(const Address& a) const {
@@ -80,6 +85,12 @@ struct ToJson {
         put(j, "gateway", r.gateway);
         put(j, "dev", r.dev);
         return j;
+    }
+    json operator()(const Fdb& f) const {
+        return {{"kind", "fdb"}, {"dev", f.dev}, {"mac", f.mac.str()}, {"dst", f.dst.str()}};
+    }
+    json operator()(const Neigh& n) const {
+        return {{"kind", "neigh"}, {"dev", n.dev}, {"ip", n.ip.str()}, {"mac", n.mac.str()}};
     }
     json operator()(const Sysctl& s) const {
         json j{{"kind", "sysctl"}, {"key", s.key}, {"value", s.value}};
@@ -127,10 +138,11 @@ Link link_from_json(const json& j, LinkKind kind) {
     l.peer_ipv6 = j.value("peer_ipv6", true);
     l.parent = get_str(j, "parent");
     l.macvlan_mode = get_str(j, "macvlan_mode");
-    l.vni = j.value("vni", 0u);
-    l.dstport = j.value("dstport", uint16_t(0));
-    l.local = get_parsed<IpAddr>(j, "local");
-    l.underlay = get_str(j, "underlay");
+    if (j.contains("vxlan")) {
+        auto& x = j.at("vxlan");
+        l.vxlan = Vxlan{x.at("vni").get<uint32_t>(), x.at("dstport").get<uint16_t>(), get_parsed<IpAddr>(x, "local"),
+                        get_str(x, "underlay"), x.value("learning", false), x.value("proxy", true)};
+    }
     return l;
 }
 
@@ -170,6 +182,8 @@ Object object_from_json(const json& j) {
     if (kind == "address") return Address{get_str(j, "ns"), j.at("link").get<std::string>(), need_prefix(j, "prefix")};
     if (kind == "route")
         return Route{get_str(j, "ns"), need_prefix(j, "dst"), get_parsed<IpAddr>(j, "gateway"), get_str(j, "dev")};
+    if (kind == "fdb") return Fdb{j.at("dev").get<std::string>(), need<Mac>(j, "mac"), need<IpAddr>(j, "dst")};
+    if (kind == "neigh") return Neigh{j.at("dev").get<std::string>(), need<IpAddr>(j, "ip"), need<Mac>(j, "mac")};
     if (kind == "sysctl") return Sysctl{get_str(j, "ns"), j.at("key").get<std::string>(), j.at("value").get<std::string>()};
     if (kind == "file") {
         File f{j.at("path").get<std::string>(), j.at("content").get<std::string>(), get_str(j, "link")};

@@ -19,6 +19,7 @@
 #include <linux/if_link.h>
 #include <linux/ipv6.h>
 #include <linux/net_namespace.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
@@ -34,6 +35,7 @@
 
 #include <fmt/format.h>
 
+#include "kernel/links.hpp"
 #include "kernel/real.hpp"
 
 namespace topo {
@@ -63,10 +65,9 @@ void parse_info(nlattr* linkinfo, LinkDump::Entry& e) {
     nlattr* info[IFLA_INFO_MAX + 1];
     if (nla_parse_nested(info, IFLA_INFO_MAX, linkinfo, nullptr) < 0) return;
     e.kind = string_of(info[IFLA_INFO_KIND]);
-    if (e.kind == "macvlan" && info[IFLA_INFO_DATA]) {
-        nlattr* data[IFLA_MACVLAN_MAX + 1];
-        if (nla_parse_nested(data, IFLA_MACVLAN_MAX, info[IFLA_INFO_DATA], nullptr) >= 0 && data[IFLA_MACVLAN_MODE])
-            e.macvlan_mode = u32_of(data[IFLA_MACVLAN_MODE]);
+    if (info[IFLA_INFO_DATA]) {
+        if (e.kind == "macvlan") links::read_macvlan(info[IFLA_INFO_DATA], e);
+        if (e.kind == "vxlan") links::read_vxlan(info[IFLA_INFO_DATA], e);
     }
     if (string_of(info[IFLA_INFO_SLAVE_KIND]) == "bridge" && info[IFLA_INFO_SLAVE_DATA]) {
         nlattr* port[IFLA_BRPORT_MAX + 1];
@@ -333,6 +334,35 @@ std::vector<RouteEntry> dump_static_routes(int fd, Families families, bool stric
         only.rtm_protocol = RTPROT_STATIC;
     }
     return dump_by_family<RouteEntry, rtmsg>(fd, RTM_GETROUTE, families, what, "read routes", parse_route, only);
+}
+
+// A static forwarding entry of a VXLAN device is NTF_SELF and permanent;
+// what the bridge learned, and the kernel's own entries, are not topo's.
+std::vector<NeighEntry> dump_neighbours(int fd, int family, int ifindex, bool strict, const std::string& what) {
+    ndmsg ndm{};
+    ndm.ndm_family = uint8_t(family);
+    if (strict && family == AF_BRIDGE) ndm.ndm_ifindex = ifindex;  // the kernel filters by port
+    Request req(RTM_GETNEIGH, NLM_F_DUMP, ndm);
+    uint32_t dev = uint32_t(ifindex);
+    if (strict && family != AF_BRIDGE) req.put(NDA_IFINDEX, &dev, sizeof dev);
+    std::vector<NeighEntry> out;
+    auto parse = [&](nlmsghdr* h) {
+        if (h->nlmsg_type != RTM_NEWNEIGH || !nlmsg_valid_hdr(h, sizeof(ndmsg))) return;
+        auto* n = static_cast<ndmsg*>(nlmsg_data(h));
+        if (n->ndm_ifindex != ifindex || !(n->ndm_state & NUD_PERMANENT)) return;
+        if (family == AF_BRIDGE && !(n->ndm_flags & NTF_SELF)) return;
+        nlattr* tb[NDA_MAX + 1];
+        if (nlmsg_parse(h, sizeof *n, tb, NDA_MAX, nullptr) < 0 || !tb[NDA_LLADDR] || nla_len(tb[NDA_LLADDR]) != 6)
+            return;
+        auto len = tb[NDA_DST] ? nla_len(tb[NDA_DST]) : 0;
+        auto ip = ip_of(tb[NDA_DST], len == 4 ? AF_INET : AF_INET6);
+        if (!ip) return;  // a VXLAN device's entry of its own (no destination)
+        NeighEntry e{{}, *ip};
+        std::memcpy(e.mac.bytes.data(), nla_data(tb[NDA_LLADDR]), 6);
+        out.push_back(e);
+    };
+    run(fd, req, true, what, "read neighbours", [&] { out.clear(); }, parse);
+    return out;
 }
 
 std::optional<int> netns_id(int fd, int netns_fd, bool assign, const std::string& what) {

@@ -63,6 +63,10 @@ Observation FakeKernel::observe(const ReadScope& scope) {
             else if (auto* sb = sandbox(a->ns)) sb->addresses.push_back(*a);
         } else if (auto* r = std::get_if<Route>(&o)) {
             if (auto* sb = sandbox(r->ns)) sb->routes.push_back(*r);
+        } else if (auto* e = std::get_if<Fdb>(&o)) {
+            seen.fdb.push_back(*e);
+        } else if (auto* n = std::get_if<Neigh>(&o)) {
+            seen.neighbours.push_back(*n);
         } else if (auto* f = std::get_if<File>(&o)) {
             seen.files.push_back(File{f->path, f->content, f->link, ""});
         } else if (auto* s = std::get_if<Sysctl>(&o)) {
@@ -103,8 +107,7 @@ void FakeKernel::remove(const Object& o) {
         if (!gone_ns.empty() && namespace_of(x) == gone_ns) return true;
         // As the kernel does: a veth goes with the namespace of its other end.
         if (auto* l = std::get_if<Link>(&x); l && !gone_ns.empty() && l->peer_ns == gone_ns) return true;
-        if (auto* a = std::get_if<Address>(&x)) return gone_links.count(a->ns + ":" + a->link) > 0;
-        if (auto* r = std::get_if<Route>(&x)) return gone_links.count(r->ns + ":" + r->dev) > 0;
+        if (auto link = link_under(x); !link.empty()) return gone_links.count(link) > 0;
         return false;
     });
 }
@@ -136,6 +139,9 @@ std::string FakeKernel::refusal(const Object& o) const {
         if (!l) return "No such device";
         if (!a->prefix.addr.is_v4() && l->mtu && *l->mtu < 1280) return "Invalid argument (IPv6 needs an MTU of 1280)";
     }
+    if (auto link = link_under(o); (std::holds_alternative<Fdb>(o) || std::holds_alternative<Neigh>(o)) &&
+                                   !links_named("", link.substr(1)))
+        return "No such device";
     if (auto* r = std::get_if<Route>(&o)) {
         if (!links_named(r->ns, r->dev)) return "No such device";
         bool reached = !r->gateway;

@@ -10,7 +10,6 @@
 // into the host end's Link), macvlan links, addresses and static routes.
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
-#include <netlink/route/link/macvlan.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -32,6 +31,7 @@
 
 #include "io/file.hpp"
 #include "kernel/files.hpp"
+#include "kernel/links.hpp"
 #include "kernel/netns.hpp"
 #include "kernel/nft.hpp"
 #include "kernel/real.hpp"
@@ -45,8 +45,6 @@ namespace {
 
 std::string what_of(const std::string& ns) { return ns.empty() ? std::string("host namespace") : "netns " + ns; }
 
-std::string str(const char* s) { return s ? s : ""; }
-
 Link base_link(const LinkDump::Entry& l, const LinkDump& links, const std::string& ns) {
     Link out;
     out.ns = ns;
@@ -57,8 +55,9 @@ Link base_link(const LinkDump::Entry& l, const LinkDump& links, const std::strin
     out.master = links.name(l.master);
     out.up = l.flags & IFF_UP;
     out.ifindex = l.ifindex;
-    out.kind = l.kind == "veth" ? LinkKind::Veth : l.kind == "macvlan" ? LinkKind::Macvlan
-             : l.kind == "vxlan" ? LinkKind::Vxlan : LinkKind::Bridge;
+    out.kind = links::kind_named(l.kind);
+    out.macvlan_mode = l.macvlan_mode;
+    out.vxlan = l.vxlan;
     return out;
 }
 
@@ -143,10 +142,6 @@ void read_sandbox(Sandbox& sb, const std::string& project) {
     for (auto& l : links.links) {
         if (l.kind != "veth" && l.kind != "macvlan") continue;
         Link link = base_link(l, links, seen.name);
-        if (link.kind == LinkKind::Macvlan) {
-            char buf[32];
-            link.macvlan_mode = str(rtnl_link_macvlan_mode2str(int(l.macvlan_mode.value_or(0)), buf, sizeof buf));
-        }
         sb.host_ends.push_back({seen.links.size(), l.link});
         seen.links.push_back(std::move(link));
     }
@@ -267,10 +262,11 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
     std::vector<AddrEntry> host_addrs;
     if (scope.only_host_links) {
         for (auto& name : *scope.only_host_links) get_link(host, name, 0, links, what_of(""));
-        std::set<int> masters;  // a port's bridge is named by index
+        std::set<int> named;  // a port's bridge, a VXLAN device's underlay: named by index
         for (auto& l : links.links)
-            if (l.master && !links.find(l.master)) masters.insert(l.master);
-        for (int idx : masters) get_link(host, "", idx, links, what_of(""));
+            for (int idx : {l.master, l.vxlan ? l.link : 0})
+                if (idx && !links.find(idx)) named.insert(idx);
+        for (int idx : named) get_link(host, "", idx, links, what_of(""));
         // A few links' addresses are asked for by link: the host's whole dump
         // holds an IPv6 link-local address per veth (~25 ms at 1000 sandboxes).
         RouteSocket s;
@@ -292,10 +288,23 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
     }
     seen.host_links.reserve(links.links.size());
     for (auto& l : links.links) {
-        seen.host_links.push_back(base_link(l, links, ""));
-        if (l.kind == "veth") seen.host_links.back().isolated = l.isolated;  // absent before 4.18
+        auto& link = seen.host_links.emplace_back(base_link(l, links, ""));
+        if (link.kind == LinkKind::Veth) link.isolated = l.isolated;  // absent before 4.18
+        if (link.vxlan && l.link) link.vxlan->underlay = links.name(l.link);
     }
     seen.host_addresses = addresses(host_addrs, links, "");
+    // A VXLAN device's static entries (none to look for on a host without one).
+    std::optional<RouteSocket> neigh;
+    bool strict = false;
+    for (auto& l : links.links) {
+        if (!l.vxlan) continue;
+        if (!neigh) strict = strict_checking(neigh.emplace().fd());
+        for (auto& e : dump_neighbours(neigh->fd(), AF_BRIDGE, l.ifindex, strict, what_of("")))
+            seen.fdb.push_back(Fdb{l.name, e.mac, e.ip});
+        for (int family : {AF_INET, AF_INET6})
+            for (auto& e : dump_neighbours(neigh->fd(), family, l.ifindex, strict, what_of("")))
+                seen.neighbours.push_back(Neigh{l.name, e.ip, e.mac});
+    }
     phase.emplace("read sandboxes");
     auto sandboxes = read_sandboxes(k, scope);
     // What the sandboxes' links name in the host namespace, named: a veth's

@@ -158,6 +158,15 @@ void RealKernel::apply(const Change& c) {
         if (create) route_apply(*this, std::get<Route>(*c.after), true);
         return;
     }
+    if (std::holds_alternative<Fdb>(o) || std::holds_alternative<Neigh>(o)) {
+        auto entry = [&](const Object& x, bool add) {
+            if (auto* f = std::get_if<Fdb>(&x)) fdb_apply(*this, *f, add);
+            else neigh_apply(*this, std::get<Neigh>(x), add);
+        };
+        if (remove) entry(*c.before, false);
+        if (create || c.action == Action::Update) entry(*c.after, true);  // a neighbour is replaced in place
+        return;
+    }
     if (std::holds_alternative<Sysctl>(o)) {
         if (c.after) sysctl_write(*this, std::get<Sysctl>(*c.after));
         return;  // a sysctl is never "deleted": topo leaves the value it set

@@ -79,6 +79,9 @@ void link_delete(RealKernel& k, const Link& l);
 void address_apply(RealKernel& k, const Address& a, bool add);
 void route_apply(RealKernel& k, const Route& r, bool add);
 void sysctl_write(RealKernel& k, const Sysctl& s);
+// A VXLAN device's static entries (kernel/neigh.cpp).
+void fdb_apply(RealKernel& k, const Fdb& f, bool add);
+void neigh_apply(RealKernel& k, const Neigh& n, bool add);
 std::string sysctl_read(RealKernel& k, const std::string& ns, const std::string& key);
 // The kernel's own object for a link (what rtnl_link_change wants as `orig`).
 nl::LinkPtr kernel_link(nl_sock* sock, const std::string& name, const std::string& what);
@@ -111,8 +114,10 @@ public:
         uint32_t mtu = 0;
         std::optional<Mac> mac;
         int master = 0;  // ifindex in the same namespace
-        int link = 0;    // a veth's other end, a macvlan's parent: ifindex in its namespace
-        std::optional<uint32_t> macvlan_mode;  // MACVLAN_MODE_*
+        int link = 0;    // a veth's other end, a macvlan's parent, a VXLAN's underlay: ifindex in its namespace
+        // The kind's own attributes (kernel/links.hpp).
+        std::string macvlan_mode;  // "bridge", "private", …
+        std::optional<Vxlan> vxlan;
         std::optional<bool> isolated;          // a bridge port's flag (absent: not reported)
         // IPv6 is on: the link has an IPv6 configuration without disable_ipv6.
         // Off, the kernel holds no IPv6 address or route on it, and refuses
@@ -157,6 +162,13 @@ std::vector<RouteEntry> dump_routes(int fd, const std::string& what);  // IPv4, 
 // The main table's static routes (those topo makes), filtered by the kernel
 // on a socket with strict checking, by the caller's parse otherwise.
 std::vector<RouteEntry> dump_static_routes(int fd, Families families, bool strict, const std::string& what);
+// The static forwarding entries (family AF_BRIDGE) or permanent neighbour
+// entries (AF_INET, AF_INET6) of one device, as `dev`'s name.
+struct NeighEntry {
+    Mac mac;
+    IpAddr ip;  // a forwarding entry's destination, a neighbour's address
+};
+std::vector<NeighEntry> dump_neighbours(int fd, int family, int ifindex, bool strict, const std::string& what);
 // The id the socket's namespace gives the namespace open as `netns_fd`
 // (what NETLINK_LISTEN_ALL_NSID messages carry); with `assign`, one is
 // given if it has none.

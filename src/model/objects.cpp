@@ -73,6 +73,8 @@ struct KindOf {
     }
     Kind operator()(const Address&) const { return Kind::Address; }
     Kind operator()(const Route&) const { return Kind::Route; }
+    Kind operator()(const Fdb&) const { return Kind::Fdb; }
+    Kind operator()(const Neigh&) const { return Kind::Neigh; }
     Kind operator()(const Sysctl&) const { return Kind::Sysctl; }
     Kind operator()(const File&) const { return Kind::File; }
     Kind operator()(const NftTable&) const { return Kind::NftTable; }
@@ -88,6 +90,8 @@ struct IdOf {
         return scoped(r.ns, r.dst.len == 0 ? std::string(r.dst.addr.is_v4() ? "default" : "default6")
                                            : r.dst.str());
     }
+    std::string operator()(const Fdb& f) const { return fmt::format("{} {} {}", f.dev, f.mac.str(), f.dst.str()); }
+    std::string operator()(const Neigh& n) const { return fmt::format("{} {}", n.dev, n.ip.str()); }
     std::string operator()(const Sysctl& s) const { return scoped(s.ns, s.key); }
     std::string operator()(const File& f) const { return f.path; }
     std::string operator()(const NftTable& t) const { return t.name; }
@@ -105,7 +109,11 @@ struct Describe {
         if (!l.master.empty()) add("master " + l.master);
         if (l.isolated.value_or(false)) add("isolated");
         if (!l.parent.empty()) add(fmt::format("on {} mode {}", l.parent, l.macvlan_mode));
-        if (l.kind == LinkKind::Vxlan) add(fmt::format("vni {} port {}", l.vni, l.dstport));
+        if (l.vxlan) {
+            add(fmt::format("vni {} port {}", l.vxlan->vni, l.vxlan->dstport));
+            if (l.vxlan->local) add("local " + l.vxlan->local->str());
+            if (!l.vxlan->underlay.empty()) add("dev " + l.vxlan->underlay);
+        }
         if (l.mtu) add(fmt::format("mtu {}", *l.mtu));
         if (l.mac) add("mac " + l.mac->str());
         if (l.peer_mac) add("peer mac " + l.peer_mac->str());
@@ -117,6 +125,10 @@ struct Describe {
         if (!r.dev.empty()) s += (s.empty() ? "dev " : " dev ") + r.dev;
         return s;
     }
+    std::string operator()(const Fdb& f) const {
+        return f.mac == Mac{} ? "broadcast to " + f.dst.str() : "to " + f.dst.str();
+    }
+    std::string operator()(const Neigh& n) const { return "lladdr " + n.mac.str(); }
     std::string operator()(const Sysctl& s) const { return "= " + s.value; }
     std::string operator()(const File& f) const {
         if (!f.link.empty()) return "→ " + f.link;
@@ -146,6 +158,8 @@ const std::string& namespace_of(const Object& o) {
 std::string link_under(const Object& o) {
     if (auto* a = std::get_if<Address>(&o)) return a->ns + ":" + a->link;
     if (auto* r = std::get_if<Route>(&o)) return r->ns + ":" + r->dev;
+    if (auto* f = std::get_if<Fdb>(&o)) return ":" + f->dev;
+    if (auto* n = std::get_if<Neigh>(&o)) return ":" + n->dev;
     return {};
 }
 

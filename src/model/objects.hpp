@@ -46,6 +46,21 @@ struct Netns {
 
 enum class LinkKind { Bridge, Veth, Macvlan, Vxlan };
 
+// A VXLAN device's own attributes (kernel/link_vxlan.cpp). It forwards by
+// static entries only (Fdb, Neigh below): it learns nothing from what it
+// receives, and answers ARP and neighbour solicitations from its neighbour
+// entries itself (the driver's proxy), dropping those it cannot answer, so
+// no ARP crosses the underlay.
+struct Vxlan {
+    uint32_t vni = 0;
+    uint16_t dstport = 4789;
+    std::optional<IpAddr> local;  // the tunnel's source: this host's address in `hosts`
+    std::string underlay;         // the device carrying it; "" = unset: the kernel routes
+    bool learning = false;
+    bool proxy = true;
+    auto operator<=>(const Vxlan&) const = default;
+};
+
 struct Link {
     LinkKind kind = LinkKind::Bridge;
     std::string ns;  // "" = the host namespace
@@ -72,11 +87,8 @@ struct Link {
     // macvlan: parent in the host namespace; the link itself lives in `ns`
     std::string parent;
     std::string macvlan_mode;
-    // vxlan
-    uint32_t vni = 0;
-    uint16_t dstport = 0;
-    std::optional<IpAddr> local;
-    std::string underlay;  // device carrying the tunnel
+    // vxlan: set on a VXLAN link only, and compared only when the desired link has it
+    std::optional<Vxlan> vxlan;
     // live only, never compared
     int ifindex = 0;
 };
@@ -94,6 +106,24 @@ struct Route {
     Prefix dst;  // 0.0.0.0/0 or ::/0 for a default route
     std::optional<IpAddr> gateway;
     std::string dev;
+};
+
+// A static forwarding entry of a VXLAN device (`bridge fdb ... self
+// permanent`): frames for `mac` go through the tunnel to `dst`. An all-zero
+// MAC is the default entry: broadcast and unknown unicast, one entry per
+// remote host. topo's because the device is.
+struct Fdb {
+    std::string dev;  // host namespace
+    Mac mac;
+    IpAddr dst;
+};
+
+// A permanent neighbour entry (`ip neigh ... nud permanent`) on a VXLAN
+// device, which its ARP/ND proxy answers from. topo's because the device is.
+struct Neigh {
+    std::string dev;  // host namespace
+    IpAddr ip;
+    Mac mac;
 };
 
 struct Sysctl {
@@ -119,7 +149,7 @@ struct File {
     std::string owner;
 };
 
-using Object = std::variant<Netns, Link, Address, Route, Sysctl, File, NftTable>;
+using Object = std::variant<Netns, Link, Address, Route, Fdb, Neigh, Sysctl, File, NftTable>;
 
 Kind kind_of(const Object& o);
 std::string id_of(const Object& o);

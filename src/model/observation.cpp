@@ -63,6 +63,11 @@ struct Judge {
         }
         for (auto& a : seen.host_addresses)
             if (ours.count(a.link) && !is_link_local(a.prefix.addr)) out.add(std::move(a));
+        // Entries are topo's when the device they are on is.
+        for (auto& f : seen.fdb)
+            if (ours.count(f.dev)) out.add(std::move(f));
+        for (auto& n : seen.neighbours)
+            if (ours.count(n.dev)) out.add(std::move(n));
     }
 
     void sandbox(Observation::Sandbox& sb, const std::unordered_set<std::string>& wanted) {

@@ -26,6 +26,10 @@ struct Observation {
     // addresses.
     std::vector<Link> host_links;
     std::vector<Address> host_addresses;
+    // The static forwarding and the permanent neighbour entries of the
+    // host's VXLAN devices (an observer that sees no VXLAN device looks for none).
+    std::vector<Fdb> fdb;
+    std::vector<Neigh> neighbours;
 
     // A named namespace of the project's prefix.
     struct Sandbox {

@@ -379,16 +379,6 @@ TEST_CASE("reconcile: enable_icc false isolates the ports; a port turned back is
     CHECK(k.state.find_as<Link>(Kind::Veth, web)->isolated == false);
 }
 
-TEST_CASE("reconcile: overlay networks and published ports are reported, not ignored") {
-    FakeKernel k;
-    Project p = shop();
-    p.networks["mesh"] = bridge_net("mesh", "10.9.0.0/16");
-    p.networks["mesh"].driver = Driver::Overlay;
-    auto c = plan_for(k, &p);
-    REQUIRE(c.errors.size() == 1);
-    CHECK(c.errors[0] == "networks.mesh: overlay (VXLAN) networks are not implemented yet");
-}
-
 TEST_CASE("execute: the dry-run kernel records every change and changes nothing") {
     FakeKernel real;
     DryRunKernel dry(real);

@@ -1,0 +1,62 @@
+// A veth pair: a sandbox's endpoint on a bridge, made in one request with
+// the peer created directly inside the sandbox (IFLA_NET_NS_FD on the peer),
+// so no end ever shows up in the wrong namespace. Its kind has no attributes
+// of its own to read back: the other end is found by its marker
+// (model/observation.hpp).
+#include <unistd.h>
+
+#include <netlink/route/link/veth.h>
+
+#include <fmt/format.h>
+
+#include "kernel/links.hpp"
+#include "model/naming.hpp"
+
+namespace topo::links {
+
+namespace {
+
+// A bridge port carries frames, it needs no IPv6 of its own: without it the
+// port gets no link-local address, no DAD, no MLD reports and no routes in the
+// host's IPv6 table, which the kernel walks on every link change (so adding
+// the 1000th sandbox would cost a walk over 2000 routes). Before the port is up.
+void without_ipv6(RealKernel& k, const std::string& ns, const std::string& name) {
+    auto key = fmt::format("net/ipv6/conf/{}/disable_ipv6", name);
+    if (::access("/proc/sys/net/ipv6", F_OK) != 0) return;  // a kernel without IPv6
+    sysctl_write(k, {ns, key, "1"});
+}
+
+}  // namespace
+
+void create_veth(RealKernel& k, const Link& l) {
+    auto w = what(l);
+    nl::LinkPtr v(rtnl_link_veth_alloc());
+    if (!v) throw KernelError(w + ": create: out of memory");
+    rtnl_link* peer = rtnl_link_veth_get_peer(v.get());
+    rtnl_link_set_name(v.get(), l.name.c_str());
+    if (l.mtu) rtnl_link_set_mtu(v.get(), *l.mtu);
+    set_mac(v.get(), l.mac ? l.mac : naming::link_mac(l.name));
+    if (!l.master.empty()) rtnl_link_set_master(v.get(), k.ifindex(l.ns, l.master, w));
+    NsFd fd(l.peer_ns, w);
+    rtnl_link_set_name(peer, l.peer_name.c_str());
+    if (l.mtu) rtnl_link_set_mtu(peer, *l.mtu);
+    set_mac(peer, l.peer_mac);
+    // libnl 3.7 refuses a veth peer with flags set (NLE_FAILURE before anything is
+    // sent), so the peer is brought up by the request that marks it.
+    rtnl_link_set_ns_fd(peer, fd.fd);
+    rtnl_link_put(peer);
+    add(k, l.ns, v.get(), w);
+    undo_on_failure(k, l, [&] {
+        // The port is set up before it comes up, so no frame passes it
+        // unconfigured. Below an MTU of 1280 the kernel has no IPv6 on it at all.
+        bool has_ipv6 = !l.mtu || *l.mtu >= 1280;
+        if (!l.master.empty() && has_ipv6) without_ipv6(k, l.ns, l.name);
+        if (!l.peer_ipv6 && has_ipv6) without_ipv6(k, l.peer_ns, l.peer_name);
+        // The kernel ignores the isolated flag in the creating request.
+        if (l.isolated.value_or(false) && !l.master.empty()) set_port_isolated(k.sock(l.ns), l.name, true, w);
+        set_marker(k.sock(l.ns), l.name, l.owner, w, l.up);
+        set_marker(k.sock(l.peer_ns), l.peer_name, l.peer_owner, w, true);
+    });
+}
+
+}  // namespace topo::links

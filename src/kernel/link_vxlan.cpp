@@ -1,0 +1,64 @@
+// A VXLAN device: an overlay network's tunnel, a port of the network's
+// bridge on each host (reconcile/desired.cpp). Its identity (VNI, UDP port,
+// local address, underlay device) and its behaviour (no learning; the
+// driver's ARP/ND proxy on) are fixed at creation and read back from the
+// dump, so a plan compares them with what the kernel has, not with what
+// topo once asked for.
+#include <linux/if_link.h>
+#include <netlink/route/link/vxlan.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "kernel/links.hpp"
+#include "model/naming.hpp"
+
+namespace topo::links {
+
+void create_vxlan(RealKernel& k, const Link& l) {
+    auto w = what(l);
+    if (!l.vxlan) throw KernelError(w + ": create: a VXLAN link without its attributes");
+    const auto& v = *l.vxlan;
+    nl::LinkPtr x(rtnl_link_vxlan_alloc());
+    if (!x) throw KernelError(w + ": create: out of memory");
+    rtnl_link_set_name(x.get(), l.name.c_str());
+    set_mac(x.get(), l.mac ? l.mac : naming::link_mac(l.name));
+    if (l.mtu) rtnl_link_set_mtu(x.get(), *l.mtu);
+    rtnl_link_vxlan_set_id(x.get(), v.vni);
+    rtnl_link_vxlan_set_port(x.get(), v.dstport);
+    rtnl_link_vxlan_set_learning(x.get(), v.learning ? 1 : 0);
+    rtnl_link_vxlan_set_proxy(x.get(), v.proxy ? 1 : 0);
+    if (v.local) {
+        nl_addr* a = nl_addr_build(v.local->is_v4() ? AF_INET : AF_INET6, v.local->bytes.data(),
+                                   v.local->is_v4() ? 4 : 16);
+        rtnl_link_vxlan_set_local(x.get(), a);
+        nl_addr_put(a);
+    }
+    if (!v.underlay.empty()) rtnl_link_vxlan_set_link(x.get(), uint32_t(k.ifindex("", v.underlay, w)));
+    if (!l.master.empty()) rtnl_link_set_master(x.get(), k.ifindex(l.ns, l.master, w));
+    add(k, l.ns, x.get(), w);
+    undo_on_failure(k, l, [&] { set_marker(k.sock(l.ns), l.name, l.owner, w, l.up); });
+}
+
+void read_vxlan(nlattr* data, LinkDump::Entry& e) {
+    nlattr* tb[IFLA_VXLAN_MAX + 1];
+    if (nla_parse_nested(tb, IFLA_VXLAN_MAX, data, nullptr) < 0) return;
+    auto u8 = [&](int attr, bool none) { return tb[attr] && nla_len(tb[attr]) >= 1 ? nla_get_u8(tb[attr]) != 0 : none; };
+    Vxlan v;
+    if (tb[IFLA_VXLAN_ID] && nla_len(tb[IFLA_VXLAN_ID]) >= 4) v.vni = nla_get_u32(tb[IFLA_VXLAN_ID]);
+    if (tb[IFLA_VXLAN_PORT] && nla_len(tb[IFLA_VXLAN_PORT]) >= 2) v.dstport = ntohs(nla_get_u16(tb[IFLA_VXLAN_PORT]));
+    for (auto [attr, len, family] : {std::tuple{IFLA_VXLAN_LOCAL, 4, 4}, std::tuple{IFLA_VXLAN_LOCAL6, 16, 6}})
+        if (tb[attr] && nla_len(tb[attr]) == len) {
+            IpAddr a;
+            a.family = uint8_t(family);
+            std::memcpy(a.bytes.data(), nla_data(tb[attr]), size_t(len));
+            if (!a.is_unspecified()) v.local = a;
+        }
+    if (tb[IFLA_VXLAN_LINK] && nla_len(tb[IFLA_VXLAN_LINK]) >= 4) e.link = int(nla_get_u32(tb[IFLA_VXLAN_LINK]));
+    v.learning = u8(IFLA_VXLAN_LEARNING, true);
+    v.proxy = u8(IFLA_VXLAN_PROXY, false);
+    e.vxlan = v;
+}
+
+}  // namespace topo::links

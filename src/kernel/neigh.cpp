@@ -1,0 +1,69 @@
+// A VXLAN device's static entries: forwarding entries (`bridge fdb append
+// MAC dev X dst IP self permanent`) and neighbour entries (`ip neigh replace
+// IP lladdr MAC dev X nud permanent`), both RTM_NEWNEIGH/RTM_DELNEIGH, and
+// their dumps. One message builder for both; the family tells them apart
+// (AF_BRIDGE for a forwarding entry, the address's for a neighbour).
+//
+// A forwarding entry is appended: the default entry (all-zero MAC) has one
+// destination per remote host under one MAC, and an append of a new MAC
+// creates it. Deleting one names its destination, which removes that one.
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "kernel/real.hpp"
+
+namespace topo {
+
+namespace {
+
+struct Entry {
+    uint8_t family;  // AF_BRIDGE: a forwarding entry
+    int ifindex;
+    const Mac& mac;
+    const IpAddr& ip;  // the destination (forwarding) or the neighbour's address
+};
+
+void send(RealKernel& k, int type, int flags, const Entry& e, const std::string& w, const char* step) {
+    nl_msg* m = nlmsg_alloc_simple(type, flags | NLM_F_ACK);
+    if (!m) throw KernelError(w + ": out of memory");
+    ndmsg ndm{};
+    ndm.ndm_family = e.family;
+    ndm.ndm_ifindex = e.ifindex;
+    ndm.ndm_state = NUD_PERMANENT;
+    ndm.ndm_flags = e.family == AF_BRIDGE ? NTF_SELF : 0;
+    bool ok = nlmsg_append(m, &ndm, sizeof ndm, NLMSG_ALIGNTO) == 0 &&
+              nla_put(m, NDA_LLADDR, 6, e.mac.bytes.data()) == 0 &&
+              nla_put(m, NDA_DST, e.ip.is_v4() ? 4 : 16, e.ip.bytes.data()) == 0;
+    if (!ok) {
+        nlmsg_free(m);
+        throw KernelError(w + ": out of memory");
+    }
+    // nl_send_sync frees the message, whatever happens.
+    int err = nl_send_sync(k.sock(""), m);
+    if (err < 0 && !(type == RTM_DELNEIGH && nl::is_gone(err))) nl::fail(w, step, err);
+}
+
+}  // namespace
+
+void fdb_apply(RealKernel& k, const Fdb& f, bool add) {
+    auto w = fmt::format("fdb {} {} dst {}", f.dev, f.mac.str(), f.dst.str());
+    int idx = k.ifindex("", f.dev, w);
+    Entry e{AF_BRIDGE, idx, f.mac, f.dst};
+    if (add) send(k, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_APPEND, e, w, "add");
+    else send(k, RTM_DELNEIGH, 0, e, w, "delete");
+}
+
+void neigh_apply(RealKernel& k, const Neigh& n, bool add) {
+    auto w = fmt::format("neigh {} {}", n.dev, n.ip.str());
+    int idx = k.ifindex("", n.dev, w);
+    Entry e{uint8_t(n.ip.is_v4() ? AF_INET : AF_INET6), idx, n.mac, n.ip};
+    if (add) send(k, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, e, w, "add");
+    else send(k, RTM_DELNEIGH, 0, e, w, "delete");
+}
+
+}  // namespace topo

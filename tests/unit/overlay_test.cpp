@@ -1,0 +1,170 @@
+// Overlay networks on each host: the bridge, its VXLAN port, and the static
+// entries for the sandboxes of the other hosts, over the fake kernel.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "kernel/fake.hpp"
+#include "model/naming.hpp"
+#include "reconcile/execute.hpp"
+#include "reconcile/reconcile.hpp"
+#include "test_helpers.hpp"
+
+using namespace topo;
+using namespace topo::test;
+
+namespace {
+
+// Three hosts; a and b on node1 and node2, c on node3, all on the overlay
+// `mesh`; d on node3 on a bridge network of its own.
+Project mesh() {
+    Project p;
+    p.name = "m";
+    p.networks["mesh"] = bridge_net("mesh", "10.9.0.0/24");
+    p.networks["mesh"].driver = Driver::Overlay;
+    p.networks["mesh"].vxlan_id = 4242;
+    p.networks["local"] = bridge_net("local", "10.8.0.0/24");
+    for (auto [name, addr] : {std::pair{"node1", "192.0.2.10"}, {"node2", "192.0.2.11"}, {"node3", "192.0.2.12"}})
+        p.hosts[name] = Host{name, ip(addr)};
+    auto place = [&](const char* name, const char* host, const char* network) {
+        auto s = svc(name, {ep(network)});
+        s.host = host;
+        p.services[name] = s;
+    };
+    place("a", "node1", "mesh");
+    place("b", "node2", "mesh");
+    place("c", "node3", "mesh");
+    place("d", "node3", "local");
+    return p;
+}
+
+Computed plan_on(FakeKernel& k, const Project& p, const std::string& host, Addressing prev = {}) {
+    PlanInput in;
+    in.project = &p;
+    in.project_name = p.name;
+    in.host = host;
+    in.previous = std::move(prev);
+    return compute(k, in);
+}
+
+Addressing apply_on(FakeKernel& k, const Project& p, const std::string& host, Addressing prev = {}) {
+    auto c = plan_on(k, p, host, std::move(prev));
+    REQUIRE(c.errors.empty());
+    REQUIRE(execute(k, c.plan.changes).ok());
+    return c.addressing;
+}
+
+template <class T>
+std::vector<T> all_of(const HostState& s) {
+    std::vector<T> out;
+    for (auto& [_, o] : s.objects)
+        if (auto* x = std::get_if<T>(&o)) out.push_back(*x);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("overlay: each host builds its part, with entries for the other hosts' sandboxes only") {
+    Project p = mesh();
+    FakeKernel node1;
+    auto a = apply_on(node1, p, "node1");
+    auto vx = naming::vxlan("m", "mesh");
+    auto br = naming::bridge("m", "mesh");
+    auto* v = node1.state.find_as<Link>(Kind::Vxlan, vx);
+    REQUIRE(v);
+    REQUIRE(v->vxlan);
+    CHECK(v->vxlan->vni == 4242);
+    CHECK(v->vxlan->dstport == 4789);
+    CHECK(v->vxlan->local == ip("192.0.2.10"));
+    CHECK_FALSE(v->vxlan->learning);
+    CHECK(v->vxlan->proxy);
+    CHECK(v->master == br);
+    CHECK(v->mtu == 1450u);
+    CHECK(node1.state.find_as<Link>(Kind::Bridge, br)->mtu == 1450u);
+    CHECK(node1.state.find_as<Link>(Kind::Veth, naming::veth("m", "a", "mesh"))->mtu == 1450u);
+    // The gateway on this host's bridge too.
+    CHECK(node1.state.find({Kind::Address, br + " 10.9.0.1/24"}));
+    // b (node2) and c (node3): where their MACs are, and their addresses' neighbour entries.
+    auto mac_b = *a.endpoint("b", "mesh")->mac, mac_c = *a.endpoint("c", "mesh")->mac;
+    CHECK(mac_b == Mac::from_ipv4(*a.endpoint("b", "mesh")->v4));
+    auto fdb = all_of<Fdb>(node1.state);
+    CHECK(fdb.size() == 4);
+    CHECK(node1.state.find_as<Fdb>(Kind::Fdb, vx + " " + mac_b.str() + " 192.0.2.11"));
+    CHECK(node1.state.find_as<Fdb>(Kind::Fdb, vx + " " + mac_c.str() + " 192.0.2.12"));
+    CHECK(node1.state.find_as<Fdb>(Kind::Fdb, vx + " 00:00:00:00:00:00 192.0.2.11"));
+    CHECK(node1.state.find_as<Fdb>(Kind::Fdb, vx + " 00:00:00:00:00:00 192.0.2.12"));
+    auto* nb = node1.state.find_as<Neigh>(Kind::Neigh, vx + " " + a.endpoint("b", "mesh")->v4->str());
+    REQUIRE(nb);
+    CHECK(nb->mac == mac_b);
+    CHECK(all_of<Neigh>(node1.state).size() == 2);
+    // Nothing of the other hosts' own: no sandbox, no bridge network of node3's.
+    CHECK_FALSE(node1.state.find({Kind::Netns, "m-b"}));
+    CHECK_FALSE(node1.state.find({Kind::Bridge, naming::bridge("m", "local")}));
+    CHECK(plan_on(node1, p, "node1", a).plan.empty());
+
+    // Every host computes the same addresses from the manifest alone.
+    FakeKernel node3;
+    auto a3 = apply_on(node3, p, "node3");
+    for (auto* s : {"a", "b", "c"}) CHECK(a3.endpoint(s, "mesh")->v4 == a.endpoint(s, "mesh")->v4);
+    CHECK(node3.state.find({Kind::Bridge, naming::bridge("m", "local")}));
+    CHECK(node3.state.find({Kind::Fdb, vx + " " + mac_b.str() + " 192.0.2.11"}));
+    CHECK_FALSE(node3.state.find({Kind::Fdb, vx + " " + mac_c.str() + " 192.0.2.12"}));
+}
+
+TEST_CASE("overlay: a host whose sandboxes are not on it has none of it; a moved service moves its entries") {
+    Project p = mesh();
+    p.services["c"].host = "node1";  // node3 keeps only d
+    FakeKernel node3;
+    auto a3 = apply_on(node3, p, "node3");
+    CHECK_FALSE(node3.state.find({Kind::Vxlan, naming::vxlan("m", "mesh")}));
+    CHECK_FALSE(node3.state.find({Kind::Bridge, naming::bridge("m", "mesh")}));
+
+    Project q = mesh();
+    FakeKernel node1;
+    auto a1 = apply_on(node1, q, "node1");
+    auto vx = naming::vxlan("m", "mesh");
+    auto mac_b = a1.endpoint("b", "mesh")->mac->str();
+    // b moves from node2 to node1: its sandbox is built here, its entries go.
+    q.services["b"].host = "node1";
+    auto c = plan_on(node1, q, "node1", a1);
+    REQUIRE(c.errors.empty());
+    std::vector<std::string> deleted;
+    for (auto& ch : c.plan.changes)
+        if (ch.action == Action::Delete) deleted.push_back(to_string(ch.kind()) + std::string(" ") + ch.id());
+    std::sort(deleted.begin(), deleted.end());
+    CAPTURE(fmt::format("{}", fmt::join(deleted, "; ")));
+    CHECK(deleted == std::vector<std::string>{"fdb " + vx + " 00:00:00:00:00:00 192.0.2.11",
+                                              "fdb " + vx + " " + mac_b + " 192.0.2.11",
+                                              "neigh " + vx + " " + a1.endpoint("b", "mesh")->v4->str()});
+    REQUIRE(execute(node1, c.plan.changes).ok());
+    CHECK(node1.state.find({Kind::Netns, "m-b"}));
+    CHECK(plan_on(node1, q, "node1", c.addressing).plan.empty());
+}
+
+TEST_CASE("overlay: a deleted entry is drift, planned back; a VXLAN attribute changed is a replacement") {
+    Project p = mesh();
+    FakeKernel node1;
+    auto a = apply_on(node1, p, "node1");
+    auto vx = naming::vxlan("m", "mesh");
+    auto key = ObjectKey{Kind::Fdb, vx + " 00:00:00:00:00:00 192.0.2.12"};
+    node1.state.objects.erase(key);
+    auto c = plan_on(node1, p, "node1", a);
+    REQUIRE(c.plan.changes.size() == 1);
+    CHECK(c.plan.changes[0].action == Action::Create);
+    CHECK(c.plan.changes[0].id() == key.id);
+    REQUIRE(execute(node1, c.plan.changes).ok());
+
+    p.networks["mesh"].vxlan_id = 4243;
+    auto changed = plan_on(node1, p, "node1", a);
+    auto it = std::find_if(changed.plan.changes.begin(), changed.plan.changes.end(),
+                           [&](const Change& ch) { return ch.kind() == Kind::Vxlan && ch.action == Action::Replace; });
+    REQUIRE(it != changed.plan.changes.end());
+    CHECK(it->fields == std::vector<std::string>{"vni 4242 → 4243"});
+    // The entries on the device go with it, and come back on the new one.
+    REQUIRE(execute(node1, changed.plan.changes).ok());
+    CHECK(all_of<Fdb>(node1.state).size() == 4);
+    CHECK(plan_on(node1, p, "node1", changed.addressing).plan.empty());
+}
