@@ -70,10 +70,11 @@ struct Builder {
         return p.hosts.size() < 2 || ctx.host.empty() || used(n, false) || !used(n, true);
     }
 
-    // An overlay on this host: the bridge (below), its VXLAN port, and an
-    // entry for every sandbox of the network on another host: where its MAC
-    // is (the tunnel to its host) and its addresses' neighbour entries, from
-    // which the VXLAN device answers ARP and neighbour solicitations itself.
+    // An overlay on this host: the bridge (below), its VXLAN port, and
+    // entries for every sandbox of the network on another host: the bridge's
+    // (its MAC is behind the VXLAN port), the VXLAN device's (the tunnel to
+    // its host), and its addresses' neighbour entries, from which the VXLAN
+    // device answers ARP and neighbour solicitations itself.
     // Broadcast goes to every other host of the network, through one
     // all-zero forwarding entry per host.
     void overlay(const Network& n, const std::string& bridge) {
@@ -83,6 +84,8 @@ struct Builder {
         l.name = vx;
         l.owner = naming::network_marker(p.name, n.name);
         l.master = bridge;
+        l.port_learning = false;
+        l.ipv6 = false;
         l.mtu = mtu_of(n);
         Vxlan v;
         v.vni = n.vxlan_id.value_or(naming::default_vni(p.name, n.name));
@@ -107,11 +110,12 @@ struct Builder {
                 }
                 remote_hosts.insert(h->second.address);
                 out.state.add(Fdb{vx, *ea->mac, h->second.address});
+                out.state.add(Fdb{vx, *ea->mac, std::nullopt});
                 for (auto& ip : {ea->v4, ea->v6})
                     if (ip) out.state.add(Neigh{vx, *ip, *ea->mac});
             }
         }
-        for (auto& host : remote_hosts) out.state.add(Fdb{vx, Mac{}, host});
+        for (auto& host : remote_hosts) out.state.add(Fdb{vx, Mac{}, host});  // std::set: in order
     }
 
     void network(const Network& n) {
@@ -127,6 +131,7 @@ struct Builder {
         // out of the manifest goes back (the kernel keeps a bridge's, and
         // refuses IPv6 on one below 1280).
         br.mtu = mtu_of(n);
+        br.ipv6 = n.driver != Driver::Overlay || a.networks.at(n.name).subnet6.has_value();
         add_host_link(std::move(br), fmt::format("networks.{}", n.name));
         // An overlay's bridge holds the gateway on every host, with the same
         // MAC (fixed by the bridge's name, the same everywhere): a sandbox

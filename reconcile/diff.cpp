@@ -49,6 +49,10 @@ void compare_link(const Link& d, const Link& l, Fields& f) {
         auto onoff = [](const std::optional<bool>& b) { return b ? (*b ? "on" : "off") : "unset"; };
         f.add("isolated", onoff(l.isolated), onoff(d.isolated), true);
     }
+    if (d.port_learning && *d.port_learning != l.port_learning.value_or(true)) {
+        auto onoff = [](bool b) { return b ? "on" : "off"; };
+        f.add("port learning", onoff(l.port_learning.value_or(true)), onoff(*d.port_learning), true);
+    }
     if (d.up != l.up) f.add("state", l.up ? "up" : "down", d.up ? "up" : "down", true);
     f.str("marker", d.owner, l.owner);
     if (d.kind == LinkKind::Veth) {

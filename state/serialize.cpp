@@ -59,11 +59,13 @@ struct ToJson {
         put(j, "mac", l.mac);
         put(j, "master", l.master);
         if (l.isolated) j["isolated"] = *l.isolated;
+        if (l.port_learning) j["port_learning"] = *l.port_learning;
         put(j, "peer_ns", l.peer_ns);
         put(j, "peer_name", l.peer_name);
         put(j, "peer_mac", l.peer_mac);
         put(j, "peer_owner", l.peer_owner);
         if (!l.peer_ipv6) j["peer_ipv6"] = false;
+        if (!l.ipv6) j["ipv6"] = false;
         put(j, "parent", l.parent);
         put(j, "macvlan_mode", l.macvlan_mode);
         if (auto& v = l.vxlan) {
@@ -87,7 +89,9 @@ struct ToJson {
         return j;
     }
     json operator()(const Fdb& f) const {
-        return {{"kind", "fdb"}, {"dev", f.dev}, {"mac", f.mac.str()}, {"dst", f.dst.str()}};
+        json j{{"kind", "fdb"}, {"dev", f.dev}, {"mac", f.mac.str()}};
+        put(j, "dst", f.dst);
+        return j;
     }
     json operator()(const Neigh& n) const {
         return {{"kind", "neigh"}, {"dev", n.dev}, {"ip", n.ip.str()}, {"mac", n.mac.str()}};
@@ -130,12 +134,14 @@ Link link_from_json(const json& j, LinkKind kind) {
     l.mac = get_parsed<Mac>(j, "mac");
     l.master = get_str(j, "master");
     if (j.contains("isolated")) l.isolated = j.at("isolated").get<bool>();
+    if (j.contains("port_learning")) l.port_learning = j.at("port_learning").get<bool>();
     l.up = j.value("up", true);
     l.peer_ns = get_str(j, "peer_ns");
     l.peer_name = get_str(j, "peer_name");
     l.peer_mac = get_parsed<Mac>(j, "peer_mac");
     l.peer_owner = get_str(j, "peer_owner");
     l.peer_ipv6 = j.value("peer_ipv6", true);
+    l.ipv6 = j.value("ipv6", true);
     l.parent = get_str(j, "parent");
     l.macvlan_mode = get_str(j, "macvlan_mode");
     if (j.contains("vxlan")) {
@@ -182,7 +188,7 @@ Object object_from_json(const json& j) {
     if (kind == "address") return Address{get_str(j, "ns"), j.at("link").get<std::string>(), need_prefix(j, "prefix")};
     if (kind == "route")
         return Route{get_str(j, "ns"), need_prefix(j, "dst"), get_parsed<IpAddr>(j, "gateway"), get_str(j, "dev")};
-    if (kind == "fdb") return Fdb{j.at("dev").get<std::string>(), need<Mac>(j, "mac"), need<IpAddr>(j, "dst")};
+    if (kind == "fdb") return Fdb{j.at("dev").get<std::string>(), need<Mac>(j, "mac"), get_parsed<IpAddr>(j, "dst")};
     if (kind == "neigh") return Neigh{j.at("dev").get<std::string>(), need<IpAddr>(j, "ip"), need<Mac>(j, "mac")};
     if (kind == "sysctl") return Sysctl{get_str(j, "ns"), j.at("key").get<std::string>(), j.at("value").get<std::string>()};
     if (kind == "file") {

@@ -74,6 +74,8 @@ void parse_info(nlattr* linkinfo, LinkDump::Entry& e) {
         if (nla_parse_nested(port, IFLA_BRPORT_MAX, info[IFLA_INFO_SLAVE_DATA], nullptr) >= 0 &&
             port[IFLA_BRPORT_ISOLATED] && nla_len(port[IFLA_BRPORT_ISOLATED]) >= 1)
             e.isolated = nla_get_u8(port[IFLA_BRPORT_ISOLATED]) != 0;
+        if (port[IFLA_BRPORT_LEARNING] && nla_len(port[IFLA_BRPORT_LEARNING]) >= 1)
+            e.port_learning = nla_get_u8(port[IFLA_BRPORT_LEARNING]) != 0;
     }
 }
 
@@ -336,8 +338,10 @@ std::vector<RouteEntry> dump_static_routes(int fd, Families families, bool stric
     return dump_by_family<RouteEntry, rtmsg>(fd, RTM_GETROUTE, families, what, "read routes", parse_route, only);
 }
 
-// A static forwarding entry of a VXLAN device is NTF_SELF and permanent;
-// what the bridge learned, and the kernel's own entries, are not topo's.
+// A static forwarding entry of a VXLAN device is NTF_SELF and permanent,
+// with a destination; its bridge's, static (NUD_NOARP), without one and
+// naming the bridge. What the bridge learned, and its own addresses, are not
+// topo's.
 std::vector<NeighEntry> dump_neighbours(int fd, int family, int ifindex, bool strict, const std::string& what) {
     ndmsg ndm{};
     ndm.ndm_family = uint8_t(family);
@@ -349,15 +353,18 @@ std::vector<NeighEntry> dump_neighbours(int fd, int family, int ifindex, bool st
     auto parse = [&](nlmsghdr* h) {
         if (h->nlmsg_type != RTM_NEWNEIGH || !nlmsg_valid_hdr(h, sizeof(ndmsg))) return;
         auto* n = static_cast<ndmsg*>(nlmsg_data(h));
-        if (n->ndm_ifindex != ifindex || !(n->ndm_state & NUD_PERMANENT)) return;
-        if (family == AF_BRIDGE && !(n->ndm_flags & NTF_SELF)) return;
+        if (n->ndm_ifindex != ifindex) return;
         nlattr* tb[NDA_MAX + 1];
         if (nlmsg_parse(h, sizeof *n, tb, NDA_MAX, nullptr) < 0 || !tb[NDA_LLADDR] || nla_len(tb[NDA_LLADDR]) != 6)
             return;
         auto len = tb[NDA_DST] ? nla_len(tb[NDA_DST]) : 0;
         auto ip = ip_of(tb[NDA_DST], len == 4 ? AF_INET : AF_INET6);
-        if (!ip) return;  // a VXLAN device's entry of its own (no destination)
-        NeighEntry e{{}, *ip};
+        // The bridge's entries name it in NDA_MASTER (a dump sets no NTF_MASTER).
+        bool master = family == AF_BRIDGE && tb[NDA_MASTER];
+        if (master ? !(n->ndm_state & NUD_NOARP) || (n->ndm_state & NUD_PERMANENT) || ip
+                   : !(n->ndm_state & NUD_PERMANENT) || !ip || (family == AF_BRIDGE && !(n->ndm_flags & NTF_SELF)))
+            return;
+        NeighEntry e{{}, ip};
         std::memcpy(e.mac.bytes.data(), nla_data(tb[NDA_LLADDR]), 6);
         out.push_back(e);
     };

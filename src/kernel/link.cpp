@@ -80,6 +80,11 @@ NsFd::NsFd(const std::string& ns, const std::string& w) : fd(netns::open_fd(ns))
 }
 NsFd::~NsFd() { ::close(fd); }
 
+void without_ipv6(RealKernel& k, const std::string& ns, const std::string& name) {
+    if (::access("/proc/sys/net/ipv6", F_OK) != 0) return;  // a kernel without IPv6
+    sysctl_write(k, {ns, fmt::format("net/ipv6/conf/{}/disable_ipv6", name), "1"});
+}
+
 LinkKind kind_named(const std::string& info_kind) {
     if (info_kind == "veth") return LinkKind::Veth;
     if (info_kind == "macvlan") return LinkKind::Macvlan;
@@ -134,8 +139,11 @@ void link_update(RealKernel& k, const Link& want, const Link& have) {
             nl::fail(w, "change peer", err);
     }
     // After a change of master: a port moved to another bridge starts there not isolated.
-    if (want.isolated && (want.isolated != have.isolated || want.master != have.master) && !want.master.empty())
-        set_port_isolated(k.sock(want.ns), want.name, *want.isolated, w);
+    if (want.master.empty()) return;
+    if (want.isolated && (want.isolated != have.isolated || want.master != have.master))
+        set_port_flag(k.sock(want.ns), want.name, IFLA_BRPORT_ISOLATED, *want.isolated, w);
+    if (want.port_learning && (want.port_learning != have.port_learning || want.master != have.master))
+        set_port_flag(k.sock(want.ns), want.name, IFLA_BRPORT_LEARNING, *want.port_learning, w);
 }
 
 void link_delete(RealKernel& k, const Link& l) {
@@ -147,27 +155,28 @@ void link_delete(RealKernel& k, const Link& l) {
     if (err < 0 && !nl::is_gone(err)) nl::fail(w, "delete", err);
 }
 
-// A bridge port's isolated flag (`enable_icc: false`: isolated ports of one
+// A bridge port's flag: isolated (`enable_icc: false`: isolated ports of one
 // bridge cannot reach each other; the bridge itself and non-isolated ports
-// they can).
+// they can), or learning (off on an overlay's VXLAN port).
 //
-// Setting the flag is RTM_NEWLINK with IFLA_LINKINFO { IFLA_INFO_SLAVE_KIND
-// "bridge", IFLA_INFO_SLAVE_DATA { IFLA_BRPORT_ISOLATED } } (what `ip link set
+// Setting a flag is RTM_NEWLINK with IFLA_LINKINFO { IFLA_INFO_SLAVE_KIND
+// "bridge", IFLA_INFO_SLAVE_DATA { IFLA_BRPORT_<FLAG> } } (what `ip link set
 // X type bridge_slave isolated on` sends). The kernel ignores slave data in a
 // creating request (the new link has no master yet when it is parsed), so a
 // new port is isolated by a second request.
-void set_port_isolated(nl_sock* sock, const std::string& name, bool on, const std::string& what) {
+void set_port_flag(nl_sock* sock, const std::string& name, int flag, bool on, const std::string& what) {
     auto m = link_msg(RTM_NEWLINK, 0);  // by name; without NLM_F_CREATE it never makes a link
     nla_put_string(m.get(), IFLA_IFNAME, name.c_str());
     nlattr* info = nla_nest_start(m.get(), IFLA_LINKINFO);
     nla_put_string(m.get(), IFLA_INFO_SLAVE_KIND, "bridge");
     nlattr* data = nla_nest_start(m.get(), IFLA_INFO_SLAVE_DATA);
-    nla_put_u8(m.get(), IFLA_BRPORT_ISOLATED, on ? 1 : 0);
+    nla_put_u8(m.get(), uint16_t(flag), on ? 1 : 0);
     nla_nest_end(m.get(), data);
     nla_nest_end(m.get(), info);
     // nl_send_sync frees the message, whatever happens.
     if (int err = nl_send_sync(sock, m.release()); err < 0)
-        nl::fail(what, on ? "isolate port" : "unisolate port", err);
+        nl::fail(what, fmt::format("set port flag {} {}", flag == IFLA_BRPORT_ISOLATED ? "isolated" : "learning",
+                                   on ? "on" : "off").c_str(), err);
 }
 
 }  // namespace topo

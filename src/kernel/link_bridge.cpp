@@ -16,7 +16,8 @@ void create_bridge(RealKernel& k, const Link& l) {
     // A fixed MAC from birth (not compared afterwards: changing the MAC of a
     // running gateway would leave the sandboxes' neighbour caches stale).
     set_mac(b.get(), l.mac ? l.mac : naming::link_mac(l.name));
-    if (l.up) rtnl_link_set_flags(b.get(), IFF_UP);
+    // Without IPv6, it comes up only once that is off (with its marker).
+    if (l.up && l.ipv6) rtnl_link_set_flags(b.get(), IFF_UP);
     add(k, l.ns, b.get(), what(l));
     // An MTU in the creating request is not "set by the user" for the bridge
     // driver, which then follows its ports': the bridge goes back to 1500 when
@@ -30,7 +31,8 @@ void create_bridge(RealKernel& k, const Link& l) {
             if (int err = rtnl_link_change(k.sock(l.ns), orig.get(), mtu.get(), 0); err < 0)
                 nl::fail(what(l), "set mtu", err);
         }
-        set_marker(k.sock(l.ns), l.name, l.owner, what(l));
+        if (!l.ipv6) without_ipv6(k, l.ns, l.name);
+        set_marker(k.sock(l.ns), l.name, l.owner, what(l), l.up && !l.ipv6);
     });
 }
 

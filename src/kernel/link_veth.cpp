@@ -3,8 +3,8 @@
 // so no end ever shows up in the wrong namespace. Its kind has no attributes
 // of its own to read back: the other end is found by its marker
 // (model/observation.hpp).
-#include <unistd.h>
 
+#include <linux/if_link.h>
 #include <netlink/route/link/veth.h>
 
 #include <fmt/format.h>
@@ -13,20 +13,6 @@
 #include "model/naming.hpp"
 
 namespace topo::links {
-
-namespace {
-
-// A bridge port carries frames, it needs no IPv6 of its own: without it the
-// port gets no link-local address, no DAD, no MLD reports and no routes in the
-// host's IPv6 table, which the kernel walks on every link change (so adding
-// the 1000th sandbox would cost a walk over 2000 routes). Before the port is up.
-void without_ipv6(RealKernel& k, const std::string& ns, const std::string& name) {
-    auto key = fmt::format("net/ipv6/conf/{}/disable_ipv6", name);
-    if (::access("/proc/sys/net/ipv6", F_OK) != 0) return;  // a kernel without IPv6
-    sysctl_write(k, {ns, key, "1"});
-}
-
-}  // namespace
 
 void create_veth(RealKernel& k, const Link& l) {
     auto w = what(l);
@@ -53,7 +39,7 @@ void create_veth(RealKernel& k, const Link& l) {
         if (!l.master.empty() && has_ipv6) without_ipv6(k, l.ns, l.name);
         if (!l.peer_ipv6 && has_ipv6) without_ipv6(k, l.peer_ns, l.peer_name);
         // The kernel ignores the isolated flag in the creating request.
-        if (l.isolated.value_or(false) && !l.master.empty()) set_port_isolated(k.sock(l.ns), l.name, true, w);
+        if (l.isolated.value_or(false) && !l.master.empty()) set_port_flag(k.sock(l.ns), l.name, IFLA_BRPORT_ISOLATED, true, w);
         set_marker(k.sock(l.ns), l.name, l.owner, w, l.up);
         set_marker(k.sock(l.peer_ns), l.peer_name, l.peer_owner, w, true);
     });

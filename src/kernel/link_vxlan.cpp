@@ -38,7 +38,13 @@ void create_vxlan(RealKernel& k, const Link& l) {
     if (!v.underlay.empty()) rtnl_link_vxlan_set_link(x.get(), uint32_t(k.ifindex("", v.underlay, w)));
     if (!l.master.empty()) rtnl_link_set_master(x.get(), k.ifindex(l.ns, l.master, w));
     add(k, l.ns, x.get(), w);
-    undo_on_failure(k, l, [&] { set_marker(k.sock(l.ns), l.name, l.owner, w, l.up); });
+    undo_on_failure(k, l, [&] {
+        // The kernel ignores port flags in a creating request (link_veth.cpp).
+        if (!l.ipv6) without_ipv6(k, l.ns, l.name);
+        if (l.port_learning && !l.master.empty())
+            set_port_flag(k.sock(l.ns), l.name, IFLA_BRPORT_LEARNING, *l.port_learning, w);
+        set_marker(k.sock(l.ns), l.name, l.owner, w, l.up);
+    });
 }
 
 void read_vxlan(nlattr* data, LinkDump::Entry& e) {

@@ -25,7 +25,7 @@ struct Entry {
     uint8_t family;  // AF_BRIDGE: a forwarding entry
     int ifindex;
     const Mac& mac;
-    const IpAddr& ip;  // the destination (forwarding) or the neighbour's address
+    const std::optional<IpAddr>& ip;  // the destination (none: the bridge's entry) or the neighbour's address
 };
 
 void send(RealKernel& k, int type, int flags, const Entry& e, const std::string& w, const char* step) {
@@ -34,11 +34,14 @@ void send(RealKernel& k, int type, int flags, const Entry& e, const std::string&
     ndmsg ndm{};
     ndm.ndm_family = e.family;
     ndm.ndm_ifindex = e.ifindex;
-    ndm.ndm_state = NUD_PERMANENT;
-    ndm.ndm_flags = e.family == AF_BRIDGE ? NTF_SELF : 0;
+    // The bridge's entry is static (NUD_NOARP): a permanent one would be the
+    // bridge's own address, delivered to the host instead of the port.
+    bool bridge = e.family == AF_BRIDGE && !e.ip;
+    ndm.ndm_state = bridge ? NUD_NOARP : NUD_PERMANENT;
+    ndm.ndm_flags = e.family != AF_BRIDGE ? 0 : bridge ? NTF_MASTER : NTF_SELF;
     bool ok = nlmsg_append(m, &ndm, sizeof ndm, NLMSG_ALIGNTO) == 0 &&
               nla_put(m, NDA_LLADDR, 6, e.mac.bytes.data()) == 0 &&
-              nla_put(m, NDA_DST, e.ip.is_v4() ? 4 : 16, e.ip.bytes.data()) == 0;
+              (!e.ip || nla_put(m, NDA_DST, e.ip->is_v4() ? 4 : 16, e.ip->bytes.data()) == 0);
     if (!ok) {
         nlmsg_free(m);
         throw KernelError(w + ": out of memory");
@@ -51,17 +54,19 @@ void send(RealKernel& k, int type, int flags, const Entry& e, const std::string&
 }  // namespace
 
 void fdb_apply(RealKernel& k, const Fdb& f, bool add) {
-    auto w = fmt::format("fdb {} {} dst {}", f.dev, f.mac.str(), f.dst.str());
+    auto w = fmt::format("fdb {} {} {}", f.dev, f.mac.str(), f.dst ? "dst " + f.dst->str() : "master");
     int idx = k.ifindex("", f.dev, w);
     Entry e{AF_BRIDGE, idx, f.mac, f.dst};
-    if (add) send(k, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_APPEND, e, w, "add");
+    // The bridge's replaces what it learned of the MAC, if it did.
+    if (add) send(k, RTM_NEWNEIGH, NLM_F_CREATE | (f.dst ? NLM_F_APPEND : NLM_F_REPLACE), e, w, "add");
     else send(k, RTM_DELNEIGH, 0, e, w, "delete");
 }
 
 void neigh_apply(RealKernel& k, const Neigh& n, bool add) {
     auto w = fmt::format("neigh {} {}", n.dev, n.ip.str());
     int idx = k.ifindex("", n.dev, w);
-    Entry e{uint8_t(n.ip.is_v4() ? AF_INET : AF_INET6), idx, n.mac, n.ip};
+    std::optional<IpAddr> ip = n.ip;
+    Entry e{uint8_t(n.ip.is_v4() ? AF_INET : AF_INET6), idx, n.mac, ip};
     if (add) send(k, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, e, w, "add");
     else send(k, RTM_DELNEIGH, 0, e, w, "delete");
 }

@@ -291,6 +291,7 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
         auto& link = seen.host_links.emplace_back(base_link(l, links, ""));
         if (link.kind == LinkKind::Veth) link.isolated = l.isolated;  // absent before 4.18
         if (link.vxlan && l.link) link.vxlan->underlay = links.name(l.link);
+        if (link.vxlan) link.port_learning = l.port_learning;
     }
     seen.host_addresses = addresses(host_addrs, links, "");
     // A VXLAN device's static entries (none to look for on a host without one).
@@ -303,7 +304,7 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
             seen.fdb.push_back(Fdb{l.name, e.mac, e.ip});
         for (int family : {AF_INET, AF_INET6})
             for (auto& e : dump_neighbours(neigh->fd(), family, l.ifindex, strict, what_of("")))
-                seen.neighbours.push_back(Neigh{l.name, e.ip, e.mac});
+                seen.neighbours.push_back(Neigh{l.name, *e.ip, e.mac});
     }
     phase.emplace("read sandboxes");
     auto sandboxes = read_sandboxes(k, scope);

@@ -119,6 +119,7 @@ public:
         std::string macvlan_mode;  // "bridge", "private", …
         std::optional<Vxlan> vxlan;
         std::optional<bool> isolated;          // a bridge port's flag (absent: not reported)
+        std::optional<bool> port_learning;     // a bridge port's flag
         // IPv6 is on: the link has an IPv6 configuration without disable_ipv6.
         // Off, the kernel holds no IPv6 address or route on it, and refuses
         // to add one (EACCES).
@@ -166,7 +167,7 @@ std::vector<RouteEntry> dump_static_routes(int fd, Families families, bool stric
 // entries (AF_INET, AF_INET6) of one device, as `dev`'s name.
 struct NeighEntry {
     Mac mac;
-    IpAddr ip;  // a forwarding entry's destination, a neighbour's address
+    std::optional<IpAddr> ip;  // a forwarding entry's destination (none: the bridge's), a neighbour's address
 };
 std::vector<NeighEntry> dump_neighbours(int fd, int family, int ifindex, bool strict, const std::string& what);
 // The id the socket's namespace gives the namespace open as `netns_fd`
@@ -174,8 +175,9 @@ std::vector<NeighEntry> dump_neighbours(int fd, int family, int ifindex, bool st
 // given if it has none.
 std::optional<int> netns_id(int fd, int netns_fd, bool assign, const std::string& what);
 
-// Setting a bridge port's isolated flag, by name (kernel/link.cpp).
-void set_port_isolated(nl_sock* sock, const std::string& name, bool on, const std::string& what);
+// Setting a bridge port's flag (IFLA_BRPORT_ISOLATED, IFLA_BRPORT_LEARNING),
+// by name (kernel/link.cpp).
+void set_port_flag(nl_sock* sock, const std::string& name, int flag, bool on, const std::string& what);
 
 // Reading (kernel/read.cpp).
 Observation observe_host(RealKernel& k, const ReadScope& scope);

@@ -90,7 +90,9 @@ struct IdOf {
         return scoped(r.ns, r.dst.len == 0 ? std::string(r.dst.addr.is_v4() ? "default" : "default6")
                                            : r.dst.str());
     }
-    std::string operator()(const Fdb& f) const { return fmt::format("{} {} {}", f.dev, f.mac.str(), f.dst.str()); }
+    std::string operator()(const Fdb& f) const {
+        return fmt::format("{} {} {}", f.dev, f.mac.str(), f.dst ? f.dst->str() : "bridge");
+    }
     std::string operator()(const Neigh& n) const { return fmt::format("{} {}", n.dev, n.ip.str()); }
     std::string operator()(const Sysctl& s) const { return scoped(s.ns, s.key); }
     std::string operator()(const File& f) const { return f.path; }
@@ -108,6 +110,7 @@ struct Describe {
         if (l.kind == LinkKind::Veth) s = fmt::format("⇄ {}", scoped(l.peer_ns, l.peer_name));
         if (!l.master.empty()) add("master " + l.master);
         if (l.isolated.value_or(false)) add("isolated");
+        if (l.port_learning && !*l.port_learning) add("port learning off");
         if (!l.parent.empty()) add(fmt::format("on {} mode {}", l.parent, l.macvlan_mode));
         if (l.vxlan) {
             add(fmt::format("vni {} port {}", l.vxlan->vni, l.vxlan->dstport));
@@ -126,7 +129,8 @@ struct Describe {
         return s;
     }
     std::string operator()(const Fdb& f) const {
-        return f.mac == Mac{} ? "broadcast to " + f.dst.str() : "to " + f.dst.str();
+        if (!f.dst) return "the bridge's, to this port";
+        return f.mac == Mac{} ? "broadcast to " + f.dst->str() : "to " + f.dst->str();
     }
     std::string operator()(const Neigh& n) const { return "lladdr " + n.mac.str(); }
     std::string operator()(const Sysctl& s) const { return "= " + s.value; }

@@ -72,6 +72,10 @@ struct Link {
     // Bridge port flag IFLA_BRPORT_ISOLATED: isolated ports of one bridge
     // cannot reach each other, only the bridge and non-isolated ports.
     std::optional<bool> isolated;
+    // Bridge port flag IFLA_BRPORT_LEARNING: off on an overlay's VXLAN port,
+    // whose bridge knows the remote sandboxes from static entries (Fdb) and
+    // must not learn one there, to keep it after it moved to this host.
+    std::optional<bool> port_learning;
     bool up = true;
     // veth: the other end, created directly in its namespace
     std::string peer_ns;
@@ -84,6 +88,10 @@ struct Link {
     // real time. Set at creation, not compared; an IPv6 address added later
     // turns it back on.
     bool peer_ipv6 = true;
+    // The same for the link itself: off on an overlay's bridge without IPv6
+    // and on every VXLAN device, whose own link-local, DAD, router and
+    // listener messages would cross the underlay to every other host.
+    bool ipv6 = true;
     // macvlan: parent in the host namespace; the link itself lives in `ns`
     std::string parent;
     std::string macvlan_mode;
@@ -108,14 +116,16 @@ struct Route {
     std::string dev;
 };
 
-// A static forwarding entry of a VXLAN device (`bridge fdb ... self
-// permanent`): frames for `mac` go through the tunnel to `dst`. An all-zero
-// MAC is the default entry: broadcast and unknown unicast, one entry per
-// remote host. topo's because the device is.
+// A static forwarding entry on a VXLAN device. With `dst`, the device's
+// own (`bridge fdb append MAC dev X dst IP self permanent`): frames for
+// `mac` go through the tunnel to `dst`; an all-zero MAC is the default
+// entry, for broadcast and unknown unicast, one per remote host. Without,
+// its bridge's (`bridge fdb add MAC dev X master static`): frames for `mac`
+// go to this port. topo's because the device is.
 struct Fdb {
     std::string dev;  // host namespace
     Mac mac;
-    IpAddr dst;
+    std::optional<IpAddr> dst;
 };
 
 // A permanent neighbour entry (`ip neigh ... nud permanent`) on a VXLAN

@@ -91,7 +91,11 @@ TEST_CASE("overlay: each host builds its part, with entries for the other hosts'
     auto mac_b = *a.endpoint("b", "mesh")->mac, mac_c = *a.endpoint("c", "mesh")->mac;
     CHECK(mac_b == Mac::from_ipv4(*a.endpoint("b", "mesh")->v4));
     auto fdb = all_of<Fdb>(node1.state);
-    CHECK(fdb.size() == 4);
+    CHECK(fdb.size() == 6);
+    // The bridge's own entries: b and c are behind the VXLAN port.
+    CHECK(node1.state.find_as<Fdb>(Kind::Fdb, vx + " " + mac_b.str() + " bridge"));
+    CHECK(node1.state.find_as<Fdb>(Kind::Fdb, vx + " " + mac_c.str() + " bridge"));
+    CHECK(v->port_learning == false);
     CHECK(node1.state.find_as<Fdb>(Kind::Fdb, vx + " " + mac_b.str() + " 192.0.2.11"));
     CHECK(node1.state.find_as<Fdb>(Kind::Fdb, vx + " " + mac_c.str() + " 192.0.2.12"));
     CHECK(node1.state.find_as<Fdb>(Kind::Fdb, vx + " 00:00:00:00:00:00 192.0.2.11"));
@@ -138,6 +142,7 @@ TEST_CASE("overlay: a host whose sandboxes are not on it has none of it; a moved
     CAPTURE(fmt::format("{}", fmt::join(deleted, "; ")));
     CHECK(deleted == std::vector<std::string>{"fdb " + vx + " 00:00:00:00:00:00 192.0.2.11",
                                               "fdb " + vx + " " + mac_b + " 192.0.2.11",
+                                              "fdb " + vx + " " + mac_b + " bridge",
                                               "neigh " + vx + " " + a1.endpoint("b", "mesh")->v4->str()});
     REQUIRE(execute(node1, c.plan.changes).ok());
     CHECK(node1.state.find({Kind::Netns, "m-b"}));
@@ -165,6 +170,6 @@ TEST_CASE("overlay: a deleted entry is drift, planned back; a VXLAN attribute ch
     CHECK(it->fields == std::vector<std::string>{"vni 4242 → 4243"});
     // The entries on the device go with it, and come back on the new one.
     REQUIRE(execute(node1, changed.plan.changes).ok());
-    CHECK(all_of<Fdb>(node1.state).size() == 4);
+    CHECK(all_of<Fdb>(node1.state).size() == 6);
     CHECK(plan_on(node1, p, "node1", changed.addressing).plan.empty());
 }

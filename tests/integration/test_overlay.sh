@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Overlay networks across three hosts: each host is a namespace of its own
+# (network and mount, so its own /run/netns and /etc/netns) inside the test
+# host, joined to the others by an underlay bridge `ul` (192.0.2.0/24, the
+# test host at .1, which also stands for the world). Each runs
+# `topo apply --host nodeN` on the same manifest, as testing.md describes.
+source "$(dirname "$0")/lib.sh"
+enter_test_host "$@"
+
+ip link add ul type bridge
+ip addr add 192.0.2.1/24 dev ul
+ip link set ul up
+
+declare -A PID
+on() { local h=$1; shift; nsenter -t "${PID[$h]}" -n -m --wd="$WORK" "$@"; }
+topo_on() { local h=$1; shift; on "$h" env TOPO_STATE_DIR="$WORK/state-$h" "$TOPO" "$@"; }
+in_sb() { local h=$1 sb=$2; shift 2; on "$h" ip netns exec "$sb" "$@"; }
+start_host() {  # NAME ADDRESS
+    local ready=$WORK/$1.ready
+    unshare --net --mount --propagation private bash -c \
+        "mount -t tmpfs none /run/netns && mount -t tmpfs none /etc/netns && ip link set lo up && touch $ready && exec sleep infinity" &
+    PID[$1]=$!
+    while [ ! -e "$ready" ]; do sleep 0.05; done
+    ip link add "u-$1" type veth peer name up0 netns "${PID[$1]}"
+    ip link set "u-$1" master ul up
+    on "$1" ip addr add "$2/24" dev up0
+    on "$1" ip link set up0 up
+    on "$1" ip route add default via 192.0.2.1
+}
+start_host node1 192.0.2.11
+start_host node2 192.0.2.12
+start_host node3 192.0.2.13
+
+# a, b, c on the overlay `mesh`, one per host; x (node2) and y (node3) on the
+# overlay `other`; d on node1 on a bridge network.
+manifest() {  # B_HOST
+    cat > m.yaml <<EOF
+name: m
+networks:
+  mesh:
+    driver: overlay
+    driver_opts: {vxlan_id: 4242}
+    ipam: {config: [{subnet: 10.9.0.0/24}]}
+  other:
+    driver: overlay
+    ipam: {config: [{subnet: 10.10.0.0/24}]}
+  local:
+    ipam: {config: [{subnet: 10.8.0.0/24}]}
+hosts:
+  node1: {address: 192.0.2.11}
+  node2: {address: 192.0.2.12}
+  node3: {address: 192.0.2.13}
+services:
+  a: {host: node1, networks: {mesh: {ipv4_address: 10.9.0.10}}}
+  b: {host: $1, networks: {mesh: {ipv4_address: 10.9.0.20}}}
+  c: {host: node3, networks: {mesh: {ipv4_address: 10.9.0.30}}}
+  x: {host: node2, networks: {other: {ipv4_address: 10.10.0.20}}}
+  y: {host: node3, networks: {other: {ipv4_address: 10.10.0.30}}}
+  d: {host: node1, networks: {local: {ipv4_address: 10.8.0.10}}}
+EOF
+}
+manifest node2
+for h in node1 node2 node3; do check "apply on $h" topo_on $h apply -f m.yaml --host $h; done
+
+vx=$(on node1 ip -o link show type vxlan | awk -F': ' '{print $2}' | grep '^tx' | head -1)
+details=$(on node1 ip -d link show "$vx")
+expect_contains "node1's VXLAN device: VNI, local address, port" "vxlan id 4242 local 192.0.2.11" "$details"
+expect_contains "it learns nothing" "nolearning" "$details"
+expect_contains "and answers ARP itself" "proxy" "$details"
+expect_contains "its MTU leaves room for the tunnel" "mtu 1450" "$details"
+fdb=$(on node1 bridge fdb show dev "$vx")
+expect_contains "b's MAC goes to node2" "02:42:0a:09:00:14 dst 192.0.2.12 self permanent" "$fdb"
+expect_contains "c's MAC goes to node3" "02:42:0a:09:00:1e dst 192.0.2.13 self permanent" "$fdb"
+expect_contains "broadcast goes to node2" "00:00:00:00:00:00 dst 192.0.2.12 self permanent" "$fdb"
+expect_contains "node1's bridge knows b is behind the VXLAN port" "02:42:0a:09:00:14 master $(on node1 ip -o link show "$vx" | grep -o 'master [^ ]*' | cut -d' ' -f2) static" "$fdb"
+expect_contains "and learns nothing there" "learning off" "$(on node1 ip -d link show "$vx")"
+expect_contains "b's address is a neighbour entry" "10.9.0.20 lladdr 02:42:0a:09:00:14 PERMANENT" \
+    "$(on node1 ip neigh show dev "$vx")"
+expect_eq "node1 has no sandbox of another host" "a d" "$(on node1 ip netns list | awk '{print $1}' | sed 's/^m-//' | sort | xargs)"
+
+check "a (node1) pings b (node2)" in_sb node1 m-a ping -c1 -W2 10.9.0.20
+check "a (node1) pings c (node3)" in_sb node1 m-a ping -c1 -W2 10.9.0.30
+check "c (node3) pings b (node2)" in_sb node3 m-c ping -c1 -W2 10.9.0.20
+in_sb node2 m-b socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo b' </dev/null >/dev/null 2>&1 &
+for i in $(seq 1 50); do [ "$(in_sb node2 m-b ss -Hltn | wc -l)" -ge 1 ] && break; sleep 0.1; done
+expect_eq "a talks TCP to b across hosts" "b" "$(in_sb node1 m-a socat -T2 - TCP:10.9.0.20:7000,connect-timeout=2 </dev/null 2>&1)"
+check "a leaves through its own host (masqueraded) to the world" in_sb node1 m-a ping -c1 -W2 192.0.2.1
+refuse "b (mesh) cannot reach x (other) on the same host" in_sb node2 m-b ping -c1 -W1 10.10.0.20
+refuse "x (other) cannot reach b (mesh)" in_sb node2 m-x ping -c1 -W1 10.9.0.20
+refuse "a (overlay) cannot reach d (bridge network) on the same host" in_sb node1 m-a ping -c1 -W1 10.8.0.10
+refuse "a cannot reach y, on an overlay it is not on" in_sb node1 m-a ping -c1 -W1 10.10.0.30
+# What node1 sends into the tunnel, counted by a rule of the test's own.
+printf 'table ip probe {\n chain out {\n type filter hook output priority 0;\n udp dport 4789 counter\n }\n}\n' | on node1 nft -f -
+tunnelled() { on node1 nft list chain ip probe out | grep -o 'packets [0-9]*' | awk '{print $2}'; }
+before=$(tunnelled)
+in_sb node1 m-a ping -c1 -W1 10.9.0.99 >/dev/null 2>&1 || true
+expect_eq "an ARP request for an address no host has never crosses the underlay" "$before" "$(tunnelled)"
+in_sb node1 m-a ping -c1 -W1 10.9.0.30 >/dev/null 2>&1 || true
+expect_eq "(while a ping to c does: the request, and no ARP before it)" "$((before + 1))" "$(tunnelled)"
+on node1 nft delete table ip probe
+for h in node1 node2 node3; do
+    expect_contains "the second plan on $h is empty" "No changes" "$(topo_on $h plan -f m.yaml --host $h)"
+done
+
+# Drift: a forwarding entry deleted by hand is shown, and put back.
+on node1 bridge fdb del 02:42:0a:09:00:14 dev "$vx" dst 192.0.2.12 self
+expect_contains "a deleted forwarding entry is drift in the plan" "+ fdb      $vx 02:42:0a:09:00:14 192.0.2.12" \
+    "$(topo_on node1 plan -f m.yaml --host node1)"
+check "apply repairs it" topo_on node1 apply -f m.yaml --host node1
+check "and a reaches b again" in_sb node1 m-a ping -c1 -W2 10.9.0.20
+
+# b moves from node2 to node1: every host applies the changed manifest.
+manifest node1
+for h in node1 node2 node3; do check "apply the move on $h" topo_on $h apply -f m.yaml --host $h; done
+expect_eq "b's sandbox is gone from node2" "" "$(on node2 ip netns list | grep -w m-b || true)"
+expect_eq "node2 keeps nothing of mesh (no sandbox of its own on it)" "" \
+    "$(on node2 ip -o link show | grep -c "alias topo/m/net/mesh" | grep -v '^0$' || true)"
+check "c (node3) reaches b on its new host" in_sb node3 m-c ping -c1 -W2 10.9.0.20
+check "a reaches b, now beside it" in_sb node1 m-a ping -c1 -W2 10.9.0.20
+expect_contains "node3 sends b's MAC to node1 now" "dst 192.0.2.11 self permanent" \
+    "$(on node3 bridge fdb show | grep 02:42:0a:09:00:14)"
+for h in node1 node2 node3; do
+    expect_contains "after the move, the plan on $h is empty" "No changes" "$(topo_on $h plan -f m.yaml --host $h)"
+done
+
+# destroy on one host removes only that host's part.
+check "destroy on node3" topo_on node3 destroy -f m.yaml --host node3
+expect_eq "node3 has no link of topo's left" "0" "$(on node3 ip -o link show | grep -c 'alias topo/' || true)"
+expect_eq "node3 has no sandbox left" "" "$(on node3 ip netns list)"
+check "node1 and node2 are untouched: a still reaches b" in_sb node1 m-a ping -c1 -W2 10.9.0.20
+expect_contains "and node1's plan is still empty" "No changes" "$(topo_on node1 plan -f m.yaml --host node1)"
+
+finish
