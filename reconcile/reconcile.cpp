@@ -49,6 +49,26 @@ void check_references(const Project& p, const Computed& c, std::vector<std::stri
     }
 }
 
+// An encrypted overlay this host takes part in: refused, naming what the
+// kernel lacks, and never built without encryption. (With ESP there, it is
+// still refused: it is designed, in ARCHITECTURE.md, not built.)
+void check_encryption(Kernel& kernel, const Project& p, const Computed& c, std::vector<std::string>& errors) {
+    for (auto& [_, n] : p.networks) {
+        if (!n.encrypted || !c.desired.state.find({Kind::Vxlan, naming::vxlan(p.name, n.name)})) continue;
+        auto where = located(*n.encrypted, "networks." + n.name + ".driver_opts.encrypted");
+        auto why = kernel.cannot_encrypt();
+        if (!why.empty())
+            errors.push_back(fmt::format("{}: this host cannot encrypt the overlay: {}; topo never builds an "
+                                         "unencrypted overlay where encryption was asked for: run on a kernel with "
+                                         "it, or drop `encrypted`",
+                                         where, why));
+        else
+            errors.push_back(fmt::format("{}: encrypted overlays are not built by this version of topo (the kernel "
+                                         "has ESP; the design is in ARCHITECTURE.md): drop `encrypted`",
+                                         where));
+    }
+}
+
 // A host link of a network (a bridge), not one sandbox's (a veth's host end).
 bool is_network_link(const Object& o) {
     auto* l = std::get_if<Link>(&o);
@@ -329,6 +349,7 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
 void compare(Kernel& kernel, const PlanInput& in, const std::optional<Focus>& focus, bool targeted, Computed& c) {
     const auto& project = c.desired.scope.project;
     if (in.project) check_references(*in.project, c, c.errors);
+    if (in.project) check_encryption(kernel, *in.project, c, c.errors);
     auto d = (trace::Span("diff"), focus ? diff(focus->within(c.desired.state), focus->within(c.live))
                                          : diff(c.desired.state, c.live));
     c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());

@@ -4,7 +4,9 @@
 #include "cli/session.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "io/file.hpp"
@@ -15,17 +17,29 @@ namespace topo::cli {
 
 namespace {
 
-std::string pick_host(const Project& p, const std::string& flag, bool every_host) {
+// Which host of the manifest's `hosts` this is: --host, else the one whose
+// address is this host's own (as a tunnel endpoint must be).
+std::string pick_host(const Project& p, const std::string& flag, bool every_host, Kernel& kernel) {
     if (!flag.empty()) {
         if (!p.hosts.empty() && !p.hosts.count(flag))
             throw UserError(fmt::format("--host {}: no such host in the manifest's hosts", flag));
         return flag;
     }
     if (p.hosts.size() == 1) return p.hosts.begin()->first;
-    if (p.hosts.size() > 1 && !every_host)
-        throw UserError(fmt::format(
-            "the manifest spans {} hosts; say which one this is with --host NAME", p.hosts.size()));
-    return "";
+    if (p.hosts.empty() || every_host) return "";
+    auto local = kernel.local_addresses();
+    std::vector<std::string> mine, looked;
+    for (auto& [name, h] : p.hosts) {
+        looked.push_back(fmt::format("{} ({})", h.address.str(), name));
+        if (std::find(local.begin(), local.end(), h.address) != local.end()) mine.push_back(name);
+    }
+    if (mine.size() == 1) return mine.front();
+    if (mine.empty())
+        throw UserError(fmt::format("no address of the manifest's hosts is this host's: looked for {}; run on one of "
+                                    "them, or say which host this is with --host NAME",
+                                    fmt::join(looked, ", ")));
+    throw UserError(fmt::format("hosts {} all have addresses of this host; say which one this is with --host NAME",
+                                fmt::join(mine, " and ")));
 }
 
 }  // namespace
@@ -40,7 +54,7 @@ Session Session::open(const Options& opts, bool need_manifest, bool read_host_ea
         trace::Span t("load manifest");
         s.project = manifest::load(opts.files, lo);
         s.project_name = s.project->name;
-        s.host = pick_host(*s.project, opts.host, opts.every_host);
+        s.host = pick_host(*s.project, opts.host, opts.every_host, *s.kernel);
     } else if (need_manifest) {
         throw UserError("no manifest given; pass one with -f FILE");
     } else if (!opts.project.empty()) {

@@ -27,6 +27,10 @@ public:
     size_t whole_observations = 0;  // observe() calls for all of the project's sandboxes
     void apply(const Change& change) override;
     std::vector<Prefix> host_routes() override { return routes; }
+    std::vector<IpAddr> addresses;  // what local_addresses() reports
+    std::vector<IpAddr> local_addresses() override { return addresses; }
+    std::string no_encryption = "the kernel has no ESP transform for xfrm (CONFIG_INET_ESP)";
+    std::string cannot_encrypt() override { return no_encryption; }
     std::vector<std::string> projects() override;
     size_t operations() const { return ops_; }  // carried out or failed, since construction
     // Programs "running" in sandboxes; a signal ends one (it removes it).
@@ -60,6 +64,8 @@ public:
     Observation observe(const ReadScope& scope) override { return real_.observe(scope); }
     void apply(const Change& change) override { recorded.push_back(change); }
     std::vector<Prefix> host_routes() override { return real_.host_routes(); }
+    std::vector<IpAddr> local_addresses() override { return real_.local_addresses(); }
+    std::string cannot_encrypt() override { return real_.cannot_encrypt(); }
     std::vector<std::string> projects() override { return real_.projects(); }
     std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) override {
         return real_.processes(sandboxes);

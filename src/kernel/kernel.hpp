@@ -75,6 +75,12 @@ public:
     // Destination prefixes of the host namespace's routes that are not topo's
     // (default routes excluded): IPAM avoids them, validation checks overlaps.
     virtual std::vector<Prefix> host_routes() = 0;
+    // The host namespace's own addresses: which host of a manifest's
+    // `hosts` this is, when --host does not say.
+    virtual std::vector<IpAddr> local_addresses() = 0;
+    // Why this kernel cannot encrypt an overlay (ESP through xfrm), naming
+    // the missing feature; "" when it can.
+    virtual std::string cannot_encrypt() = 0;
     // Projects that have objects on this host, found by marker (for `ls`, destroy).
     virtual std::vector<std::string> projects() = 0;
     // Wait for what the kernel finishes on its own after the changes made so far

@@ -229,6 +229,12 @@ std::vector<Prefix> RealKernel::host_routes() {
     return out;
 }
 
+std::vector<IpAddr> RealKernel::local_addresses() {
+    std::vector<IpAddr> out;
+    for (auto& a : dump_addresses(nl_socket_get_fd(sock("")), "host namespace")) out.push_back(a.prefix.addr);
+    return out;
+}
+
 Observation RealKernel::observe(const ReadScope& scope) { return observe_host(*this, scope); }
 
 void RealKernel::settle() {

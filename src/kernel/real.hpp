@@ -42,6 +42,8 @@ public:
     std::shared_ptr<Prefetch> prefetch;  // what prepare_read() began, for read()
     void apply(const Change& change) override;
     std::vector<Prefix> host_routes() override;
+    std::vector<IpAddr> local_addresses() override;
+    std::string cannot_encrypt() override;  // kernel/xfrm.cpp
     std::vector<std::string> projects() override;
     void settle() override;
     std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) override;
@@ -66,7 +68,8 @@ private:
         std::string marker;
     };
     std::vector<Dying> dying_;
-    std::optional<std::set<uint64_t>> held_;  // namespaces (inodes) that processes are in
+    std::optional<std::set<uint64_t>> held_;
+    std::optional<std::string> encryption_;  // what cannot_encrypt() found  // namespaces (inodes) that processes are in
     bool held(const std::string& ns);
     void apply_netns(const Change& c);
     void forget(const std::string& ns) { socks_.erase(ns); }

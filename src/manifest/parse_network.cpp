@@ -136,6 +136,8 @@ void parse_driver_opts(Reader& r, const yaml::Node& n, const std::string& path, 
             if (auto id = r.integer(v, p, 1, 16777215)) net.vxlan_id = uint32_t(*id);
         } else if (ovl && key == "dstport") {
             if (auto d = r.integer(v, p, 1, 65535)) net.dstport = uint16_t(*d);
+        } else if (ovl && key == "encrypted") {
+            net.encrypted = r.mark(it->first);  // Docker's: the key alone asks for it, whatever its value
         } else if (ovl && key == "underlay") {
             if (auto s = r.scalar(v, p)) net.underlay = *s;
         } else if (key.starts_with("com.docker.")) {

@@ -57,6 +57,9 @@ struct Network {
     std::optional<uint32_t> vxlan_id;  // unset: derived from the network name
     uint16_t dstport = 4789;
     std::string underlay;  // empty: chosen by route to the peers
+    // `encrypted` (Docker's option, any value): asked for, never built
+    // without it; where the key is, for the refusal.
+    std::optional<SourceMark> encrypted;
     // ipam: at most one IPv4 and one IPv6 entry; none = picked from the default pools
     std::optional<IpamConfig> ipv4;
     std::optional<IpamConfig> ipv6;

@@ -101,6 +101,25 @@ on node1 nft delete table ip probe
 for h in node1 node2 node3; do
     expect_contains "the second plan on $h is empty" "No changes" "$(topo_on $h plan -f m.yaml --host $h)"
 done
+expect_contains "without --host, a host is the one whose address is its own" "No changes" "$(topo_on node2 plan -f m.yaml)"
+expect_error "a host that is none of them is told which addresses were looked for" \
+    "no address of the manifest's hosts is this host's: looked for 192.0.2.11 (node1), 192.0.2.12 (node2), 192.0.2.13 (node3); run on one of them, or say which host this is with --host NAME" \
+    env TOPO_STATE_DIR="$WORK/state-test-host" "$TOPO" plan -f m.yaml
+
+# Encryption: refused, with what the kernel lacks, and nothing built. (The
+# test asks the kernel itself, with `ip xfrm` in a namespace of its own.)
+sed 's/vxlan_id: 4242}/vxlan_id: 4242, encrypted: ""}/' m.yaml > enc.yaml
+if unshare --net ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x100 mode transport \
+        enc "cbc(aes)" 0x00000000000000000000000000000000 auth-trunc "hmac(sha256)" \
+        0x0000000000000000000000000000000000000000000000000000000000000000 128 2>/dev/null; then
+    why="encrypted overlays are not built by this version of topo (the kernel has ESP"
+else
+    why="this host cannot encrypt the overlay: the kernel has no ESP transform for xfrm (CONFIG_INET_ESP); topo never builds an unencrypted overlay where encryption was asked for"
+fi
+before=$(on node1 ip -o link show | sort)
+expect_error "an encrypted overlay is refused, naming what the kernel lacks" "enc.yaml:5:35: networks.mesh.driver_opts.encrypted: $why" \
+    topo_on node1 apply -f enc.yaml --host node1
+expect_eq "and nothing is changed" "$before" "$(on node1 ip -o link show | sort)"
 
 # Drift: a forwarding entry deleted by hand is shown, and put back.
 on node1 bridge fdb del 02:42:0a:09:00:14 dev "$vx" dst 192.0.2.12 self

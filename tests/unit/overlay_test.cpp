@@ -173,3 +173,23 @@ TEST_CASE("overlay: a deleted entry is drift, planned back; a VXLAN attribute ch
     CHECK(all_of<Fdb>(node1.state).size() == 6);
     CHECK(plan_on(node1, p, "node1", changed.addressing).plan.empty());
 }
+
+TEST_CASE("overlay: encryption asked for is refused with what the kernel lacks, never built without it") {
+    Project p = mesh();
+    p.networks["mesh"].encrypted = SourceMark{"m.yaml", 7, 35};
+    FakeKernel node1;
+    auto c = plan_on(node1, p, "node1");
+    REQUIRE(c.errors.size() == 1);
+    CHECK(c.errors[0] == "m.yaml:7:35: networks.mesh.driver_opts.encrypted: this host cannot encrypt the overlay: "
+                         "the kernel has no ESP transform for xfrm (CONFIG_INET_ESP); topo never builds an "
+                         "unencrypted overlay where encryption was asked for: run on a kernel with it, or drop "
+                         "`encrypted`");
+    node1.no_encryption.clear();  // a kernel with ESP: still refused, it is not built yet
+    auto with_esp = plan_on(node1, p, "node1");
+    REQUIRE(with_esp.errors.size() == 1);
+    CHECK(with_esp.errors[0].find("encrypted overlays are not built by this version of topo") != std::string::npos);
+    // A host without a sandbox on it builds none of it, so has nothing to refuse.
+    FakeKernel elsewhere;
+    p.services["a"].host = "node2";
+    CHECK(plan_on(elsewhere, p, "node1").errors.empty());
+}
