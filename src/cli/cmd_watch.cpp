@@ -251,7 +251,7 @@ void Watch::on_events(Clock::time_point now, Watched* running, const OwnChanges&
         } else if (e.what == KernelEvent::What::Link) {
             if (e.removed) names_.host_link.erase(e.ifindex);
             else if (!e.name.empty()) names_.host_link[e.ifindex] = e.name;
-        } else if (e.what == KernelEvent::What::Address) {
+        } else if (e.what == KernelEvent::What::Address || e.what == KernelEvent::What::Neigh) {
             auto it = names_.host_link.find(e.ifindex);
             host_link = it == names_.host_link.end() ? "" : it->second;
         } else if (e.what == KernelEvent::What::Route) {

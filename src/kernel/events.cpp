@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
@@ -77,6 +78,21 @@ void parse_route_netlink(nlmsghdr* h, std::optional<int> nsid, std::vector<Kerne
             e.what = KernelEvent::What::Address;
             e.ifindex = int(static_cast<ifaddrmsg*>(nlmsg_data(h))->ifa_index);
             break;
+        case RTM_NEWNEIGH:
+        case RTM_DELNEIGH: {
+            // Only entries of the kinds topo makes: what the kernel learns and
+            // forgets (ARP caches, a bridge's learned MACs) comes and goes all
+            // the time, and would make every sandbox's traffic look like drift.
+            if (!nlmsg_valid_hdr(h, sizeof(ndmsg))) return;
+            auto* n = static_cast<ndmsg*>(nlmsg_data(h));
+            bool permanent = n->ndm_state & NUD_PERMANENT, fixed = n->ndm_state & NUD_NOARP;
+            if (!(n->ndm_family == AF_BRIDGE ? (permanent && (n->ndm_flags & NTF_SELF)) || (fixed && !permanent)
+                                             : permanent))
+                return;
+            e.what = KernelEvent::What::Neigh;
+            e.ifindex = n->ndm_ifindex;
+            break;
+        }
         case RTM_NEWROUTE:
         case RTM_DELROUTE: {
             if (!nlmsg_valid_hdr(h, sizeof(rtmsg))) return;
@@ -147,7 +163,7 @@ bool drain_socket(int fd, bool route, std::vector<KernelEvent>& out) {
 
 KernelEvents::KernelEvents() {
     rt_ = subscribed(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE,
-                                     RTNLGRP_IPV6_ROUTE});
+                                     RTNLGRP_IPV6_ROUTE, RTNLGRP_NEIGH});
     int on = 1;
     if (::setsockopt(rt_, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &on, sizeof on) < 0) {
         ::close(rt_);

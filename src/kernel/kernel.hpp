@@ -101,12 +101,14 @@ public:
 };
 
 // What the kernel says changed, for `topo watch` (the real source is
-// kernel/events.hpp): a link, an address, a route, the nftables table.
+// kernel/events.hpp): a link, an address, a route, a static forwarding or
+// neighbour entry (of the kind a VXLAN device of topo's holds), the
+// nftables table.
 struct KernelEvent {
-    enum class What { Link, Address, Route, Nft, Overflow };
+    enum class What { Link, Address, Route, Neigh, Nft, Overflow };
     What what = What::Link;
     std::optional<int> nsid;  // unset: the host namespace
-    int ifindex = 0;          // link, address, route (its output link)
+    int ifindex = 0;          // link, address, route (its output link), entry (its device)
     std::string name;         // link: its name; nft: the table's
     bool removed = false;     // a link deleted
 };

@@ -128,6 +128,21 @@ expect_contains "a deleted forwarding entry is drift in the plan" "+ fdb      $v
 check "apply repairs it" topo_on node1 apply -f m.yaml --host node1
 check "and a reaches b again" in_sb node1 m-a ping -c1 -W2 10.9.0.20
 
+# And with a watch: a neighbour entry deleted by hand is heard of, and put back.
+on node1 env TOPO_STATE_DIR="$WORK/state-node1" "$TOPO" watch -f m.yaml --host node1 --log-format json \
+    --interval 1h --debounce 100ms > "$WORK/watch.log" 2>&1 &
+WATCH=$!
+waited() {  # PATTERN: in the watch's log within 10 s
+    local i
+    for i in $(seq 1 100); do grep -q -- "$1" "$WORK/watch.log" && return 0; sleep 0.1; done
+    return 1
+}
+check "the watch starts converged" waited '"trigger":"start"'
+on node1 ip neigh del 10.9.0.30 dev "$vx"
+check "the watch hears of a deleted neighbour entry and repairs it" waited '"result":"applied","time":"[^"]*","trigger":"drift"'
+expect_contains "the entry is back" "10.9.0.30 lladdr 02:42:0a:09:00:1e PERMANENT" "$(on node1 ip neigh show dev "$vx")"
+kill "$WATCH"; wait "$WATCH" 2>/dev/null || true
+
 # b moves from node2 to node1: every host applies the changed manifest.
 manifest node1
 for h in node1 node2 node3; do check "apply the move on $h" topo_on $h apply -f m.yaml --host $h; done
