@@ -63,6 +63,36 @@ int cmd_graph(const Options& o) {
 
 namespace {
 
+// An overlay's part on this host, from its bridge's VXLAN port: the tunnel,
+// and the sandboxes of other hosts it knows of (their MACs' forwarding
+// entries, with the addresses of their neighbour entries), by host.
+nlohmann::json overlay_view(const HostState& live, const Link& vx, const Project* p) {
+    nlohmann::json peers = nlohmann::json::array();
+    auto host_name = [&](const IpAddr& a) -> std::string {
+        if (p)
+            for (auto& [name, h] : p->hosts)
+                if (h.address == a) return name;
+        return a.str();
+    };
+    for (auto& [k, o] : live.objects) {
+        auto* f = std::get_if<Fdb>(&o);
+        if (!f || f->dev != vx.name || !f->dst || f->mac == Mac{}) continue;
+        std::vector<std::string> addresses;
+        for (auto& [k2, o2] : live.objects)
+            if (auto* n = std::get_if<Neigh>(&o2); n && n->dev == vx.name && n->mac == f->mac)
+                addresses.push_back(n->ip.str());
+        peers.push_back({{"mac", f->mac.str()}, {"addresses", addresses}, {"host", host_name(*f->dst)},
+                         {"tunnel", f->dst->str()}});
+    }
+    nlohmann::json out{{"vxlan", vx.name}, {"peers", peers}};
+    if (vx.vxlan) {
+        out["vni"] = vx.vxlan->vni;
+        out["dstport"] = vx.vxlan->dstport;
+        if (vx.vxlan->local) out["local"] = vx.vxlan->local->str();
+    }
+    return out;
+}
+
 // The live state of one project, grouped for people: networks (bridges) and sandboxes.
 nlohmann::json live_view(Session& s) {
     auto live = s.read_live();
@@ -78,10 +108,14 @@ nlohmann::json live_view(Session& s) {
         if (auto* l = std::get_if<Link>(&o)) {
             if (l->kind == LinkKind::Bridge && l->ns.empty()) {
                 auto m = naming::Marker::parse(l->owner);
-                nets.push_back({{"bridge", l->name},
-                                {"network", m ? m->network : ""},
-                                {"owner", l->owner},
-                                {"addresses", addrs[":" + l->name]}});
+                nlohmann::json net{{"bridge", l->name},
+                                   {"network", m ? m->network : ""},
+                                   {"owner", l->owner},
+                                   {"addresses", addrs[":" + l->name]}};
+                for (auto& [k2, o2] : live.objects)
+                    if (auto* vx = std::get_if<Link>(&o2); vx && vx->kind == LinkKind::Vxlan && vx->master == l->name)
+                        net["overlay"] = overlay_view(live, *vx, s.project ? &*s.project : nullptr);
+                nets.push_back(std::move(net));
             } else if (l->kind == LinkKind::Veth) {
                 boxes[l->peer_ns]["endpoints"].push_back(
                     {{"interface", l->peer_name}, {"kind", "veth"}, {"host_end", l->name},
@@ -124,9 +158,17 @@ int cmd_show(const Options& o) {
     auto v = live_view(s);
     if (o.format == Format::Json) return fmt::print("{}\n", v.dump(2)), 0;
     fmt::print("Project {}\n", s.project_name);
-    for (auto& n : v["networks"])
+    for (auto& n : v["networks"]) {
         fmt::print("  network {:<12} bridge {} {}\n", n["network"].get<std::string>(), n["bridge"].get<std::string>(),
                    fmt::join(n["addresses"].get<std::vector<std::string>>(), " "));
+        if (!n.contains("overlay")) continue;
+        auto& ov = n["overlay"];
+        fmt::print("    overlay vxlan {} vni {} port {}{}\n", ov["vxlan"].get<std::string>(), ov.value("vni", 0u),
+                   ov.value("dstport", 0u), ov.contains("local") ? " local " + ov["local"].get<std::string>() : "");
+        for (auto& peer : ov["peers"])
+            fmt::print("    remote {} {} on {} ({})\n", fmt::join(peer["addresses"].get<std::vector<std::string>>(), " "),
+                       peer["mac"].get<std::string>(), peer["host"].get<std::string>(), peer["tunnel"].get<std::string>());
+    }
     for (auto& [name, b] : v["sandboxes"].items()) {
         fmt::print("  sandbox {}\n", name);
         for (auto& e : b["endpoints"])
@@ -156,19 +198,24 @@ int cmd_ls(const Options& o) {
         ReadScope scope;
         scope.project = name;
         auto live = kernel.read(scope);
-        int nets = 0, boxes = 0;
+        // Remote: the sandboxes of other hosts on this host's overlays.
+        int nets = 0, boxes = 0, overlays = 0, remote = 0;
         for (auto& [k, ob] : live.objects) {
             nets += k.kind == Kind::Bridge;
+            overlays += k.kind == Kind::Vxlan;
             boxes += k.kind == Kind::Netns && !std::get<Netns>(ob).owner.empty();
+            if (auto* f = std::get_if<Fdb>(&ob)) remote += f->dst && f->mac != Mac{};
         }
         bool recorded = state.load(name).has_value();
-        out.push_back({{"project", name}, {"networks", nets}, {"sandboxes", boxes}, {"recorded", recorded}});
+        out.push_back({{"project", name}, {"networks", nets}, {"overlays", overlays}, {"sandboxes", boxes},
+                       {"remote_sandboxes", remote}, {"recorded", recorded}});
     }
     if (o.format == Format::Json) return fmt::print("{}\n", out.dump(2)), 0;
-    fmt::print("{:<24} {:>8} {:>9}  {}\n", "PROJECT", "NETWORKS", "SANDBOXES", "STATE");
+    fmt::print("{:<24} {:>8} {:>9} {:>6}  {}\n", "PROJECT", "NETWORKS", "SANDBOXES", "REMOTE", "STATE");
     for (auto& p : out)
-        fmt::print("{:<24} {:>8} {:>9}  {}\n", p["project"].get<std::string>(), p["networks"].get<int>(),
-                   p["sandboxes"].get<int>(), p["recorded"].get<bool>() ? "recorded" : "no record (collect with destroy --collect)");
+        fmt::print("{:<24} {:>8} {:>9} {:>6}  {}\n", p["project"].get<std::string>(), p["networks"].get<int>(),
+                   p["sandboxes"].get<int>(), p["remote_sandboxes"].get<int>(),
+                   p["recorded"].get<bool>() ? "recorded" : "no record (collect with destroy --collect)");
     return 0;
 }
 

@@ -101,6 +101,12 @@ on node1 nft delete table ip probe
 for h in node1 node2 node3; do
     expect_contains "the second plan on $h is empty" "No changes" "$(topo_on $h plan -f m.yaml --host $h)"
 done
+shown=$(topo_on node1 show -f m.yaml --host node1)
+expect_contains "show gives the overlay's tunnel" "overlay vxlan $vx vni 4242 port 4789 local 192.0.2.11" "$shown"
+expect_contains "and its remote sandboxes, by host" "remote 10.9.0.20 02:42:0a:09:00:14 on node2 (192.0.2.12)" "$shown"
+expect_contains "ls counts the remote sandboxes" "2  recorded" "$(topo_on node1 ls)"
+graph=$(topo_on node1 graph -f m.yaml)
+expect_contains "graph draws the overlay once, across the hosts" "overlay: VXLAN 4242 port 4789" "$graph"
 expect_contains "without --host, a host is the one whose address is its own" "No changes" "$(topo_on node2 plan -f m.yaml)"
 expect_error "a host that is none of them is told which addresses were looked for" \
     "no address of the manifest's hosts is this host's: looked for 192.0.2.11 (node1), 192.0.2.12 (node2), 192.0.2.13 (node3); run on one of them, or say which host this is with --host NAME" \
