@@ -2,6 +2,7 @@
 // services and networks, interface naming, static addresses against IPAM,
 // overlapping subnets and published ports.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <map>
@@ -277,6 +278,26 @@ bool valid_name(const std::string& s) {
     });
 }
 
+// A bridge is local to one host: a bridge network whose services run on two
+// hosts would be two networks with one subnet, each missing the other's
+// members. (An overlay spans hosts; macvlan and external networks are each
+// host's own attachment to a LAN both hosts share.)
+void check_local_networks(Reader& r, const Project& p, const yaml::Node& root) {
+    if (p.hosts.size() < 2) return;
+    for (auto& [name, n] : p.networks) {
+        if (n.driver != Driver::Bridge || n.external) continue;
+        std::set<std::string> hosts;
+        for (auto& [_, s] : p.services)
+            for (auto& e : s.endpoints)
+                if (e.network == name && s.has_sandbox() && !s.host.empty()) hosts.insert(s.host);
+        if (hosts.size() > 1)
+            r.error(node_at(root, {"networks", name}), "networks." + name,
+                    fmt::format("a bridge network is local to one host, but services on hosts {} use it: make it an "
+                                "overlay (driver: overlay), or run its services on one host",
+                                fmt::join(hosts, " and ")));
+    }
+}
+
 void validate(Reader& r, Project& p, const yaml::Node& root) {
     check_endpoints(r, p);
     check_duplicate_addresses(r, p);
@@ -286,6 +307,7 @@ void validate(Reader& r, Project& p, const yaml::Node& root) {
     check_ports(r, p);
     check_host_addresses(r, p, root);
     check_modes_and_hosts(r, p);
+    check_local_networks(r, p, root);
 }
 
 }  // namespace topo::manifest

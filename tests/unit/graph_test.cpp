@@ -109,7 +109,7 @@ services:
     }
 }
 
-TEST_CASE("graph: several hosts are clusters; an overlay spans them, a bridge is local to each") {
+TEST_CASE("graph: several hosts are clusters; an overlay spans them, a bridge is in its host") {
     auto p = manifest::parse(R"(
 name: mesh
 hosts:
@@ -122,9 +122,11 @@ networks:
     ipam: {config: [{subnet: 10.10.0.0/16}]}
   local:
     ipam: {config: [{subnet: 10.11.0.0/24}]}
+  lan2:
+    ipam: {config: [{subnet: 10.12.0.0/24}]}
 services:
   api: {host: node1, networks: [mesh, local], ports: ["8080:80"]}
-  db: {host: node2, networks: [mesh, local]}
+  db: {host: node2, networks: [mesh, lan2]}
   worker: {host: node2, networks: [mesh]}
 )", "mesh.yaml");
     auto dot = draw(p, GraphFormat::Dot);
@@ -132,9 +134,9 @@ services:
     CHECK(has(dot, "subgraph \"cluster_1\" {\n    label=\"host node2 (192.0.2.11)\";\n"));
     CHECK(count(dot, "\"net/mesh\" [label=\"mesh\\noverlay: VXLAN 4242 port 4789\\n10.10.0.0/16") == 1);
     CHECK(has(dot, "    \"node1/net/local\" [label=\"local\\nbridge"));
-    CHECK(has(dot, "    \"node2/net/local\" [label=\"local\\nbridge"));
-    CHECK(dot.find("\"net/local\"") == std::string::npos);  // used on both hosts: no host-less copy
-    CHECK(has(dot, "\"svc/db\" -- \"node2/net/local\""));
+    CHECK(has(dot, "    \"node2/net/lan2\" [label=\"lan2\\nbridge"));
+    CHECK(dot.find("\"net/local\"") == std::string::npos);  // used on a host: no host-less copy
+    CHECK(has(dot, "\"svc/db\" -- \"node2/net/lan2\""));
     CHECK(has(dot, "\"svc/worker\" -- \"net/mesh\""));
     CHECK(has(dot, "    \"host/node1\" [label=\"node1\\n192.0.2.10\", shape=hexagon]"));
     CHECK(has(dot, "\"host/node1\" -- \"svc/api\" [label=\"8080 → 80/tcp\", dir=forward]"));

@@ -59,7 +59,7 @@ services:
     dns_search: [shop.internal]
     extra_hosts: ["legacy.db:10.0.42.6"]
   db:
-    host: node2
+    host: node1
     image: postgres
     networks: [backend, frontend]
   worker: {host: node1}
