@@ -118,8 +118,36 @@ struct Builder {
         for (auto& host : remote_hosts) out.state.add(Fdb{vx, Mac{}, host});  // std::set: in order
     }
 
+    // `host_access` on a macvlan network: a macvlan link of the host's own on
+    // the same parent, in bridge mode (macvlans on one parent reach each
+    // other, never the parent itself), with an address of the pool, and a
+    // host route through it to each of this host's sandboxes on the network.
+    void host_access(const Network& n) {
+        const auto* ea = a.endpoint(host_access_key, n.name);
+        const auto& na = a.networks.at(n.name);
+        if (!ea || !ea->v4 || !na.subnet4) return;  // IPAM said why
+        Link l;
+        l.kind = LinkKind::Macvlan;
+        l.name = naming::host_shim(p.name, n.name);
+        l.owner = naming::network_marker(p.name, n.name);
+        l.parent = n.parent;
+        l.macvlan_mode = "bridge";
+        l.mtu = n.mtu;
+        l.mac = naming::link_mac(l.name);
+        l.ipv6 = false;  // nor router advertisements of the LAN, nor an address from them
+        add_host_link(l, fmt::format("networks.{}.driver_opts.host_access", n.name));
+        out.state.add(Address{"", l.name, {*ea->v4, 32}});
+        for (auto& [_, s] : p.services) {
+            if (!runs_here(p, s, ctx.host) || (!ctx.only.empty() && !ctx.only.count(s.name))) continue;
+            if (auto* se = a.endpoint(s.name, n.name); se && se->v4) out.state.add(Route{"", {*se->v4, 32}, std::nullopt, l.name});
+        }
+    }
+
     void network(const Network& n) {
-        if (n.driver == Driver::Macvlan) return;  // one macvlan link per endpoint, no shared object
+        if (n.driver == Driver::Macvlan) {  // one macvlan link per endpoint, no shared object
+            if (n.host_access && used(n, false)) host_access(n);
+            return;
+        }
         if (!built_here(n)) return;
         auto name = bridge_name(p, n);
         if (n.external) return;  // attached to, never built

@@ -19,6 +19,7 @@ Focus::Focus(const std::vector<Change>& changes) {
             if (auto* a = std::get_if<Address>(o); a && a->ns.empty()) host_links.insert(a->link);
             if (auto* e = std::get_if<Fdb>(o)) host_links.insert(e->dev);  // a device's entries are read with it
             if (auto* n = std::get_if<Neigh>(o)) host_links.insert(n->dev);
+            if (auto* r = std::get_if<Route>(o); r && r->ns.empty()) host_links.insert(r->dev);
             if (auto* f = std::get_if<File>(o)) files.insert(f->path);
             if (std::holds_alternative<NftTable>(*o)) nft = true;
             if (const auto& ns = namespace_of(*o); !ns.empty()) sandboxes.insert(ns);
@@ -51,6 +52,7 @@ bool Focus::covers(const Object& o) const {
     if (auto* a = std::get_if<Address>(&o); a && a->ns.empty()) return host_links.count(a->link) > 0;
     if (auto* e = std::get_if<Fdb>(&o)) return host_links.count(e->dev) > 0;
     if (auto* n = std::get_if<Neigh>(&o)) return host_links.count(n->dev) > 0;
+    if (auto* r = std::get_if<Route>(&o); r && r->ns.empty()) return host_links.count(r->dev) > 0;
     const auto& ns = namespace_of(o);
     return ns.empty() || sandboxes.count(ns);
 }

@@ -204,7 +204,7 @@ struct Allocator {
         const auto& na = out.addressing.networks[n.name];
         if (!(family == 4 ? na.subnet4 : na.subnet6)) return;
         Pool pool = make_pool(n, na, family);
-        std::vector<std::pair<const Service*, const Endpoint*>> dynamic;
+        std::vector<std::pair<std::string, std::string>> dynamic;  // key, and the path an error names
         for (auto& [_, s] : in.project->services) {
             for (auto& e : s.endpoints) {
                 if (e.network != n.name) continue;
@@ -214,30 +214,40 @@ struct Allocator {
                     slot = st;
                     continue;
                 }
-                // Keep what the endpoint had while it is still valid.
-                auto prev = previous_address(s.name, n.name, family);
-                if (prev && pinned(s.name) && pool.subnet.contains(*prev)) {
-                    slot = prev;  // already in pool.used
-                    continue;
-                }
-                if (prev && pool.subnet.contains(*prev) && !(*prev < pool.first) &&
-                    !(pool.last < *prev) && !pool.used.count(*prev)) {
-                    slot = prev;
-                    pool.used.insert(*prev);
-                    continue;
-                }
-                dynamic.push_back({&s, &e});
+                if (!kept(pool, s.name, n.name, family, slot)) dynamic.push_back({s.name, "services." + s.name + ".networks." + n.name});
             }
         }
-        for (auto [s, e] : dynamic) {
-            auto& slot = family == 4 ? out.addressing.endpoints[{s->name, n.name}].v4
-                                     : out.addressing.endpoints[{s->name, n.name}].v6;
-            if ((slot = next_free(pool))) continue;
-            error(fmt::format("services.{}.networks.{}", s->name, n.name),
-                  fmt::format("no free IPv{} address left in {} for this endpoint; widen "
-                              "ip_range or the subnet",
-                              family, pool.subnet.str()));
+        // The host's own link on a macvlan network: an address of the pool
+        // like a sandbox's, after theirs.
+        if (n.host_access && family == 4) {
+            auto& slot = out.addressing.endpoints[{host_access_key, n.name}].v4;
+            if (!kept(pool, host_access_key, n.name, family, slot))
+                dynamic.push_back({host_access_key, "networks." + n.name + ".driver_opts.host_access"});
         }
+        for (auto& [key, path] : dynamic) {
+            auto& slot = family == 4 ? out.addressing.endpoints[{key, n.name}].v4
+                                     : out.addressing.endpoints[{key, n.name}].v6;
+            if ((slot = next_free(pool))) continue;
+            error(path, fmt::format("no free IPv{} address left in {} for this endpoint; widen "
+                                    "ip_range or the subnet",
+                                    family, pool.subnet.str()));
+        }
+    }
+
+    // Keeps what the endpoint had while it is still valid: true when it did.
+    bool kept(Pool& pool, const std::string& key, const std::string& network, int family, std::optional<IpAddr>& slot) {
+        auto prev = previous_address(key, network, family);
+        if (prev && pinned(key) && pool.subnet.contains(*prev)) {
+            slot = prev;  // already in pool.used
+            return true;
+        }
+        if (prev && pool.subnet.contains(*prev) && !(*prev < pool.first) && !(pool.last < *prev) &&
+            !pool.used.count(*prev)) {
+            slot = prev;
+            pool.used.insert(*prev);
+            return true;
+        }
+        return false;
     }
 
     void endpoints() {

@@ -336,7 +336,8 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
     // that is not topo's is a conflict, and a half-made one is claimed.
     const auto& project = c.desired.scope.project;
     auto& sandboxes = c.desired.scope.sandboxes;
-    for (auto& [key, _] : in.previous.endpoints) sandboxes.push_back(naming::netns(project, key.first));
+    for (auto& [key, _] : in.previous.endpoints)
+        if (key.first != host_access_key) sandboxes.push_back(naming::netns(project, key.first));
     if (in.project)
         for (auto& [name, s] : in.project->services)
             if (s.has_sandbox()) sandboxes.push_back(naming::netns(project, name));

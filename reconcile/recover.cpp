@@ -65,6 +65,15 @@ struct Recovery {
         }
     }
 
+    // A macvlan network's link for the host: its address is the network's
+    // endpoint under host_access_key.
+    void host_access(const Link& l) {
+        auto m = marker_of(l.owner, project, naming::Marker::Kind::Network);
+        if (!m) return;
+        for (auto& p : addresses[{l.ns, l.name}])
+            if (p.addr.is_v4()) out.endpoints[{host_access_key, m->network}].v4 = p.addr;
+    }
+
     // Whether `published` is a host port the service asks for by number.
     static bool fixed(const Service& s, Protocol proto, uint16_t published) {
         for (auto& p : s.ports)
@@ -114,7 +123,8 @@ Addressing recover_addressing(const HostState& live, const std::string& project,
         if (!l) continue;
         if (l->kind == LinkKind::Bridge) r.network(*l);
         if (l->kind == LinkKind::Veth && !l->peer_ns.empty()) r.endpoint(l->peer_owner, l->peer_ns, l->peer_name);
-        if (l->kind == LinkKind::Macvlan) r.endpoint(l->owner, l->ns, l->name);
+        if (l->kind == LinkKind::Macvlan && !l->ns.empty()) r.endpoint(l->owner, l->ns, l->name);
+        if (l->kind == LinkKind::Macvlan && l->ns.empty()) r.host_access(*l);
     }
     if (p) r.ephemeral_ports(*p);
     return std::move(r.out);

@@ -62,7 +62,8 @@ Observation FakeKernel::observe(const ReadScope& scope) {
             if (a->ns.empty()) seen.host_addresses.push_back(*a);
             else if (auto* sb = sandbox(a->ns)) sb->addresses.push_back(*a);
         } else if (auto* r = std::get_if<Route>(&o)) {
-            if (auto* sb = sandbox(r->ns)) sb->routes.push_back(*r);
+            if (r->ns.empty()) seen.host_routes.push_back(*r);
+            else if (auto* sb = sandbox(r->ns)) sb->routes.push_back(*r);
         } else if (auto* e = std::get_if<Fdb>(&o)) {
             seen.fdb.push_back(*e);
         } else if (auto* n = std::get_if<Neigh>(&o)) {

@@ -1,6 +1,6 @@
 // A macvlan link: a sandbox's endpoint on a LAN, created on its parent in
-// the host and moved into the sandbox by the same request; its mode is read
-// back from the dump.
+// the host and moved into the sandbox by the same request, or the host's own
+// (`host_access`), left in the host; its mode is read back from the dump.
 #include <linux/if_link.h>
 #include <netlink/route/link/macvlan.h>
 
@@ -21,11 +21,12 @@ void create_macvlan(RealKernel& k, const Link& l) {
     rtnl_link_macvlan_set_mode(m.get(), uint32_t(mode));
     if (l.mtu) rtnl_link_set_mtu(m.get(), *l.mtu);
     set_mac(m.get(), l.mac);
-    NsFd fd(l.ns, w);
-    rtnl_link_set_ns_fd(m.get(), fd.fd);
     // Created by the host (where the parent is), born inside the sandbox.
+    std::optional<NsFd> fd;
+    if (!l.ns.empty()) rtnl_link_set_ns_fd(m.get(), fd.emplace(l.ns, w).fd);
     add(k, "", m.get(), w);
     undo_on_failure(k, l, [&] {
+        if (!l.ipv6) without_ipv6(k, l.ns, l.name);  // before it is up
         auto orig = kernel_link(k.sock(l.ns), l.name, w);
         nl::LinkPtr up(rtnl_link_alloc());
         rtnl_link_set_flags(up.get(), IFF_UP);

@@ -262,9 +262,9 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
     std::vector<AddrEntry> host_addrs;
     if (scope.only_host_links) {
         for (auto& name : *scope.only_host_links) get_link(host, name, 0, links, what_of(""));
-        std::set<int> named;  // a port's bridge, a VXLAN device's underlay: named by index
+        std::set<int> named;  // a port's bridge, a VXLAN device's underlay, a macvlan's parent: named by index
         for (auto& l : links.links)
-            for (int idx : {l.master, l.vxlan ? l.link : 0})
+            for (int idx : {l.master, l.vxlan || l.kind == "macvlan" ? l.link : 0})
                 if (idx && !links.find(idx)) named.insert(idx);
         for (int idx : named) get_link(host, "", idx, links, what_of(""));
         // A few links' addresses are asked for by link: the host's whole dump
@@ -291,21 +291,31 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
         auto& link = seen.host_links.emplace_back(base_link(l, links, ""));
         if (link.kind == LinkKind::Veth) link.isolated = l.isolated;  // absent before 4.18
         if (link.vxlan && l.link) link.vxlan->underlay = links.name(l.link);
+        if (link.kind == LinkKind::Macvlan) link.parent = links.name(l.link);
         if (link.vxlan) link.port_learning = l.port_learning;
     }
     seen.host_addresses = addresses(host_addrs, links, "");
-    // A VXLAN device's static entries (none to look for on a host without one).
+    // A VXLAN device's static entries, and the routes through a macvlan link
+    // of the host's (none to look for on a host without either).
     std::optional<RouteSocket> neigh;
     bool strict = false;
+    std::unordered_set<std::string> macvlans;
     for (auto& l : links.links) {
-        if (!l.vxlan) continue;
+        if (!l.vxlan && l.kind != "macvlan") continue;
         if (!neigh) strict = strict_checking(neigh.emplace().fd());
+        if (!l.vxlan) {
+            macvlans.insert(l.name);
+            continue;
+        }
         for (auto& e : dump_neighbours(neigh->fd(), AF_BRIDGE, l.ifindex, strict, what_of("")))
             seen.fdb.push_back(Fdb{l.name, e.mac, e.ip});
         for (int family : {AF_INET, AF_INET6})
             for (auto& e : dump_neighbours(neigh->fd(), family, l.ifindex, strict, what_of("")))
                 seen.neighbours.push_back(Neigh{l.name, *e.ip, e.mac});
     }
+    if (!macvlans.empty())
+        for (auto& r : routes(dump_static_routes(neigh->fd(), Families::V4, strict, what_of("")), links, ""))
+            if (macvlans.count(r.dev)) seen.host_routes.push_back(std::move(r));
     phase.emplace("read sandboxes");
     auto sandboxes = read_sandboxes(k, scope);
     // What the sandboxes' links name in the host namespace, named: a veth's

@@ -126,6 +126,8 @@ void parse_driver_opts(Reader& r, const yaml::Node& n, const std::string& path, 
                 if (!valid_ifname(*s)) r.error(v, p, fmt::format("\"{}\" is not a valid interface name", *s));
                 else net.parent = *s, net.link_at = {r.mark(v), p};
             }
+        } else if (mac && key == "host_access") {
+            if (auto b = r.boolean(v, p)) net.host_access = *b;
         } else if (mac && key == "macvlan_mode") {
             if (auto s = r.scalar(v, p)) {
                 if (*s != "bridge" && *s != "private" && *s != "vepa" && *s != "passthru")

@@ -28,6 +28,11 @@ struct EndpointAddressing {
     bool operator==(const EndpointAddressing&) const = default;
 };
 
+// The endpoint key of a macvlan network's link for the host (`host_access`),
+// as (host_access_key, network): not a valid service name, so never one of
+// a service's. Its address comes from the network's pool like a sandbox's.
+inline constexpr const char* host_access_key = "(host)";
+
 // Key of a published port that had no `published` part: "service/proto/target/host_ip".
 std::string ephemeral_port_key(const std::string& service, const Port& p);
 

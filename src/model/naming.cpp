@@ -76,6 +76,9 @@ Mac bridge_mac(std::string_view bridge_name) {
 std::string vxlan(std::string_view project, std::string_view network) {
     return link_name('x', project, {network});
 }
+std::string host_shim(std::string_view project, std::string_view network) {
+    return link_name('m', project, {network});
+}
 std::string veth(std::string_view project, std::string_view service, std::string_view network) {
     return link_name('v', project, {service, network});
 }

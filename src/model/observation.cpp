@@ -68,6 +68,8 @@ struct Judge {
             if (ours.count(f.dev)) out.add(std::move(f));
         for (auto& n : seen.neighbours)
             if (ours.count(n.dev)) out.add(std::move(n));
+        for (auto& r : seen.host_routes)
+            if (ours.count(r.dev)) out.add(std::move(r));
     }
 
     void sandbox(Observation::Sandbox& sb, const std::unordered_set<std::string>& wanted) {

@@ -30,6 +30,9 @@ struct Observation {
     // host's VXLAN devices (an observer that sees no VXLAN device looks for none).
     std::vector<Fdb> fdb;
     std::vector<Neigh> neighbours;
+    // Static routes of the main table through the host's macvlan links (an
+    // observer that sees none looks for none).
+    std::vector<Route> host_routes;
 
     // A named namespace of the project's prefix.
     struct Sandbox {

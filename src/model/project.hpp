@@ -53,6 +53,11 @@ struct Network {
     // macvlan
     std::string parent;
     std::string macvlan_mode = "bridge";  // bridge | private | vepa | passthru
+    // `host_access: true`: a macvlan link of the host's own on the parent,
+    // with an address from the network's pool, so the host and the
+    // sandboxes reach each other (the kernel keeps a host from its own
+    // macvlan sandboxes through the parent).
+    bool host_access = false;
     // overlay
     std::optional<uint32_t> vxlan_id;  // unset: derived from the network name
     uint16_t dstport = 4789;

@@ -193,3 +193,36 @@ TEST_CASE("overlay: encryption asked for is refused with what the kernel lacks, 
     p.services["a"].host = "node2";
     CHECK(plan_on(elsewhere, p, "node1").errors.empty());
 }
+
+TEST_CASE("macvlan host_access: the host's own link, its address from the pool, a route per sandbox, recovered") {
+    Project p;
+    p.name = "o";
+    Network lan = bridge_net("lan", "192.0.2.0/24");
+    lan.driver = Driver::Macvlan;
+    lan.parent = "eth9";
+    lan.host_access = true;
+    p.networks["lan"] = lan;
+    p.services["nas"] = svc("nas", {ep("lan")});
+    FakeKernel k;
+    Link parent;
+    parent.name = "eth9";
+    k.state.add(parent);
+    auto a = apply_on(k, p, "");
+    auto shim = naming::host_shim("o", "lan");
+    auto* l = k.state.find_as<Link>(Kind::Macvlan, shim);
+    REQUIRE(l);
+    CHECK(l->ns.empty());
+    CHECK(l->parent == "eth9");
+    CHECK(l->macvlan_mode == "bridge");
+    auto host = a.endpoint(host_access_key, "lan")->v4;
+    auto nas = a.endpoint("nas", "lan")->v4;
+    REQUIRE(host);
+    CHECK(*host == nas->plus(1));  // after the sandboxes'
+    CHECK(k.state.find({Kind::Address, shim + " " + host->str() + "/32"}));
+    CHECK(k.state.find({Kind::Route, nas->str() + "/32"}));
+    CHECK(plan_on(k, p, "", a).plan.empty());
+    // A lost record: the host's address comes back from its link, and nothing moves.
+    auto c = plan_on(k, p, "");
+    CHECK(c.addressing.endpoint(host_access_key, "lan")->v4 == host);
+    CHECK(c.plan.empty());
+}
