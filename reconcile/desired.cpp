@@ -17,12 +17,9 @@ namespace {
 
 constexpr uint32_t default_mtu = 1500;
 // An overlay's frames travel inside 50 bytes of VXLAN, UDP, IPv4 and
-// Ethernet headers: 1450 fits a 1500 underlay (set `mtu` for another).
+// Ethernet headers: 1450 fits a 1500 underlay, the MTU where the underlay's
+// is not known.
 constexpr uint32_t default_overlay_mtu = 1450;
-
-uint32_t mtu_of(const Network& n) {
-    return n.mtu.value_or(n.driver == Driver::Overlay ? default_overlay_mtu : default_mtu);
-}
 
 // The sandbox whose directory holds `f` (<root>/<netns>/hosts).
 std::string sandbox_of(const File& f, const std::string& root) {
@@ -41,6 +38,12 @@ struct Builder {
     std::map<std::string, std::string> host_names;
 
     void unsupported(std::string what) { out.errors.push_back(std::move(what)); }
+    uint32_t mtu_of(const Network& n) const {
+        if (n.mtu) return *n.mtu;
+        if (n.driver != Driver::Overlay) return default_mtu;
+        auto it = ctx.overlay_mtu.find(n.name);
+        return it == ctx.overlay_mtu.end() ? default_overlay_mtu : it->second;
+    }
     void add_host_link(Link l, std::string what) {
         auto [it, fresh] = host_names.emplace(l.name, what);
         if (!fresh) {

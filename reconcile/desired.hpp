@@ -9,6 +9,7 @@
 // `errors`, so a plan never silently ignores them.
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct DesiredContext {
     // A targeted run: only these services' sandboxes (and their files), with
     // every project-wide object; empty: all of them.
     std::set<std::string> only = {};
+    // An overlay's MTU where the manifest sets none, by network: its
+    // underlay's less the tunnel's headers (reconcile.cpp asks the kernel).
+    std::map<std::string, uint32_t> overlay_mtu = {};
 };
 
 struct Desired {

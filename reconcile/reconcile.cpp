@@ -69,6 +69,32 @@ void check_encryption(Kernel& kernel, const Project& p, const Computed& c, std::
     }
 }
 
+// The MTU of each overlay without one in the manifest: its underlay's (the
+// named device's, or the lowest of the devices the host routes the other
+// hosts through) less the tunnel's headers: 50 bytes over IPv4, 70 over IPv6.
+std::map<std::string, uint32_t> overlay_mtus(Kernel& kernel, const Project& p, const std::string& host) {
+    std::map<std::string, uint32_t> out;
+    auto here = p.hosts.find(host);
+    std::vector<IpAddr> peers;
+    for (auto& [other, h] : p.hosts)
+        if (other != host) peers.push_back(h.address);
+    bool v6 = here != p.hosts.end() ? here->second.address.is_v6() : !peers.empty() && peers.front().is_v6();
+    const uint32_t headers = v6 ? 70 : 50;
+    std::map<std::string, std::optional<uint32_t>> by_underlay;  // "" = routed to the peers: asked once
+    for (auto& [name, n] : p.networks) {
+        if (n.driver != Driver::Overlay || n.mtu || (n.underlay.empty() && peers.empty())) continue;
+        bool here_too = false;
+        for (auto& [_, s] : p.services)
+            if (runs_here(p, s, host))
+                for (auto& e : s.endpoints) here_too |= e.network == name;
+        if (!here_too) continue;
+        auto it = by_underlay.find(n.underlay);
+        if (it == by_underlay.end()) it = by_underlay.emplace(n.underlay, kernel.underlay_mtu(n.underlay, peers)).first;
+        if (auto mtu = it->second; mtu && *mtu > headers + 68) out[name] = *mtu - headers;
+    }
+    return out;
+}
+
 // A host link of a network (a bridge), not one sandbox's (a veth's host end).
 bool is_network_link(const Object& o) {
     auto* l = std::get_if<Link>(&o);
@@ -329,7 +355,8 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
         c.addressing = std::move(ipam.addressing);
         if (!c.errors.empty()) return false;
         trace::Span t("desired state");
-        c.desired = desired_state(*in.project, c.addressing, {in.host, in.host_resolv_conf, in.files_root, only});
+        c.desired = desired_state(*in.project, c.addressing,
+                                  {in.host, in.host_resolv_conf, in.files_root, only, overlay_mtus(kernel, *in.project, in.host)});
         c.errors = c.desired.errors;
     }
     // The sandboxes the project has or had: a namespace by one of these names

@@ -29,6 +29,8 @@ public:
     std::vector<Prefix> host_routes() override { return routes; }
     std::vector<IpAddr> addresses;  // what local_addresses() reports
     std::vector<IpAddr> local_addresses() override { return addresses; }
+    std::optional<uint32_t> underlay;  // what underlay_mtu() reports
+    std::optional<uint32_t> underlay_mtu(const std::string&, const std::vector<IpAddr>&) override { return underlay; }
     std::string no_encryption = "the kernel has no ESP transform for xfrm (CONFIG_INET_ESP)";
     std::string cannot_encrypt() override { return no_encryption; }
     std::vector<std::string> projects() override;
@@ -65,6 +67,9 @@ public:
     void apply(const Change& change) override { recorded.push_back(change); }
     std::vector<Prefix> host_routes() override { return real_.host_routes(); }
     std::vector<IpAddr> local_addresses() override { return real_.local_addresses(); }
+    std::optional<uint32_t> underlay_mtu(const std::string& device, const std::vector<IpAddr>& peers) override {
+        return real_.underlay_mtu(device, peers);
+    }
     std::string cannot_encrypt() override { return real_.cannot_encrypt(); }
     std::vector<std::string> projects() override { return real_.projects(); }
     std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) override {

@@ -78,6 +78,10 @@ public:
     // The host namespace's own addresses: which host of a manifest's
     // `hosts` this is, when --host does not say.
     virtual std::vector<IpAddr> local_addresses() = 0;
+    // The MTU of an overlay's underlay: `device`'s, or (unnamed) the lowest
+    // of the devices the host routes its `peers` through; none when neither
+    // says (no peers, no route).
+    virtual std::optional<uint32_t> underlay_mtu(const std::string& device, const std::vector<IpAddr>& peers) = 0;
     // Why this kernel cannot encrypt an overlay (ESP through xfrm), naming
     // the missing feature; "" when it can.
     virtual std::string cannot_encrypt() = 0;

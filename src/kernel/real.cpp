@@ -229,6 +229,23 @@ std::vector<Prefix> RealKernel::host_routes() {
     return out;
 }
 
+std::optional<uint32_t> RealKernel::underlay_mtu(const std::string& device, const std::vector<IpAddr>& peers) {
+    const int fd = nl_socket_get_fd(sock(""));
+    auto mtu_of = [&](const std::string& name, int ifindex) -> std::optional<uint32_t> {
+        LinkDump one;
+        get_link(fd, name, ifindex, one, "host namespace");
+        if (one.links.empty()) return std::nullopt;
+        return one.links.front().mtu;
+    };
+    if (!device.empty()) return mtu_of(device, 0);
+    std::optional<uint32_t> lowest;
+    std::set<int> devices;  // most peers go through one device: its MTU is asked once
+    for (auto& peer : peers)
+        if (auto r = route_to(fd, peer, "host namespace"); r && r->oif && devices.insert(r->oif).second)
+            if (auto m = mtu_of("", r->oif); m && (!lowest || *m < *lowest)) lowest = m;
+    return lowest;
+}
+
 std::vector<IpAddr> RealKernel::local_addresses() {
     std::vector<IpAddr> out;
     for (auto& a : dump_addresses(nl_socket_get_fd(sock("")), "host namespace")) out.push_back(a.prefix.addr);

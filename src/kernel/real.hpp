@@ -43,6 +43,7 @@ public:
     void apply(const Change& change) override;
     std::vector<Prefix> host_routes() override;
     std::vector<IpAddr> local_addresses() override;
+    std::optional<uint32_t> underlay_mtu(const std::string& device, const std::vector<IpAddr>& peers) override;
     std::string cannot_encrypt() override;  // kernel/xfrm.cpp
     std::vector<std::string> projects() override;
     void settle() override;
@@ -163,6 +164,8 @@ struct RouteEntry {
     int oif = 0;
 };
 std::vector<RouteEntry> dump_routes(int fd, const std::string& what);  // IPv4, then IPv6
+// The route the kernel would take to `to` (`ip route get`); none when unreachable.
+std::optional<RouteEntry> route_to(int fd, const IpAddr& to, const std::string& what);
 // The main table's static routes (those topo makes), filtered by the kernel
 // on a socket with strict checking, by the caller's parse otherwise.
 std::vector<RouteEntry> dump_static_routes(int fd, Families families, bool strict, const std::string& what);

@@ -51,7 +51,7 @@ hosts:
   node2: {address: 192.0.2.12}
   node3: {address: 192.0.2.13}
 services:
-  a: {host: node1, networks: {mesh: {ipv4_address: 10.9.0.10}}}
+  a: {host: node1, networks: {mesh: {ipv4_address: 10.9.0.10}}, ports: ["8080:7000"]}
   b: {host: $1, networks: {mesh: {ipv4_address: 10.9.0.20}}}
   c: {host: node3, networks: {mesh: {ipv4_address: 10.9.0.30}}}
   x: {host: node2, networks: {other: {ipv4_address: 10.10.0.20}}}
@@ -85,6 +85,9 @@ in_sb node2 m-b socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo b' </dev/null 
 for i in $(seq 1 50); do [ "$(in_sb node2 m-b ss -Hltn | wc -l)" -ge 1 ] && break; sleep 0.1; done
 expect_eq "a talks TCP to b across hosts" "b" "$(in_sb node1 m-a socat -T2 - TCP:10.9.0.20:7000,connect-timeout=2 </dev/null 2>&1)"
 check "a leaves through its own host (masqueraded) to the world" in_sb node1 m-a ping -c1 -W2 192.0.2.1
+in_sb node1 m-a socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo a' </dev/null >/dev/null 2>&1 &
+for i in $(seq 1 50); do [ "$(in_sb node1 m-a ss -Hltn | wc -l)" -ge 1 ] && break; sleep 0.1; done
+expect_eq "a's published port answers the world on a's host" "a" "$(socat -T2 - TCP:192.0.2.11:8080,connect-timeout=2 </dev/null 2>&1)"
 refuse "b (mesh) cannot reach x (other) on the same host" in_sb node2 m-b ping -c1 -W1 10.10.0.20
 refuse "x (other) cannot reach b (mesh)" in_sb node2 m-x ping -c1 -W1 10.9.0.20
 refuse "a (overlay) cannot reach d (bridge network) on the same host" in_sb node1 m-a ping -c1 -W1 10.8.0.10

@@ -226,3 +226,18 @@ TEST_CASE("macvlan host_access: the host's own link, its address from the pool, 
     CHECK(c.addressing.endpoint(host_access_key, "lan")->v4 == host);
     CHECK(c.plan.empty());
 }
+
+TEST_CASE("overlay: the MTU is the underlay's less the tunnel's 50 bytes, unless the manifest sets one") {
+    Project p = mesh();
+    FakeKernel node1;
+    node1.underlay = 9000;
+    apply_on(node1, p, "node1");
+    CHECK(node1.state.find_as<Link>(Kind::Vxlan, naming::vxlan("m", "mesh"))->mtu == 8950u);
+    CHECK(node1.state.find_as<Link>(Kind::Bridge, naming::bridge("m", "mesh"))->mtu == 8950u);
+    CHECK(node1.state.find_as<Link>(Kind::Veth, naming::veth("m", "a", "mesh"))->mtu == 8950u);
+    p.networks["mesh"].mtu = 1400;
+    FakeKernel other;
+    other.underlay = 9000;
+    apply_on(other, p, "node1");
+    CHECK(other.state.find_as<Link>(Kind::Vxlan, naming::vxlan("m", "mesh"))->mtu == 1400u);
+}
