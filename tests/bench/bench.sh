@@ -35,31 +35,10 @@ if [ "${BENCH_INSIDE:-}" != 1 ]; then
     mkdir -p /run/netns /etc/netns
     BENCH_INSIDE=1 TOPO=$TOPO NETAVARK=$NETAVARK exec unshare --net --mount --propagation private bash "$0"
 fi
-mount -t tmpfs none /run/netns
-mount -t tmpfs none /etc/netns
-ip link set lo up
-W=$(mktemp -d)
-export TOPO_STATE_DIR=$W/state NO_COLOR=1
-trap 'rm -rf "$W"' EXIT
+source "$HERE/lib.sh"
+enter_bench_host
 
-now() { date +%s%N; }
-ms() { echo $(( ($(now) - $1) / 1000000 )); }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 addr() { echo "10.80.$(( ($1 + 2) / 250 )).$(( ($1 + 2) % 250 + 2 ))"; }
-# The kernel goes on working after a command returns: it tears deleted
-# namespaces down in the background (seconds at N=1000), and new links run
-# IPv6 autoconfiguration. Whatever is timed next would share the CPU with
-# that, so every measurement starts on a quiet machine: at least 90% idle
-# over one second, waiting at most $SETTLE seconds.
-quiet() {
-    local a b i t k
-    for i in $(seq "$SETTLE"); do
-        read -ra a < /proc/stat; sleep 1; read -ra b < /proc/stat
-        t=0; for k in 1 2 3 4 5 6 7 8; do t=$((t + b[k] - a[k])); done
-        [ $(( (b[4] - a[4]) * 100 )) -ge $(( t * 90 )) ] && return
-    done
-    echo "bench: the CPU was not quiet after $SETTLE s; measuring anyway" >&2
-}
 reset_host() {
     local ns
     for ns in $(ls /run/netns); do umount /run/netns/$ns 2>/dev/null; rm -f /run/netns/$ns; done

@@ -26,12 +26,9 @@ if [ "${BENCH_INSIDE:-}" != 1 ]; then
     mkdir -p /run/netns /etc/netns
     BENCH_INSIDE=1 TOPO=$TOPO exec unshare --net --mount --propagation private bash "$0"
 fi
-mount -t tmpfs none /run/netns
-mount -t tmpfs none /etc/netns
-ip link set lo up
-W=$(mktemp -d)
-export TOPO_STATE_DIR=$W/state NO_COLOR=1
-trap 'rm -rf "$W"' EXIT
+SETTLE=${BENCH_SETTLE:-30}
+source "$HERE/lib.sh"
+enter_bench_host
 cd "$W"
 
 # The underlay: this host is node1, 10.200.0.1; the others need not exist
@@ -40,19 +37,6 @@ ip link add ul type bridge
 ip addr add 10.200.0.1/16 dev ul
 ip link set ul up
 
-now() { date +%s%N; }
-ms() { echo $(( ($(now) - $1) / 1000000 )); }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-SETTLE=${BENCH_SETTLE:-30}
-quiet() {  # until the CPU is 90% idle over a second (at most $SETTLE s): the kernel tears down in the background
-    local a b i t k
-    for i in $(seq "$SETTLE"); do
-        read -ra a < /proc/stat; sleep 1; read -ra b < /proc/stat
-        t=0; for k in 1 2 3 4 5 6 7 8; do t=$((t + b[k] - a[k])); done
-        [ $(( (b[4] - a[4]) * 100 )) -ge $(( t * 90 )) ] && return
-    done
-    [ "$SETTLE" = 0 ] || echo "bench: the CPU was not quiet after $SETTLE s; measuring anyway" >&2
-}
 reset_host() {
     local ns
     for ns in $(ls /run/netns); do umount /run/netns/$ns 2>/dev/null; rm -f /run/netns/$ns; done
