@@ -9,6 +9,18 @@
 
 namespace topo {
 
+namespace {
+
+// The host device an entry is read with ("" for anything else).
+std::string entry_device(const Object& o) {
+    if (auto* e = std::get_if<Fdb>(&o)) return e->dev;
+    if (auto* n = std::get_if<Neigh>(&o)) return n->dev;
+    if (auto* r = std::get_if<Route>(&o); r && r->ns.empty()) return r->dev;
+    return {};
+}
+
+}  // namespace
+
 Focus::Focus(const std::vector<Change>& changes) {
     for (auto& c : changes)
         for (auto* o : {c.before ? &*c.before : nullptr, c.after ? &*c.after : nullptr}) {
@@ -17,9 +29,10 @@ Focus::Focus(const std::vector<Change>& changes) {
             if (auto* l = std::get_if<Link>(o); l && !l->peer_ns.empty()) sandboxes.insert(l->peer_ns);
             if (auto* l = std::get_if<Link>(o); l && l->ns.empty()) host_links.insert(l->name);
             if (auto* a = std::get_if<Address>(o); a && a->ns.empty()) host_links.insert(a->link);
-            if (auto* e = std::get_if<Fdb>(o)) host_links.insert(e->dev);  // a device's entries are read with it
-            if (auto* n = std::get_if<Neigh>(o)) host_links.insert(n->dev);
-            if (auto* r = std::get_if<Route>(o); r && r->ns.empty()) host_links.insert(r->dev);
+            if (auto dev = entry_device(*o); !dev.empty()) {
+                entries.insert(key_of(*o));
+                entry_devices.insert(std::move(dev));
+            }
             if (auto* f = std::get_if<File>(o)) files.insert(f->path);
             if (std::holds_alternative<NftTable>(*o)) nft = true;
             if (const auto& ns = namespace_of(*o); !ns.empty()) sandboxes.insert(ns);
@@ -27,6 +40,8 @@ Focus::Focus(const std::vector<Change>& changes) {
 }
 
 void Focus::merge(const Focus& other) {
+    entries.insert(other.entries.begin(), other.entries.end());
+    entry_devices.insert(other.entry_devices.begin(), other.entry_devices.end());
     sandboxes.insert(other.sandboxes.begin(), other.sandboxes.end());
     host_links.insert(other.host_links.begin(), other.host_links.end());
     files.insert(other.files.begin(), other.files.end());
@@ -39,7 +54,7 @@ void Focus::add_host_link(const HostState& state, const std::string& name) {
     else host_links.insert(name);
 }
 
-bool Focus::covers(const Object& o) const {
+bool Focus::covers(const Object& o, const ObjectKey* key) const {
     if (auto* f = std::get_if<File>(&o)) return files.count(f->path);
     if (std::holds_alternative<NftTable>(o)) return nft;
     if (auto* n = std::get_if<Netns>(&o)) return sandboxes.count(n->name);
@@ -50,9 +65,8 @@ bool Focus::covers(const Object& o) const {
         return host_links.count(l->name) > 0;
     }
     if (auto* a = std::get_if<Address>(&o); a && a->ns.empty()) return host_links.count(a->link) > 0;
-    if (auto* e = std::get_if<Fdb>(&o)) return host_links.count(e->dev) > 0;
-    if (auto* n = std::get_if<Neigh>(&o)) return host_links.count(n->dev) > 0;
-    if (auto* r = std::get_if<Route>(&o); r && r->ns.empty()) return host_links.count(r->dev) > 0;
+    if (auto dev = entry_device(o); !dev.empty())
+        return host_links.count(dev) || (entry_devices.count(dev) && entries.count(key ? *key : key_of(o)));
     const auto& ns = namespace_of(o);
     return ns.empty() || sandboxes.count(ns);
 }
@@ -60,7 +74,7 @@ bool Focus::covers(const Object& o) const {
 HostState Focus::within(const HostState& s) const {
     HostState out;
     for (auto& [k, o] : s.objects)
-        if (covers(o)) out.objects.emplace(k, o);
+        if (covers(o, &k)) out.objects.emplace(k, o);
     return out;
 }
 
@@ -68,6 +82,7 @@ ReadScope Focus::scope(const ReadScope& base, const HostState& desired, const st
     ReadScope out = base;
     out.only_sandboxes = sandboxes;
     std::set<std::string> links = host_links, wanted;
+    links.insert(entry_devices.begin(), entry_devices.end());  // a device's entries are read with it
     auto add = [&](const Object& o) {
         auto* l = std::get_if<Link>(&o);
         if (!l || !l->ns.empty()) return;

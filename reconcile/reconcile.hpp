@@ -23,6 +23,12 @@ namespace topo {
 struct Focus {
     std::set<std::string> sandboxes, host_links, files;
     bool nft = false;  // the project's nftables table
+    // Entries of a host device (a VXLAN device's forwarding and neighbour
+    // entries, a route through the host's macvlan link) that changed: read
+    // with their device, compared one by one (a device in host_links has
+    // all of its entries covered; an overlay's VXLAN device has thousands).
+    std::set<ObjectKey> entries;
+    std::set<std::string> entry_devices;
 
     Focus() = default;
     explicit Focus(const std::vector<Change>& changes);
@@ -31,7 +37,8 @@ struct Focus {
     // read whole only with it), found in `state`.
     void add_host_link(const HostState& state, const std::string& name);
     // Whether `o` is read back by a scope limited to this focus.
-    bool covers(const Object& o) const;
+    // (`key`: o's, when the caller has it: an id is a formatted string.)
+    bool covers(const Object& o, const ObjectKey* key = nullptr) const;
     HostState within(const HostState& s) const;
     // `base` narrowed to this focus: these sandboxes, these files, and the host
     // links named, changed (`changes`) or in `desired` that it covers.

@@ -55,7 +55,7 @@ void send(RealKernel& k, int type, int flags, const Entry& e, const std::string&
 
 void fdb_apply(RealKernel& k, const Fdb& f, bool add) {
     auto w = fmt::format("fdb {} {} {}", f.dev, f.mac.str(), f.dst ? "dst " + f.dst->str() : "master");
-    int idx = k.ifindex("", f.dev, w);
+    int idx = k.device_index(f.dev, w);
     Entry e{AF_BRIDGE, idx, f.mac, f.dst};
     // The bridge's replaces what it learned of the MAC, if it did.
     if (add) send(k, RTM_NEWNEIGH, NLM_F_CREATE | (f.dst ? NLM_F_APPEND : NLM_F_REPLACE), e, w, "add");
@@ -64,7 +64,7 @@ void fdb_apply(RealKernel& k, const Fdb& f, bool add) {
 
 void neigh_apply(RealKernel& k, const Neigh& n, bool add) {
     auto w = fmt::format("neigh {} {}", n.dev, n.ip.str());
-    int idx = k.ifindex("", n.dev, w);
+    int idx = k.device_index(n.dev, w);
     std::optional<IpAddr> ip = n.ip;
     Entry e{uint8_t(n.ip.is_v4() ? AF_INET : AF_INET6), idx, n.mac, ip};
     if (add) send(k, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, e, w, "add");

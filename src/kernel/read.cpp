@@ -1,13 +1,18 @@
-// Reading the host: a link and an address dump per namespace, and in a
-// sandbox a route dump per family, each on a socket opened inside that
-// namespace (route dumps cannot target another namespace by netnsid, link and
-// address dumps could), parsed by kernel/dump.cpp.
+// Observing the host (Kernel::observe): a link and an address dump per
+// namespace, and in a sandbox a route dump per family, each on a socket
+// opened inside that namespace (route dumps cannot target another namespace
+// by netnsid, link and address dumps could), parsed by kernel/dump.cpp. What
+// is seen is handed back as it is; which of it is the project's is decided
+// by model/observation.hpp's judge, the same for the fake kernel.
 //
-// Host namespace: topo's links (marker, or the project's generated name prefix
-// while unmarked), the foreign links the scope names, and the addresses on
-// topo's links. Each of the project's sandboxes (a /run/netns entry named
-// <project>-* whose `lo` carries the project's marker): its veth ends (folded
-// into the host end's Link), macvlan links, addresses and static routes.
+// Host namespace: every link (or, for a narrow read, the links asked for by
+// name, with the bridges, parents and underlays they name) and their
+// addresses; a VXLAN device's static entries, and the static routes through
+// a macvlan link of the host's, where there is one. Each sandbox (a
+// /run/netns entry named <project>-*): its `lo`'s marker, and where that is
+// the project's, its veth ends (naming their host ends), macvlan links,
+// addresses and static routes. The files and directories under /etc/netns
+// where topo keeps the project's files.
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <sched.h>

@@ -69,6 +69,12 @@ int RealKernel::ifindex(const std::string& ns, const std::string& name, const st
     return idx;
 }
 
+int RealKernel::device_index(const std::string& name, const std::string& what) {
+    auto it = devices_.find(name);
+    if (it == devices_.end()) it = devices_.emplace(name, ifindex("", name, what)).first;
+    return it->second;
+}
+
 bool RealKernel::held(const std::string& ns) {
     // One walk over /proc for the run: a process that enters a sandbox after
     // it is only waited for a while in settle(), then its links are removed.
@@ -142,6 +148,7 @@ void RealKernel::apply(const Change& c) {
         return apply_netns(only);
     }
     if (auto* l = std::get_if<Link>(&o)) {
+        devices_.clear();  // a name may now be another link's
         if (c.action == Action::Update) return link_update(*this, std::get<Link>(*c.after), std::get<Link>(*c.before));
         if (remove) link_delete(*this, std::get<Link>(*c.before));
         if (create) link_create(*this, std::get<Link>(*c.after));

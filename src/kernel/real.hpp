@@ -59,6 +59,10 @@ public:
     // open sandboxes' sockets themselves when there is none).
     nl_sock* cached_sock(const std::string& ns) const;
     int ifindex(const std::string& ns, const std::string& name, const std::string& what);
+    // The same for a host device that a run writes many entries on (a VXLAN
+    // device: thousands of forwarding entries), asked once until a link
+    // changes.
+    int device_index(const std::string& name, const std::string& what);
 
 private:
     nft::Sockets& nft_;
@@ -70,7 +74,8 @@ private:
     };
     std::vector<Dying> dying_;
     std::optional<std::set<uint64_t>> held_;
-    std::optional<std::string> encryption_;  // what cannot_encrypt() found  // namespaces (inodes) that processes are in
+    std::optional<std::string> encryption_;  // what cannot_encrypt() found
+    std::map<std::string, int> devices_;     // device_index()'s, forgotten when a link changes  // namespaces (inodes) that processes are in
     bool held(const std::string& ns);
     void apply_netns(const Change& c);
     void forget(const std::string& ns) { socks_.erase(ns); }

@@ -114,16 +114,19 @@ for H in $HOSTS; do
         t=$(now); /usr/bin/time -f %M -o "$W/rss" "$TOPO" apply -f m.yaml --host node1 -y >/dev/null; topo+=("$(ms "$t")")
         rss+=("$(( $(cat "$W/rss") / 1024 ))")
         entries=$(bridge fdb show | grep -c ' dev tx' || true)
-        # Moves, each from the converged host, and back untimed.
+        # Moves, each from the converged host, and back untimed; the manifest
+        # is edited in place, as a git checkout changes it.
+        cp m.yaml base.yaml
         for kind in in away between; do
             case $kind in
-                in) manifest "$H" s2_0 node1 > moved.yaml ;;
-                away) manifest "$H" s1_0 node2 > moved.yaml ;;
-                between) manifest "$H" s2_0 node3 > moved.yaml ;;
+                in) manifest "$H" s2_0 node1 > m.yaml ;;
+                away) manifest "$H" s1_0 node2 > m.yaml ;;
+                between) manifest "$H" s2_0 node3 > m.yaml ;;
             esac
             quiet
-            t=$(now); "$TOPO" apply -f moved.yaml --host node1 -y >/dev/null
+            t=$(now); "$TOPO" apply -f m.yaml --host node1 -y >/dev/null
             eval "moves_$kind+=(\"\$(ms \"\$t\")\")"
+            cp base.yaml m.yaml
             "$TOPO" apply -f m.yaml --host node1 -y >/dev/null
         done
         reset_host
