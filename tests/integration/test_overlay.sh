@@ -32,7 +32,7 @@ start_host node2 192.0.2.12
 start_host node3 192.0.2.13
 
 # a, b, c on the overlay `mesh`, one per host; x (node2) and y (node3) on the
-# overlay `other`; d on node1 on a bridge network.
+# internal overlay `other`; d on node1 on a bridge network.
 manifest() {  # B_HOST
     cat > m.yaml <<EOF
 name: m
@@ -43,6 +43,7 @@ networks:
     ipam: {config: [{subnet: 10.9.0.0/24}]}
   other:
     driver: overlay
+    internal: true
     ipam: {config: [{subnet: 10.10.0.0/24}]}
   local:
     ipam: {config: [{subnet: 10.8.0.0/24}]}
@@ -88,6 +89,8 @@ check "a leaves through its own host (masqueraded) to the world" in_sb node1 m-a
 in_sb node1 m-a socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo a' </dev/null >/dev/null 2>&1 &
 for i in $(seq 1 50); do [ "$(in_sb node1 m-a ss -Hltn | wc -l)" -ge 1 ] && break; sleep 0.1; done
 expect_eq "a's published port answers the world on a's host" "a" "$(socat -T2 - TCP:192.0.2.11:8080,connect-timeout=2 </dev/null 2>&1)"
+check "x reaches y across hosts on the internal overlay" in_sb node2 m-x ping -c1 -W2 10.10.0.30
+refuse "but has no way out of its host: other is internal" in_sb node2 m-x ping -c1 -W1 192.0.2.1
 refuse "b (mesh) cannot reach x (other) on the same host" in_sb node2 m-b ping -c1 -W1 10.10.0.20
 refuse "x (other) cannot reach b (mesh)" in_sb node2 m-x ping -c1 -W1 10.9.0.20
 refuse "a (overlay) cannot reach d (bridge network) on the same host" in_sb node1 m-a ping -c1 -W1 10.8.0.10
