@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli/output.hpp"
 #include "cli/commands_impl.hpp"
 #include "manifest/manifest.hpp"
 #include "model/naming.hpp"
@@ -23,10 +24,9 @@ int cmd_validate(const Options& o) {
     if (o.files.empty()) throw UserError("no manifest given; pass one with -f FILE");
     manifest::LoadOptions lo;
     if (!o.project.empty()) lo.project = o.project;
+    lo.env_files = o.env_files;
     auto p = manifest::load(o.files, lo);
-    for (auto& w : p.warnings)
-        fmt::print(stderr, "{}:{}:{}: {}: warning: {}\n", w.mark.file, w.mark.line, w.mark.column,
-                   w.path, w.message);
+    print_warnings(p);
     size_t sandboxes = 0;
     for (auto& [_, s] : p.services) sandboxes += s.has_sandbox();
     fmt::print("{}: valid: project {}, {} network(s), {} service(s), {} sandbox(es)\n",

@@ -13,6 +13,7 @@ struct Options {
     std::vector<std::string> files;  // -f, repeatable
     std::string project;             // -p
     std::string host;                // --host
+    std::vector<std::string> env_files;  // --env-file: instead of the project's .env
     std::string state_dir = "/var/lib/topo";
     Format format = Format::Text;
     bool color = true;

@@ -91,6 +91,11 @@ std::string done_line(const Plan& p) {
     return fmt::format("{} added, {} changed, {} destroyed.", c.add, c.change, c.destroy);
 }
 
+void print_warnings(const Project& p) {
+    for (auto& w : p.warnings)
+        fmt::print(stderr, "{}:{}:{}: {}: warning: {}\n", w.mark.file, w.mark.line, w.mark.column, w.path, w.message);
+}
+
 std::string plan_text(const Plan& p, bool color) {
     std::string out;
     for (auto& c : p.changes) {

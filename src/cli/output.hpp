@@ -7,8 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include "model/change.hpp"
+#include "model/project.hpp"
 
 namespace topo::cli {
+
+// The manifest's warnings, to standard error, each "file:line:col: path: warning: ...".
+void print_warnings(const Project& p);
 
 std::string plan_text(const Plan& p, bool color);
 std::string plan_json(const Plan& p);

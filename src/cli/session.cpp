@@ -2,6 +2,7 @@
 // name the project, open the state directory, take the locks, and give
 // reconcile::compute the record, the host's facts and the other projects'.
 #include "cli/session.hpp"
+#include "cli/output.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -51,8 +52,10 @@ Session Session::open(const Options& opts, bool need_manifest, bool read_host_ea
         manifest::LoadOptions lo;
         if (!opts.project.empty()) lo.project = opts.project;
         lo.named_by_file = opts.named_by_file;
+        lo.env_files = opts.env_files;
         trace::Span t("load manifest");
         s.project = manifest::load(opts.files, lo);
+        print_warnings(*s.project);
         s.project_name = s.project->name;
         s.host = pick_host(*s.project, opts.host, opts.every_host, *s.kernel);
     } else if (need_manifest) {

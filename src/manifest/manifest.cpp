@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 
+#include "manifest/interpolate.hpp"
 #include "manifest/parsers.hpp"
 
 namespace topo::manifest {
@@ -217,6 +218,69 @@ bool read_manifest(const std::string& path, std::string& text, std::string& prob
     }
 }
 
+// The variables a manifest's values are interpolated with (LoadOptions).
+// An unreadable or malformed env file is an error of the manifest's.
+Lookup variables(Reader& r, const LoadOptions& opts, const std::string& first_file,
+                 std::shared_ptr<std::map<std::string, std::string>>& store) {
+    store = std::make_shared<std::map<std::string, std::string>>();
+    Lookup environment = [](const std::string& name) -> std::optional<std::string> {
+        if (const char* v = std::getenv(name.c_str())) return std::string(v);
+        return std::nullopt;
+    };
+    if (opts.variables) {
+        *store = *opts.variables;
+        return [store](const std::string& name) -> std::optional<std::string> {
+            if (auto it = store->find(name); it != store->end()) return it->second;
+            return std::nullopt;
+        };
+    }
+    // (Text given without a file, as the unit tests parse it, has no project directory.)
+    std::vector<std::string> files = opts.env_files;
+    bool named = !files.empty();
+    if (!named && !first_file.empty()) {
+        auto dir = first_file == "-" ? std::filesystem::current_path() : std::filesystem::absolute(first_file).parent_path();
+        files.push_back((dir / ".env").string());
+    }
+    for (auto& f : files) {
+        if (!named && !std::filesystem::exists(f)) continue;  // a project without .env
+        std::ifstream in(f, std::ios::binary);
+        std::stringstream buf;
+        if (in) buf << in.rdbuf();
+        if (!in || in.bad()) {
+            r.errors.push_back({{f, 0, 0}, "(env file)", fmt::format("cannot read {}: {}", f, std::strerror(errno))});
+            continue;
+        }
+        auto text = buf.str();
+        try {
+            for (auto& [k, v] : read_env_file(text, environment)) (*store)[k] = v;
+        } catch (const InterpolationError& e) {
+            r.errors.push_back({{f, 0, 0}, "(env file)", e.what()});
+        }
+    }
+    // The process's environment wins over the files.
+    return [store, environment](const std::string& name) -> std::optional<std::string> {
+        if (auto v = environment(name)) return v;
+        if (auto it = store->find(name); it != store->end()) return it->second;
+        return std::nullopt;
+    };
+}
+
+// The tree with its values interpolated; each value that cannot be is an
+// error at its place, each variable used unset a warning.
+yaml::Node interpolated(Reader& r, const yaml::Node& root, const Lookup& vars) {
+    auto t = interpolate_tree(root, vars);
+    auto where = [&](const TreeInterpolation::Problem& p) {
+        return SourceMark{r.files[p.source], p.mark.line + 1, p.mark.column + 1};
+    };
+    for (auto& e : t.errors) r.errors.push_back({where(e), e.path, e.message});
+    for (auto& u : t.unset)
+        r.warnings.push_back({where(u), u.path,
+                              fmt::format("variable {} is not set, and is an empty string here; set it (in the "
+                                          "environment or .env), or give a default: ${{{}:-default}}",
+                                          u.message, u.message)});
+    return t.root;
+}
+
 // The file's tree, or undefined with the problem recorded. Its nodes carry
 // the file's index in r.files, which names the file of an error.
 yaml::Node load_text(Reader& r, std::string_view text, const std::string& file) {
@@ -241,7 +305,10 @@ yaml::Node load_text(Reader& r, std::string_view text, const std::string& file) 
 
 Project parse(std::string_view text, const std::string& filename, const LoadOptions& opts) {
     Reader r;
+    std::shared_ptr<std::map<std::string, std::string>> store;
+    auto vars = variables(r, opts, "", store);
     auto root = load_text(r, text, filename);
+    if (root) root = interpolated(r, root, vars);
     if (!r.errors.empty()) throw ManifestError(r.errors);
     auto p = interpret(r, root, opts);
     if (!r.errors.empty()) throw ManifestError(r.errors);
@@ -251,6 +318,8 @@ Project parse(std::string_view text, const std::string& filename, const LoadOpti
 
 Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
     Reader r;
+    std::shared_ptr<std::map<std::string, std::string>> store;
+    auto vars = variables(r, opts, files.empty() ? "" : files.front(), store);
     yaml::Node merged;
     for (auto& f : files) {
         std::string text, problem;
@@ -260,6 +329,7 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
             continue;
         }
         auto root = load_text(r, text, f == "-" ? "<stdin>" : f);
+        if (root) root = interpolated(r, root, vars);  // each file, before the merge (as Compose)
         if (root) merged = merged ? merge(merged, root) : root;
     }
     if (!r.errors.empty() || !merged) throw ManifestError(r.errors);

@@ -5,6 +5,7 @@
 // error yields no Project.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -37,6 +38,12 @@ struct LoadOptions {
     // Without `name`, the project is named after the file (its stem) rather
     // than its directory: `topo watch DIR` makes each file there a project.
     bool named_by_file = false;
+    // The variables values are interpolated with (manifest/interpolate.hpp):
+    // when set, these alone (the unit tests'); else the process's
+    // environment over the `.env` file in the project's directory (the
+    // first file's), or over `env_files` (--env-file) when given instead.
+    std::optional<std::map<std::string, std::string>> variables = std::nullopt;
+    std::vector<std::string> env_files = {};
 };
 
 // Parse and validate one manifest given as text (the unit tests' entry point).

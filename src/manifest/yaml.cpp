@@ -132,6 +132,12 @@ Node Node::sequence(const Node& like, std::vector<Node> items) {
     return Node(std::move(d));
 }
 
+Node Node::scalar(const Node& like, std::string text) {
+    auto d = make(Kind::Scalar, like.mark(), like.source());
+    d->text = std::move(text);
+    return Node(std::move(d));
+}
+
 // Turns libyaml's events into nodes: a stack of open collections, the
 // anchors seen so far, and the running count that enforces the limits.
 class Builder {

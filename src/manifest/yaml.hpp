@@ -79,6 +79,8 @@ public:
     // New collections that take their position from `like` (for merging documents).
     static Node map(const Node& like, std::vector<Entry> entries);
     static Node sequence(const Node& like, std::vector<Node> items);
+    // A scalar with new text, where `like` (a scalar) was (for interpolation).
+    static Node scalar(const Node& like, std::string text);
 
 private:
     friend class Builder;

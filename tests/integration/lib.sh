@@ -72,6 +72,17 @@ wait_listening() {
     echo "# $1: fewer than $2 TCP listeners after 10 s"
 }
 
+# The host's uplink to a "world" namespace (the host 198.51.100.1, the world
+# .2), to reach published ports as a user would; world_tcp ADDR:PORT says
+# what answers there.
+make_world() {
+    ip netns add world
+    ip link add up0 type veth peer name w0 netns world
+    ip addr add 198.51.100.1/24 dev up0 && ip link set up0 up
+    ip -n world addr add 198.51.100.2/24 dev w0 && ip -n world link set w0 up && ip -n world link set lo up
+}
+world_tcp() { ip netns exec world socat -T2 - TCP:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
+
 ping_ok() { ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }
 # A reply to one of up to five pings, one at a time: for a peer whose neighbour
 # entry may still be FAILED from pings that were blocked before. (One ping

@@ -6,10 +6,7 @@ source "$(dirname "$0")/lib.sh"
 enter_test_host "$@"
 
 # The host's uplink to the world.
-ip netns add world
-ip link add up0 type veth peer name w0 netns world
-ip addr add 198.51.100.1/24 dev up0 && ip link set up0 up
-ip -n world addr add 198.51.100.2/24 dev w0 && ip -n world link set w0 up && ip -n world link set lo up
+make_world
 ip route add default via 198.51.100.2
 # IPv6 too: the host's address 2001:db8:100::1, and ::10 for a host_ip-bound port.
 ip addr add 2001:db8:100::1/64 dev up0 nodad && ip addr add 2001:db8:100::10/64 dev up0 nodad
@@ -69,7 +66,6 @@ for p in 80 90 443 7001; do serve pub-app tcp $p; done
 serve pub-app udp 53
 serve6 pub-app 80
 serve6 pub-app 88
-world_tcp() { ip netns exec world socat -T2 - TCP:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
 world_tcp6() { ip netns exec world socat -T2 - TCP6:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
 # One datagram may be lost (a neighbour not resolved yet, a loaded machine):
 # up to three tries, each its own datagram.

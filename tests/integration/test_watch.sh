@@ -6,12 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 enter_test_host "$@"
 
-# The host's uplink to the world, to reach published ports as a user would.
-ip netns add world
-ip link add up0 type veth peer name w0 netns world
-ip addr add 198.51.100.1/24 dev up0 && ip link set up0 up
-ip -n world addr add 198.51.100.2/24 dev w0 && ip -n world link set w0 up && ip -n world link set lo up
-world_tcp() { ip netns exec world socat -T2 - TCP:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
+make_world  # the host's uplink, to reach published ports as a user would
 
 manifest() {  # manifest PORT [EXTRA SERVICE]: written elsewhere and renamed over, as editors and git do
     {

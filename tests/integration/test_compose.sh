@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A Compose project as people write it: values from a .env file and the
+# environment through ${...} (ports, a subnet), --env-file instead of .env,
+# a required variable that is missing, and a warning for an unset one. The
+# interpolated ports answer from a "world" namespace.
+source "$(dirname "$0")/lib.sh"
+enter_test_host "$@"
+make_world
+
+mkdir proj && cd proj
+cat > compose.yaml <<'YAML'
+name: shop
+networks:
+  front:
+    ipam:
+      config:
+        - subnet: ${SUBNET:-10.77.0.0/24}
+services:
+  web:
+    networks: [front]
+    ports: ["${WEB_PORT:-8080}:80"]
+YAML
+cat > .env <<'ENV'
+# what this checkout runs with
+export WEB_PORT=9090
+SUBNET="10.78.0.0/24"
+ENV
+check "apply with .env" "$TOPO" apply -f compose.yaml
+expect_contains "the subnet comes from .env" "10.78.0.1/24" "$(ip -br addr show | grep '^tb')"
+ip netns exec shop-web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web' </dev/null >/dev/null 2>&1 &
+wait_listening shop-web 1
+expect_eq "the port from .env answers the world" "web" "$(world_tcp 198.51.100.1:9090)"
+expect_eq "the default port does not" "" "$(world_tcp 198.51.100.1:8080)"
+rc=0; WEB_PORT=9191 "$TOPO" plan -f compose.yaml --detailed-exitcode >/dev/null || rc=$?
+expect_eq "the environment wins over .env" 2 "$rc"
+check "apply with the environment's port" env WEB_PORT=9191 "$TOPO" apply -f compose.yaml
+expect_eq "it answers there" "web" "$(world_tcp 198.51.100.1:9191)"
+echo "WEB_PORT=9292" > other.env
+check "--env-file replaces .env" "$TOPO" apply -f compose.yaml --env-file other.env
+expect_eq "its port answers" "web" "$(world_tcp 198.51.100.1:9292)"
+expect_contains "and the subnet is the default again (.env not read)" "10.77.0.1/24" "$(ip -br addr show | grep '^tb')"
+
+sed -i 's/${WEB_PORT:-8080}:80/${WEB_PORT:?set WEB_PORT to the port to publish}:80/' compose.yaml
+before=$(host_snapshot)
+expect_error "a required variable that is missing stops with its message, at its place" \
+    "compose.yaml:10:13: services.web.ports[0]: variable WEB_PORT is not set: set WEB_PORT to the port to publish" \
+    "$TOPO" apply -f compose.yaml --env-file /dev/null
+expect_eq "and changes nothing" "$before" "$(host_snapshot)"
+sed -i 's/${WEB_PORT:?set WEB_PORT to the port to publish}:80/${WEB_PORT}:80/; s/- subnet: ${SUBNET:-10.77.0.0\/24}/- subnet: 10.77.0.0\/24${SUFFIX}/' compose.yaml
+out=$(WEB_PORT=9292 "$TOPO" plan -f compose.yaml --env-file /dev/null 2>&1 >/dev/null)
+expect_contains "an unset variable is a warning naming it and its place" \
+    "compose.yaml:6:19: networks.front.ipam.config[0].subnet: warning: variable SUFFIX is not set, and is an empty string here" "$out"
+check "destroy" "$TOPO" destroy -f compose.yaml --env-file other.env
+finish
