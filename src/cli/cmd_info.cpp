@@ -21,16 +21,19 @@
 namespace topo::cli {
 
 int cmd_validate(const Options& o) {
-    if (o.files.empty()) throw UserError("no manifest given; pass one with -f FILE");
+    auto files = o.files.empty() ? manifest::discover_files() : o.files;
+    if (files.empty())
+        throw UserError("no manifest given, and no compose.yaml, compose.yml, docker-compose.yaml or "
+                        "docker-compose.yml here or in a parent directory; pass one with -f FILE");
     manifest::LoadOptions lo;
     if (!o.project.empty()) lo.project = o.project;
     lo.env_files = o.env_files;
-    auto p = manifest::load(o.files, lo);
+    auto p = manifest::load(files, lo);
     print_warnings(p);
     size_t sandboxes = 0;
     for (auto& [_, s] : p.services) sandboxes += s.has_sandbox();
     fmt::print("{}: valid: project {}, {} network(s), {} service(s), {} sandbox(es)\n",
-               o.files.back(), p.name, p.networks.size(), p.services.size(), sandboxes);
+               files.back(), p.name, p.networks.size(), p.services.size(), sandboxes);
     for (auto& [_, n] : p.networks)
         if (n.driver == Driver::Macvlan)
             fmt::print("note: networks.{}: the host itself cannot reach macvlan sandboxes through "

@@ -48,18 +48,23 @@ std::string pick_host(const Project& p, const std::string& flag, bool every_host
 Session Session::open(const Options& opts, bool need_manifest, bool read_host_early) {
     Session s{opts, StateDir(opts.state_dir), machine().kernel(), std::nullopt, "", ""};
     if (read_host_early) s.kernel->prepare_read();
-    if (!opts.files.empty()) {
+    // No -f and no --project: the Compose files here, as `docker compose` finds them.
+    auto files = opts.files;
+    if (files.empty() && opts.project.empty()) files = manifest::discover_files();
+    s.opts.files = files;  // the record names the files read
+    if (!files.empty()) {
         manifest::LoadOptions lo;
         if (!opts.project.empty()) lo.project = opts.project;
         lo.named_by_file = opts.named_by_file;
         lo.env_files = opts.env_files;
         trace::Span t("load manifest");
-        s.project = manifest::load(opts.files, lo);
+        s.project = manifest::load(files, lo);
         print_warnings(*s.project);
         s.project_name = s.project->name;
         s.host = pick_host(*s.project, opts.host, opts.every_host, *s.kernel);
     } else if (need_manifest) {
-        throw UserError("no manifest given; pass one with -f FILE");
+        throw UserError("no manifest given, and no compose.yaml, compose.yml, docker-compose.yaml or "
+                        "docker-compose.yml here or in a parent directory; pass one with -f FILE");
     } else if (!opts.project.empty()) {
         // It names the state record and the lock file: "../x" must not.
         if (!manifest::valid_project(opts.project))

@@ -72,7 +72,7 @@ void project_name(Reader& r, const yaml::Node& root, const LoadOptions& opts, Pr
     if (opts.project) {
         p.name = *opts.project;
         if (!valid_project(p.name))
-            r.errors.push_back({{r.files.back(), 0, 0}, "--project",
+            r.errors.push_back({{r.files.back(), 0, 0}, opts.project_from,
                                 fmt::format("\"{}\" is not a valid project name: use a-z, 0-9, _ and -, at most 32 characters, starting with a letter or digit", p.name)});
         return;
     }
@@ -316,10 +316,47 @@ Project parse(std::string_view text, const std::string& filename, const LoadOpti
     return p;
 }
 
+std::vector<std::string> discover_files() {
+    std::vector<std::string> out;
+    if (const char* env = std::getenv("COMPOSE_FILE"); env && *env) {
+        std::string_view list(env);
+        while (!list.empty()) {
+            auto colon = list.find(':');
+            if (auto part = list.substr(0, colon); !part.empty()) out.emplace_back(part);
+            list = colon == std::string_view::npos ? std::string_view() : list.substr(colon + 1);
+        }
+        return out;
+    }
+    std::error_code ec, absent;  // (an absent file is not an error here)
+    for (auto dir = std::filesystem::current_path(ec); !ec && !dir.empty(); dir = dir.parent_path()) {
+        for (auto* name : {"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}) {
+            auto file = dir / name;
+            if (!std::filesystem::is_regular_file(file, absent)) continue;
+            out.push_back(file.string());
+            for (auto* over : {"compose.override.yaml", "compose.override.yml", "docker-compose.override.yaml",
+                               "docker-compose.override.yml"})
+                if (std::filesystem::is_regular_file(dir / over, absent)) {
+                    out.push_back((dir / over).string());
+                    break;
+                }
+            return out;
+        }
+        if (dir == dir.root_path()) break;
+    }
+    return out;
+}
+
 Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
     Reader r;
     std::shared_ptr<std::map<std::string, std::string>> store;
     auto vars = variables(r, opts, files.empty() ? "" : files.front(), store);
+    // COMPOSE_PROJECT_NAME (the environment's, or .env's) names the project
+    // unless --project does, as in Compose.
+    LoadOptions named = opts;
+    if (auto env = vars("COMPOSE_PROJECT_NAME"); !opts.project && env && !env->empty()) {
+        named.project = *env;
+        named.project_from = "COMPOSE_PROJECT_NAME";
+    }
     yaml::Node merged;
     for (auto& f : files) {
         std::string text, problem;
@@ -333,7 +370,7 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
         if (root) merged = merged ? merge(merged, root) : root;
     }
     if (!r.errors.empty() || !merged) throw ManifestError(r.errors);
-    auto p = interpret(r, merged, opts);
+    auto p = interpret(r, merged, named);
     if (!r.errors.empty()) throw ManifestError(r.errors);
     p.warnings = r.warnings;
     return p;

@@ -35,6 +35,7 @@ private:
 
 struct LoadOptions {
     std::optional<std::string> project;  // --project: overrides `name`
+    std::string project_from = "--project";  // what set `project`, for its error
     // Without `name`, the project is named after the file (its stem) rather
     // than its directory: `topo watch DIR` makes each file there a project.
     bool named_by_file = false;
@@ -54,6 +55,13 @@ Project parse(std::string_view text, const std::string& filename, const LoadOpti
 // A project name topo accepts ([a-z0-9][a-z0-9_-]*, at most 32 characters):
 // it names state files, lock files and kernel objects.
 bool valid_project(const std::string& s);
+
+// Without -f, the files `docker compose` would read: COMPOSE_FILE's (split
+// at ':'), or the first of compose.yaml, compose.yml, docker-compose.yaml,
+// docker-compose.yml in the working directory or its nearest parent that
+// has one, with its override file (compose.override.yaml, …) after it.
+// Empty when there is none.
+std::vector<std::string> discover_files();
 
 // Read, merge (later files override earlier ones, Compose merge rules), validate.
 // "-" is standard input; anything else must be a regular file.

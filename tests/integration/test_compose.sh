@@ -50,5 +50,20 @@ sed -i 's/${WEB_PORT:?set WEB_PORT to the port to publish}:80/${WEB_PORT}:80/; s
 out=$(WEB_PORT=9292 "$TOPO" plan -f compose.yaml --env-file /dev/null 2>&1 >/dev/null)
 expect_contains "an unset variable is a warning naming it and its place" \
     "compose.yaml:6:19: networks.front.ipam.config[0].subnet: warning: variable SUFFIX is not set, and is an empty string here" "$out"
+# No -f: the Compose file of this directory or a parent, with its override.
+cat > compose.override.yaml <<'YAML'
+services:
+  cache: {networks: [front]}
+YAML
+mkdir -p deeper/still && (cd deeper/still && WEB_PORT=9292 "$TOPO" plan --env-file ../../other.env > "$WORK/found.txt" 2>&1) || true
+expect_contains "without -f, compose.yaml is found in a parent directory" "Plan: 6 to add" "$(cat "$WORK/found.txt")"
+expect_contains "and compose.override.yaml is merged on top" "netns    shop-cache" "$(cat "$WORK/found.txt")"
+rm compose.override.yaml
 check "destroy" "$TOPO" destroy -f compose.yaml --env-file other.env
+echo "COMPOSE_PROJECT_NAME=store" >> other.env
+sed -i '/^name: shop$/d' compose.yaml
+expect_contains "COMPOSE_PROJECT_NAME names the project" "netns    store-web" \
+    "$(WEB_PORT=9292 "$TOPO" plan -f compose.yaml --env-file other.env 2>/dev/null)"
+expect_contains "--project still wins" "netns    other-web" \
+    "$(WEB_PORT=9292 "$TOPO" plan -f compose.yaml --env-file other.env -p other 2>/dev/null)"
 finish
