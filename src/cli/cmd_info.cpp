@@ -28,6 +28,7 @@ int cmd_validate(const Options& o) {
     manifest::LoadOptions lo;
     if (!o.project.empty()) lo.project = o.project;
     lo.env_files = o.env_files;
+    lo.profiles = o.profiles;
     auto p = manifest::load(files, lo);
     print_warnings(p);
     size_t sandboxes = 0;

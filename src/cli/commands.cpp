@@ -29,7 +29,11 @@ void common_options(CLI::App& app, Options& o, std::string& format, std::string&
         ->allow_extra_args(false);  // one file per -f, so `exec -f FILE SERVICE` works
     app.add_option("-p,--project", o.project, "Project name (default: the manifest's name or directory)");
     app.add_option("--host", o.host, "Which host of the manifest's `hosts` this is");
-    app.add_option("--env-file", o.env_files, "Variables for ${...} in the manifest, read instead of the project's .env (repeatable)");
+    app.add_option("--profile", o.profiles, "A Compose profile to activate (repeatable; also COMPOSE_PROFILES)")
+        ->allow_extra_args(false);  // one a flag: `apply --profile x SERVICE` names SERVICE
+    app.add_option("--env-file", o.env_files,
+                   "Variables for ${...} in the manifest, read instead of the project's .env (repeatable)")
+        ->allow_extra_args(false);
     app.add_option("--state-dir", o.state_dir, "State directory")->envname("TOPO_STATE_DIR");
     app.add_option("-o,--output", format, "Output format: text, json or markdown")
         ->check(CLI::IsMember({"text", "json", "markdown"}));

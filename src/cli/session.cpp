@@ -57,6 +57,8 @@ Session Session::open(const Options& opts, bool need_manifest, bool read_host_ea
         if (!opts.project.empty()) lo.project = opts.project;
         lo.named_by_file = opts.named_by_file;
         lo.env_files = opts.env_files;
+        lo.profiles = opts.profiles;
+        lo.named_services = opts.services;
         trace::Span t("load manifest");
         s.project = manifest::load(files, lo);
         print_warnings(*s.project);

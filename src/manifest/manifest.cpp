@@ -301,6 +301,36 @@ yaml::Node load_text(Reader& r, std::string_view text, const std::string& file) 
     }
 }
 
+// The tree without the services of profiles that are not active (nor named).
+yaml::Node apply_profiles(const yaml::Node& root, const LoadOptions& opts, const Lookup& vars) {
+    auto services = root["services"];
+    if (!services.IsMap()) return root;
+    std::set<std::string> active(opts.profiles.begin(), opts.profiles.end());
+    if (auto env = vars("COMPOSE_PROFILES")) {
+        std::string_view list(*env);
+        while (!list.empty()) {
+            auto comma = list.find(',');
+            if (auto part = list.substr(0, comma); !part.empty()) active.emplace(part);
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        }
+    }
+    std::set<std::string> named(opts.named_services.begin(), opts.named_services.end());
+    auto on = [&](const yaml::Node& name, const yaml::Node& s) {
+        auto profiles = s["profiles"];
+        if (!profiles.IsSequence() || profiles.size() == 0 || active.count("*") || named.count(name.Scalar())) return true;
+        for (auto& p : profiles.items())
+            if (active.count(p.Scalar())) return true;
+        return false;
+    };
+    std::vector<yaml::Node::Entry> kept;
+    for (auto& entry : services)
+        if (on(entry.first, entry.second)) kept.push_back(entry);
+    if (kept.size() == services.size()) return root;
+    std::vector<yaml::Node::Entry> top;
+    for (auto& [k, v] : root) top.emplace_back(k, k.Scalar() == "services" ? yaml::Node::map(v, kept) : v);
+    return yaml::Node::map(root, std::move(top));
+}
+
 }  // namespace
 
 Project parse(std::string_view text, const std::string& filename, const LoadOptions& opts) {
@@ -308,7 +338,7 @@ Project parse(std::string_view text, const std::string& filename, const LoadOpti
     std::shared_ptr<std::map<std::string, std::string>> store;
     auto vars = variables(r, opts, "", store);
     auto root = load_text(r, text, filename);
-    if (root) root = interpolated(r, root, vars);
+    if (root) root = apply_profiles(interpolated(r, root, vars), opts, vars);
     if (!r.errors.empty()) throw ManifestError(r.errors);
     auto p = interpret(r, root, opts);
     if (!r.errors.empty()) throw ManifestError(r.errors);
@@ -370,7 +400,7 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
         if (root) merged = merged ? merge(merged, root) : root;
     }
     if (!r.errors.empty() || !merged) throw ManifestError(r.errors);
-    auto p = interpret(r, merged, named);
+    auto p = interpret(r, apply_profiles(merged, opts, vars), named);
     if (!r.errors.empty()) throw ManifestError(r.errors);
     p.warnings = r.warnings;
     return p;

@@ -45,6 +45,11 @@ struct LoadOptions {
     // first file's), or over `env_files` (--env-file) when given instead.
     std::optional<std::map<std::string, std::string>> variables = std::nullopt;
     std::vector<std::string> env_files = {};
+    // Compose profiles: a service with `profiles` is left out unless one of
+    // them is active (these, and COMPOSE_PROFILES's) or it is named here
+    // (`topo apply -f F SERVICE`), as in Compose.
+    std::vector<std::string> profiles = {};
+    std::vector<std::string> named_services = {};
 };
 
 // Parse and validate one manifest given as text (the unit tests' entry point).

@@ -50,6 +50,21 @@ sed -i 's/${WEB_PORT:?set WEB_PORT to the port to publish}:80/${WEB_PORT}:80/; s
 out=$(WEB_PORT=9292 "$TOPO" plan -f compose.yaml --env-file /dev/null 2>&1 >/dev/null)
 expect_contains "an unset variable is a warning naming it and its place" \
     "compose.yaml:6:19: networks.front.ipam.config[0].subnet: warning: variable SUFFIX is not set, and is an empty string here" "$out"
+# Profiles: a service of a profile is built only when the profile is active.
+cat >> compose.yaml <<'YAML'
+  debug:
+    profiles: [debug]
+    networks: [front]
+YAML
+expect_eq "a service of an inactive profile is not planned" "" \
+    "$(WEB_PORT=9292 "$TOPO" plan -f compose.yaml --env-file other.env 2>/dev/null | grep shop-debug || true)"
+expect_contains "--profile activates it" "netns    shop-debug" \
+    "$(WEB_PORT=9292 "$TOPO" plan -f compose.yaml --env-file other.env --profile debug 2>/dev/null)"
+expect_contains "COMPOSE_PROFILES too" "netns    shop-debug" \
+    "$(WEB_PORT=9292 COMPOSE_PROFILES=debug "$TOPO" plan -f compose.yaml --env-file other.env 2>/dev/null)"
+expect_contains "and naming the service does" "netns    shop-debug" \
+    "$(WEB_PORT=9292 "$TOPO" plan -f compose.yaml --env-file other.env debug 2>/dev/null)"
+
 # No -f: the Compose file of this directory or a parent, with its override.
 cat > compose.override.yaml <<'YAML'
 services:

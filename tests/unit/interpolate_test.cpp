@@ -130,3 +130,30 @@ services:
         CHECK(std::string(e.errors()[0].message) == "variable PORT is not set: set PORT to the port web listens on");
     }
 }
+
+TEST_CASE("profiles: a service of a profile is left out unless the profile is active or it is named") {
+    const char* text = R"(name: p
+services:
+  web: {}
+  debug: {profiles: [debug, tools]}
+  metrics: {profiles: [ops]}
+)";
+    LoadOptions opts;
+    opts.variables = std::map<std::string, std::string>{};
+    auto none = parse(text, "m.yaml", opts);
+    CHECK(none.services.count("web"));
+    CHECK_FALSE(none.services.count("debug"));
+    CHECK_FALSE(none.services.count("metrics"));
+    opts.profiles = {"tools"};
+    auto tools = parse(text, "m.yaml", opts);
+    CHECK(tools.services.count("debug"));
+    CHECK_FALSE(tools.services.count("metrics"));
+    opts.profiles.clear();
+    opts.variables = std::map<std::string, std::string>{{"COMPOSE_PROFILES", "ops,other"}};
+    CHECK(parse(text, "m.yaml", opts).services.count("metrics"));
+    opts.variables = std::map<std::string, std::string>{};
+    opts.named_services = {"debug"};
+    auto named = parse(text, "m.yaml", opts);
+    CHECK(named.services.count("debug"));
+    CHECK_FALSE(named.services.count("metrics"));
+}
