@@ -1,7 +1,10 @@
 // validate, graph, show and ls: commands that read and change nothing.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
+#include <optional>
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -62,6 +65,81 @@ int cmd_graph(const Options& o) {
         throw UserError(msg);
     }
     fmt::print("{}", graph(*s.project, ipam.addressing, o.graph_format == "mermaid" ? GraphFormat::Mermaid : GraphFormat::Dot));
+    return 0;
+}
+
+namespace {
+
+nlohmann::json tree_json(const yaml::Node& n) {
+    if (n.IsMap()) {
+        auto j = nlohmann::json::object();
+        for (auto& [k, v] : n) j[k.Scalar()] = tree_json(v);
+        return j;
+    }
+    if (n.IsSequence()) {
+        auto j = nlohmann::json::array();
+        for (auto& item : n.items()) j.push_back(tree_json(item));
+        return j;
+    }
+    if (n.IsScalar()) return n.Scalar();
+    return nullptr;
+}
+
+// YAML that reads back as the tree: keys plain where they can be, every
+// scalar value double-quoted (so "8080:80" or "yes" stay text).
+void tree_yaml(const yaml::Node& n, int indent, std::string& out) {
+    auto key_text = [](const std::string& k) {
+        bool plain = !k.empty() && std::all_of(k.begin(), k.end(), [](unsigned char c) {
+            return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+        });
+        return plain ? k : nlohmann::json(k).dump();
+    };
+    auto inline_value = [](const yaml::Node& v) -> std::optional<std::string> {
+        if (v.IsScalar()) return nlohmann::json(v.Scalar()).dump();
+        if (v.IsMap() && v.size() == 0) return "{}";
+        if (v.IsSequence() && v.size() == 0) return "[]";
+        if (!v.IsMap() && !v.IsSequence()) return "null";
+        return std::nullopt;
+    };
+    std::string pad(size_t(indent), ' ');
+    if (n.IsMap()) {
+        for (auto& [k, v] : n) {
+            if (auto text = inline_value(v)) {
+                out += fmt::format("{}{}: {}\n", pad, key_text(k.Scalar()), *text);
+            } else {
+                out += fmt::format("{}{}:\n", pad, key_text(k.Scalar()));
+                tree_yaml(v, indent + 2, out);
+            }
+        }
+    } else if (n.IsSequence()) {
+        for (auto& item : n.items()) {
+            if (auto text = inline_value(item)) {
+                out += fmt::format("{}- {}\n", pad, *text);
+                continue;
+            }
+            std::string inner;
+            tree_yaml(item, indent + 2, inner);
+            out += pad + "- " + inner.substr(size_t(indent) + 2);
+        }
+    }
+}
+
+}  // namespace
+
+int cmd_config(const Options& o) {
+    auto files = o.files.empty() ? manifest::discover_files() : o.files;
+    if (files.empty())
+        throw UserError("no manifest given, and no compose.yaml, compose.yml, docker-compose.yaml or "
+                        "docker-compose.yml here or in a parent directory; pass one with -f FILE");
+    manifest::LoadOptions lo;
+    if (!o.project.empty()) lo.project = o.project;
+    lo.env_files = o.env_files;
+    lo.profiles = o.profiles;
+    auto root = manifest::resolve(files, lo);
+    if (o.format == Format::Json) return fmt::print("{}\n", tree_json(root).dump(2)), 0;
+    std::string out;
+    tree_yaml(root, 0, out);
+    fmt::print("{}", out);
     return 0;
 }
 

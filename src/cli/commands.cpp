@@ -102,6 +102,7 @@ int run(int argc, char** argv) {
     common_options(app, o, format, lock_timeout, log_format);
 
     auto* validate = app.add_subcommand("validate", "Check a manifest; change nothing");
+    auto* config = app.add_subcommand("config", "Print the manifest as topo reads it: interpolated, merged, profiles applied");
     auto* plan = app.add_subcommand("plan", "Show what apply would do (the dry run)");
     plan->add_option("--out", o.out, "Save the plan, to apply exactly later with `topo apply PLAN`");
     plan->add_flag("--detailed-exitcode", o.detailed_exitcode, "Exit 2 when the plan has changes");
@@ -154,11 +155,12 @@ int run(int argc, char** argv) {
         if (std::getenv("NO_COLOR") || !::isatty(STDOUT_FILENO)) o.color = false;
         if (*version) return fmt::print("topo {}\n", TOPO_VERSION), 0;
         if (*validate) return cmd_validate(o);
+        if (*config) return cmd_config(o);
         if (*plan) return cmd_plan(o);
-        if (*apply && o.files.empty() && !o.services.empty()) {
-            if (o.services.size() > 1) throw UserError("apply takes one saved plan; to apply services, pass the manifest with -f FILE");
+        // Without -f, one argument that is a file is a saved plan; else the
+        // arguments are services of the Compose file found here.
+        if (*apply && o.files.empty() && o.services.size() == 1 && std::filesystem::is_regular_file(o.services.front()))
             o.saved_plan = std::exchange(o.services, {}).front();
-        }
         if (*apply) return cmd_apply(o);
         if (*destroy) return cmd_destroy(o);
         if (*graph) return cmd_graph(o);

@@ -9,6 +9,7 @@
 namespace topo::cli {
 
 int cmd_validate(const Options& o);
+int cmd_config(const Options& o);
 int cmd_plan(const Options& o);
 int cmd_apply(const Options& o);
 int cmd_apply_saved(const Options& o);

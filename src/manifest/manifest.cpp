@@ -376,13 +376,16 @@ std::vector<std::string> discover_files() {
     return out;
 }
 
-Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
-    Reader r;
+namespace {
+
+// The files read, interpolated (each before the merge, as Compose), merged
+// and with the profiles applied; undefined with the errors in `r`. `named`:
+// the options with COMPOSE_PROJECT_NAME, which names the project unless
+// --project does.
+yaml::Node read_all(Reader& r, const std::vector<std::string>& files, const LoadOptions& opts, LoadOptions& named) {
     std::shared_ptr<std::map<std::string, std::string>> store;
     auto vars = variables(r, opts, files.empty() ? "" : files.front(), store);
-    // COMPOSE_PROJECT_NAME (the environment's, or .env's) names the project
-    // unless --project does, as in Compose.
-    LoadOptions named = opts;
+    named = opts;
     if (auto env = vars("COMPOSE_PROJECT_NAME"); !opts.project && env && !env->empty()) {
         named.project = *env;
         named.project_from = "COMPOSE_PROJECT_NAME";
@@ -396,11 +399,29 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
             continue;
         }
         auto root = load_text(r, text, f == "-" ? "<stdin>" : f);
-        if (root) root = interpolated(r, root, vars);  // each file, before the merge (as Compose)
+        if (root) root = interpolated(r, root, vars);
         if (root) merged = merged ? merge(merged, root) : root;
     }
-    if (!r.errors.empty() || !merged) throw ManifestError(r.errors);
-    auto p = interpret(r, apply_profiles(merged, opts, vars), named);
+    if (!r.errors.empty() || !merged) return {};
+    return apply_profiles(merged, opts, vars);
+}
+
+}  // namespace
+
+yaml::Node resolve(const std::vector<std::string>& files, const LoadOptions& opts) {
+    Reader r;
+    LoadOptions named;
+    auto root = read_all(r, files, opts, named);
+    if (!root) throw ManifestError(r.errors);
+    return root;
+}
+
+Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
+    Reader r;
+    LoadOptions named;
+    auto root = read_all(r, files, opts, named);
+    if (!root) throw ManifestError(r.errors);
+    auto p = interpret(r, root, named);
     if (!r.errors.empty()) throw ManifestError(r.errors);
     p.warnings = r.warnings;
     return p;

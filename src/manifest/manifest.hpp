@@ -6,6 +6,8 @@
 #pragma once
 
 #include <map>
+
+#include "manifest/yaml.hpp"
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -67,6 +69,11 @@ bool valid_project(const std::string& s);
 // has one, with its override file (compose.override.yaml, …) after it.
 // Empty when there is none.
 std::vector<std::string> discover_files();
+
+// The files read and merged as load() reads them (interpolated, merged,
+// profiles applied), before anything is validated: what `topo config` prints.
+// Throws ManifestError for what stops the reading itself.
+yaml::Node resolve(const std::vector<std::string>& files, const LoadOptions& opts = {});
 
 // Read, merge (later files override earlier ones, Compose merge rules), validate.
 // "-" is standard input; anything else must be a regular file.

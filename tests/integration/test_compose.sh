@@ -65,6 +65,15 @@ expect_contains "COMPOSE_PROFILES too" "netns    shop-debug" \
 expect_contains "and naming the service does" "netns    shop-debug" \
     "$(WEB_PORT=9292 "$TOPO" plan -f compose.yaml --env-file other.env debug 2>/dev/null)"
 
+# topo config: the manifest as topo reads it.
+resolved=$(WEB_PORT=9393 "$TOPO" config -f compose.yaml --env-file other.env -o json)
+expect_eq "config gives the interpolated port" '["9393:80"]' \
+    "$(echo "$resolved" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["services"]["web"]["ports"]))')"
+expect_eq "and leaves out the inactive profile's service" "False" \
+    "$(echo "$resolved" | python3 -c 'import json,sys; print("debug" in json.load(sys.stdin)["services"])')"
+WEB_PORT=9393 "$TOPO" config -f compose.yaml --env-file other.env > resolved.yaml
+check "its YAML reads back as a valid manifest" "$TOPO" validate -f resolved.yaml
+
 # No -f: the Compose file of this directory or a parent, with its override.
 cat > compose.override.yaml <<'YAML'
 services:
