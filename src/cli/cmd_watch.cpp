@@ -131,6 +131,8 @@ void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const st
         w.drifted.nft = true;
     } else {
         Focus f;
+        // An entry that changed or went: only one of a VXLAN device of this project's is drift.
+        if (e.what == KernelEvent::What::Neigh && !w.converged->find(ObjectKey{Kind::Vxlan, host_link})) return;
         if (!sandbox.empty() && w.converged->find(ObjectKey{Kind::Netns, sandbox})) f.sandboxes.insert(sandbox);
         else if (!host_link.empty() && has_host_link(*w.converged, host_link)) f.add_host_link(*w.converged, host_link);
         else return;  // not this project's

@@ -80,15 +80,18 @@ void parse_route_netlink(nlmsghdr* h, std::optional<int> nsid, std::vector<Kerne
             break;
         case RTM_NEWNEIGH:
         case RTM_DELNEIGH: {
-            // Only entries of the kinds topo makes: what the kernel learns and
-            // forgets (ARP caches, a bridge's learned MACs) comes and goes all
-            // the time, and would make every sandbox's traffic look like drift.
+            // New entries only of the kinds topo makes: what the kernel learns
+            // (ARP caches, a bridge's learned MACs) comes and goes all the time,
+            // and would make every sandbox's traffic look like drift. A deleted
+            // one is reported as it was when it went (a neighbour entry deleted
+            // by hand is NUD_FAILED by then): the watch keeps those of topo's
+            // VXLAN devices.
             if (!nlmsg_valid_hdr(h, sizeof(ndmsg))) return;
             auto* n = static_cast<ndmsg*>(nlmsg_data(h));
             bool permanent = n->ndm_state & NUD_PERMANENT, fixed = n->ndm_state & NUD_NOARP;
-            if (!(n->ndm_family == AF_BRIDGE ? (permanent && (n->ndm_flags & NTF_SELF)) || (fixed && !permanent)
-                                             : permanent))
-                return;
+            bool topos_kind = n->ndm_family == AF_BRIDGE ? (permanent && (n->ndm_flags & NTF_SELF)) || (fixed && !permanent)
+                                                         : permanent;
+            if (h->nlmsg_type == RTM_NEWNEIGH && !topos_kind) return;
             e.what = KernelEvent::What::Neigh;
             e.ifindex = n->ndm_ifindex;
             break;
