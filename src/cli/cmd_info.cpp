@@ -24,15 +24,8 @@
 namespace topo::cli {
 
 int cmd_validate(const Options& o) {
-    auto files = o.files.empty() ? manifest::discover_files() : o.files;
-    if (files.empty())
-        throw UserError("no manifest given, and no compose.yaml, compose.yml, docker-compose.yaml or "
-                        "docker-compose.yml here or in a parent directory; pass one with -f FILE");
-    manifest::LoadOptions lo;
-    if (!o.project.empty()) lo.project = o.project;
-    lo.env_files = o.env_files;
-    lo.profiles = o.profiles;
-    auto p = manifest::load(files, lo);
+    auto files = manifest_files(o);
+    auto p = manifest::load(files, load_options(o));
     print_warnings(p);
     size_t sandboxes = 0;
     for (auto& [_, s] : p.services) sandboxes += s.has_sandbox();
@@ -127,15 +120,7 @@ void tree_yaml(const yaml::Node& n, int indent, std::string& out) {
 }  // namespace
 
 int cmd_config(const Options& o) {
-    auto files = o.files.empty() ? manifest::discover_files() : o.files;
-    if (files.empty())
-        throw UserError("no manifest given, and no compose.yaml, compose.yml, docker-compose.yaml or "
-                        "docker-compose.yml here or in a parent directory; pass one with -f FILE");
-    manifest::LoadOptions lo;
-    if (!o.project.empty()) lo.project = o.project;
-    lo.env_files = o.env_files;
-    lo.profiles = o.profiles;
-    auto root = manifest::resolve(files, lo);
+    auto root = manifest::resolve(manifest_files(o), load_options(o));
     if (o.format == Format::Json) return fmt::print("{}\n", tree_json(root).dump(2)), 0;
     std::string out;
     tree_yaml(root, 0, out);

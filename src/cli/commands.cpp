@@ -159,8 +159,11 @@ int run(int argc, char** argv) {
         if (*plan) return cmd_plan(o);
         // Without -f, one argument that is a file is a saved plan; else the
         // arguments are services of the Compose file found here.
-        if (*apply && o.files.empty() && o.services.size() == 1 && std::filesystem::is_regular_file(o.services.front()))
+        if (*apply && o.files.empty() && !o.services.empty() && std::filesystem::is_regular_file(o.services.front())) {
+            if (o.services.size() > 1)
+                throw UserError("apply takes one saved plan; to apply services, pass the manifest with -f FILE");
             o.saved_plan = std::exchange(o.services, {}).front();
+        }
         if (*apply) return cmd_apply(o);
         if (*destroy) return cmd_destroy(o);
         if (*graph) return cmd_graph(o);

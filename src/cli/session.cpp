@@ -45,6 +45,24 @@ std::string pick_host(const Project& p, const std::string& flag, bool every_host
 
 }  // namespace
 
+std::vector<std::string> manifest_files(const Options& o) {
+    auto files = o.files.empty() ? manifest::discover_files() : o.files;
+    if (files.empty())
+        throw UserError("no manifest given, and no compose.yaml, compose.yml, docker-compose.yaml or "
+                        "docker-compose.yml here or in a parent directory; pass one with -f FILE");
+    return files;
+}
+
+manifest::LoadOptions load_options(const Options& o) {
+    manifest::LoadOptions lo;
+    if (!o.project.empty()) lo.project = o.project;
+    lo.named_by_file = o.named_by_file;
+    lo.env_files = o.env_files;
+    lo.profiles = o.profiles;
+    lo.named_services = o.services;
+    return lo;
+}
+
 Session Session::open(const Options& opts, bool need_manifest, bool read_host_early) {
     Session s{opts, StateDir(opts.state_dir), machine().kernel(), std::nullopt, "", ""};
     if (read_host_early) s.kernel->prepare_read();
@@ -53,20 +71,13 @@ Session Session::open(const Options& opts, bool need_manifest, bool read_host_ea
     if (files.empty() && opts.project.empty()) files = manifest::discover_files();
     s.opts.files = files;  // the record names the files read
     if (!files.empty()) {
-        manifest::LoadOptions lo;
-        if (!opts.project.empty()) lo.project = opts.project;
-        lo.named_by_file = opts.named_by_file;
-        lo.env_files = opts.env_files;
-        lo.profiles = opts.profiles;
-        lo.named_services = opts.services;
         trace::Span t("load manifest");
-        s.project = manifest::load(files, lo);
+        s.project = manifest::load(files, load_options(opts));
         print_warnings(*s.project);
         s.project_name = s.project->name;
         s.host = pick_host(*s.project, opts.host, opts.every_host, *s.kernel);
     } else if (need_manifest) {
-        throw UserError("no manifest given, and no compose.yaml, compose.yml, docker-compose.yaml or "
-                        "docker-compose.yml here or in a parent directory; pass one with -f FILE");
+        manifest_files(opts);  // throws: there is none
     } else if (!opts.project.empty()) {
         // It names the state record and the lock file: "../x" must not.
         if (!manifest::valid_project(opts.project))

@@ -8,6 +8,7 @@
 
 #include "cli/options.hpp"
 #include "kernel/kernel.hpp"
+#include "manifest/manifest.hpp"
 #include "model/project.hpp"
 #include "reconcile/reconcile.hpp"
 #include "state/store.hpp"
@@ -19,6 +20,13 @@ class UserError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
+
+// The manifest files a command reads: -f's, or (without -f) those `docker
+// compose` would find; none is an error.
+std::vector<std::string> manifest_files(const Options& o);
+// How the options say a manifest is read (--project, --env-file, --profile,
+// the services named).
+manifest::LoadOptions load_options(const Options& o);
 
 // The machine this process works on (the real one): the CLI reaches the kernel
 // layer only through it and the interfaces it hands out.
