@@ -59,7 +59,7 @@ struct Builder {
             if (s.ports.empty() || !runs_here(p, s, host)) continue;
             auto* e = port_target(p, s);
             auto* ea = e ? a.endpoint(s.name, e->network) : nullptr;
-            if (!ea) continue;  // validation guarantees a target
+            if (!ea) continue;  // only on internal networks: nothing to publish (a warning of the manifest's)
             const Network& n = p.networks.at(e->network);
             dnat_bridges.insert(bridge_name(p, n));
             for (auto& port : s.ports) {

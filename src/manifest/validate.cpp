@@ -194,9 +194,12 @@ void check_ports(Reader& r, const Project& p) {
                 auto it = p.networks.find(e.network);
                 return it != p.networks.end() && !it->second.internal;
             });
+            // Compose accepts this (the ports go nowhere): a warning, not a refusal.
             if (!outside)
-                r.error(node, "services." + name + ".ports",
-                        "published ports need a network that is not internal; add one to the service's networks");
+                r.warn(node, "services." + name + ".ports",
+                       fmt::format("service {} is only on internal networks, so its published ports go nowhere and "
+                                   "nothing is published; add a network that is not internal to publish them",
+                                   name));
         }
         if (!s.ports.empty() && s.mode == NetworkMode::None)
             r.error(node, "services." + name + ".ports", "ports are not allowed with network_mode: none");

@@ -157,3 +157,14 @@ services:
     CHECK(named.services.count("debug"));
     CHECK_FALSE(named.services.count("metrics"));
 }
+
+TEST_CASE("a service only on internal networks that publishes ports: a warning, as Compose accepts it") {
+    LoadOptions opts;
+    opts.variables = std::map<std::string, std::string>{};
+    auto p = parse("networks: {b: {internal: true}}\nservices:\n  a:\n    networks: [b]\n    ports: [\"80:80\"]\n",
+                   "m.yaml", opts);
+    REQUIRE(p.warnings.size() == 1);
+    CHECK(p.warnings[0].path == "services.a.ports");
+    CHECK(p.warnings[0].message == "service a is only on internal networks, so its published ports go nowhere and "
+                                   "nothing is published; add a network that is not internal to publish them");
+}
