@@ -133,8 +133,7 @@ struct Builder {
         l.kind = LinkKind::Macvlan;
         l.name = naming::host_shim(p.name, n.name);
         l.owner = naming::network_marker(p.name, n.name);
-        l.parent = n.parent;
-        l.macvlan_mode = "bridge";
+        l.macvlan = Macvlan{n.parent, "bridge"};
         l.mtu = n.mtu;
         l.mac = naming::link_mac(l.name);
         l.ipv6 = false;  // nor router advertisements of the LAN, nor an address from them
@@ -185,8 +184,7 @@ struct Builder {
             l.ns = ns;
             l.name = ea->ifname;
             l.owner = marker;
-            l.parent = n.parent;
-            l.macvlan_mode = n.macvlan_mode;
+            l.macvlan = Macvlan{n.parent, n.macvlan_mode};
             l.mtu = n.mtu;
             l.mac = ea->mac;
         } else {

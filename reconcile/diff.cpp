@@ -63,9 +63,11 @@ void compare_link(const Link& d, const Link& l, Fields& f) {
         f.opt("peer mac", d.peer_mac, l.peer_mac);
         f.str("peer marker", d.peer_owner, l.peer_owner, false);
     }
-    if (d.kind == LinkKind::Macvlan) {
-        f.str("parent", d.parent, l.parent, false);
-        f.str("mode", d.macvlan_mode, l.macvlan_mode, false);
+    if (d.macvlan) {  // fixed at creation: a macvlan link is replaced to change one
+        Macvlan none;
+        const auto& h = l.macvlan ? *l.macvlan : none;
+        f.str("parent", d.macvlan->parent, h.parent, false);
+        f.str("mode", d.macvlan->mode, h.mode, false);
     }
     if (d.vxlan) {
         // Each is fixed at creation: a VXLAN device is replaced to change one.

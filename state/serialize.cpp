@@ -66,8 +66,7 @@ struct ToJson {
         put(j, "peer_owner", l.peer_owner);
         if (!l.peer_ipv6) j["peer_ipv6"] = false;
         if (!l.ipv6) j["ipv6"] = false;
-        put(j, "parent", l.parent);
-        put(j, "macvlan_mode", l.macvlan_mode);
+        if (l.macvlan) j["macvlan"] = {{"parent", l.macvlan->parent}, {"mode", l.macvlan->mode}};
         if (auto& v = l.vxlan) {
             json x{{"vni", v->vni}, {"dstport", v->dstport}, {"learning", v->learning}, {"proxy", v->proxy}};
             put(x, "local", v->local);
@@ -142,8 +141,7 @@ Link link_from_json(const json& j, LinkKind kind) {
     l.peer_owner = get_str(j, "peer_owner");
     l.peer_ipv6 = j.value("peer_ipv6", true);
     l.ipv6 = j.value("ipv6", true);
-    l.parent = get_str(j, "parent");
-    l.macvlan_mode = get_str(j, "macvlan_mode");
+    if (j.contains("macvlan")) l.macvlan = Macvlan{get_str(j.at("macvlan"), "parent"), get_str(j.at("macvlan"), "mode")};
     if (j.contains("vxlan")) {
         auto& x = j.at("vxlan");
         l.vxlan = Vxlan{x.at("vni").get<uint32_t>(), x.at("dstport").get<uint16_t>(), get_parsed<IpAddr>(x, "local"),

@@ -190,7 +190,7 @@ nlohmann::json live_view(Session& s) {
                      {"addresses", addrs[l->peer_ns + ":" + l->peer_name]}});
             } else if (l->kind == LinkKind::Macvlan) {
                 boxes[l->ns]["endpoints"].push_back(
-                    {{"interface", l->name}, {"kind", "macvlan"}, {"parent", l->parent},
+                    {{"interface", l->name}, {"kind", "macvlan"}, {"parent", l->macvlan ? l->macvlan->parent : ""},
                      {"addresses", addrs[l->ns + ":" + l->name]}});
             }
         } else if (auto* f = std::get_if<File>(&o); f && f->path.ends_with("/hosts")) {

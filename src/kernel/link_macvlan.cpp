@@ -15,9 +15,10 @@ void create_macvlan(RealKernel& k, const Link& l) {
     auto w = what(l);
     nl::LinkPtr m(rtnl_link_macvlan_alloc());
     rtnl_link_set_name(m.get(), l.name.c_str());
-    rtnl_link_set_link(m.get(), k.ifindex("", l.parent, w));
-    int mode = rtnl_link_macvlan_str2mode(l.macvlan_mode.c_str());
-    if (mode < 0) throw KernelError(fmt::format("{}: create: unknown macvlan mode {}", w, l.macvlan_mode));
+    if (!l.macvlan) throw KernelError(w + ": create: a macvlan link without its attributes");
+    rtnl_link_set_link(m.get(), k.ifindex("", l.macvlan->parent, w));
+    int mode = rtnl_link_macvlan_str2mode(l.macvlan->mode.c_str());
+    if (mode < 0) throw KernelError(fmt::format("{}: create: unknown macvlan mode {}", w, l.macvlan->mode));
     rtnl_link_macvlan_set_mode(m.get(), uint32_t(mode));
     if (l.mtu) rtnl_link_set_mtu(m.get(), *l.mtu);
     set_mac(m.get(), l.mac);

@@ -61,7 +61,7 @@ Link base_link(const LinkDump::Entry& l, const LinkDump& links, const std::strin
     out.up = l.flags & IFF_UP;
     out.ifindex = l.ifindex;
     out.kind = links::kind_named(l.kind);
-    out.macvlan_mode = l.macvlan_mode;
+    if (out.kind == LinkKind::Macvlan) out.macvlan = Macvlan{"", l.macvlan_mode};  // the parent: named by the caller
     out.vxlan = l.vxlan;
     return out;
 }
@@ -296,7 +296,7 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
         auto& link = seen.host_links.emplace_back(base_link(l, links, ""));
         if (link.kind == LinkKind::Veth) link.isolated = l.isolated;  // absent before 4.18
         if (link.vxlan && l.link) link.vxlan->underlay = links.name(l.link);
-        if (link.kind == LinkKind::Macvlan) link.parent = links.name(l.link);
+        if (link.macvlan) link.macvlan->parent = links.name(l.link);
         if (link.vxlan) link.port_learning = l.port_learning;
     }
     seen.host_addresses = addresses(host_addrs, links, "");
@@ -332,7 +332,7 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
             auto& link = sb.seen.links[i];
             if (link.kind == LinkKind::Macvlan && scope.only_host_links && !links.find(index))
                 get_link(host, "", index, links, what_of(""));
-            (link.kind == LinkKind::Veth ? link.peer_name : link.parent) = links.name(index);
+            (link.macvlan ? link.macvlan->parent : link.peer_name) = links.name(index);
         }
         seen.sandboxes.push_back(std::move(sb.seen));
     }

@@ -111,7 +111,7 @@ struct Describe {
         if (!l.master.empty()) add("master " + l.master);
         if (l.isolated.value_or(false)) add("isolated");
         if (l.port_learning && !*l.port_learning) add("port learning off");
-        if (!l.parent.empty()) add(fmt::format("on {} mode {}", l.parent, l.macvlan_mode));
+        if (l.macvlan) add(fmt::format("on {} mode {}", l.macvlan->parent, l.macvlan->mode));
         if (l.vxlan) {
             add(fmt::format("vni {} port {}", l.vxlan->vni, l.vxlan->dstport));
             if (l.vxlan->local) add("local " + l.vxlan->local->str());

@@ -46,6 +46,15 @@ struct Netns {
 
 enum class LinkKind { Bridge, Veth, Macvlan, Vxlan };
 
+// A macvlan link's own attributes: its parent in the host namespace (the
+// link itself lives in its sandbox, or in the host for `host_access`) and
+// its mode.
+struct Macvlan {
+    std::string parent;
+    std::string mode;  // "bridge", "private", "vepa", "passthru"
+    auto operator<=>(const Macvlan&) const = default;
+};
+
 // A VXLAN device's own attributes (kernel/link_vxlan.cpp). It forwards by
 // static entries only (Fdb, Neigh below): it learns nothing from what it
 // receives, and answers ARP and neighbour solicitations from its neighbour
@@ -92,9 +101,8 @@ struct Link {
     // and on every VXLAN device, whose own link-local, DAD, router and
     // listener messages would cross the underlay to every other host.
     bool ipv6 = true;
-    // macvlan: parent in the host namespace; the link itself lives in `ns`
-    std::string parent;
-    std::string macvlan_mode;
+    // macvlan: set on a macvlan link only
+    std::optional<Macvlan> macvlan;
     // vxlan: set on a VXLAN link only, and compared only when the desired link has it
     std::optional<Vxlan> vxlan;
     // live only, never compared

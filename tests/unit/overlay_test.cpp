@@ -212,8 +212,9 @@ TEST_CASE("macvlan host_access: the host's own link, its address from the pool, 
     auto* l = k.state.find_as<Link>(Kind::Macvlan, shim);
     REQUIRE(l);
     CHECK(l->ns.empty());
-    CHECK(l->parent == "eth9");
-    CHECK(l->macvlan_mode == "bridge");
+    REQUIRE(l->macvlan);
+    CHECK(l->macvlan->parent == "eth9");
+    CHECK(l->macvlan->mode == "bridge");
     auto host = a.endpoint(host_access_key, "lan")->v4;
     auto nas = a.endpoint("nas", "lan")->v4;
     REQUIRE(host);
