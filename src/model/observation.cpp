@@ -108,11 +108,6 @@ struct Judge {
     // nothing (a run killed before it marked it) holds nothing of anyone's,
     // and is taken. One that holds somebody else's files is a conflict when
     // topo wants to write into it, and is left alone otherwise.
-    //
-    // What a run killed while writing a sandbox's files leaves in a directory
-    // of topo's: the directory alone, or a temporary file without the file it
-    // was to become. Shown as an empty file of the project's, so that apply
-    // writes it and destroy removes it, temporary file and directory included.
     bool owned(const Observation::Dir& d, bool wanted) {
         if (d.symlink) {  // never followed (kernel/files.cpp)
             if (wanted)
@@ -134,6 +129,10 @@ struct Judge {
         return true;
     }
 
+    // What a run killed while writing a sandbox's files leaves in a directory
+    // of topo's: the directory alone, or a temporary file without the file it
+    // was to become. Shown as an empty file of the project's, so that apply
+    // writes it and destroy removes it, temporary file and directory included.
     void unfinished(const Observation::Dir& d) {
         auto owner = naming::project_marker(scope.project);
         for (auto& path : d.unfinished) out.add(File{path, "", {}, owner});
