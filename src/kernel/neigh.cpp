@@ -1,10 +1,12 @@
-// A VXLAN device's static entries: forwarding entries (`bridge fdb append
-// MAC dev X dst IP self permanent`) and neighbour entries (`ip neigh replace
-// IP lladdr MAC dev X nud permanent`), both RTM_NEWNEIGH/RTM_DELNEIGH, and
-// their dumps. One message builder for both; the family tells them apart
-// (AF_BRIDGE for a forwarding entry, the address's for a neighbour).
+// A VXLAN device's static entries: its own forwarding entries (`bridge fdb
+// append MAC dev X dst IP self permanent`), its bridge's (`bridge fdb
+// replace MAC dev X master static`) and neighbour entries (`ip neigh replace
+// IP lladdr MAC dev X nud permanent`), all RTM_NEWNEIGH/RTM_DELNEIGH (their
+// dumps are in kernel/dump.cpp). One message builder for them all; the
+// family tells them apart (AF_BRIDGE for a forwarding entry, the address's
+// for a neighbour), and a destination the device's from the bridge's.
 //
-// A forwarding entry is appended: the default entry (all-zero MAC) has one
+// The device's entry is appended: the default entry (all-zero MAC) has one
 // destination per remote host under one MAC, and an append of a new MAC
 // creates it. Deleting one names its destination, which removes that one.
 #include <linux/neighbour.h>
