@@ -220,24 +220,18 @@ bool read_manifest(const std::string& path, std::string& text, std::string& prob
 
 // The variables a manifest's values are interpolated with (LoadOptions).
 // An unreadable or malformed env file is an error of the manifest's.
-Lookup variables(Reader& r, const LoadOptions& opts, const std::string& first_file,
-                 std::shared_ptr<std::map<std::string, std::string>>& store) {
-    store = std::make_shared<std::map<std::string, std::string>>();
+Lookup variables(Reader& r, const LoadOptions& opts, const std::string& first_file) {
+    auto store = std::make_shared<std::map<std::string, std::string>>(opts.variables.value_or(
+        std::map<std::string, std::string>{}));
+    const bool from_environment = !opts.variables;
     Lookup environment = [](const std::string& name) -> std::optional<std::string> {
         if (const char* v = std::getenv(name.c_str())) return std::string(v);
         return std::nullopt;
     };
-    if (opts.variables) {
-        *store = *opts.variables;
-        return [store](const std::string& name) -> std::optional<std::string> {
-            if (auto it = store->find(name); it != store->end()) return it->second;
-            return std::nullopt;
-        };
-    }
-    // (Text given without a file, as the unit tests parse it, has no project directory.)
-    std::vector<std::string> files = opts.env_files;
+    // (Given variables are all there is. Text given without a file, as the unit tests parse it, has no project directory.)
+    std::vector<std::string> files = from_environment ? opts.env_files : std::vector<std::string>{};
     bool named = !files.empty();
-    if (!named && !first_file.empty()) {
+    if (from_environment && !named && !first_file.empty()) {
         auto dir = first_file == "-" ? std::filesystem::current_path() : std::filesystem::absolute(first_file).parent_path();
         files.push_back((dir / ".env").string());
     }
@@ -258,8 +252,9 @@ Lookup variables(Reader& r, const LoadOptions& opts, const std::string& first_fi
         }
     }
     // The process's environment wins over the files.
-    return [store, environment](const std::string& name) -> std::optional<std::string> {
-        if (auto v = environment(name)) return v;
+    return [store, environment, from_environment](const std::string& name) -> std::optional<std::string> {
+        if (from_environment)
+            if (auto v = environment(name)) return v;
         if (auto it = store->find(name); it != store->end()) return it->second;
         return std::nullopt;
     };
@@ -335,8 +330,7 @@ yaml::Node apply_profiles(const yaml::Node& root, const LoadOptions& opts, const
 
 Project parse(std::string_view text, const std::string& filename, const LoadOptions& opts) {
     Reader r;
-    std::shared_ptr<std::map<std::string, std::string>> store;
-    auto vars = variables(r, opts, "", store);
+    auto vars = variables(r, opts, "");
     auto root = load_text(r, text, filename);
     if (root) root = apply_profiles(interpolated(r, root, vars), opts, vars);
     if (!r.errors.empty()) throw ManifestError(r.errors);
@@ -383,8 +377,7 @@ namespace {
 // the options with COMPOSE_PROJECT_NAME, which names the project unless
 // --project does.
 yaml::Node read_all(Reader& r, const std::vector<std::string>& files, const LoadOptions& opts, LoadOptions& named) {
-    std::shared_ptr<std::map<std::string, std::string>> store;
-    auto vars = variables(r, opts, files.empty() ? "" : files.front(), store);
+    auto vars = variables(r, opts, files.empty() ? "" : files.front());
     named = opts;
     if (auto env = vars("COMPOSE_PROJECT_NAME"); !opts.project && env && !env->empty()) {
         named.project = *env;

@@ -39,6 +39,14 @@ echo "WEB_PORT=9292" > other.env
 check "--env-file replaces .env" "$TOPO" apply -f compose.yaml --env-file other.env
 expect_eq "its port answers" "web" "$(world_tcp 198.51.100.1:9292)"
 expect_contains "and the subnet is the default again (.env not read)" "10.77.0.1/24" "$(ip -br addr show | grep '^tb')"
+rc=0; "$TOPO" plan -f compose.yaml --env-file other.env --detailed-exitcode >/dev/null 2>&1 || rc=$?
+expect_eq "after the subnet and port changed under a running program, the next plan is empty" 0 "$rc"
+expect_eq "and the program in the sandbox still answers, at its new address" "web" "$(world_tcp 198.51.100.1:9292)"
+check "back to .env" "$TOPO" apply -f compose.yaml
+rc=0; "$TOPO" plan -f compose.yaml --detailed-exitcode >/dev/null 2>&1 || rc=$?
+expect_eq "and back, the next plan is empty" 0 "$rc"
+expect_eq "the same program answers on .env's port" "web" "$(world_tcp 198.51.100.1:9090)"
+check "and --env-file again, for what follows" "$TOPO" apply -f compose.yaml --env-file other.env
 
 sed -i 's/${WEB_PORT:-8080}:80/${WEB_PORT:?set WEB_PORT to the port to publish}:80/' compose.yaml
 before=$(host_snapshot)
