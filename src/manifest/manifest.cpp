@@ -2,21 +2,14 @@
 // cross-checks. Several files are merged first with Compose's rules.
 #include "manifest/manifest.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
-#include "manifest/interpolate.hpp"
+#include "manifest/assemble.hpp"
+#include "manifest/files.hpp"
 #include "manifest/parsers.hpp"
 
 namespace topo::manifest {
@@ -155,176 +148,11 @@ Project interpret(Reader& r, const yaml::Node& root, const LoadOptions& opts) {
     return p;
 }
 
-// Compose merge: maps merge key by key; these lists are appended; other values are replaced.
-yaml::Node merge(const yaml::Node& base, const yaml::Node& over, const std::string& key = "") {
-    static const std::set<std::string> appended = {"ports", "dns", "dns_search", "dns_opt", "extra_hosts", "expose"};
-    if (base.IsMap() && over.IsMap()) {
-        auto out = base.entries();
-        for (auto& entry : over) {
-            const auto& k = entry.first;
-            auto same = std::find_if(out.begin(), out.end(), [&](auto& e) { return e.first.IsScalar() && e.first.Scalar() == k.Scalar(); });
-            if (!k.IsScalar() || same == out.end()) out.push_back(entry);
-            else same->second = merge(same->second, entry.second, k.Scalar());
-        }
-        return yaml::Node::map(base, std::move(out));
-    }
-    if (base.IsSequence() && over.IsSequence() && appended.count(key)) {
-        auto out = base.items();
-        out.insert(out.end(), over.items().begin(), over.items().end());
-        return yaml::Node::sequence(base, std::move(out));
-    }
-    return over;
-}
 
-// A manifest's text: a regular file, or standard input for "-", read up to
-// one byte past the limit (so /dev/zero is refused, not read to the end). A
-// FIFO, a device or a directory is refused by what it is: opened without
-// blocking, so a FIFO nobody writes to does not hang topo.
-bool read_manifest(const std::string& path, std::string& text, std::string& problem) {
-    int fd = path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
-        problem = fmt::format("cannot read {}: {}", path, std::strerror(errno));
-        return false;
-    }
-    struct Close {
-        int fd;
-        ~Close() { ::close(fd); }
-    } closer{fd};
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-        problem = fmt::format("cannot read {}: {}", path, std::strerror(errno));
-        return false;
-    }
-    if (path != "-" && !S_ISREG(st.st_mode)) {
-        const char* what = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
-                         : S_ISCHR(st.st_mode) ? "a character device" : S_ISBLK(st.st_mode) ? "a block device"
-                         : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
-        problem = fmt::format("{} is {}; give a manifest file{}, or - to read standard input", path, what,
-                              S_ISDIR(st.st_mode) ? " (topo watch -f DIR takes a directory of them)" : "");
-        return false;
-    }
-    if (path != "-") ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            problem = fmt::format("cannot read {}: {}", path, std::strerror(errno));
-            return false;
-        }
-        if (n == 0) return true;
-        text.append(buf, size_t(n));
-        if (text.size() > max_bytes) return true;  // load_text says how large is too large
-    }
-}
 
-// The variables a manifest's values are interpolated with (LoadOptions).
-// An unreadable or malformed env file is an error of the manifest's.
-Lookup variables(Reader& r, const LoadOptions& opts, const std::string& first_file) {
-    auto store = std::make_shared<std::map<std::string, std::string>>(opts.variables.value_or(
-        std::map<std::string, std::string>{}));
-    const bool from_environment = !opts.variables;
-    Lookup environment = [](const std::string& name) -> std::optional<std::string> {
-        if (const char* v = std::getenv(name.c_str())) return std::string(v);
-        return std::nullopt;
-    };
-    // (Given variables are all there is. Text given without a file, as the unit tests parse it, has no project directory.)
-    std::vector<std::string> files = from_environment ? opts.env_files : std::vector<std::string>{};
-    bool named = !files.empty();
-    if (from_environment && !named && !first_file.empty()) {
-        auto dir = first_file == "-" ? std::filesystem::current_path() : std::filesystem::absolute(first_file).parent_path();
-        files.push_back((dir / ".env").string());
-    }
-    for (auto& f : files) {
-        if (!named && !std::filesystem::exists(f)) continue;  // a project without .env
-        std::ifstream in(f, std::ios::binary);
-        std::stringstream buf;
-        if (in) buf << in.rdbuf();
-        if (!in || in.bad()) {
-            r.errors.push_back({{f, 0, 0}, "(env file)", fmt::format("cannot read {}: {}", f, std::strerror(errno))});
-            continue;
-        }
-        auto text = buf.str();
-        try {
-            for (auto& [k, v] : read_env_file(text, environment)) (*store)[k] = v;
-        } catch (const InterpolationError& e) {
-            r.errors.push_back({{f, 0, 0}, "(env file)", e.what()});
-        }
-    }
-    // The process's environment wins over the files.
-    return [store, environment, from_environment](const std::string& name) -> std::optional<std::string> {
-        if (from_environment)
-            if (auto v = environment(name)) return v;
-        if (auto it = store->find(name); it != store->end()) return it->second;
-        return std::nullopt;
-    };
-}
 
-// The tree with its values interpolated; each value that cannot be is an
-// error at its place, each variable used unset a warning.
-yaml::Node interpolated(Reader& r, const yaml::Node& root, const Lookup& vars) {
-    auto t = interpolate_tree(root, vars);
-    auto where = [&](const TreeInterpolation::Problem& p) {
-        return SourceMark{r.files[p.source], p.mark.line + 1, p.mark.column + 1};
-    };
-    for (auto& e : t.errors) r.errors.push_back({where(e), e.path, e.message});
-    for (auto& u : t.unset)
-        r.warnings.push_back({where(u), u.path,
-                              fmt::format("variable {} is not set, and is an empty string here; set it (in the "
-                                          "environment or .env), or give a default: ${{{}:-default}}",
-                                          u.message, u.message)});
-    return t.root;
-}
 
-// The file's tree, or undefined with the problem recorded. Its nodes carry
-// the file's index in r.files, which names the file of an error.
-yaml::Node load_text(Reader& r, std::string_view text, const std::string& file) {
-    r.files.push_back(file);
-    if (text.size() > max_bytes) {  // at the first byte past the limit
-        auto at = yaml::mark_at(text, max_bytes);
-        r.errors.push_back({{file, at.line + 1, at.column + 1}, "(document)",
-                            fmt::format("the manifest is more than {} bytes (1 MiB), the most topo reads; split it "
-                                        "(-f takes several files)",
-                                        max_bytes)});
-        return {};
-    }
-    try {
-        return yaml::parse(text, unsigned(r.files.size() - 1));
-    } catch (const yaml::Error& e) {
-        r.errors.push_back({{file, e.mark.line + 1, e.mark.column + 1}, "(yaml)", e.what()});
-        return {};
-    }
-}
 
-// The tree without the services of profiles that are not active (nor named).
-yaml::Node apply_profiles(const yaml::Node& root, const LoadOptions& opts, const Lookup& vars) {
-    auto services = root["services"];
-    if (!services.IsMap()) return root;
-    std::set<std::string> active(opts.profiles.begin(), opts.profiles.end());
-    if (auto env = vars("COMPOSE_PROFILES")) {
-        std::string_view list(*env);
-        while (!list.empty()) {
-            auto comma = list.find(',');
-            if (auto part = list.substr(0, comma); !part.empty()) active.emplace(part);
-            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-        }
-    }
-    std::set<std::string> named(opts.named_services.begin(), opts.named_services.end());
-    auto on = [&](const yaml::Node& name, const yaml::Node& s) {
-        auto profiles = s["profiles"];
-        if (!profiles.IsSequence() || profiles.size() == 0 || active.count("*") || named.count(name.Scalar())) return true;
-        for (auto& p : profiles.items())
-            if (active.count(p.Scalar())) return true;
-        return false;
-    };
-    std::vector<yaml::Node::Entry> kept;
-    for (auto& entry : services)
-        if (on(entry.first, entry.second)) kept.push_back(entry);
-    if (kept.size() == services.size()) return root;
-    std::vector<yaml::Node::Entry> top;
-    for (auto& [k, v] : root) top.emplace_back(k, k.Scalar() == "services" ? yaml::Node::map(v, kept) : v);
-    return yaml::Node::map(root, std::move(top));
-}
 
 }  // namespace
 
@@ -332,7 +160,8 @@ Project parse(std::string_view text, const std::string& filename, const LoadOpti
     Reader r;
     auto vars = variables(r, opts, "");
     auto root = load_text(r, text, filename);
-    if (root) root = apply_profiles(interpolated(r, root, vars), opts, vars);
+    if (root) root = interpolated(r, root, vars);
+    if (root && r.errors.empty()) root = assemble(r, root, vars, opts);
     if (!r.errors.empty()) throw ManifestError(r.errors);
     auto p = interpret(r, root, opts);
     if (!r.errors.empty()) throw ManifestError(r.errors);
@@ -340,35 +169,6 @@ Project parse(std::string_view text, const std::string& filename, const LoadOpti
     return p;
 }
 
-std::vector<std::string> discover_files() {
-    std::vector<std::string> out;
-    if (const char* env = std::getenv("COMPOSE_FILE"); env && *env) {
-        std::string_view list(env);
-        while (!list.empty()) {
-            auto colon = list.find(':');
-            if (auto part = list.substr(0, colon); !part.empty()) out.emplace_back(part);
-            list = colon == std::string_view::npos ? std::string_view() : list.substr(colon + 1);
-        }
-        return out;
-    }
-    std::error_code ec, absent;  // (an absent file is not an error here)
-    for (auto dir = std::filesystem::current_path(ec); !ec && !dir.empty(); dir = dir.parent_path()) {
-        for (auto* name : {"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}) {
-            auto file = dir / name;
-            if (!std::filesystem::is_regular_file(file, absent)) continue;
-            out.push_back(file.string());
-            for (auto* over : {"compose.override.yaml", "compose.override.yml", "docker-compose.override.yaml",
-                               "docker-compose.override.yml"})
-                if (std::filesystem::is_regular_file(dir / over, absent)) {
-                    out.push_back((dir / over).string());
-                    break;
-                }
-            return out;
-        }
-        if (dir == dir.root_path()) break;
-    }
-    return out;
-}
 
 namespace {
 
@@ -384,19 +184,10 @@ yaml::Node read_all(Reader& r, const std::vector<std::string>& files, const Load
         named.project_from = "COMPOSE_PROJECT_NAME";
     }
     yaml::Node merged;
-    for (auto& f : files) {
-        std::string text, problem;
-        if (!read_manifest(f, text, problem)) {
-            r.files.push_back(f);
-            r.errors.push_back({{f, 0, 0}, "(file)", problem});
-            continue;
-        }
-        auto root = load_text(r, text, f == "-" ? "<stdin>" : f);
-        if (root) root = interpolated(r, root, vars);
-        if (root) merged = merged ? merge(merged, root) : root;
-    }
+    for (auto& f : files)
+        if (auto root = load_file(r, f, vars, {}, "(file)")) merged = merged ? merge(merged, root) : root;
     if (!r.errors.empty() || !merged) return {};
-    return apply_profiles(merged, opts, vars);
+    return assemble(r, merged, vars, opts);
 }
 
 }  // namespace

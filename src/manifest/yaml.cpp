@@ -132,6 +132,8 @@ Node Node::sequence(const Node& like, std::vector<Node> items) {
     return Node(std::move(d));
 }
 
+Node Node::null(const Node& like) { return Node(make(Kind::Null, like.mark(), like.source())); }
+
 Node Node::scalar(const Node& like, std::string text) {
     auto d = make(Kind::Scalar, like.mark(), like.source());
     d->text = std::move(text);

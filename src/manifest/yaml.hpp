@@ -81,6 +81,8 @@ public:
     static Node sequence(const Node& like, std::vector<Node> items);
     // A scalar with new text, where `like` (a scalar) was (for interpolation).
     static Node scalar(const Node& like, std::string text);
+    // A null (`key:` with no value), where `like` was.
+    static Node null(const Node& like);
 
 private:
     friend class Builder;
