@@ -173,7 +173,7 @@ struct Builder {
         if (n.driver == Driver::Overlay) overlay(n, name);
     }
 
-    void endpoint(const Service& s, const Endpoint& e, bool& have_route4, bool& have_route6) {
+    void endpoint(const Service& s, const Endpoint& e) {
         const auto& n = p.networks.at(e.network);
         const auto* ea = a.endpoint(s.name, e.network);
         auto ns = naming::netns(p.name, s.name);
@@ -208,17 +208,28 @@ struct Builder {
         const auto& na = a.networks.at(n.name);
         if (ea->v4) out.state.add(Address{ns, ea->ifname, {*ea->v4, na.subnet4->len}});
         if (ea->v6) out.state.add(Address{ns, ea->ifname, {*ea->v6, na.subnet6->len}});
-        if (n.internal) return;
-        // The first non-internal network (in interface order) carries the default route.
-        if (!have_route4 && ea->v4 && na.gateway4) {
-            out.state.add(Route{ns, {IpAddr::v4(0), 0}, na.gateway4, ea->ifname});
-            have_route4 = true;
-        }
-        if (!have_route6 && ea->v6 && na.gateway6) {
-            IpAddr any6;
-            any6.family = 6;
-            out.state.add(Route{ns, {any6, 0}, na.gateway6, ea->ifname});
-            have_route6 = true;
+        for (auto& ll : e.link_local_ips) out.state.add(Address{ns, ea->ifname, {ll, uint8_t(ll.is_v4() ? 16 : 64)}});
+    }
+
+    // The default routes: of the first non-internal network with a gateway
+    // in gateway_order (gw_priority, then interface order), per family.
+    void default_routes(const Service& s) {
+        auto ns = naming::netns(p.name, s.name);
+        bool have4 = false, have6 = false;
+        for (const auto* e : gateway_order(s)) {
+            if (p.networks.at(e->network).internal) continue;
+            const auto* ea = a.endpoint(s.name, e->network);
+            const auto& na = a.networks.at(e->network);
+            if (!have4 && ea->v4 && na.gateway4) {
+                out.state.add(Route{ns, {IpAddr::v4(0), 0}, na.gateway4, ea->ifname});
+                have4 = true;
+            }
+            if (!have6 && ea->v6 && na.gateway6) {
+                IpAddr any6;
+                any6.family = 6;
+                out.state.add(Route{ns, {any6, 0}, na.gateway6, ea->ifname});
+                have6 = true;
+            }
         }
     }
 
@@ -226,8 +237,8 @@ struct Builder {
         if (!runs_here(p, s, ctx.host) || (!ctx.only.empty() && !ctx.only.count(s.name))) return;
         out.state.add(Netns{naming::netns(p.name, s.name), naming::sandbox_marker(p.name, s.name)});
         if (s.mode == NetworkMode::None) return;
-        bool r4 = false, r6 = false;
-        for (auto& e : s.endpoints) endpoint(s, e, r4, r6);
+        for (auto& e : s.endpoints) endpoint(s, e);
+        default_routes(s);
     }
 };
 

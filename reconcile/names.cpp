@@ -105,6 +105,18 @@ Text render_hosts(const Project& p, const Addressing& a, const Service& s, const
         out.append(fmt::format("# network {}\n", e.network));
         out.append(section);
     }
+    // A link's alias, in this sandbox only: the linked service's address on
+    // the first network (in interface order) they share.
+    if (!s.links.empty()) {
+        Lines linked;
+        for (auto& [target, alias] : s.links)
+            for (auto& e : s.endpoints)
+                if (auto ips = addresses(a.endpoint(target, e.network)); !ips.empty()) {
+                    for (auto& ip : ips) linked.add(ip, {alias});
+                    break;
+                }
+        if (!linked.rows.empty()) out.append("# links\n" + linked.str());
+    }
     if (!s.extra_hosts.empty()) {
         Lines extra;
         for (auto& [name, ip] : s.extra_hosts) extra.add(ip, {name});
@@ -160,7 +172,7 @@ namespace {
 // A sandbox that resolves exactly its one network's members (its own line
 // is theirs too) links to the network's file.
 bool shares_network_file(const Service& s) {
-    return s.endpoints.size() == 1 && s.extra_hosts.empty() && s.hostname == s.name;
+    return s.endpoints.size() == 1 && s.extra_hosts.empty() && s.links.empty() && s.hostname == s.name;
 }
 
 }  // namespace
@@ -174,6 +186,7 @@ std::vector<HostsEntry> parse_hosts(std::string_view text) {
         at = end + 1;
         if (line.starts_with("# network ")) section = std::string(line.substr(10));
         else if (line.starts_with("# extra_hosts")) section = "extra_hosts";
+        else if (line.starts_with("# links")) section = "links";
         else if (!section.empty() && !line.empty() && line[0] != '#') {
             auto tab = line.find('\t');
             if (tab == std::string_view::npos) continue;

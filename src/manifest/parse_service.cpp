@@ -19,21 +19,22 @@ const std::vector<std::string>& runtime_keys() {
         "cgroup_parent", "command", "configs", "container_name", "cpu_count", "cpu_percent",
         "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpus",
         "cpuset", "credential_spec", "depends_on", "deploy", "develop", "device_cgroup_rules",
-        "devices", "domainname", "driver_opts", "entrypoint", "env_file", "environment", "expose",
-        "extends", "external_links", "gpus", "group_add", "healthcheck", "image", "init", "ipc",
-        "isolation", "labels", "label_file", "links", "logging", "mac_address", "mem_limit",
+        "devices", "domainname", "driver_opts", "entrypoint", "env_file", "environment",
+        "extends", "gpus", "group_add", "healthcheck", "image", "init", "ipc",
+        "isolation", "labels", "label_file", "logging", "mem_limit",
         "mem_reservation", "mem_swappiness", "memswap_limit", "models", "oom_kill_disable",
         "oom_score_adj", "pid", "pids_limit", "platform", "post_start", "pre_stop", "privileged",
         "profiles", "provider", "pull_policy", "read_only", "restart", "runtime", "scale",
         "secrets", "security_opt", "shm_size", "stdin_open", "stop_grace_period", "stop_signal",
         "storage_opt", "sysctls", "tmpfs", "tty", "ulimits", "use_api_socket", "user", "userns_mode",
-        "uts", "volumes", "volumes_from", "working_dir", "logging", "dns_opt"};
+        "uts", "volumes", "volumes_from", "working_dir"};
     return keys;
 }
 
 const std::vector<std::string>& network_keys() {
-    static const std::vector<std::string> keys = {"networks", "ports", "dns", "dns_search",
-                                                  "extra_hosts", "hostname", "network_mode", "host"};
+    static const std::vector<std::string> keys = {"networks", "ports", "dns", "dns_search", "extra_hosts",
+                                                  "hostname", "network_mode", "host", "links", "dns_opt",
+                                                  "external_links", "expose", "mac_address"};
     return keys;
 }
 
@@ -42,6 +43,23 @@ bool valid_hostname(const std::string& s) {
     for (unsigned char c : s)
         if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_')) return false;
     return s.front() != '-' && s.front() != '.';
+}
+
+std::optional<Mac> parse_mac(Reader& r, const yaml::Node& m, const std::string& path) {
+    auto s = r.scalar(m, path);
+    if (!s) return std::nullopt;
+    auto mac = Mac::parse(*s);
+    if (!mac) r.error(m, path, fmt::format("\"{}\" is not a MAC address; write it as 02:42:0a:00:00:02", *s));
+    else if (mac->bytes[0] & 1)  // the kernel refuses it ("Cannot assign requested address")
+        r.error(m, path, fmt::format("{} is a multicast address (its first byte is odd); a link needs a unicast one, e.g. 02:42:0a:00:00:02", *s)), mac.reset();
+    else if (*mac == Mac{})
+        r.error(m, path, "00:00:00:00:00:00 is not a usable MAC address; e.g. 02:42:0a:00:00:02"), mac.reset();
+    return mac;
+}
+
+bool link_local(const IpAddr& a) {
+    if (a.is_v4()) return Prefix::parse("169.254.0.0/16")->contains(a);
+    return Prefix::parse("fe80::/10")->contains(a);
 }
 
 void parse_endpoint(Reader& r, const yaml::Node& n, const std::string& path, Endpoint& e) {
@@ -66,16 +84,7 @@ void parse_endpoint(Reader& r, const yaml::Node& n, const std::string& path, End
         if (e.ipv6_address && !e.ipv6_address->is_v6())
             r.error(a, path + ".ipv6_address", fmt::format("{} is not an IPv6 address; use ipv4_address", e.ipv6_address->str())), e.ipv6_address.reset();
     }
-    if (auto m = n["mac_address"]) {
-        if (auto s = r.scalar(m, path + ".mac_address")) {
-            e.mac_address = Mac::parse(*s);
-            if (!e.mac_address) r.error(m, path + ".mac_address", fmt::format("\"{}\" is not a MAC address; write it as 02:42:0a:00:00:02", *s));
-            else if (e.mac_address->bytes[0] & 1)  // the kernel refuses it ("Cannot assign requested address")
-                r.error(m, path + ".mac_address", fmt::format("{} is a multicast address (its first byte is odd); a link needs a unicast one, e.g. 02:42:0a:00:00:02", *s)), e.mac_address.reset();
-            else if (*e.mac_address == Mac{})
-                r.error(m, path + ".mac_address", "00:00:00:00:00:00 is not a usable MAC address; e.g. 02:42:0a:00:00:02"), e.mac_address.reset();
-        }
-    }
+    if (auto m = n["mac_address"]) e.mac_address = parse_mac(r, m, path + ".mac_address");
     if (auto i = n["interface_name"]) {
         if (auto s = r.scalar(i, path + ".interface_name")) {
             bool ok = !s->empty() && s->size() <= 15 && *s != "lo" &&
@@ -85,6 +94,40 @@ void parse_endpoint(Reader& r, const yaml::Node& n, const std::string& path, End
         }
     }
     if (auto p = n["priority"]) e.priority = int(r.integer(p, path + ".priority", -100000, 100000).value_or(0));
+    if (auto p = n["gw_priority"]) e.gw_priority = int(r.integer(p, path + ".gw_priority", -100000, 100000).value_or(0));
+    if (auto l = n["link_local_ips"]) {
+        auto p = path + ".link_local_ips";
+        for (auto& text : r.strings(l, p)) {
+            auto a = IpAddr::parse(text);
+            if (!a) r.error(l, p, fmt::format("\"{}\" is not an IP address", text));
+            else if (!link_local(*a))
+                r.error(l, p, fmt::format("{} is not link-local; link_local_ips takes addresses of {}", text,
+                                          a->is_v4() ? "169.254.0.0/16" : "fe80::/10"));
+            else e.link_local_ips.push_back(*a);
+        }
+    }
+    // Options of Docker's network drivers for one endpoint (sysctls, for
+    // one): topo has no drivers to hand them to.
+    if (auto o = n["driver_opts"]; o && o.size())
+        r.warn(o, path + ".driver_opts", "endpoint driver_opts are for Docker's network drivers, and topo ignores them");
+}
+
+// links: ["db", "db:database"]; the alias defaults to the service's name.
+void parse_links(Reader& r, const yaml::Node& n, const std::string& path, Service& s) {
+    if (!n.IsSequence()) {
+        r.error(n, path, "expected a list of \"service\" or \"service:alias\"");
+        return;
+    }
+    for (size_t i = 0; i < n.size(); ++i) {
+        auto p = fmt::format("{}[{}]", path, i);
+        auto text = r.scalar(n[i], p);
+        if (!text) continue;
+        auto colon = text->find(':');
+        auto service = text->substr(0, colon), alias = colon == std::string::npos ? service : text->substr(colon + 1);
+        if (service.empty() || !valid_hostname(alias))
+            r.error(n[i], p, fmt::format("\"{}\" is not \"service\" or \"service:alias\" with a valid host name", *text));
+        else s.links.emplace_back(service, alias);
+    }
 }
 
 void parse_networks(Reader& r, const yaml::Node& n, const std::string& path, Service& s) {
@@ -149,6 +192,9 @@ void parse_mode(Reader& r, const yaml::Node& n, const std::string& path, Service
     if (*m == "none") s.mode = NetworkMode::None;
     else if (*m == "host") s.mode = NetworkMode::Host;
     else if (m->starts_with("service:")) s.mode = NetworkMode::Service, s.mode_service = m->substr(8);
+    else if (m->starts_with("container:"))
+        r.error(n, path, fmt::format("network_mode \"{}\" joins a container's namespace, and topo has no containers; to "
+                                     "share a service's sandbox, write network_mode: service:<name>", *m));
     else r.error(n, path, fmt::format("network_mode \"{}\" is not supported; use none, host or service:<name>, or leave it out and use networks", *m));
 }
 
@@ -192,6 +238,13 @@ void parse_service(Reader& r, const std::string& name, const yaml::Node& n, Serv
         }
     }
     if (auto h = n["host"]) s.host = r.scalar(h, path + ".host").value_or("");
+    if (auto l = n["links"]) parse_links(r, l, path + ".links", s);
+    if (auto l = n["external_links"])
+        r.error(l, path + ".external_links",
+                "external_links name containers outside the project, and topo has none to link to: give the name an "
+                "address with extra_hosts: [\"NAME:ADDRESS\"], or put that service in this manifest and use links");
+    if (auto x = n["expose"]) parse_expose(r, x, path + ".expose");
+    if (auto m = n["mac_address"]) s.mac_address = parse_mac(r, m, path + ".mac_address");
     if (s.mode != NetworkMode::Sandbox && n["networks"])
         r.error(n["networks"], path + ".networks", "a service with network_mode cannot also have networks; remove one of them");
     if ((s.mode == NetworkMode::Host || s.mode == NetworkMode::Service) && n["ports"])

@@ -9,6 +9,8 @@ namespace topo::manifest {
 void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Network& net);
 void parse_service(Reader& r, const std::string& name, const yaml::Node& n, Service& s);
 void parse_ports(Reader& r, const yaml::Node& n, const std::string& path, std::vector<Port>& out);
+// `expose`: checked, nothing else (a sandbox's ports are open to its networks).
+void parse_expose(Reader& r, const yaml::Node& n, const std::string& path);
 // Cross-references and uniqueness, once everything is read.
 void validate(Reader& r, Project& p, const yaml::Node& root);
 

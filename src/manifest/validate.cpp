@@ -76,14 +76,17 @@ void check_endpoints(Reader& r, Project& p) {
 void check_duplicate_addresses(Reader& r, const Project& p) {
     std::map<std::pair<std::string, IpAddr>, std::string> seen;
     for (auto& [name, s] : p.services)
-        for (auto& e : s.endpoints)
-            for (auto& a : {e.ipv4_address, e.ipv6_address}) {
-                if (!a) continue;
-                auto [it, fresh] = seen.insert({{e.network, *a}, name});
+        for (auto& e : s.endpoints) {
+            std::vector<IpAddr> all(e.link_local_ips);
+            for (auto& a : {e.ipv4_address, e.ipv6_address})
+                if (a) all.push_back(*a);
+            for (auto& a : all) {
+                auto [it, fresh] = seen.insert({{e.network, a}, name});
                 if (!fresh)
                     r.error(at_endpoint(r, s, e), fmt::format("services.{}.networks.{}", name, e.network),
-                            fmt::format("{} is already the address of service {}", a->str(), it->second));
+                            fmt::format("{} is already the address of service {}", a.str(), it->second));
             }
+        }
     // Two links with one MAC on one network: each takes the other's frames.
     std::map<std::pair<std::string, Mac>, std::string> macs;
     for (auto& [name, s] : p.services)
@@ -115,6 +118,56 @@ void name_interfaces(Reader& r, Project& p) {
             if (!e.interface_name.empty()) continue;
             while (taken.count(fmt::format("eth{}", next))) ++next;
             e.interface_name = fmt::format("eth{}", next++);
+        }
+    }
+}
+
+// A service-wide mac_address goes on the endpoint that carries the default
+// route; one of the endpoint's own that differs is a contradiction.
+void place_service_mac(Reader& r, Project& p) {
+    for (auto& [name, s] : p.services) {
+        if (!s.mac_address) continue;
+        auto at = node_at(r.service(name), {"mac_address"});
+        auto path = fmt::format("services.{}.mac_address", name);
+        if (s.mode != NetworkMode::Sandbox || s.endpoints.empty()) {
+            r.error(at, path, "a mac_address needs a link of the service's own: remove network_mode, or the mac_address");
+            continue;
+        }
+        auto& e = s.endpoints[size_t(gateway_order(s).front() - s.endpoints.data())];
+        if (e.mac_address && *e.mac_address != *s.mac_address)
+            r.error(at, path, fmt::format("{} goes on the link to {}, which has mac_address {} of its own; keep one of them",
+                                          s.mac_address->str(), e.network, e.mac_address->str()));
+        else e.mac_address = s.mac_address;
+    }
+}
+
+// Links: to a service of the manifest with a sandbox of its own, over a
+// network both are on (Docker's user-defined networks resolve nothing else).
+void check_links(Reader& r, const Project& p) {
+    for (auto& [name, s] : p.services) {
+        if (s.links.empty()) continue;
+        auto at = node_at(r.service(name), {"links"});
+        auto path = fmt::format("services.{}.links", name);
+        if (s.mode != NetworkMode::Sandbox) {
+            r.error(at, path, "links name peers on the service's own networks, and it has none (network_mode); remove one of them");
+            continue;
+        }
+        for (auto& [target, alias] : s.links) {
+            auto it = p.services.find(target);
+            if (it == p.services.end()) {
+                r.error(at, path, fmt::format("no service named \"{}\" to link to", target));
+                continue;
+            }
+            if (it->second.mode != NetworkMode::Sandbox) {
+                r.error(at, path, fmt::format("service {} has no networks of its own (network_mode); link to the service whose sandbox it uses", target));
+                continue;
+            }
+            bool shared = std::any_of(s.endpoints.begin(), s.endpoints.end(), [&, &t = it->second](const Endpoint& e) {
+                return std::any_of(t.endpoints.begin(), t.endpoints.end(), [&](const Endpoint& o) { return o.network == e.network; });
+            });
+            if (!shared)
+                r.error(at, path, fmt::format("{} and {} share no network, so {} could not reach it as {}; put both on one network",
+                                              name, target, name, alias));
         }
     }
 }
@@ -303,8 +356,10 @@ void check_local_networks(Reader& r, const Project& p, const yaml::Node& root) {
 
 void validate(Reader& r, Project& p, const yaml::Node& root) {
     check_endpoints(r, p);
-    check_duplicate_addresses(r, p);
     name_interfaces(r, p);
+    place_service_mac(r, p);
+    check_duplicate_addresses(r, p);
+    check_links(r, p);
     check_overlaps(r, p, root);
     check_kernel_names(r, p, root);
     check_ports(r, p);

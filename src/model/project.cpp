@@ -3,6 +3,8 @@
 // and how an ephemeral port is keyed in the addressing.
 #include "model/project.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "model/addressing.hpp"
@@ -23,6 +25,13 @@ bool runs_here(const Project& p, const Service& s, const std::string& host) {
     if (!s.has_sandbox()) return false;
     if (p.hosts.empty() || host.empty()) return true;
     return s.host.empty() ? p.hosts.size() == 1 : s.host == host;
+}
+
+std::vector<const Endpoint*> gateway_order(const Service& s) {
+    std::vector<const Endpoint*> out;
+    for (auto& e : s.endpoints) out.push_back(&e);
+    std::stable_sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->gw_priority > b->gw_priority; });
+    return out;
 }
 
 std::string ephemeral_port_key(const std::string& service, const Port& p) {

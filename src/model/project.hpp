@@ -89,6 +89,12 @@ struct Endpoint {
     std::optional<Mac> mac_address;
     std::string interface_name;  // always filled in by the reader (eth0, eth1, ...)
     int priority = 0;
+    // Which endpoint carries the default route: the highest (Docker's
+    // gw_priority), then interface order (gateway_order()).
+    int gw_priority = 0;
+    // Extra addresses of the link, 169.254.0.0/16 or fe80::/10 (Compose's
+    // link_local_ips), outside IPAM: on the link with /16 or /64.
+    std::vector<IpAddr> link_local_ips;
     SourceMark mark;
 };
 
@@ -125,6 +131,12 @@ struct Service {
     std::vector<std::string> dns_search;
     std::vector<std::string> dns_opt;
     std::vector<std::pair<std::string, IpAddr>> extra_hosts;
+    // Compose's links: (service, alias). The alias resolves, in this
+    // sandbox only, to that service's address on the first network they share.
+    std::vector<std::pair<std::string, std::string>> links;
+    // A service-wide mac_address (Compose's older key): the reader puts it
+    // on the first endpoint of gateway_order().
+    std::optional<Mac> mac_address;
     std::string hostname;  // default: the service name
     std::string host;      // topo extension: which host of `hosts` runs it
     SourceMark mark;
@@ -159,6 +171,10 @@ const char* to_string(Protocol p);
 std::string bridge_name(const Project& p, const Network& n);
 // Whether a service has a sandbox on this host (`host`: its name in `hosts`).
 bool runs_here(const Project& p, const Service& s, const std::string& host);
+// A service's endpoints in the order they are considered for its default
+// route (and a service-wide mac_address): gw_priority, higher first, then
+// interface order.
+std::vector<const Endpoint*> gateway_order(const Service& s);
 
 // The endpoint a service's published ports forward to: its first network that
 // is not internal, in interface order; null when it has none.

@@ -152,6 +152,12 @@ services:
   web:
     networks: [front]
 """,
+    "external_links": """
+name: bad
+services:
+  web:
+    external_links: [redis_1]
+""",
 }
 
 # Edge cases the parser accepts, so the schema must too.
@@ -197,6 +203,23 @@ networks:
 services:
   web:
     networks: [outside]
+""",
+    "Compose's networking keys of a service": """
+name: ok
+networks:
+  front: {}
+  back: {}
+services:
+  db:
+    networks: [back]
+    expose: ["5432", 5433, "6000-6010/udp"]
+  web:
+    mac_address: 02:42:0a:00:00:09
+    links: [db, "db:database"]
+    networks:
+      front: {gw_priority: 10}
+      back:
+        link_local_ips: [169.254.10.2, "fe80::10"]
 """,
 }
 
