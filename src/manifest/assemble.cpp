@@ -188,6 +188,7 @@ struct Extender {
     const Lookup& vars;
     std::map<std::string, yaml::Node> files;  // other files' trees, by path
     std::vector<std::string> chain;           // the services being extended, outermost first
+    std::set<std::set<std::string>> cycles;   // said once, from whichever member is met first
 
     yaml::Node service(const yaml::Node& services, const std::string& file, const std::string& name) {
         auto s = services[name];
@@ -198,8 +199,10 @@ struct Extender {
         auto own = without(s, {"extends"});
         if (auto loop = std::find(chain.begin(), chain.end(), label); loop != chain.end()) {
             std::vector<std::string> cycle(loop, chain.end());
-            cycle.push_back(label);
-            r.error(e, path, fmt::format("extends cycle: {}; one of them must not extend the next", fmt::join(cycle, " → ")));
+            if (cycles.insert({cycle.begin(), cycle.end()}).second) {
+                cycle.push_back(label);
+                r.error(e, path, fmt::format("extends cycle: {}; one of them must not extend the next", fmt::join(cycle, " → ")));
+            }
             return own;
         }
         std::string target, target_file = file;
@@ -236,7 +239,7 @@ struct Extender {
 yaml::Node extend(Reader& r, const yaml::Node& root, const Lookup& vars) {
     auto services = root["services"];
     if (!services.IsMap()) return root;
-    Extender x{r, vars, {}, {}};
+    Extender x{r, vars, {}, {}, {}};
     std::vector<yaml::Node::Entry> out;
     bool changed = false;
     for (auto& [k, v] : services) {

@@ -96,13 +96,16 @@ void parse_endpoint(Reader& r, const yaml::Node& n, const std::string& path, End
     if (auto p = n["priority"]) e.priority = int(r.integer(p, path + ".priority", -100000, 100000).value_or(0));
     if (auto p = n["gw_priority"]) e.gw_priority = int(r.integer(p, path + ".gw_priority", -100000, 100000).value_or(0));
     if (auto l = n["link_local_ips"]) {
-        auto p = path + ".link_local_ips";
-        for (auto& text : r.strings(l, p)) {
-            auto a = IpAddr::parse(text);
-            if (!a) r.error(l, p, fmt::format("\"{}\" is not an IP address", text));
+        auto items = l.IsSequence() ? l.items() : std::vector<yaml::Node>{l};
+        for (size_t i = 0; i < items.size(); ++i) {
+            auto p = l.IsSequence() ? fmt::format("{}.link_local_ips[{}]", path, i) : path + ".link_local_ips";
+            auto text = r.scalar(items[i], p);
+            if (!text) continue;
+            auto a = IpAddr::parse(*text);
+            if (!a) r.error(items[i], p, fmt::format("\"{}\" is not an IP address", *text));
             else if (!link_local(*a))
-                r.error(l, p, fmt::format("{} is not link-local; link_local_ips takes addresses of {}", text,
-                                          a->is_v4() ? "169.254.0.0/16" : "fe80::/10"));
+                r.error(items[i], p, fmt::format("{} is not link-local; link_local_ips takes addresses of {}", *text,
+                                                 a->is_v4() ? "169.254.0.0/16" : "fe80::/10"));
             else e.link_local_ips.push_back(*a);
         }
     }

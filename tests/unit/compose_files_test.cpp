@@ -212,9 +212,9 @@ services:
   c: {extends: nobody}
 )");
     auto e = errors_of({loop});
-    REQUIRE(e.size() == 3);
+    REQUIRE(e.size() == 2);  // the cycle once
     CHECK(e[0].path == "services.a.extends");
     CHECK(e[0].message == "extends cycle: a → b → a; one of them must not extend the next");
-    CHECK(e[2].path == "services.c.extends");
-    CHECK(e[2].message == "there is no service \"nobody\" in this project to extend");
+    CHECK(e[1].path == "services.c.extends");
+    CHECK(e[1].message == "there is no service \"nobody\" in this project to extend");
 }

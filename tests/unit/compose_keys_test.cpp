@@ -133,7 +133,7 @@ services:
     };
     CHECK(has("services.side.network_mode: network_mode \"container:abc123\" joins a container's namespace, and topo "
               "has no containers; to share a service's sandbox, write network_mode: service:<name>"));
-    CHECK(has("services.web.networks.front.link_local_ips: 10.0.0.1 is not link-local; link_local_ips takes addresses "
+    CHECK(has("services.web.networks.front.link_local_ips[0]: 10.0.0.1 is not link-local; link_local_ips takes addresses "
               "of 169.254.0.0/16"));
     CHECK(has("services.web.links[2]: \"db:bad name\" is not \"service\" or \"service:alias\" with a valid host name"));
     CHECK(has("services.web.external_links: external_links name containers outside the project, and topo has none "
