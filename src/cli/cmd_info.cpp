@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <filesystem>
 #include <optional>
@@ -63,32 +64,52 @@ int cmd_graph(const Options& o) {
 
 namespace {
 
-nlohmann::json tree_json(const yaml::Node& n) {
+// A value as `docker compose config` prints it: the keys Compose types as
+// booleans and numbers typed (from the text topo reads them from, so
+// "${N}" that became "3" is 3); every other scalar text.
+nlohmann::json scalar_json(const std::string& key, const std::string& text) {
+    static const std::set<std::string> booleans = {"internal", "enable_ipv6", "enable_ipv4", "external", "attachable",
+                                                   "x-topo-take-over"};
+    static const std::set<std::string> numbers = {"priority", "gw_priority", "target", "scale", "replicas"};
+    if (booleans.count(key)) {
+        if (text == "true" || text == "True" || text == "yes") return true;
+        if (text == "false" || text == "False" || text == "no") return false;
+    }
+    if (numbers.count(key)) {
+        long v = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) return v;
+    }
+    return text;
+}
+
+nlohmann::json tree_json(const yaml::Node& n, const std::string& key = "") {
     if (n.IsMap()) {
         auto j = nlohmann::json::object();
-        for (auto& [k, v] : n) j[k.Scalar()] = tree_json(v);
+        for (auto& [k, v] : n) j[k.Scalar()] = tree_json(v, k.Scalar());
         return j;
     }
     if (n.IsSequence()) {
         auto j = nlohmann::json::array();
-        for (auto& item : n.items()) j.push_back(tree_json(item));
+        for (auto& item : n.items()) j.push_back(tree_json(item, key));
         return j;
     }
-    if (n.IsScalar()) return n.Scalar();
+    if (n.IsScalar()) return scalar_json(key, n.Scalar());
     return nullptr;
 }
 
 // YAML that reads back as the tree: keys plain where they can be, every
-// scalar value double-quoted (so "8080:80" or "yes" stay text).
-void tree_yaml(const yaml::Node& n, int indent, std::string& out) {
+// scalar value double-quoted (so "8080:80" or "yes" stay text) but those
+// scalar_json types.
+void tree_yaml(const yaml::Node& n, int indent, std::string& out, const std::string& key = "") {
     auto key_text = [](const std::string& k) {
         bool plain = !k.empty() && std::all_of(k.begin(), k.end(), [](unsigned char c) {
             return std::isalnum(c) || c == '_' || c == '-' || c == '.';
         });
         return plain ? k : nlohmann::json(k).dump();
     };
-    auto inline_value = [](const yaml::Node& v) -> std::optional<std::string> {
-        if (v.IsScalar()) return nlohmann::json(v.Scalar()).dump();
+    auto inline_value = [](const yaml::Node& v, const std::string& k) -> std::optional<std::string> {
+        if (v.IsScalar()) return scalar_json(k, v.Scalar()).dump();
         if (v.IsMap() && v.size() == 0) return "{}";
         if (v.IsSequence() && v.size() == 0) return "[]";
         if (!v.IsMap() && !v.IsSequence()) return "null";
@@ -97,21 +118,21 @@ void tree_yaml(const yaml::Node& n, int indent, std::string& out) {
     std::string pad(size_t(indent), ' ');
     if (n.IsMap()) {
         for (auto& [k, v] : n) {
-            if (auto text = inline_value(v)) {
+            if (auto text = inline_value(v, k.Scalar())) {
                 out += fmt::format("{}{}: {}\n", pad, key_text(k.Scalar()), *text);
             } else {
                 out += fmt::format("{}{}:\n", pad, key_text(k.Scalar()));
-                tree_yaml(v, indent + 2, out);
+                tree_yaml(v, indent + 2, out, k.Scalar());
             }
         }
     } else if (n.IsSequence()) {
         for (auto& item : n.items()) {
-            if (auto text = inline_value(item)) {
+            if (auto text = inline_value(item, key)) {
                 out += fmt::format("{}- {}\n", pad, *text);
                 continue;
             }
             std::string inner;
-            tree_yaml(item, indent + 2, inner);
+            tree_yaml(item, indent + 2, inner, key);
             out += pad + "- " + inner.substr(size_t(indent) + 2);
         }
     }

@@ -20,7 +20,7 @@ namespace topo::manifest {
 // one byte past the limit (so /dev/zero is refused, not read to the end). A
 // FIFO, a device or a directory is refused by what it is: opened without
 // blocking, so a FIFO nobody writes to does not hang topo.
-bool read_manifest(const std::string& path, std::string& text, std::string& problem) {
+bool read_manifest(const std::string& path, std::string& text, std::string& problem, bool devices_too) {
     int fd = path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         problem = fmt::format("cannot read {}: {}", path, std::strerror(errno));
@@ -35,7 +35,7 @@ bool read_manifest(const std::string& path, std::string& text, std::string& prob
         problem = fmt::format("cannot read {}: {}", path, std::strerror(errno));
         return false;
     }
-    if (path != "-" && !S_ISREG(st.st_mode)) {
+    if (path != "-" && !S_ISREG(st.st_mode) && !(devices_too && S_ISCHR(st.st_mode))) {
         const char* what = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
                          : S_ISCHR(st.st_mode) ? "a character device" : S_ISBLK(st.st_mode) ? "a block device"
                          : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
@@ -118,7 +118,7 @@ std::map<std::string, std::string> env_values(Reader& r, const std::vector<std::
         std::error_code absent;
         if (!required && !std::filesystem::exists(f, absent)) continue;  // a project without .env
         std::string text, why;
-        if (!read_manifest(f, text, why) || text.size() > max_bytes) {
+        if (!read_manifest(f, text, why, true) || text.size() > max_bytes) {
             problem(f, why.empty() ? "more than 1 MiB; an env file is a few lines of VARIABLE=value" : why);
             continue;
         }

@@ -13,9 +13,10 @@
 
 namespace topo::manifest {
 
-// A regular file's text, or standard input's for "-"; false with the
-// problem said (a directory, a FIFO, more than max_bytes, ...).
-bool read_manifest(const std::string& path, std::string& text, std::string& problem);
+// A regular file's text, or standard input's for "-" (up to one byte past
+// max_bytes); false with the problem said (a directory, a FIFO, ...). With
+// `devices_too`, a character device is read too (`--env-file /dev/null`).
+bool read_manifest(const std::string& path, std::string& text, std::string& problem, bool devices_too = false);
 
 // The text's tree, or undefined with the problem recorded. Its nodes carry
 // the file's index in r.files, which names the file of an error.
