@@ -73,8 +73,13 @@ yaml::Node merge(const yaml::Node& base, const yaml::Node& over, const std::stri
         auto out = base.entries();
         for (auto& e : over) {
             auto it = e.first.IsScalar() ? entry(out, e.first.Scalar()) : out.end();
-            if (it == out.end()) out.push_back(e);
-            else it->second = merge(it->second, e.second, e.first.Scalar());
+            if (e.second.tag() == yaml::Node::Tag::Reset) {  // `key: !reset …`: as if never set
+                if (it != out.end()) out.erase(it);
+            } else if (it == out.end()) {
+                out.push_back(e);
+            } else {
+                it->second = e.second.tag() == yaml::Node::Tag::Override ? e.second : merge(it->second, e.second, e.first.Scalar());
+            }
         }
         return yaml::Node::map(base, std::move(out));
     }

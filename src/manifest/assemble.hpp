@@ -18,7 +18,8 @@ namespace topo::manifest {
 // server, an alias); `command`, `entrypoint` and a healthcheck's `test`
 // replaced; a service's `networks` as a list on one side and a map on the
 // other merged as maps; a null over a map (`front:` with nothing under it)
-// keeps the map; any other value replaced.
+// keeps the map; any other value replaced. A value tagged `!reset` takes
+// its key out; one tagged `!override` replaces instead of merging.
 yaml::Node merge(const yaml::Node& base, const yaml::Node& over, const std::string& key = "");
 
 // The merged files' tree with `include`, `extends` and profiles applied;

@@ -37,6 +37,12 @@ namespace {
 std::string text_of(const yaml_char_t* s) { return s ? reinterpret_cast<const char*>(s) : ""; }
 
 // YAML 1.1's null: a plain, untagged ~, null or nothing; or an explicit !!null.
+Node::Tag tag_of(const yaml_char_t* tag) {
+    if (!tag) return Node::Tag::None;
+    auto t = text_of(tag);
+    return t == "!reset" ? Node::Tag::Reset : t == "!override" ? Node::Tag::Override : Node::Tag::None;
+}
+
 bool is_null(const yaml_event_t& e) {
     auto& s = e.data.scalar;
     if (s.tag) return text_of(s.tag) == YAML_NULL_TAG;
@@ -112,30 +118,31 @@ Node Node::operator[](std::string_view key) const {
 const std::vector<Node::Entry>& Node::entries() const { return IsMap() ? data_->entries : no_entries; }
 const std::vector<Node>& Node::items() const { return IsSequence() ? data_->items : no_items; }
 
-std::shared_ptr<Node::Data> Node::make(Kind kind, Mark mark, unsigned source) {
+std::shared_ptr<Node::Data> Node::make(Kind kind, Mark mark, unsigned source, Tag tag) {
     auto d = std::make_shared<Data>();
     d->kind = kind;
+    d->tag = tag;
     d->mark = mark;
     d->source = source;
     return d;
 }
 
 Node Node::map(const Node& like, std::vector<Entry> entries) {
-    auto d = make(Kind::Map, like.mark(), like.source());
+    auto d = make(Kind::Map, like.mark(), like.source(), like.tag());
     d->entries = std::move(entries);
     return Node(std::move(d));
 }
 
 Node Node::sequence(const Node& like, std::vector<Node> items) {
-    auto d = make(Kind::Sequence, like.mark(), like.source());
+    auto d = make(Kind::Sequence, like.mark(), like.source(), like.tag());
     d->items = std::move(items);
     return Node(std::move(d));
 }
 
-Node Node::null(const Node& like) { return Node(make(Kind::Null, like.mark(), like.source())); }
+Node Node::null(const Node& like) { return Node(make(Kind::Null, like.mark(), like.source(), like.tag())); }
 
 Node Node::scalar(const Node& like, std::string text) {
-    auto d = make(Kind::Scalar, like.mark(), like.source());
+    auto d = make(Kind::Scalar, like.mark(), like.source(), like.tag());
     d->text = std::move(text);
     return Node(std::move(d));
 }
@@ -185,7 +192,7 @@ private:
 
     void scalar(const yaml_event_t& e) {
         auto& s = e.data.scalar;
-        auto d = Node::make(is_null(e) ? Node::Kind::Null : Node::Kind::Scalar, at(e.start_mark), source_);
+        auto d = Node::make(is_null(e) ? Node::Kind::Null : Node::Kind::Scalar, at(e.start_mark), source_, tag_of(s.tag));
         if (d->kind == Node::Kind::Scalar) d->text.assign(reinterpret_cast<const char*>(s.value), s.length);
         // A plain `<<` where a key goes: a merge key (YAML 1.1), resolved when the map ends.
         bool at_key = !stack_.empty() && stack_.back().node->kind == Node::Kind::Map && !stack_.back().key;
@@ -200,7 +207,8 @@ private:
         check_depth(stack_.size(), 0, at(e.start_mark));
         count(1, at(e.start_mark));
         bool map = e.type == YAML_MAPPING_START_EVENT;
-        auto d = Node::make(map ? Node::Kind::Map : Node::Kind::Sequence, at(e.start_mark), source_);
+        auto d = Node::make(map ? Node::Kind::Map : Node::Kind::Sequence, at(e.start_mark), source_,
+                            tag_of(map ? e.data.mapping_start.tag : e.data.sequence_start.tag));
         stack_.push_back({d, {}, {}, text_of(map ? e.data.mapping_start.anchor : e.data.sequence_start.anchor)});
     }
 

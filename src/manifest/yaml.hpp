@@ -44,6 +44,9 @@ struct Error : std::runtime_error {
 class Node {
 public:
     enum class Kind : uint8_t { Null, Scalar, Sequence, Map };
+    // Compose's merge tags: `!reset` (drop what the files before set) and
+    // `!override` (replace it instead of merging). Other tags are not kept.
+    enum class Tag : uint8_t { None, Reset, Override };
     using Entry = std::pair<Node, Node>;
 
     Node() = default;  // undefined: what a missing key or index gives
@@ -59,6 +62,7 @@ public:
 
     const std::string& Scalar() const;  // "" unless a scalar
     Mark mark() const { return data_ ? data_->mark : Mark{}; }
+    Tag tag() const { return data_ ? data_->tag : Tag::None; }
     // Which document it came from: the index the parser was given.
     unsigned source() const { return data_ ? data_->source : 0; }
 
@@ -76,7 +80,7 @@ public:
     std::vector<Entry>::const_iterator end() const { return entries().end(); }
     const std::vector<Node>& items() const;  // a sequence's
 
-    // New collections that take their position from `like` (for merging documents).
+    // New collections that take their position (and tag) from `like` (for merging documents).
     static Node map(const Node& like, std::vector<Entry> entries);
     static Node sequence(const Node& like, std::vector<Node> items);
     // A scalar with new text, where `like` (a scalar) was (for interpolation).
@@ -88,6 +92,7 @@ private:
     friend class Builder;
     struct Data {
         Kind kind = Kind::Null;
+        Tag tag = Tag::None;
         Mark mark;
         unsigned source = 0;
         size_t weight = 1;  // nodes in this subtree, aliases expanded
@@ -97,7 +102,7 @@ private:
         std::vector<Entry> entries;
     };
     explicit Node(std::shared_ptr<const Data> d) : data_(std::move(d)) {}
-    static std::shared_ptr<Data> make(Kind kind, Mark mark, unsigned source);
+    static std::shared_ptr<Data> make(Kind kind, Mark mark, unsigned source, Tag tag = Tag::None);
     std::shared_ptr<const Data> data_;
 };
 

@@ -92,6 +92,34 @@ services:
     CHECK(names(db.endpoints) == std::vector<std::string>{"back", "front"});
 }
 
+TEST_CASE("merge: !reset takes a key out, !override replaces instead of merging") {
+    Dir d;
+    auto base = d.put("compose.yaml", R"(name: shop
+networks: {front: {}, back: {}}
+services:
+  web:
+    networks:
+      front: {aliases: [www]}
+    ports: ["8080:80"]
+    dns: [10.0.0.53]
+)");
+    auto over = d.put("compose.override.yaml", R"(services:
+  web:
+    ports: !reset []
+    dns: !reset
+    networks: !override
+      back: {}
+)");
+    auto p = load({base, over}, given());
+    auto& web = p.services.at("web");
+    CHECK(web.ports.empty());
+    CHECK(web.dns.empty());
+    CHECK(names(web.endpoints) == std::vector<std::string>{"back"});
+    auto r = resolve({base, over}, given());
+    CHECK(!r["services"]["web"]["ports"]);
+    CHECK(!r["services"]["web"]["dns"]);
+}
+
 TEST_CASE("include: a project of its own, with its directory and .env; conflicts and cycles are errors") {
     Dir d;
     d.put("db/.env", "DB_SUBNET=10.88.0.0/24\nSHARED=from-db-env\n");
