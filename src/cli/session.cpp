@@ -46,7 +46,7 @@ std::string pick_host(const Project& p, const std::string& flag, bool every_host
 }  // namespace
 
 std::vector<std::string> manifest_files(const Options& o) {
-    auto files = o.files.empty() ? manifest::discover_files() : o.files;
+    auto files = o.files.empty() ? manifest::discover_files(o.env_files) : o.files;
     if (files.empty())
         throw UserError("no manifest given, and no compose.yaml, compose.yml, docker-compose.yaml or "
                         "docker-compose.yml here or in a parent directory; pass one with -f FILE");
@@ -68,7 +68,7 @@ Session Session::open(const Options& opts, bool need_manifest, bool read_host_ea
     if (read_host_early) s.kernel->prepare_read();
     // No -f and no --project: the Compose files here, as `docker compose` finds them.
     auto files = opts.files;
-    if (files.empty() && opts.project.empty()) files = manifest::discover_files();
+    if (files.empty() && opts.project.empty()) files = manifest::discover_files(opts.env_files);
     s.opts.files = files;  // the record names the files read
     if (!files.empty()) {
         trace::Span t("load manifest");

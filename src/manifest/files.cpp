@@ -170,14 +170,23 @@ std::string directory_of(const Reader& r, const yaml::Node& n) {
     return std::filesystem::absolute(file, ec).parent_path().string();
 }
 
-std::vector<std::string> discover_files() {
+std::vector<std::string> discover_files(const std::vector<std::string>& env_files) {
     std::vector<std::string> out;
-    if (const char* env = std::getenv("COMPOSE_FILE"); env && *env) {
-        std::string_view list(env);
-        while (!list.empty()) {
-            auto colon = list.find(':');
-            if (auto part = list.substr(0, colon); !part.empty()) out.emplace_back(part);
-            list = colon == std::string_view::npos ? std::string_view() : list.substr(colon + 1);
+    // COMPOSE_FILE from the environment, or from the working directory's
+    // .env (--env-file's files instead); a malformed one is said when the
+    // project's variables are read, not here.
+    Reader quiet;
+    auto environment = process_environment();
+    auto vars = layered(environment, env_values(quiet, env_files.empty() ? std::vector<std::string>{".env"} : env_files,
+                                                false, environment));
+    if (auto list = vars("COMPOSE_FILE"); list && !list->empty()) {
+        auto sep = vars("COMPOSE_PATH_SEPARATOR").value_or(":");
+        if (sep.empty()) sep = ":";
+        std::string_view rest(*list);
+        while (!rest.empty()) {
+            auto at = rest.find(sep);
+            if (auto part = rest.substr(0, at); !part.empty()) out.emplace_back(part);
+            rest = at == std::string_view::npos ? std::string_view() : rest.substr(at + sep.size());
         }
         return out;
     }

@@ -63,12 +63,13 @@ Project parse(std::string_view text, const std::string& filename, const LoadOpti
 // it names state files, lock files and kernel objects.
 bool valid_project(const std::string& s);
 
-// Without -f, the files `docker compose` would read: COMPOSE_FILE's (split
-// at ':'), or the first of compose.yaml, compose.yml, docker-compose.yaml,
+// Without -f, the files `docker compose` would read: COMPOSE_FILE's (from
+// the environment, or the working directory's .env or `env_files`; split at
+// COMPOSE_PATH_SEPARATOR, ':' by default), or the first of compose.yaml, compose.yml, docker-compose.yaml,
 // docker-compose.yml in the working directory or its nearest parent that
 // has one, with its override file (compose.override.yaml, …) after it.
 // Empty when there is none.
-std::vector<std::string> discover_files();
+std::vector<std::string> discover_files(const std::vector<std::string>& env_files = {});
 
 // The files read and merged as load() reads them (interpolated, merged,
 // profiles applied), before anything is validated: what `topo config` prints.

@@ -98,4 +98,13 @@ expect_contains "COMPOSE_PROJECT_NAME names the project" "netns    store-web" \
     "$(WEB_PORT=9292 "$TOPO" plan -f compose.yaml --env-file other.env 2>/dev/null)"
 expect_contains "--project still wins" "netns    other-web" \
     "$(WEB_PORT=9292 "$TOPO" plan -f compose.yaml --env-file other.env -p other 2>/dev/null)"
+
+# COMPOSE_FILE from .env, split at COMPOSE_PATH_SEPARATOR.
+mkdir "$WORK/split" && cd "$WORK/split"
+printf 'name: split\nservices:\n  a: {}\n' > base.yaml
+printf 'services:\n  b: {}\n' > extra.yaml
+printf 'COMPOSE_FILE=base.yaml;extra.yaml\nCOMPOSE_PATH_SEPARATOR=;\n' > .env
+out=$("$TOPO" plan 2>&1)
+expect_contains "COMPOSE_FILE in .env names the files, split at COMPOSE_PATH_SEPARATOR" "netns    split-a" "$out"
+expect_contains "both of them" "netns    split-b" "$out"
 finish
