@@ -3,6 +3,7 @@
 #include "reconcile/diff.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <iterator>
 #include <map>
@@ -111,8 +112,53 @@ struct Compare {
         auto& l = std::get<NftTable>(live);
         if (d.skeleton() != l.skeleton()) f.add("chains and rules", "differ", "rewritten", true);
         for (auto& e : element_diff(d, l)) {
+            if (is_slotted(d, e.set)) {
+                balanced(e.set, d, l);
+                continue;
+            }
             for (auto& x : e.add) f.out.push_back(fmt::format("+ {} {}", e.set, x));
             for (auto& x : e.remove) f.out.push_back(fmt::format("- {} {}", e.set, x));
+        }
+    }
+
+    static bool is_slotted(const NftTable& t, const std::string& set) {
+        auto it = t.sets.find(set);
+        return it != t.sets.end() && it->second.layout != NftLayout::Ifnames && !it->second.elements.empty() &&
+               PortElement::parse(*it->second.elements.begin()).value_or(PortElement{}).slot.has_value();
+    }
+
+    // A replicated port's slots, said as the replicas behind it: "balanced
+    // tcp 8080 → 80: 3 → 5 replicas (+ 10.0.0.6, 10.0.0.7)", one line per port.
+    void balanced(const std::string& set, const NftTable& d, const NftTable& l) {
+        using Behind = std::map<std::string, std::set<IpAddr>>;  // "[host ]proto port → target" → addresses
+        auto behind = [&](const NftTable& t) {
+            Behind out;
+            if (auto it = t.sets.find(set); it != t.sets.end())
+                for (auto& text : it->second.elements)
+                    if (auto e = PortElement::parse(text)) {
+                        auto key = fmt::format("{}{} {} → {}", e->host_ip ? e->host_ip->str() + " " : "", e->protocol, e->port, e->target);
+                        out[key].insert(e->address);
+                    }
+            return out;
+        };
+        auto want = behind(d), have = behind(l);
+        std::set<std::string> keys;
+        for (auto* m : {&want, &have})
+            for (auto& [k, _] : *m) keys.insert(k);
+        for (auto& k : keys) {
+            auto& w = want[k];
+            auto& h = have[k];
+            if (w == h) continue;
+            std::vector<std::string> plus, minus;
+            for (auto& a : w)
+                if (!h.count(a)) plus.push_back(a.str());
+            for (auto& a : h)
+                if (!w.count(a)) minus.push_back(a.str());
+            std::string which;
+            if (!plus.empty()) which += fmt::format("+ {}", fmt::join(plus, ", "));
+            if (!minus.empty()) which += fmt::format("{}- {}", which.empty() ? "" : "; ", fmt::join(minus, ", "));
+            f.out.push_back(fmt::format("{} {}: {} → {} replicas{}", set, k, h.size(), w.size(),
+                                        which.empty() ? " (the same, in other slots)" : " (" + which + ")"));
         }
     }
 };

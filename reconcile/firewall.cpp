@@ -16,6 +16,7 @@ struct Builder {
     const std::string& host;
     Firewall out;
     NftTable t;
+    bool balanced = false;  // a replicated service publishes ports: the slot maps and their rules
 
     void rule(const std::string& chain, NftOp op, std::string text, std::string ifname = "",
               std::optional<Prefix> subnet = std::nullopt, std::string set = "", int family = 4) {
@@ -23,17 +24,22 @@ struct Builder {
     }
 
     // The maps of one family: "ports" keyed by protocol . port, "hostports" by
-    // address . protocol . port (for host_ip); IPv6 ones end in 6.
-    NftSet& map(int family, bool by_address) {
-        auto name = std::string(by_address ? "hostports" : "ports") + (family == 6 ? "6" : "");
-        auto layout = family == 6 ? (by_address ? NftLayout::AddrProtoPortToAddr6 : NftLayout::ProtoPortToAddr6)
-                                  : (by_address ? NftLayout::AddrProtoPortToAddr : NftLayout::ProtoPortToAddr);
+    // address . protocol . port (for host_ip); IPv6 ones end in 6. A
+    // replicated service's are "balanced" and "hostbalanced", keyed by a slot too.
+    NftSet& map(int family, bool by_address, bool slots = false) {
+        auto name = std::string(by_address ? "host" : "") + (slots ? "balanced" : "ports") + (family == 6 ? "6" : "");
+        auto layout = slots ? (family == 6 ? (by_address ? NftLayout::AddrProtoPortSlotToAddr6 : NftLayout::ProtoPortSlotToAddr6)
+                                           : (by_address ? NftLayout::AddrProtoPortSlotToAddr : NftLayout::ProtoPortSlotToAddr))
+                            : (family == 6 ? (by_address ? NftLayout::AddrProtoPortToAddr6 : NftLayout::ProtoPortToAddr6)
+                                           : (by_address ? NftLayout::AddrProtoPortToAddr : NftLayout::ProtoPortToAddr));
         return t.sets.try_emplace(name, NftSet{name, layout, {}}).first->second;
     }
 
-    // One port in one family: to `to` (the sandbox's address of that family);
-    // host_ip unset or 0.0.0.0/:: is every address of the host.
-    void publish(const Service& s, const Port& port, const std::optional<IpAddr>& host_ip, const IpAddr& to) {
+    // One port in one family: to `to` (the sandboxes' addresses of that
+    // family: one, or every replica's, in order); host_ip unset or 0.0.0.0/::
+    // is every address of the host. A replicated service's port has an
+    // element per slot, slot s to replica s mod N.
+    void publish(const Service& s, const Port& port, const std::optional<IpAddr>& host_ip, const std::vector<IpAddr>& to) {
         bool any = !host_ip || host_ip->is_unspecified();
         PortRange pub = port.published.value_or(PortRange{});
         if (!port.published) {
@@ -41,11 +47,34 @@ struct Builder {
             if (it == a.ephemeral_ports.end()) return;
             pub = {it->second, it->second};
         }
-        auto& set = map(to.family, !any);
-        for (uint16_t i = 0; i < pub.count(); ++i)
-            set.elements.insert(PortElement{any ? std::nullopt : host_ip, to_string(port.protocol),
-                                            uint16_t(pub.first + i), to, uint16_t(port.target.first + i)}
-                                    .str());
+        bool slots = s.replica_of.has_value();
+        auto& set = map(to.front().family, !any, slots);
+        for (uint16_t i = 0; i < pub.count(); ++i) {
+            PortElement e{any ? std::nullopt : host_ip, to_string(port.protocol), uint16_t(pub.first + i), to.front(),
+                          uint16_t(port.target.first + i), std::nullopt};
+            if (!slots) {
+                set.elements.insert(e.str());
+                continue;
+            }
+            for (int slot = 0; slot < replica_slots; ++slot) {
+                e.slot = uint16_t(slot);
+                e.address = to[size_t(slot) % to.size()];
+                set.elements.insert(e.str());
+            }
+        }
+    }
+
+    // The endpoints a service's ports lead to on network `network`: its own,
+    // or every replica's (1 to N) for replica 1, which carries them.
+    std::vector<const EndpointAddressing*> behind(const Service& s, const std::string& network) {
+        std::vector<const EndpointAddressing*> eas;
+        if (!s.replica_of) {
+            if (auto* ea = a.endpoint(s.name, network)) eas.push_back(ea);
+            return eas;
+        }
+        for (int i = 1; i <= s.replica_of->count; ++i)
+            if (auto* ea = a.endpoint(fmt::format("{}-{}", s.replica_of->service, i), network)) eas.push_back(ea);
+        return eas;
     }
 
     // A port with a host address is published in that address's family; one
@@ -58,15 +87,25 @@ struct Builder {
         for (auto& [_, s] : p.services) {
             if (s.ports.empty() || !runs_here(p, s, host)) continue;
             auto* e = port_target(p, s);
-            auto* ea = e ? a.endpoint(s.name, e->network) : nullptr;
-            if (!ea) continue;  // only on internal networks: nothing to publish (a warning of the manifest's)
+            auto eas = e ? behind(s, e->network) : std::vector<const EndpointAddressing*>{};
+            if (eas.empty()) continue;  // only on internal networks: nothing to publish (a warning of the manifest's)
+            if (s.replica_of && !balanced) {
+                balanced = true;
+                for (int family : {4, 6})
+                    for (bool by_address : {false, true}) map(family, by_address, true);
+            }
             const Network& n = p.networks.at(e->network);
             dnat_bridges.insert(bridge_name(p, n));
+            std::vector<IpAddr> to4, to6;
+            for (auto* ea : eas) {
+                if (ea->v4) to4.push_back(*ea->v4);
+                if (ea->v6) to6.push_back(*ea->v6);
+            }
             for (auto& port : s.ports) {
                 auto host_ip = port.host_ip ? port.host_ip : n.host_binding_ipv4;
                 bool v4 = !host_ip || host_ip->is_v4(), v6 = !host_ip || host_ip->is_v6();
-                if (v4 && ea->v4) publish(s, port, host_ip, *ea->v4);
-                if (v6 && ea->v6) publish(s, port, host_ip, *ea->v6);
+                if (v4 && !to4.empty()) publish(s, port, host_ip, to4);
+                if (v6 && !to6.empty()) publish(s, port, host_ip, to6);
             }
         }
     }
@@ -81,6 +120,17 @@ struct Builder {
                  std::nullopt, "hostports6", 6);
             rule(chain, NftOp::DnatPorts, "ip6 daddr != ::1 fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6", "",
                  std::nullopt, "ports6", 6);
+            if (!balanced) continue;
+            auto slot = fmt::format("numgen inc mod {}", replica_slots);
+            rule(chain, NftOp::DnatHostBalanced, fmt::format("dnat ip to ip daddr . meta l4proto . th dport . {} map @hostbalanced", slot),
+                 "", std::nullopt, "hostbalanced");
+            rule(chain, NftOp::DnatBalanced, fmt::format("fib daddr type local dnat ip to meta l4proto . th dport . {} map @balanced", slot),
+                 "", std::nullopt, "balanced");
+            rule(chain, NftOp::DnatHostBalanced, fmt::format("dnat ip6 to ip6 daddr . meta l4proto . th dport . {} map @hostbalanced6", slot),
+                 "", std::nullopt, "hostbalanced6", 6);
+            rule(chain, NftOp::DnatBalanced,
+                 fmt::format("ip6 daddr != ::1 fib daddr type local dnat ip6 to meta l4proto . th dport . {} map @balanced6", slot),
+                 "", std::nullopt, "balanced6", 6);
         }
     }
 

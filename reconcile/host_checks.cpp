@@ -157,7 +157,7 @@ void refuse_taken_ports(Kernel& kernel, const Project* p, bool take_all, const s
         if (c.kind() != Kind::NftTable || !c.after) continue;
         const auto& have = c.before ? std::get<NftTable>(*c.before) : none;
         for (auto& d : element_diff(std::get<NftTable>(*c.after), have))
-            if (d.set.starts_with("ports") || d.set.starts_with("hostports"))
+            if (d.set.find("ports") != std::string::npos || d.set.find("balanced") != std::string::npos)
                 added.insert(added.end(), d.add.begin(), d.add.end());
     }
     if (added.empty()) return;

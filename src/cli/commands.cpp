@@ -31,6 +31,8 @@ void common_options(CLI::App& app, Options& o, std::string& format, std::string&
     app.add_option("--host", o.host, "Which host of the manifest's `hosts` this is");
     app.add_option("--profile", o.profiles, "A Compose profile to activate (repeatable; also COMPOSE_PROFILES)")
         ->allow_extra_args(false);  // one a flag: `apply --profile x SERVICE` names SERVICE
+    app.add_option("--scale", o.scale, "SERVICE=N: run N replicas of SERVICE, over the manifest's (repeatable)")
+        ->allow_extra_args(false);
     app.add_option("--env-file", o.env_files,
                    "Variables for ${...} in the manifest, read instead of the project's .env (repeatable)")
         ->allow_extra_args(false);

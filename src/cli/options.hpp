@@ -15,6 +15,7 @@ struct Options {
     std::string host;                // --host
     std::vector<std::string> env_files;  // --env-file: instead of the project's .env
     std::vector<std::string> profiles;   // --profile: Compose profiles to activate
+    std::vector<std::string> scale;      // --scale SERVICE=N: replicas for this run
     std::string state_dir = "/var/lib/topo";
     Format format = Format::Text;
     bool color = true;

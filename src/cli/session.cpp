@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 
 #include "io/file.hpp"
@@ -60,6 +61,18 @@ manifest::LoadOptions load_options(const Options& o) {
     lo.env_files = o.env_files;
     lo.profiles = o.profiles;
     lo.named_services = o.services;
+    for (auto& s : o.scale) {
+        auto eq = s.find('=');
+        int n = -1;
+        if (eq != std::string::npos) {
+            auto v = std::string_view(s).substr(eq + 1);
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (ec != std::errc() || end != v.data() + v.size() || v.empty()) n = -1;
+        }
+        if (eq == std::string::npos || eq == 0 || n < 0 || n > 10000)
+            throw UserError(fmt::format("--scale {}: write it SERVICE=N, with N from 0 to 10000 (e.g. --scale web=3)", s));
+        lo.scale[s.substr(0, eq)] = n;
+    }
     return lo;
 }
 

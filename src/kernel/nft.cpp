@@ -186,7 +186,8 @@ std::optional<NftTable> read(Sockets& sockets, const std::string& name) {
         NftSet ns;
         ns.name = nftnl_set_get_str(set.get(), NFTNL_SET_NAME);
         uint32_t data_len = nftnl_set_is_set(set.get(), NFTNL_SET_DATA_LEN) ? nftnl_set_get_u32(set.get(), NFTNL_SET_DATA_LEN) : 0;
-        ns.layout = layout_of(nftnl_set_get_u32(set.get(), NFTNL_SET_KEY_LEN), data_len);
+        ns.layout = layout_of(nftnl_set_get_u32(set.get(), NFTNL_SET_KEY_TYPE), nftnl_set_get_u32(set.get(), NFTNL_SET_KEY_LEN),
+                              data_len);
         t.sets[ns.name] = ns;
     }));
     // A set's elements come in many messages, and the kernel walks its hash

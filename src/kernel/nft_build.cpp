@@ -28,7 +28,8 @@ namespace topo::nft {
 namespace {
 
 // nft's datatype ids (for `nft list` to print elements readably).
-constexpr uint32_t type_ipaddr = 7, type_ip6addr = 8, type_inet_proto = 12, type_inet_service = 13, type_ifname = 41;
+constexpr uint32_t type_ipaddr = 7, type_ip6addr = 8, type_inet_proto = 12, type_inet_service = 13, type_mark = 19,
+                   type_ifname = 41;
 constexpr uint32_t concat(uint32_t a, uint32_t b) { return (a << 6) | b; }
 
 nftnl_expr* expr(const char* name) { return nftnl_expr_alloc(name); }
@@ -130,6 +131,23 @@ void add_dnat(nftnl_rule* r, uint32_t reg_addr, int family) {
     nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
     nftnl_rule_add_expr(r, e);
 }
+// numgen inc mod replica_slots: a replicated port's slot, in host byte order.
+void add_slot(nftnl_rule* r, uint32_t dreg) {
+    auto* e = expr("numgen");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, replica_slots);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_INCREMENTAL);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
+    nftnl_rule_add_expr(r, e);
+}
+// Not ::1: a reply from the sandbox could never come back to it (a loopback
+// source arriving on the bridge is dropped), so a client trying localhost
+// would hang instead of falling back to 127.0.0.1.
+void add_not_loopback6(nftnl_rule* r) {
+    static const uint8_t loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, NFT_REG32_00);
+    add_cmp(r, NFT_REG32_00, NFT_CMP_NEQ, loopback6, 16);
+}
 void add_fib_local(nftnl_rule* r) {
     auto* e = expr("fib");
     nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
@@ -169,30 +187,32 @@ void build_ops(nftnl_rule* r, const NftRule& rule, uint32_t set_id) {
             add_ifname(r, NFT_META_OIFNAME, rule.ifname);
             return add_verdict(r, NF_DROP);
         case NftOp::DnatPorts:
+        case NftOp::DnatBalanced: {
+            // l4proto . dport [. slot]
+            bool slot = rule.op == NftOp::DnatBalanced;
             add_nfproto(r, rule.family);
-            if (rule.family == 6) {
-                // Not ::1: a reply from the sandbox could never come back to it
-                // (a loopback source arriving on the bridge is dropped), so a
-                // client trying localhost would hang instead of falling back to 127.0.0.1.
-                static const uint8_t loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-                add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, NFT_REG32_00);
-                add_cmp(r, NFT_REG32_00, NFT_CMP_NEQ, loopback6, 16);
-            }
+            if (rule.family == 6) add_not_loopback6(r);
             add_fib_local(r);
             add_meta(r, NFT_META_L4PROTO, NFT_REG32_00);
             add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01);
-            add_lookup(r, rule.set, set_id, NFT_REG32_00, NFT_REG32_02);
-            return add_dnat(r, NFT_REG32_02, rule.family);
-        case NftOp::DnatHostPorts: {
-            // daddr (IPv4 at 16, 4 bytes; IPv6 at 24, 16 bytes = 4 registers) . l4proto . dport
-            bool v4 = rule.family == 4;
+            if (slot) add_slot(r, NFT_REG32_02);
+            uint32_t to = slot ? NFT_REG32_03 : NFT_REG32_02;
+            add_lookup(r, rule.set, set_id, NFT_REG32_00, int(to));
+            return add_dnat(r, to, rule.family);
+        }
+        case NftOp::DnatHostPorts:
+        case NftOp::DnatHostBalanced: {
+            // daddr (IPv4 at 16, 4 bytes; IPv6 at 24, 16 bytes = 4 registers) . l4proto . dport [. slot]
+            bool v4 = rule.family == 4, slot = rule.op == NftOp::DnatHostBalanced;
             uint32_t next = v4 ? NFT_REG32_01 : NFT_REG32_04;
             add_nfproto(r, rule.family);
             add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 16 : 24, v4 ? 4 : 16, NFT_REG32_00);
             add_meta(r, NFT_META_L4PROTO, next);
             add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, next + 1);
-            add_lookup(r, rule.set, set_id, NFT_REG32_00, int(next + 2));
-            return add_dnat(r, next + 2, rule.family);
+            if (slot) add_slot(r, next + 2);
+            uint32_t to = next + (slot ? 3 : 2);
+            add_lookup(r, rule.set, set_id, NFT_REG32_00, int(to));
+            return add_dnat(r, to, rule.family);
         }
         case NftOp::Masquerade:
             add_nfproto(r, rule.family);
@@ -237,10 +257,27 @@ struct Bytes {
     void ip(const IpAddr& a) { b.insert(b.end(), a.bytes.begin(), a.bytes.begin() + (a.is_v4() ? 4 : 16)); }
     void proto(const std::string& s) { b.insert(b.end(), {proto_number(s), 0, 0, 0}); }
     void port(uint16_t p) { b.insert(b.end(), {uint8_t(p >> 8), uint8_t(p), 0, 0}); }
+    void slot(uint16_t s) {  // numgen's u32, in host byte order
+        uint32_t v = s;
+        auto* p = reinterpret_cast<const uint8_t*>(&v);
+        b.insert(b.end(), p, p + 4);
+    }
 };
 
-bool by_address(NftLayout l) { return l == NftLayout::AddrProtoPortToAddr || l == NftLayout::AddrProtoPortToAddr6; }
-int family_of(NftLayout l) { return l == NftLayout::ProtoPortToAddr6 || l == NftLayout::AddrProtoPortToAddr6 ? 6 : 4; }
+bool by_address(NftLayout l) {
+    return l == NftLayout::AddrProtoPortToAddr || l == NftLayout::AddrProtoPortToAddr6 ||
+           l == NftLayout::AddrProtoPortSlotToAddr || l == NftLayout::AddrProtoPortSlotToAddr6;
+}
+int family_of(NftLayout l) {
+    return l == NftLayout::ProtoPortToAddr6 || l == NftLayout::AddrProtoPortToAddr6 ||
+                   l == NftLayout::ProtoPortSlotToAddr6 || l == NftLayout::AddrProtoPortSlotToAddr6
+               ? 6
+               : 4;
+}
+bool slotted(NftLayout l) {
+    return l == NftLayout::ProtoPortSlotToAddr || l == NftLayout::AddrProtoPortSlotToAddr ||
+           l == NftLayout::ProtoPortSlotToAddr6 || l == NftLayout::AddrProtoPortSlotToAddr6;
+}
 
 // "tcp 8080 10.0.42.130 80" → key (proto . port), data (ip . port).
 std::pair<Bytes, Bytes> encode(NftLayout layout, const std::string& text) {
@@ -253,11 +290,13 @@ std::pair<Bytes, Bytes> encode(NftLayout layout, const std::string& text) {
     auto e = PortElement::parse(text);
     int fam = family_of(layout);
     bool fits = e && bool(e->host_ip) == by_address(layout) && e->address.family == fam &&
-                (!e->host_ip || e->host_ip->family == fam);
+                (!e->host_ip || e->host_ip->family == fam) && bool(e->slot) == slotted(layout) &&
+                (!e->slot || *e->slot < replica_slots);
     if (!fits) throw KernelError("nft: bad element \"" + text + "\" for its map");
     if (e->host_ip) key.ip(*e->host_ip);
     key.proto(e->protocol);
     key.port(e->port);
+    if (e->slot) key.slot(*e->slot);
     data.ip(e->address);
     data.port(e->target);
     return {key, data};
@@ -320,18 +359,16 @@ nftnl_set* build_set(const std::string& table, const NftSet& s, uint32_t id) {
             nftnl_udata_buf_free(ud);
             break;
         }
-        case NftLayout::ProtoPortToAddr:
-        case NftLayout::AddrProtoPortToAddr:
-        case NftLayout::ProtoPortToAddr6:
-        case NftLayout::AddrProtoPortToAddr6: {
-            bool addr = by_address(s.layout);
+        default: {
+            bool addr = by_address(s.layout), slot = slotted(s.layout);
             uint32_t addr_type = family_of(s.layout) == 4 ? type_ipaddr : type_ip6addr;
             uint32_t addr_len = family_of(s.layout) == 4 ? 4 : 16;
             uint32_t key = concat(type_inet_proto, type_inet_service);
             if (addr) key = concat(concat(addr_type, type_inet_proto), type_inet_service);
+            if (slot) key = concat(key, type_mark);
             nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_MAP);
             nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, key);
-            nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, (addr ? addr_len : 0) + 8);
+            nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, (addr ? addr_len : 0) + 8 + (slot ? 4 : 0));
             nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, concat(addr_type, type_inet_service));
             nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, addr_len + 4);
             break;
@@ -386,8 +423,13 @@ std::string rule_text(nftnl_rule* r) {
     return text;
 }
 
-NftLayout layout_of(uint32_t key_len, uint32_t data_len) {
+NftLayout layout_of(uint32_t key_type, uint32_t key_len, uint32_t data_len) {
     if (data_len == 0) return NftLayout::Ifnames;  // a set, not a map
+    if ((key_type & 0x3f) == type_mark) {  // keyed by a slot too
+        key_len -= 4;
+        if (data_len == 20) return key_len == 24 ? NftLayout::AddrProtoPortSlotToAddr6 : NftLayout::ProtoPortSlotToAddr6;
+        return key_len == 12 ? NftLayout::AddrProtoPortSlotToAddr : NftLayout::ProtoPortSlotToAddr;
+    }
     if (data_len == 20) return key_len == 24 ? NftLayout::AddrProtoPortToAddr6 : NftLayout::ProtoPortToAddr6;
     return key_len == 12 ? NftLayout::AddrProtoPortToAddr : NftLayout::ProtoPortToAddr;
 }
@@ -406,11 +448,16 @@ std::string decode_element(NftLayout layout, const void* key, uint32_t key_len, 
     };
     auto port = [](const uint8_t* p) { return uint16_t((unsigned(p[0]) << 8) | p[1]); };
     size_t off = by_address(layout) ? alen : 0;
-    if (!d || data_len < alen + 4 || key_len < off + 8) return "?";
+    if (!d || data_len < alen + 4 || key_len < off + 8 + (slotted(layout) ? 4 : 0)) return "?";
     PortElement e;
     if (off) e.host_ip = ip(k);
     e.protocol = proto_name(k[off]);
     e.port = port(k + off + 4);
+    if (slotted(layout)) {
+        uint32_t v = 0;
+        std::memcpy(&v, k + off + 8, 4);
+        e.slot = uint16_t(v);
+    }
     e.address = ip(d);
     e.target = port(d + alen);
     return e.str();

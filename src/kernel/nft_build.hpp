@@ -29,6 +29,6 @@ nftnl_rule* build_rule(const std::string& table, const NftRule& r, const std::ma
 std::string decode_element(NftLayout layout, const void* key, uint32_t key_len, const void* data, uint32_t data_len);
 // The rule's text, from its comment userdata ("" when it has none: not topo's).
 std::string rule_text(nftnl_rule* r);
-NftLayout layout_of(uint32_t key_len, uint32_t data_len);
+NftLayout layout_of(uint32_t key_type, uint32_t key_len, uint32_t data_len);
 
 }  // namespace topo::nft

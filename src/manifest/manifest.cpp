@@ -144,7 +144,9 @@ Project interpret(Reader& r, const yaml::Node& root, const LoadOptions& opts) {
     if (auto svcs = root["services"]; svcs && svcs.IsMap())
         for (auto it = svcs.begin(); it != svcs.end(); ++it) r.service_nodes.emplace(it->first.Scalar(), it->second);
     add_default_network(p, r);
+    apply_scale(r, p, opts.scale);
     validate(r, p, root);
+    if (r.errors.empty()) expand_replicas(p);
     return p;
 }
 

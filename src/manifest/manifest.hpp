@@ -52,7 +52,10 @@ struct LoadOptions {
     // (`topo apply -f F SERVICE`), as in Compose.
     std::vector<std::string> profiles = {};
     std::vector<std::string> named_services = {};
+    // --scale SERVICE=N: replicas for this run, over the manifest's.
+    std::map<std::string, int> scale = {};
 };
+
 
 // Parse and validate one manifest given as text (the unit tests' entry point).
 // `filename` names the file in messages and gives the default project name

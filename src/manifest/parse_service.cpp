@@ -24,7 +24,7 @@ const std::vector<std::string>& runtime_keys() {
         "isolation", "labels", "label_file", "logging", "mem_limit",
         "mem_reservation", "mem_swappiness", "memswap_limit", "models", "oom_kill_disable",
         "oom_score_adj", "pid", "pids_limit", "platform", "post_start", "pre_stop", "privileged",
-        "profiles", "provider", "pull_policy", "read_only", "restart", "runtime", "scale",
+        "profiles", "provider", "pull_policy", "read_only", "restart", "runtime",
         "secrets", "security_opt", "shm_size", "stdin_open", "stop_grace_period", "stop_signal",
         "storage_opt", "sysctls", "tmpfs", "tty", "ulimits", "use_api_socket", "user", "userns_mode",
         "uts", "volumes", "volumes_from", "working_dir"};
@@ -33,7 +33,7 @@ const std::vector<std::string>& runtime_keys() {
 
 const std::vector<std::string>& network_keys() {
     static const std::vector<std::string> keys = {"networks", "ports", "dns", "dns_search", "extra_hosts",
-                                                  "hostname", "network_mode", "host", "links", "dns_opt",
+                                                  "hostname", "network_mode", "host", "links", "dns_opt", "scale",
                                                   "external_links", "expose", "mac_address"};
     return keys;
 }
@@ -113,6 +113,19 @@ void parse_endpoint(Reader& r, const yaml::Node& n, const std::string& path, End
     // one): topo has no drivers to hand them to.
     if (auto o = n["driver_opts"]; o && o.size())
         r.warn(o, path + ".driver_opts", "endpoint driver_opts are for Docker's network drivers, and topo ignores them");
+}
+
+// scale: N, or deploy.replicas: N (the rest of deploy is the runtime's);
+// both, differing, is an error as in Compose.
+void parse_replicas(Reader& r, const yaml::Node& n, const std::string& path, Service& s) {
+    constexpr long most = 10000;
+    std::optional<long> scale, replicas;
+    if (auto x = n["scale"]) scale = r.integer(x, path + ".scale", 0, most);
+    if (auto d = n["deploy"]; d.IsMap() && d["replicas"]) replicas = r.integer(d["replicas"], path + ".deploy.replicas", 0, most);
+    if (scale && replicas && *scale != *replicas)
+        r.error(n["scale"], path + ".scale",
+                fmt::format("scale {} and deploy.replicas {} disagree; keep one of them", *scale, *replicas));
+    if (auto v = scale ? scale : replicas) s.replicas = int(*v);
 }
 
 // links: ["db", "db:database"]; the alias defaults to the service's name.
@@ -248,6 +261,7 @@ void parse_service(Reader& r, const std::string& name, const yaml::Node& n, Serv
                 "address with extra_hosts: [\"NAME:ADDRESS\"], or put that service in this manifest and use links");
     if (auto x = n["expose"]) parse_expose(r, x, path + ".expose");
     if (auto m = n["mac_address"]) s.mac_address = parse_mac(r, m, path + ".mac_address");
+    parse_replicas(r, n, path, s);
     if (s.mode != NetworkMode::Sandbox && n["networks"])
         r.error(n["networks"], path + ".networks", "a service with network_mode cannot also have networks; remove one of them");
     if ((s.mode == NetworkMode::Host || s.mode == NetworkMode::Service) && n["ports"])

@@ -16,4 +16,10 @@ void validate(Reader& r, Project& p, const yaml::Node& root);
 
 bool valid_name(const std::string& s);  // service and network names
 
+// Replicas (manifest/replicas.cpp): --scale over the manifest's; the checks
+// while a replicated service is still one; then each made its replicas.
+void apply_scale(Reader& r, Project& p, const std::map<std::string, int>& scale);
+void check_replicas(Reader& r, const Project& p);
+void expand_replicas(Project& p);
+
 }  // namespace topo::manifest

@@ -360,6 +360,7 @@ void validate(Reader& r, Project& p, const yaml::Node& root) {
     place_service_mac(r, p);
     check_duplicate_addresses(r, p);
     check_links(r, p);
+    check_replicas(r, p);
     check_overlaps(r, p, root);
     check_kernel_names(r, p, root);
     check_ports(r, p);

@@ -11,7 +11,8 @@
 namespace topo {
 
 std::string PortElement::str() const {
-    auto el = fmt::format("{} {} {} {}", protocol, port, address.str(), target);
+    auto el = slot ? fmt::format("{} {}/{} {} {}", protocol, port, *slot, address.str(), target)
+                   : fmt::format("{} {} {} {}", protocol, port, address.str(), target);
     return host_ip ? host_ip->str() + " " + el : el;
 }
 
@@ -37,7 +38,16 @@ std::optional<PortElement> PortElement::parse(std::string_view text) {
     }
     e.protocol = std::string(w[i++]);
     if (e.protocol != "tcp" && e.protocol != "udp" && e.protocol != "sctp") return std::nullopt;
-    auto port = number(w[i++]);
+    auto port_text = w[i++];
+    if (auto slash = port_text.find('/'); slash != std::string_view::npos) {
+        unsigned slot = 0;
+        auto t = port_text.substr(slash + 1);
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), slot);
+        if (ec != std::errc() || end != t.data() + t.size() || t.empty() || slot > 65535) return std::nullopt;
+        e.slot = uint16_t(slot);
+        port_text = port_text.substr(0, slash);
+    }
+    auto port = number(port_text);
     auto address = IpAddr::parse(std::string(w[i++]));
     auto target = number(w[i++]);
     if (!port || !address || !target) return std::nullopt;
@@ -88,6 +98,10 @@ const char* to_string(NftLayout l) {
         case NftLayout::AddrProtoPortToAddr: return "addr-proto-port-to-addr";
         case NftLayout::ProtoPortToAddr6: return "proto-port-to-addr6";
         case NftLayout::AddrProtoPortToAddr6: return "addr6-proto-port-to-addr6";
+        case NftLayout::ProtoPortSlotToAddr: return "proto-port-slot-to-addr";
+        case NftLayout::AddrProtoPortSlotToAddr: return "addr-proto-port-slot-to-addr";
+        case NftLayout::ProtoPortSlotToAddr6: return "proto-port-slot-to-addr6";
+        case NftLayout::AddrProtoPortSlotToAddr6: return "addr6-proto-port-slot-to-addr6";
     }
     return "?";
 }
@@ -107,6 +121,8 @@ const char* to_string(NftOp op) {
         case NftOp::MasqueradeLoopback: return "masquerade-loopback";
         case NftOp::MasqueradeHairpin: return "masquerade-hairpin";
         case NftOp::DropWithin: return "drop-within";
+        case NftOp::DnatBalanced: return "dnat-balanced";
+        case NftOp::DnatHostBalanced: return "dnat-host-balanced";
     }
     return "?";
 }

@@ -20,6 +20,13 @@
 
 namespace topo {
 
+// Slots of a replicated port's map: a new connection takes slot `numgen inc
+// mod replica_slots`, and replica i (of N) holds the slots s with s mod N ==
+// i - 1, so N changes elements, never the rule. 240 divides evenly by 2-6,
+// 8, 10, 12, 15, 16, 20, 24, 30, ...; a service with published ports has at
+// most this many replicas.
+inline constexpr int replica_slots = 240;
+
 struct NftChain {
     std::string name;
     std::string type;  // filter | nat
@@ -42,6 +49,10 @@ enum class NftOp {
     MasqueradeLoopback,  // saddr 127.0.0.0/8 ct status dnat masquerade
     MasqueradeHairpin,   // oifname <ifname> saddr <subnet> ct status dnat masquerade
     DropWithin,          // iifname <ifname> oifname <ifname> drop (enable_icc: false)
+    // A replicated service's ports: the slot of a new connection is
+    // `numgen inc mod replica_slots`, and the map holds every slot.
+    DnatBalanced,        // fib daddr type local dnat to l4proto . dport . numgen inc mod K map @set
+    DnatHostBalanced,    // dnat to daddr . l4proto . dport . numgen inc mod K map @set
 };
 
 struct NftRule {
@@ -61,6 +72,11 @@ enum class NftLayout {
     AddrProtoPortToAddr,  // "127.0.0.1 tcp 9090 10.0.42.130 90"
     ProtoPortToAddr6,     // "tcp 8080 fd00::2 80": l4proto . port → ipv6 . port
     AddrProtoPortToAddr6, // "2001:db8::1 tcp 8080 fd00::2 80"
+    // The same keyed by a slot too (a replicated port, "tcp 8080/17 10.0.42.130 80").
+    ProtoPortSlotToAddr,
+    AddrProtoPortSlotToAddr,
+    ProtoPortSlotToAddr6,
+    AddrProtoPortSlotToAddr6,
 };
 
 // One published port as an element of the port maps, "[host_ip ]proto port
@@ -74,6 +90,7 @@ struct PortElement {
     uint16_t port = 0;              // on the host
     IpAddr address;                 // the sandbox's
     uint16_t target = 0;            // in the sandbox
+    std::optional<uint16_t> slot;   // set: a replicated port's slot (written "8080/17")
     std::string str() const;
     static std::optional<PortElement> parse(std::string_view text);
 };

@@ -139,6 +139,20 @@ struct Service {
     std::optional<Mac> mac_address;
     std::string hostname;  // default: the service name
     std::string host;      // topo extension: which host of `hosts` runs it
+    // deploy.replicas, scale or --scale, as written. The reader then makes
+    // the service its replicas "<name>-1" … "<name>-N" (replica_of set),
+    // and the service itself is no longer in `services`.
+    std::optional<int> replicas;
+    // Set on a replica: "<service>-<index>" of `count`. Its endpoints answer
+    // the service's name and aliases and "<project>-<service>-<index>";
+    // replica 1 carries the service's published ports, which the firewall
+    // spreads over every replica (reconcile/firewall.cpp).
+    struct Replica {
+        std::string service;
+        int index = 0;
+        int count = 0;
+    };
+    std::optional<Replica> replica_of;
     SourceMark mark;
 
     bool has_sandbox() const { return mode == NetworkMode::Sandbox || mode == NetworkMode::None; }

@@ -19,6 +19,9 @@ namespace {
 
 std::vector<std::string> round_trip(NftLayout layout, const std::vector<std::string>& elements) {
     NftSet s{"m", layout, {}};
+    auto* decl = nft::build_set("t", s, 1);
+    auto key_type = nftnl_set_get_u32(decl, NFTNL_SET_KEY_TYPE);
+    nftnl_set_free(decl);
     auto* set = nft::build_elements("t", s, elements);
     std::vector<std::string> out;
     auto* it = nftnl_set_elems_iter_create(set);
@@ -26,7 +29,7 @@ std::vector<std::string> round_trip(NftLayout layout, const std::vector<std::str
         uint32_t klen = 0, dlen = 0;
         const void* k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
         const void* d = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA) ? nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen) : nullptr;
-        CHECK(nft::layout_of(klen, dlen) == layout);
+        CHECK(nft::layout_of(key_type, klen, dlen) == layout);
         out.push_back(nft::decode_element(layout, k, klen, d, dlen));
     }
     nftnl_set_elems_iter_destroy(it);
@@ -45,6 +48,19 @@ TEST_CASE("nft: map elements of each family encode and decode to the same text")
     CHECK(round_trip(NftLayout::ProtoPortToAddr6, v6) == v6);
     std::vector<std::string> v6h = {"2001:db8::1 tcp 8088 fd00:42::2 88"};
     CHECK(round_trip(NftLayout::AddrProtoPortToAddr6, v6h) == v6h);
+    // A replicated port's slots: a key of the same length as an address's, told apart by its type.
+    std::vector<std::string> s4 = {"tcp 8080/0 10.0.42.130 80", "tcp 8080/239 10.0.42.131 80"};
+    CHECK(round_trip(NftLayout::ProtoPortSlotToAddr, s4) == s4);
+    std::vector<std::string> s4h = {"127.0.0.1 udp 5353/7 10.0.42.130 53"};
+    CHECK(round_trip(NftLayout::AddrProtoPortSlotToAddr, s4h) == s4h);
+    std::vector<std::string> s6 = {"tcp 8080/1 fd00:42::2 80"};
+    CHECK(round_trip(NftLayout::ProtoPortSlotToAddr6, s6) == s6);
+    std::vector<std::string> s6h = {"2001:db8::1 tcp 8088/2 fd00:42::2 88"};
+    CHECK(round_trip(NftLayout::AddrProtoPortSlotToAddr6, s6h) == s6h);
+    NftSet bad{"m", NftLayout::ProtoPortSlotToAddr, {}};
+    CHECK_THROWS_WITH(nft::build_elements("t", bad, {"tcp 80 10.0.0.2 80"}), "nft: bad element \"tcp 80 10.0.0.2 80\" for its map");
+    CHECK_THROWS_WITH(nft::build_elements("t", bad, {"tcp 80/240 10.0.0.2 80"}),
+                      "nft: bad element \"tcp 80/240 10.0.0.2 80\" for its map");  // past the slots
 }
 
 TEST_CASE("nft: an element that does not fit its map is refused, naming it") {
