@@ -43,7 +43,7 @@ void check_replicas(Reader& r, const Project& p) {
             r.error(node_at(node, {"network_mode"}), path + ".network_mode",
                     "replicas each need a sandbox of their own, and this network_mode has none; remove one of them");
         if (n > replica_slots && !s.ports.empty())
-            r.error(at(), path + ".scale",
+            r.error(at(), path + (node["scale"] ? ".scale" : node["deploy"]["replicas"] ? ".deploy.replicas" : ""),
                     fmt::format("{} replicas behind published ports: at most {} can share a port", n, replica_slots));
         for (int i = 1; i <= n; ++i)
             if (auto other = fmt::format("{}-{}", name, i); p.services.count(other))
