@@ -236,7 +236,20 @@ nlohmann::json live_view(Session& s) {
     for (auto& [name, b] : boxes.items()) names.push_back(name);
     for (auto& [name, ps] : s.kernel->processes(names))
         for (auto& p : ps) boxes[name]["processes"].push_back({{"pid", p.pid}, {"command", p.command}});
-    return {{"project", s.project_name}, {"networks", nets}, {"sandboxes", boxes}};
+    // The manifest's replicated services, by the replicas that are live
+    // (however many the last apply's --scale made).
+    nlohmann::json replicated = nlohmann::json::object();
+    if (s.project)
+        for (auto& [_, svc] : s.project->services) {
+            if (!svc.replica_of || svc.replica_of->index != 1) continue;
+            auto prefix = naming::netns(s.project_name, svc.replica_of->service) + "-";
+            auto& list = replicated[svc.replica_of->service] = nlohmann::json::array();
+            for (auto& name : names)
+                if (name.starts_with(prefix) && name.size() > prefix.size() &&
+                    std::all_of(name.begin() + long(prefix.size()), name.end(), [](unsigned char c) { return std::isdigit(c); }))
+                    list.push_back(name);
+        }
+    return {{"project", s.project_name}, {"networks", nets}, {"replicated", replicated}, {"sandboxes", boxes}};
 }
 
 }  // namespace
@@ -257,6 +270,9 @@ int cmd_show(const Options& o) {
             fmt::print("    remote {} {} on {} ({})\n", fmt::join(peer["addresses"].get<std::vector<std::string>>(), " "),
                        peer["mac"].get<std::string>(), peer["host"].get<std::string>(), peer["tunnel"].get<std::string>());
     }
+    for (auto& [service, replicas] : v["replicated"].items())
+        fmt::print("  service {} ({} replicas): {}\n", service, replicas.size(),
+                   fmt::join(replicas.get<std::vector<std::string>>(), " "));
     for (auto& [name, b] : v["sandboxes"].items()) {
         fmt::print("  sandbox {}\n", name);
         for (auto& e : b["endpoints"])
