@@ -135,18 +135,37 @@ struct Builder {
     // The cluster a service's nodes go in: its host's, when there are several.
     std::string cluster(const Service& s) const { return multi() ? s.host : ""; }
 
+    // The sandboxes a node stands for: the service's, or all its replicas'
+    // (drawn once, as replica 1, with the count).
+    std::vector<std::string> drawn_as(const Service& s) const {
+        if (!s.replica_of) return {s.name};
+        std::vector<std::string> names;
+        for (int i = 1; i <= s.replica_of->count; ++i) names.push_back(fmt::format("{}-{}", s.replica_of->service, i));
+        return names;
+    }
+
     void sandbox(const Service& s) {
+        if (s.replica_of && s.replica_of->index != 1) return;
         auto host = cluster(s);
         auto id = "svc/" + s.name;
         std::vector<std::string> lines{s.name, "netns " + naming::netns(p.name, s.name)};
+        if (s.replica_of) {
+            auto& r = *s.replica_of;
+            lines = {fmt::format("{} × {} replicas", r.service, r.count),
+                     r.count > 1 ? fmt::format("netns {}-1 … -{}", naming::netns(p.name, r.service), r.count)
+                                 : "netns " + naming::netns(p.name, s.name)};
+        }
         if (s.mode == NetworkMode::None) lines.push_back("network_mode: none");
         add({id, lines, Shape::Sandbox}, host);
         for (auto& e : s.endpoints) {
             std::vector<std::string> label{e.interface_name};
-            if (auto* ea = a.endpoint(s.name, e.network))
-                for (auto& ip : {ea->v4, ea->v6})
-                    if (ip) label.back() += " " + ip->str();
-            if (!e.aliases.empty()) label.push_back(fmt::format("aliases: {}", fmt::join(e.aliases, ", ")));
+            for (auto& name : drawn_as(s))
+                if (auto* ea = a.endpoint(name, e.network))
+                    for (auto& ip : {ea->v4, ea->v6})
+                        if (ip) label.back() += " " + ip->str();
+            // (A replica's first two aliases are the service's name and its own container name.)
+            auto aliases = s.replica_of ? std::vector<std::string>(e.aliases.begin() + 2, e.aliases.end()) : e.aliases;
+            if (!aliases.empty()) label.push_back(fmt::format("aliases: {}", fmt::join(aliases, ", ")));
             out.edges.push_back({id, network(p.networks.at(e.network), host), label});
         }
         if (s.ports.empty()) return;

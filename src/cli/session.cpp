@@ -108,7 +108,15 @@ Session Session::open(const Options& opts, bool need_manifest, bool read_host_ea
 Computed Session::compute(const HostState* converged, const Focus& drifted) {
     PlanInput in;
     trace::Span t("compute (all)");
-    std::set<std::string> services(opts.services.begin(), opts.services.end());
+    // A replicated service named on the command line is all of its replicas.
+    std::set<std::string> services;
+    for (auto& named : opts.services) {
+        bool replicated = false;
+        if (project)
+            for (auto& [name, svc] : project->services)
+                if (svc.replica_of && svc.replica_of->service == named) services.insert(name), replicated = true;
+        if (!replicated) services.insert(named);
+    }
     in.force = opts.force;
     in.take_ports = opts.take_ports;
     // The host's dumps run while the record is loaded and the desired state worked out.

@@ -153,3 +153,23 @@ TEST_CASE("graph: labels are quoted for each language") {
     auto m = draw(p, GraphFormat::Mermaid);
     CHECK(has(m, "aliases: we#quot;ird\\, #lt;b#gt;#35;1\""));
 }
+
+TEST_CASE("graph: a replicated service is drawn once, with its count and every replica's address") {
+    manifest::LoadOptions o;
+    o.variables = std::map<std::string, std::string>{};
+    auto p = manifest::parse(R"(name: shop
+networks:
+  front: {ipam: {config: [{subnet: 10.5.0.0/24}]}}
+services:
+  web:
+    networks: {front: {aliases: [www]}}
+    scale: 3
+    ports: ["8080:80"]
+)",
+                             "m.yaml", o);
+    auto m = draw(p, GraphFormat::Mermaid);
+    CHECK(has(m, "web × 3 replicas<br/>netns shop-web-1 … -3"));
+    CHECK(has(m, "eth0 10.5.0.2 10.5.0.3 10.5.0.4<br/>aliases: www"));
+    CHECK(count(m, "8080 → 80/tcp") == 1);
+    CHECK(count(m, "netns shop-web-2") == 0);
+}
