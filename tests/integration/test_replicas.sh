@@ -85,6 +85,8 @@ expect_contains "and its container name" "web-3" \
     "$(ip netns exec shop-client socat -T2 - TCP:shop-web-3:80,connect-timeout=2 </dev/null 2>/dev/null)"
 rc=0; "$TOPO" plan --detailed-exitcode >/dev/null 2>&1 || rc=$?
 expect_eq "with the replicas serving, the next plan is empty" 0 "$rc"
+expect_contains "naming the service on the command line targets its replicas" "+ netns    shop-web-4" \
+    "$("$TOPO" plan web --scale web=4 2>&1)"
 expect_contains "show lists the replicas" "service web (3 replicas): shop-web-1 shop-web-2 shop-web-3" "$("$TOPO" show)"
 
 # A connection that stays open, made before the scaling.
