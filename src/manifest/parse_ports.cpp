@@ -181,18 +181,14 @@ void parse_ports(Reader& r, const yaml::Node& n, const std::string& path, std::v
 }
 
 void parse_expose(Reader& r, const yaml::Node& n, const std::string& path) {
-    auto items = n.IsSequence() ? n.items() : std::vector<yaml::Node>{n};
-    for (size_t i = 0; i < items.size(); ++i) {
-        auto p = n.IsSequence() ? fmt::format("{}[{}]", path, i) : path;
-        auto text = r.scalar(items[i], p);
-        if (!text) continue;
-        auto slash = text->find('/');
+    r.each_scalar(n, path, [&](const yaml::Node& item, const std::string& p, const std::string& text) {
+        auto slash = text.find('/');
         std::string why;
-        if (slash != std::string::npos && !protocol(text->substr(slash + 1)))
-            r.error(items[i], p, fmt::format("\"{}\" is not a protocol; use tcp, udp or sctp", text->substr(slash + 1)));
-        else if (!range(text->substr(0, slash), why))
-            r.error(items[i], p, fmt::format("{}; expose takes a port or a range, as 8080, 8080/udp or 8000-8010", why));
-    }
+        if (slash != std::string::npos && !protocol(text.substr(slash + 1)))
+            r.error(item, p, fmt::format("\"{}\" is not a protocol; use tcp, udp or sctp", text.substr(slash + 1)));
+        else if (!range(text.substr(0, slash), why))
+            r.error(item, p, fmt::format("{}; expose takes a port or a range, as 8080, 8080/udp or 8000-8010", why));
+    });
 }
 
 }  // namespace topo::manifest

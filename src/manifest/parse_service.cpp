@@ -96,18 +96,14 @@ void parse_endpoint(Reader& r, const yaml::Node& n, const std::string& path, End
     if (auto p = n["priority"]) e.priority = int(r.integer(p, path + ".priority", -100000, 100000).value_or(0));
     if (auto p = n["gw_priority"]) e.gw_priority = int(r.integer(p, path + ".gw_priority", -100000, 100000).value_or(0));
     if (auto l = n["link_local_ips"]) {
-        auto items = l.IsSequence() ? l.items() : std::vector<yaml::Node>{l};
-        for (size_t i = 0; i < items.size(); ++i) {
-            auto p = l.IsSequence() ? fmt::format("{}.link_local_ips[{}]", path, i) : path + ".link_local_ips";
-            auto text = r.scalar(items[i], p);
-            if (!text) continue;
-            auto a = IpAddr::parse(*text);
-            if (!a) r.error(items[i], p, fmt::format("\"{}\" is not an IP address", *text));
+        r.each_scalar(l, path + ".link_local_ips", [&](const yaml::Node& item, const std::string& p, const std::string& text) {
+            auto a = IpAddr::parse(text);
+            if (!a) r.error(item, p, fmt::format("\"{}\" is not an IP address", text));
             else if (!link_local(*a))
-                r.error(items[i], p, fmt::format("{} is not link-local; link_local_ips takes addresses of {}", *text,
-                                                 a->is_v4() ? "169.254.0.0/16" : "fe80::/10"));
+                r.error(item, p, fmt::format("{} is not link-local; link_local_ips takes addresses of {}", text,
+                                             a->is_v4() ? "169.254.0.0/16" : "fe80::/10"));
             else e.link_local_ips.push_back(*a);
-        }
+        });
     }
     // Options of Docker's network drivers for one endpoint (sysctls, for
     // one): topo has no drivers to hand them to.
@@ -134,16 +130,13 @@ void parse_links(Reader& r, const yaml::Node& n, const std::string& path, Servic
         r.error(n, path, "expected a list of \"service\" or \"service:alias\"");
         return;
     }
-    for (size_t i = 0; i < n.size(); ++i) {
-        auto p = fmt::format("{}[{}]", path, i);
-        auto text = r.scalar(n[i], p);
-        if (!text) continue;
-        auto colon = text->find(':');
-        auto service = text->substr(0, colon), alias = colon == std::string::npos ? service : text->substr(colon + 1);
+    r.each_scalar(n, path, [&](const yaml::Node& item, const std::string& p, const std::string& text) {
+        auto colon = text.find(':');
+        auto service = text.substr(0, colon), alias = colon == std::string::npos ? service : text.substr(colon + 1);
         if (service.empty() || !valid_hostname(alias))
-            r.error(n[i], p, fmt::format("\"{}\" is not \"service\" or \"service:alias\" with a valid host name", *text));
+            r.error(item, p, fmt::format("\"{}\" is not \"service\" or \"service:alias\" with a valid host name", text));
         else s.links.emplace_back(service, alias);
-    }
+    });
 }
 
 void parse_networks(Reader& r, const yaml::Node& n, const std::string& path, Service& s) {

@@ -45,6 +45,20 @@ struct Reader {
     bool is_map(const yaml::Node& n, const std::string& path);  // null counts as an empty map
     // A list of strings, or a single string (Compose allows both for dns, dns_search).
     std::vector<std::string> strings(const yaml::Node& n, const std::string& path);
+    // f(item, path, text) for each scalar of a list, or for `n` itself when it
+    // is one scalar (Compose allows both for expose, link_local_ips, ...);
+    // an item that is not a scalar is an error at it.
+    template <class F>
+    void each_scalar(const yaml::Node& n, const std::string& path, F f) {
+        if (!n.IsSequence()) {
+            if (auto text = scalar(n, path)) f(n, path, *text);
+            return;
+        }
+        for (size_t i = 0; i < n.size(); ++i) {
+            auto p = path + "[" + std::to_string(i) + "]";
+            if (auto text = scalar(n[i], p)) f(n[i], p, *text);
+        }
+    }
     // Checks a map's keys against the allowed ones: unknown keys and duplicates are errors.
     void keys(const yaml::Node& n, const std::string& path, std::initializer_list<const char*> allowed);
     void no_duplicate_keys(const yaml::Node& n, const std::string& path);

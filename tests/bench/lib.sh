@@ -20,6 +20,15 @@ quiet() {
     [ "$SETTLE" = 0 ] || echo "bench: the CPU was not quiet after $SETTLE s; measuring anyway" >&2
 }
 
+# Outside the private namespace: runs the script ($1) again inside one, as
+# root, with BENCH_INSIDE=1 and TOPO passed on. Inside, returns.
+run_inside() {
+    [ "${BENCH_INSIDE:-}" = 1 ] && return
+    [ "$(id -u)" = 0 ] || { echo "run as root (it works in private namespaces only)"; exit 1; }
+    mkdir -p /run/netns /etc/netns
+    BENCH_INSIDE=1 TOPO=$TOPO exec unshare --net --mount --propagation private bash "$1"
+}
+
 # Inside the private namespace (`unshare --net --mount`, entered by the
 # script with BENCH_INSIDE=1): its own /run/netns and /etc/netns, a work
 # directory W and a state directory, gone when the script ends.

@@ -20,14 +20,10 @@ TOPO=$(realpath "${TOPO:-$HERE/../../build/topo}")
 HOSTS=${BENCH_HOSTS:-10 100}
 PER=${BENCH_PER_HOST:-50}
 RUNS=${BENCH_RUNS:-3}
-if [ "${BENCH_INSIDE:-}" != 1 ]; then
-    [ "$(id -u)" = 0 ] || { echo "run as root (it works in private namespaces only)"; exit 1; }
-    command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
-    mkdir -p /run/netns /etc/netns
-    BENCH_INSIDE=1 TOPO=$TOPO exec unshare --net --mount --propagation private bash "$0"
-fi
 SETTLE=${BENCH_SETTLE:-30}
 source "$HERE/lib.sh"
+[ "${BENCH_INSIDE:-}" = 1 ] || command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+run_inside "$0"
 enter_bench_host
 cd "$W"
 

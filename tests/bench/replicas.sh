@@ -22,13 +22,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TOPO=$(realpath "${TOPO:-$HERE/../../build/topo}")
 CONNS=${BENCH_CONNECTIONS:-3000}
 RUNS=${BENCH_RUNS:-5}
-if [ "${BENCH_INSIDE:-}" != 1 ]; then
-    [ "$(id -u)" = 0 ] || { echo "run as root (it works in private namespaces only)"; exit 1; }
-    mkdir -p /run/netns /etc/netns
-    BENCH_INSIDE=1 TOPO=$TOPO exec unshare --net --mount --propagation private bash "$0"
-fi
 SETTLE=${BENCH_SETTLE:-30}
 source "$HERE/lib.sh"
+run_inside "$0"
 enter_bench_host
 cd "$W"
 
