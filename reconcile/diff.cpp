@@ -62,6 +62,7 @@ void compare_link(const Link& d, const Link& l, Fields& f) {
         // A peer's MAC follows its address (02:42:<IPv4>): changed in place, so a
         // subnet change keeps the sandbox's interface and what listens on it.
         f.opt("peer mac", d.peer_mac, l.peer_mac);
+        if (d.peer_up != l.peer_up) f.add("peer state", l.peer_up ? "up" : "down", d.peer_up ? "up" : "down", true);
         f.str("peer marker", d.peer_owner, l.peer_owner, false);
     }
     if (d.macvlan) {  // fixed at creation: a macvlan link is replaced to change one

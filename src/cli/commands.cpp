@@ -139,6 +139,11 @@ int run(int argc, char** argv) {
     watch->add_flag("--prune", o.prune, "Destroy a project whose manifest is removed from the directory");
     auto* graph = app.add_subcommand("graph", "Picture of the topology (Graphviz dot, or Mermaid for a review comment)");
     graph->add_option("--format", o.graph_format, "dot (default) or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
+    auto* probe = app.add_subcommand("probe", "Try the manifest's promises with real packets: reachability, isolation, "
+                                               "published ports, names (exit 1 when one breaks)");
+    probe->add_option("services", o.services, "Only the probes from or to these services");
+    std::string probe_timeout = "1s";
+    probe->add_option("--timeout", probe_timeout, "How long each attempt waits for an answer (default 1s)");
     auto* version = app.add_subcommand("version", "Print topo's version");
 
     try {
@@ -152,6 +157,7 @@ int run(int argc, char** argv) {
         o.interval = parse_duration("--interval", interval);
         o.debounce = parse_duration("--debounce", debounce);
         o.kill_timeout = parse_duration("--timeout", kill_timeout);
+        o.probe_timeout = parse_duration("--timeout", probe_timeout);
         if (!kill_signal.empty()) o.kill_signal = parse_signal(kill_signal);
         o.log_json = log_format == "json";
         if (std::getenv("NO_COLOR") || !::isatty(STDOUT_FILENO)) o.color = false;
@@ -169,6 +175,7 @@ int run(int argc, char** argv) {
         if (*apply) return cmd_apply(o);
         if (*destroy) return cmd_destroy(o);
         if (*graph) return cmd_graph(o);
+        if (*probe) return cmd_probe(o);
         if (*show) return cmd_show(o);
         if (*recover) return cmd_recover(o);
         if (*ls) return cmd_ls(o);

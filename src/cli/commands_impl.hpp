@@ -20,6 +20,7 @@ int cmd_ls(const Options& o);
 int cmd_recover(const Options& o);
 int cmd_exec(const Options& o);  // replaces the process; returns only by throwing
 int cmd_watch(const Options& o);
+int cmd_probe(const Options& o);  // cmd_probe.cpp
 
 // Ends a one-shot command that succeeded, with `rc`, once its output is
 // flushed, without freeing its state object by object: at 1000 sandboxes the

@@ -37,6 +37,7 @@ struct Options {
     std::vector<std::string> command;  // exec: after --
     bool log_json = false;             // --log-format json
     std::string graph_format = "dot";  // graph --format
+    std::chrono::milliseconds probe_timeout{1000};  // probe --timeout: for each attempt
     // watch
     std::chrono::milliseconds interval{60000};
     std::chrono::milliseconds debounce{200};

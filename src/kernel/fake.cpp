@@ -55,6 +55,7 @@ Observation FakeKernel::observe(const ReadScope& scope) {
                 end.name = l->peer_name;
                 end.owner = l->peer_owner;
                 end.mac = l->peer_mac;
+                end.up = l->peer_up;
                 end.peer_name = l->name;
                 sb->links.push_back(std::move(end));
             }

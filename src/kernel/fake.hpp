@@ -4,6 +4,7 @@
 // EEXIST, and a failure can be injected at the N-th operation.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -45,6 +46,15 @@ public:
     std::optional<BridgeFacts> bridge_facts(const std::string& name) override;
     std::vector<Listener> host_listeners;  // what listeners() reports
     std::vector<Listener> listeners() override { return host_listeners; }
+    // What probe() answers (every attempt reached, unless set) and base_chains() reports.
+    std::function<ProbeOutcome(const Probe&)> probe_answer;
+    std::vector<ProbeOutcome> probe(const ProbeRun& run) override {
+        std::vector<ProbeOutcome> out;
+        for (auto& p : run.probes) out.push_back(probe_answer ? probe_answer(p) : ProbeOutcome{true, "connected"});
+        return out;
+    }
+    std::vector<BaseChain> chains;
+    std::vector<BaseChain> base_chains() override { return chains; }
     bool address_in_use(const std::string& bridge, const IpAddr& a) override {
         auto it = answering.find(bridge);
         return it != answering.end() && it->second.count(a);
@@ -79,6 +89,8 @@ public:
     std::optional<BridgeFacts> bridge_facts(const std::string& name) override { return real_.bridge_facts(name); }
     bool address_in_use(const std::string& bridge, const IpAddr& a) override { return real_.address_in_use(bridge, a); }
     std::vector<Listener> listeners() override { return real_.listeners(); }
+    std::vector<ProbeOutcome> probe(const ProbeRun& run) override { return real_.probe(run); }
+    std::vector<BaseChain> base_chains() override { return real_.base_chains(); }
 
 private:
     Kernel& real_;

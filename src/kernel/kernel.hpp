@@ -21,6 +21,7 @@
 #include "model/change.hpp"
 #include "model/objects.hpp"
 #include "model/observation.hpp"
+#include "model/probe.hpp"
 #include "model/read_scope.hpp"
 
 namespace topo {
@@ -102,6 +103,11 @@ public:
     virtual bool address_in_use(const std::string& bridge, const IpAddr& a) = 0;
     // The host namespace's listeners.
     virtual std::vector<Listener> listeners() = 0;
+    // `topo probe`: starts the listeners, makes every attempt at once (each
+    // with the run's timeout), closes the listeners; an outcome per probe.
+    virtual std::vector<ProbeOutcome> probe(const ProbeRun& run) = 0;
+    // The base chains of every nftables table (topo's too).
+    virtual std::vector<BaseChain> base_chains() = 0;
 };
 
 // What the kernel says changed, for `topo watch` (the real source is

@@ -248,6 +248,44 @@ std::optional<NftTable> read(Sockets& sockets, const std::string& name) {
     return t;
 }
 
+std::vector<BaseChain> base_chains(Sockets& sockets) {
+    Socket s(sockets, "nft base chains");
+    std::vector<BaseChain> out;
+    auto family_name = [](uint32_t f) -> std::string {
+        switch (f) {
+            case NFPROTO_INET: return "inet";
+            case NFPROTO_IPV4: return "ip";
+            case NFPROTO_IPV6: return "ip6";
+            case NFPROTO_BRIDGE: return "bridge";
+            case NFPROTO_NETDEV: return "netdev";
+            case NFPROTO_ARP: return "arp";
+        }
+        return std::to_string(f);
+    };
+    int rc = dump(s, NFT_MSG_GETCHAIN, nullptr, [&](const nlmsghdr* h) {
+        std::unique_ptr<nftnl_chain, decltype(&nftnl_chain_free)> c(nftnl_chain_alloc(), nftnl_chain_free);
+        if (nftnl_chain_nlmsg_parse(h, c.get()) < 0 || !nftnl_chain_is_set(c.get(), NFTNL_CHAIN_HOOKNUM)) return;
+        BaseChain b;
+        b.family = family_name(nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_FAMILY));
+        b.table = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE);
+        b.chain = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME);
+        b.hook = hook_name(nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM));
+        b.priority = nftnl_chain_get_s32(c.get(), NFTNL_CHAIN_PRIO);
+        b.policy = nftnl_chain_is_set(c.get(), NFTNL_CHAIN_POLICY) && nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY) == NF_DROP ? "drop" : "accept";
+        out.push_back(std::move(b));
+    });
+    if (rc < 0) throw KernelError(fmt::format("nft: list chains: {}", std::strerror(-rc)));
+    rc = dump(s, NFT_MSG_GETRULE, nullptr, [&](const nlmsghdr* h) {
+        std::unique_ptr<nftnl_rule, decltype(&nftnl_rule_free)> r(nftnl_rule_alloc(), nftnl_rule_free);
+        if (nftnl_rule_nlmsg_parse(h, r.get()) < 0) return;
+        std::string table = nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE), chain = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
+        for (auto& b : out)
+            if (b.table == table && b.chain == chain) ++b.rules;
+    });
+    if (rc < 0) throw KernelError(fmt::format("nft: list rules: {}", std::strerror(-rc)));
+    return out;
+}
+
 void Sockets::close() {
     for (auto* s : open_) mnl_socket_close(s);
     open_.clear();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "model/nft.hpp"
+#include "model/probe.hpp"
 
 struct mnl_socket;
 
@@ -50,5 +51,7 @@ private:
 
 void apply(Sockets& sockets, const NftTable* desired, const NftTable* live);
 std::optional<NftTable> read(Sockets& sockets, const std::string& table);
+// Every table's base chains, with the number of rules in each.
+std::vector<BaseChain> base_chains(Sockets& sockets);
 
 }  // namespace topo::nft

@@ -253,6 +253,8 @@ std::optional<uint32_t> RealKernel::underlay_mtu(const std::string& device, cons
     return lowest;
 }
 
+std::vector<BaseChain> RealKernel::base_chains() { return nft::base_chains(nft_); }
+
 std::vector<IpAddr> RealKernel::local_addresses() {
     std::vector<IpAddr> out;
     for (auto& a : dump_addresses(nl_socket_get_fd(sock("")), "host namespace")) out.push_back(a.prefix.addr);

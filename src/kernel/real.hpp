@@ -52,6 +52,8 @@ public:
     std::optional<BridgeFacts> bridge_facts(const std::string& name) override;
     bool address_in_use(const std::string& bridge, const IpAddr& a) override;
     std::vector<Listener> listeners() override;
+    std::vector<ProbeOutcome> probe(const ProbeRun& run) override;  // kernel/probe.cpp
+    std::vector<BaseChain> base_chains() override;
 
     // The route socket of a namespace ("" = the one topo started in).
     nl_sock* sock(const std::string& ns);

@@ -29,7 +29,7 @@ namespace topo {
 
 namespace {
 
-std::string probe() {
+std::string esp_probe() {
     if (::unshare(CLONE_NEWNET) != 0)
         return fmt::format("cannot make a namespace to ask the kernel in ({})", std::strerror(errno));
     // A plain socket: the kernel's errno is the answer, and libnl's error
@@ -97,7 +97,7 @@ std::string RealKernel::cannot_encrypt() {
     if (!encryption_) {
         try {
             // A thread of its own: the namespace it enters is its own, and goes with it.
-            encryption_ = std::async(std::launch::async, probe).get();
+            encryption_ = std::async(std::launch::async, esp_probe).get();
         } catch (const std::system_error&) {
             encryption_ = "no thread to ask the kernel from";
         }

@@ -97,6 +97,8 @@ struct Link {
     // real time. Set at creation, not compared; an IPv6 address added later
     // turns it back on.
     bool peer_ipv6 = true;
+    // The sandbox end is up (read back; set up again where it is not).
+    bool peer_up = true;
     // The same for the link itself: off on an overlay's bridge without IPv6
     // and on every VXLAN device, whose own link-local, DAD, router and
     // listener messages would cross the underlay to every other host.

@@ -92,6 +92,7 @@ struct Judge {
                 it->second.peer_ns = sb.name;
                 it->second.peer_name = l.name;
                 it->second.peer_mac = l.mac;
+                it->second.peer_up = l.up;
                 it->second.peer_owner = l.owner;
             } else if (l.kind == LinkKind::Macvlan) {
                 if (l.owner.empty()) l.owner = marker;  // inside topo's sandbox: topo's

@@ -100,9 +100,11 @@ host_snapshot() {
         # Running timers are the kernel's clock, not state: leave them out.
         ip -d link show | sed -E 's/ (link-netnsid|link-netns) [^ ]+//; s/ [a-z_]+_timer +[0-9.]+//g'
         # IPv6 link-local addresses and their routes are the kernel's own, and DAD may
-        # finish between two snapshots: leave them out.
+        # finish between two snapshots: leave them out; so is the subnet-router
+        # anycast route a link gets once IPv6 forwarding is on (topo turns it on
+        # for a network with IPv6, and leaves it on: ARCHITECTURE.md, "Decisions").
         ip addr show | grep -v 'inet6 fe80::'
-        ip route show table all | grep -v '^local fe80::\|^fe80::' 
+        ip route show table all | grep -v '^local fe80::\|^fe80::\|^anycast fe80::' 
         ip netns list
         nft list ruleset
         find /etc/netns | sort
