@@ -95,7 +95,9 @@ struct Compare {
     const Object& live;
     void operator()(const Netns& d) { f.str("marker", d.owner, std::get<Netns>(live).owner, false); }
     void operator()(const Link& d) { compare_link(d, std::get<Link>(live), f); }
-    void operator()(const Address&) {}  // identity is the whole address
+    void operator()(const Address& d) {  // identity is the whole address, but for its subnet's route
+        if (d.subnet_route != std::get<Address>(live).subnet_route) f.add("subnet route", "gone", "made again", false);
+    }
     void operator()(const Route& d) {
         auto& l = std::get<Route>(live);
         f.opt("via", d.gateway, l.gateway, false);

@@ -140,7 +140,7 @@ int cmd_probe(const Options& o) {
                                    f.expect->what, f.expect->table, expected_word(*f.expect), f.got.what);
             else
                 out += fmt::format("{}✘ names in {}: its hosts file is not what topo wrote\n", md ? "- " : "  ", f.sandbox);
-            for (auto& cause : f.causes) out += fmt::format("{}{}\n", md ? "  - " : "      ", cause);
+            for (auto& cause : f.causes) out += fmt::format("{}{}{}\n", md ? "  - " : "      ", f.expect ? "cause: " : "", cause);
         }
     }
     fmt::print("{}", out);

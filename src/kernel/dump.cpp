@@ -339,14 +339,11 @@ std::vector<RouteEntry> dump_routes(int fd, const std::string& what) {
 }
 
 // With strict checking the kernel walks the main table alone (not the local
-// one, with an entry per address) and sends only static routes (not the
-// kernel's subnet routes).
-std::vector<RouteEntry> dump_static_routes(int fd, Families families, bool strict, const std::string& what) {
+// one, with an entry per address): the static routes and the kernel's
+// subnet routes.
+std::vector<RouteEntry> dump_main_routes(int fd, Families families, bool strict, const std::string& what) {
     rtmsg only{};
-    if (strict) {
-        only.rtm_table = RT_TABLE_MAIN;
-        only.rtm_protocol = RTPROT_STATIC;
-    }
+    if (strict) only.rtm_table = RT_TABLE_MAIN;
     return dump_by_family<RouteEntry, rtmsg>(fd, RTM_GETROUTE, families, what, "read routes", parse_route, only);
 }
 

@@ -24,6 +24,7 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <thread>
 #include <utility>
 
 #include "kernel/netns.hpp"
@@ -118,7 +119,8 @@ size_t wave_size() {
         ::setrlimit(RLIMIT_NOFILE, &rl);
     }
     ::getrlimit(RLIMIT_NOFILE, &rl);
-    auto room = rl.rlim_cur > 256 ? size_t(rl.rlim_cur - 128) : size_t(128);
+    // (Leaving room for the listeners, the namespaces and the echoes' sockets.)
+    auto room = rl.rlim_cur > 4096 ? size_t(rl.rlim_cur - 2048) : size_t(rl.rlim_cur / 2);
     return std::min<size_t>(room, 16384);
 }
 
@@ -271,12 +273,29 @@ std::vector<ProbeOutcome> RealKernel::probe(const ProbeRun& run) {
     // Grouped by source namespace, so each is entered once per wave.
     std::stable_sort(tcp.begin(), tcp.end(), [&](size_t a, size_t b) { return run.probes[a].from < run.probes[b].from; });
     auto size = wave_size();
-    for (size_t at = 0; at < tcp.size(); at += size) {
-        std::vector<size_t> wave(tcp.begin() + long(at), tcp.begin() + long(std::min(tcp.size(), at + size)));
-        tcp_wave(run, wave, ns, out);
+    // The echoes on a thread of their own (its own namespace entries and
+    // descriptors), while this one makes the connections: the two waits overlap.
+    std::exception_ptr failed;
+    std::thread echoes([&] {
+        try {
+            std::map<std::string, Fd> own;
+            for (size_t at = 0; at < ping.size(); at += 60000)  // (sequence numbers are 16 bits)
+                pings(run, {ping.begin() + long(at), ping.begin() + long(std::min(ping.size(), at + 60000))}, own, out);
+        } catch (...) {
+            failed = std::current_exception();
+        }
+    });
+    try {
+        for (size_t at = 0; at < tcp.size(); at += size) {
+            std::vector<size_t> wave(tcp.begin() + long(at), tcp.begin() + long(std::min(tcp.size(), at + size)));
+            tcp_wave(run, wave, ns, out);
+        }
+    } catch (...) {
+        echoes.join();
+        throw;
     }
-    for (size_t at = 0; at < ping.size(); at += 60000)  // (sequence numbers are 16 bits)
-        pings(run, {ping.begin() + long(at), ping.begin() + long(std::min(ping.size(), at + 60000))}, ns, out);
+    echoes.join();
+    if (failed) std::rethrow_exception(failed);
     return out;
 }
 

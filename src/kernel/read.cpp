@@ -142,8 +142,17 @@ void read_sandbox(Sandbox& sb, const std::string& project) {
     bool ipv6 = std::any_of(links.links.begin(), links.links.end(),
                             [&](const LinkDump::Entry& l) { return l.ipv6 && l.ifindex != lo->ifindex; });
     auto families = ipv6 ? Families::Both : Families::V4;
-    seen.addresses = addresses(dump_addresses(sb.fd, what, families), links, seen.name);
-    seen.routes = routes(dump_static_routes(sb.fd, families, strict, what), links, seen.name);
+    auto addrs = dump_addresses(sb.fd, what, families);
+    auto main = dump_main_routes(sb.fd, families, strict, what);
+    seen.addresses = addresses(addrs, links, seen.name);
+    // Each address's subnet route, which the kernel made with it.
+    std::set<std::pair<int, Prefix>> subnet_routes;
+    for (auto& r : main)
+        if (r.table == RT_TABLE_MAIN && r.protocol == RTPROT_KERNEL) subnet_routes.insert({r.oif, r.dst});
+    for (size_t i = 0; i < addrs.size(); ++i)
+        if (addrs[i].prefix.len < addrs[i].prefix.addr.bits())
+            seen.addresses[i].subnet_route = subnet_routes.count({addrs[i].ifindex, addrs[i].prefix.network()}) > 0;
+    seen.routes = routes(main, links, seen.name);
     for (auto& l : links.links) {
         if (l.kind != "veth" && l.kind != "macvlan") continue;
         Link link = base_link(l, links, seen.name);
@@ -319,7 +328,7 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
                 seen.neighbours.push_back(Neigh{l.name, *e.ip, e.mac});
     }
     if (!macvlans.empty())
-        for (auto& r : routes(dump_static_routes(neigh->fd(), Families::V4, strict, what_of("")), links, ""))
+        for (auto& r : routes(dump_main_routes(neigh->fd(), Families::V4, strict, what_of("")), links, ""))
             if (macvlans.count(r.dev)) seen.host_routes.push_back(std::move(r));
     phase.emplace("read sandboxes");
     auto sandboxes = read_sandboxes(k, scope);

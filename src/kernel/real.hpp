@@ -173,9 +173,10 @@ struct RouteEntry {
 std::vector<RouteEntry> dump_routes(int fd, const std::string& what);  // IPv4, then IPv6
 // The route the kernel would take to `to` (`ip route get`); none when unreachable.
 std::optional<RouteEntry> route_to(int fd, const IpAddr& to, const std::string& what);
-// The main table's static routes (those topo makes), filtered by the kernel
-// on a socket with strict checking, by the caller's parse otherwise.
-std::vector<RouteEntry> dump_static_routes(int fd, Families families, bool strict, const std::string& what);
+// The main table's routes (topo's static ones, the kernel's subnet routes),
+// filtered by the kernel on a socket with strict checking, by the caller
+// otherwise.
+std::vector<RouteEntry> dump_main_routes(int fd, Families families, bool strict, const std::string& what);
 // The static forwarding entries (family AF_BRIDGE) or permanent neighbour
 // entries (AF_INET, AF_INET6) of one device, as `dev`'s name.
 struct NeighEntry {

@@ -116,6 +116,10 @@ struct Address {
     std::string ns;
     std::string link;
     Prefix prefix;
+    // The kernel's route to the address's subnet, made with the address, is
+    // there (read in sandboxes): false when it was deleted (`ip route
+    // flush`), and then the address is made again, which makes it again.
+    bool subnet_route = true;
 };
 
 // A route in a sandbox (topo adds routes only in namespaces it owns).

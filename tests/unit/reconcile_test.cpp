@@ -134,6 +134,28 @@ TEST_CASE("diff: only fields the manifest sets are compared") {
     CHECK_FALSE(replace);
 }
 
+TEST_CASE("diff: a sandbox end that is down is set up in place; an address whose subnet route is gone is made again") {
+    Link want;
+    want.kind = LinkKind::Veth;
+    want.name = "tv1";
+    want.peer_ns = "shop-web";
+    want.peer_name = "eth0";
+    Link live = want;
+    live.peer_up = false;
+    bool replace = false;
+    auto fields = compare(want, live, replace);
+    REQUIRE(fields.size() == 1);
+    CHECK(fields[0] == "peer state down → up");
+    CHECK_FALSE(replace);
+    Address a{"shop-web", "eth0", pfx("10.0.0.2/24")};
+    Address gone = a;
+    gone.subnet_route = false;
+    fields = compare(a, gone, replace);
+    REQUIRE(fields.size() == 1);
+    CHECK(fields[0] == "subnet route gone → made again");
+    CHECK(replace);
+}
+
 TEST_CASE("diff: a changed veth peer is a replace, and its addresses are created again") {
     FakeKernel k;
     Project p = shop();

@@ -1,0 +1,90 @@
+// topo probe's promises (reconcile/probe.hpp): which probes a manifest makes
+// and what each must come to, and the verdict with its causes.
+#include "reconcile/probe.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "kernel/fake.hpp"
+#include "manifest/manifest.hpp"
+
+using namespace topo;
+
+namespace {
+
+Project load(std::string_view text) {
+    manifest::LoadOptions o;
+    o.variables = std::map<std::string, std::string>{};
+    return manifest::parse(text, "m.yaml", o);
+}
+
+const char* shop = R"(name: shop
+networks:
+  front: {ipam: {config: [{subnet: 10.30.0.0/24}]}}
+  back: {ipam: {config: [{subnet: 10.31.0.0/24}]}}
+  quiet:
+    driver_opts: {com.docker.network.bridge.enable_icc: "false"}
+    ipam: {config: [{subnet: 10.33.0.0/24}]}
+services:
+  web: {networks: [front], ports: ["8080:80", "127.0.0.1:9090:90", "53:53/udp"]}
+  client: {networks: [front]}
+  db: {networks: [back]}
+  a: {networks: [quiet]}
+  b: {networks: [quiet]}
+)";
+
+size_t count(const ProbePlan& p, const std::string& table, bool reach) {
+    return size_t(std::count_if(p.expect.begin(), p.expect.end(), [&](auto& e) { return e.table == table && e.reach == reach; }));
+}
+
+}  // namespace
+
+TEST_CASE("probe: pairs on a network reach, pairs across networks and without icc do not; ports at each host address") {
+    auto p = load(shop);
+    FakeKernel k;
+    PlanInput in;
+    in.project = &p;
+    in.project_name = "shop";
+    auto c = compute(k, in);
+    REQUIRE(c.errors.empty());
+    auto host = *IpAddr::parse("198.51.100.1");
+    auto plan = probe_plan(p, c.addressing, "", {host}, {}, std::chrono::milliseconds(500));
+    REQUIRE(plan.run.probes.size() == plan.expect.size());
+    CHECK(plan.run.timeout == std::chrono::milliseconds(500));
+    CHECK(count(plan, "network front", true) == 4);   // web ⇄ client, TCP and ping
+    CHECK(count(plan, "network quiet", false) == 4);  // a ⇄ b blocked by enable_icc: false
+    // Across networks: web, client ⇄ db, a, b and db ⇄ a, b: 16 ordered pairs, TCP and ping.
+    CHECK(count(plan, "isolation", false) == 32);
+    CHECK(count(plan, "isolation", true) == 0);
+    // 8080 answers at the host's address and 127.0.0.1, and through hairpin;
+    // 9090 at 127.0.0.1 only; the UDP port is not probed.
+    CHECK(count(plan, "ports", true) == 4);
+    CHECK(count(plan, "ports", false) == 1);
+    auto unanswered = std::find_if(plan.expect.begin(), plan.expect.end(), [](auto& e) { return e.table == "ports" && !e.reach; });
+    CHECK(unanswered->what == "9090/tcp at 198.51.100.1");
+    // The listeners: the probe port in every sandbox, and 80 and 90 in web.
+    CHECK(plan.run.listeners.size() == 7);
+    CHECK(probe_plan(p, c.addressing, "", {host}, {"db"}, std::chrono::milliseconds(500)).expect.size() == 16);  // to and from db
+
+    // The verdict: what came back against what was expected, with the plan's drift on the path as the cause.
+    std::vector<ProbeOutcome> got;
+    for (auto& e : plan.expect) got.push_back({e.reach, e.reach ? "connected" : "no answer"});
+    auto fine = judge_probes(plan, got, c, {}, "topo-shop");
+    // Every probe as expected; but nothing was applied, so each sandbox's hosts file is missing.
+    CHECK(fine.broken == 5);
+    CHECK(std::all_of(fine.findings.begin(), fine.findings.end(), [](auto& x) { return x.ok || !x.expect; }));
+    auto names = std::find_if(fine.findings.begin(), fine.findings.end(), [](auto& x) { return x.sandbox == "shop-web"; });
+    REQUIRE(names != fine.findings.end());
+    CHECK(names->causes == std::vector<std::string>{"/etc/netns/shop-web/hosts is missing"});
+    auto broken_at = std::find_if(plan.expect.begin(), plan.expect.end(), [](auto& e) { return e.from == "client" && e.to == "web"; });
+    got[size_t(broken_at - plan.expect.begin())] = {false, "no answer in 500 ms"};
+    BaseChain other{"inet", "user", "fwd", "forward", -10, "drop", 0};
+    auto r = judge_probes(plan, got, c, {other}, "topo-shop");
+    auto f = std::find_if(r.findings.begin(), r.findings.end(), [](auto& x) { return !x.ok && x.expect; });
+    REQUIRE(f != r.findings.end());
+    CHECK(f->expect->from == "client");
+    CHECK(std::any_of(f->causes.begin(), f->causes.end(), [](auto& s) { return s.starts_with("topo would change: + netns shop-client"); }));
+    CHECK(std::any_of(f->causes.begin(), f->causes.end(),
+                      [](auto& s) { return s == "table inet user, chain fwd (forward hook, priority -10, 0 rules, policy drop) also sees these packets"; }));
+}
