@@ -29,6 +29,19 @@ namespace topo {
 // answers in their place).
 inline constexpr uint16_t probe_port = 47999;
 
+// Pairs of sandboxes on a network a probe tries at most, over all networks.
+// Each pair is a neighbour entry at each end, and the kernel's neighbour
+// table is one for the whole host (gc_thresh3, 1024 by default) and frees
+// no entry younger than 5 s: every pair of 200 sandboxes (39,800) overflows
+// it, and the probes fail for want of ARP, not for anything topo did. Past
+// the budget, each sandbox tries the peers `stride` places after it around
+// each network's ring, for the strides 1, N/2, N/3, … that fit (at least
+// one): each is still sender and receiver of a probe, through its own link
+// and its bridge port. Across networks (the isolation probes, which meet
+// only the host's gateway) likewise, each tries two of every network it is
+// not on.
+inline constexpr size_t pair_budget = 200;
+
 struct Expectation {
     bool reach = true;
     std::string table;     // "network front", "isolation", "ports"
