@@ -124,6 +124,21 @@ size_t wave_size() {
     return std::min<size_t>(room, 16384);
 }
 
+// Polls `fds` until `left` attempts are settled or the deadline passes;
+// ready(i) handles the descriptor at i and says how many it settled.
+template <class F>
+void poll_until(std::vector<pollfd>& fds, Clock::time_point deadline, size_t left, F ready) {
+    while (left > 0) {
+        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (wait <= 0) return;
+        int n = ::poll(fds.data(), fds.size(), int(wait));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        for (size_t i = 0; i < fds.size(); ++i)
+            if (fds[i].fd >= 0 && fds[i].revents) left -= std::min(left, ready(i));
+    }
+}
+
 void tcp_wave(const ProbeRun& run, const std::vector<size_t>& wave, std::map<std::string, Fd>& ns,
               std::vector<ProbeOutcome>& out) {
     std::vector<Fd> socks(wave.size());
@@ -152,24 +167,14 @@ void tcp_wave(const ProbeRun& run, const std::vector<size_t>& wave, std::map<std
             out[wave[w]] = {false, failure(errno, run.timeout)};
         }
     }
-    auto deadline = Clock::now() + run.timeout;
-    size_t left = fds.size();
-    while (left > 0) {
-        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (wait <= 0) break;
-        int n = ::poll(fds.data(), fds.size(), int(wait));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        for (size_t i = 0; i < fds.size(); ++i) {
-            if (fds[i].fd < 0 || !fds[i].revents) continue;
-            int err = 0;
-            socklen_t len = sizeof err;
-            ::getsockopt(fds[i].fd, SOL_SOCKET, SO_ERROR, &err, &len);
-            out[wave[pending[i]]] = err == 0 ? ProbeOutcome{true, "connected"} : ProbeOutcome{false, failure(err, run.timeout)};
-            fds[i].fd = -1;
-            --left;
-        }
-    }
+    poll_until(fds, Clock::now() + run.timeout, fds.size(), [&](size_t i) -> size_t {
+        int err = 0;
+        socklen_t len = sizeof err;
+        ::getsockopt(fds[i].fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        out[wave[pending[i]]] = err == 0 ? ProbeOutcome{true, "connected"} : ProbeOutcome{false, failure(err, run.timeout)};
+        fds[i].fd = -1;  // (poll skips a negative descriptor)
+        return 1;
+    });
     for (size_t i = 0; i < fds.size(); ++i)
         if (fds[i].fd >= 0) out[wave[pending[i]]] = {false, failure(ETIMEDOUT, run.timeout)};
 }
@@ -226,16 +231,10 @@ void pings(const ProbeRun& run, const std::vector<size_t>& which, std::map<std::
     std::vector<int> families;
     for (auto& [key, fd] : raw)
         if (fd.fd >= 0) fds.push_back({fd.fd, POLLIN, 0}), families.push_back(key.second);
-    auto deadline = Clock::now() + run.timeout;
     auto left = size_t(std::count(answered.begin(), answered.end(), false));
-    while (left > 0) {
-        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (wait <= 0) break;
-        int n = ::poll(fds.data(), fds.size(), int(wait));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        for (size_t i = 0; i < fds.size(); ++i) {
-            if (!(fds[i].revents & POLLIN)) continue;
+    poll_until(fds, Clock::now() + run.timeout, left, [&](size_t i) -> size_t {
+        size_t settled = 0;
+        if (fds[i].revents & POLLIN) {
             uint8_t buf[1500];
             ssize_t got;
             while ((got = ::recv(fds[i].fd, buf, sizeof buf, 0)) > 0) {
@@ -252,10 +251,11 @@ void pings(const ProbeRun& run, const std::vector<size_t>& which, std::map<std::
                 if (k >= which.size() || answered[k]) continue;
                 answered[k] = true;
                 out[which[k]] = {true, "echo reply"};
-                --left;
+                ++settled;
             }
         }
-    }
+        return settled;
+    });
     for (size_t k = 0; k < which.size(); ++k)
         if (!answered[k]) out[which[k]] = {false, failure(ETIMEDOUT, run.timeout)};
 }
