@@ -115,6 +115,23 @@ struct Planner {
             }
     }
 
+    // A sandbox only on internal networks does not leave the host: it does
+    // not reach the host's own address outside them (where probe listens).
+    void internal(const std::vector<IpAddr>& host_addresses) {
+        auto out_of = std::find_if(host_addresses.begin(), host_addresses.end(), [](auto& h) { return h.is_v4(); });
+        if (out_of == host_addresses.end()) return;
+        for (auto* x : sandboxes()) {
+            if (!wanted(*x) || std::any_of(x->endpoints.begin(), x->endpoints.end(),
+                                           [&](auto& e) { return !p.networks.at(e.network).internal; }))
+                continue;
+            Expectation e{false, "internal", x->name, "host", fmt::format("tcp {}:{} (out of the host's internal networks)", out_of->str(), probe_port),
+                          {ns(*x), "nft", "sysctl"}};
+            for (auto& ex : x->endpoints) e.path.insert(bridge_name(p, p.networks.at(ex.network)));
+            listen("", probe_port);
+            add({Probe::Kind::Tcp, ns(*x), *out_of, probe_port}, e);
+        }
+    }
+
     // Every published TCP port, at each host address, from the host; and
     // through the host's address from a sandbox of the network (hairpin).
     void ports(const std::vector<IpAddr>& host_addresses) {
@@ -222,6 +239,7 @@ ProbePlan probe_plan(const Project& p, const Addressing& a, const std::string& h
     Planner pl{p, a, host, only, {}, {}};
     pl.out.run.timeout = timeout;
     pl.pairs();
+    pl.internal(host_addresses);
     pl.ports(host_addresses);
     return std::move(pl.out);
 }

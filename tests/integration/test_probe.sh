@@ -55,6 +55,8 @@ expect_eq "enable_icc: false keeps a and b apart (both ways, TCP and ping)" "4" 
     "$(echo "$json" | python3 -c 'import json,sys; print(sum(1 for f in json.load(sys.stdin)["findings"] if f.get("table") == "network quiet" and f["expected"] == "blocked" and f["ok"]))')"
 expect_eq "client does not reach db, on an internal network it is not on" "True" \
     "$(echo "$json" | python3 -c 'import json,sys; print(all(f["ok"] for f in json.load(sys.stdin)["findings"] if f.get("from") == "client" and f.get("to") == "db"))')"
+expect_eq "db, only on an internal network, does not leave the host (its address outside them)" "True" \
+    "$(echo "$json" | python3 -c 'import json,sys; f=[f for f in json.load(sys.stdin)["findings"] if f.get("table") == "internal"]; print(len(f) == 1 and f[0]["from"] == "db" and f[0]["ok"])')"
 expect_contains "-o markdown is a table for a CI summary" "| from \\ to |" "$("$TOPO" probe -o markdown)"
 expect_eq "the listeners probe started are gone" "" "$(ip netns exec shop-db ss -Hltn)"
 
