@@ -115,7 +115,7 @@ struct Compare {
         auto& l = std::get<NftTable>(live);
         if (d.skeleton() != l.skeleton()) f.add("chains and rules", "differ", "rewritten", true);
         for (auto& e : element_diff(d, l)) {
-            if (is_slotted(d, e.set)) {
+            if (is_slotted(d, l, e.set)) {
                 balanced(e.set, d, l);
                 continue;
             }
@@ -124,10 +124,12 @@ struct Compare {
         }
     }
 
-    static bool is_slotted(const NftTable& t, const std::string& set) {
-        auto it = t.sets.find(set);
-        return it != t.sets.end() && it->second.layout != NftLayout::Ifnames && !it->second.elements.empty() &&
-               PortElement::parse(*it->second.elements.begin()).value_or(PortElement{}).slot.has_value();
+    // A map of slots, in the desired table or (going away) the live one.
+    static bool is_slotted(const NftTable& d, const NftTable& l, const std::string& set) {
+        for (auto* t : {&d, &l})
+            if (auto it = t->sets.find(set); it != t->sets.end() && !it->second.elements.empty())
+                return PortElement::parse(*it->second.elements.begin()).value_or(PortElement{}).slot.has_value();
+        return false;
     }
 
     // A replicated port's slots, said as the replicas behind it: "balanced

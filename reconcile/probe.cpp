@@ -172,14 +172,15 @@ struct Planner {
                 std::optional<IpAddr> first;
                 for (auto& h : at) {
                     if ((h.is_v4() && !ea->v4) || (h.is_v6() && !ea->v6)) continue;  // not published in that family
-                    if (!any && bound->family != h.family) continue;
+                    if (bound && bound->family != h.family) continue;  // (0.0.0.0 is IPv4 alone, :: IPv6)
                     Expectation e{any || h == *bound, "ports", "host", name,
                                   fmt::format("{}/tcp at {}", pub, h.is_v4() ? h.str() : "[" + h.str() + "]"), path};
                     add({Probe::Kind::Tcp, "", h, pub}, e);
                     if (e.reach && !h.is_loopback() && !first) first = h;
                 }
                 if (first) {
-                    Expectation e{true, "ports", hairpin->name, name,
+                    // Through the host and back into the network: what enable_icc: false drops.
+                    Expectation e{n.enable_icc, "ports", hairpin->name, name,
                                   fmt::format("{}/tcp at {} (hairpin)", pub, first->is_v4() ? first->str() : "[" + first->str() + "]"),
                                   path};
                     e.path.insert(ns(*hairpin));

@@ -339,11 +339,15 @@ std::vector<RouteEntry> dump_routes(int fd, const std::string& what) {
 }
 
 // With strict checking the kernel walks the main table alone (not the local
-// one, with an entry per address): the static routes and the kernel's
-// subnet routes.
-std::vector<RouteEntry> dump_main_routes(int fd, Families families, bool strict, const std::string& what) {
+// one, with an entry per address): the static routes, and with `kernel_too`
+// the kernel's subnet routes (a sandbox's few; never a host's, which may
+// carry a whole routing table).
+std::vector<RouteEntry> dump_main_routes(int fd, Families families, bool strict, const std::string& what, bool kernel_too) {
     rtmsg only{};
-    if (strict) only.rtm_table = RT_TABLE_MAIN;
+    if (strict) {
+        only.rtm_table = RT_TABLE_MAIN;
+        if (!kernel_too) only.rtm_protocol = RTPROT_STATIC;
+    }
     return dump_by_family<RouteEntry, rtmsg>(fd, RTM_GETROUTE, families, what, "read routes", parse_route, only);
 }
 

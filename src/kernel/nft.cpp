@@ -116,9 +116,11 @@ std::string table_comment(const nftnl_table* t) {
 }
 
 // A dump request; `parse` is called for every message of the answer.
-int dump(Socket& s, uint16_t type, const std::function<void(nlmsghdr*)>& fill, const std::function<void(const nlmsghdr*)>& parse) {
+// `of`: the family of tables to list (topo's inet, or NFPROTO_UNSPEC for all).
+int dump(Socket& s, uint16_t type, const std::function<void(nlmsghdr*)>& fill, const std::function<void(const nlmsghdr*)>& parse,
+         uint16_t of = family) {
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
-    auto* h = nftnl_nlmsg_build_hdr(buf.data(), type, family, NLM_F_DUMP | NLM_F_ACK, s.seq++);
+    auto* h = nftnl_nlmsg_build_hdr(buf.data(), type, of, NLM_F_DUMP | NLM_F_ACK, s.seq++);
     if (fill) fill(h);
     if (mnl_socket_sendto(s.nl, h, h->nlmsg_len) < 0) return -errno;
     using Cb = std::function<void(const nlmsghdr*)>;
@@ -273,15 +275,16 @@ std::vector<BaseChain> base_chains(Sockets& sockets) {
         b.priority = nftnl_chain_get_s32(c.get(), NFTNL_CHAIN_PRIO);
         b.policy = nftnl_chain_is_set(c.get(), NFTNL_CHAIN_POLICY) && nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY) == NF_DROP ? "drop" : "accept";
         out.push_back(std::move(b));
-    });
+    }, NFPROTO_UNSPEC);
     if (rc < 0) throw KernelError(fmt::format("nft: list chains: {}", std::strerror(-rc)));
     rc = dump(s, NFT_MSG_GETRULE, nullptr, [&](const nlmsghdr* h) {
         std::unique_ptr<nftnl_rule, decltype(&nftnl_rule_free)> r(nftnl_rule_alloc(), nftnl_rule_free);
         if (nftnl_rule_nlmsg_parse(h, r.get()) < 0) return;
         std::string table = nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE), chain = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
+        auto fam = family_name(nftnl_rule_get_u32(r.get(), NFTNL_RULE_FAMILY));
         for (auto& b : out)
-            if (b.table == table && b.chain == chain) ++b.rules;
-    });
+            if (b.family == fam && b.table == table && b.chain == chain) ++b.rules;
+    }, NFPROTO_UNSPEC);
     if (rc < 0) throw KernelError(fmt::format("nft: list rules: {}", std::strerror(-rc)));
     return out;
 }

@@ -59,7 +59,10 @@ auto inside(const std::string& ns, std::map<std::string, Fd>& open, F make) -> d
     if (ns.empty()) return make();
     auto it = open.find(ns);
     if (it == open.end()) it = open.emplace(ns, Fd(netns::open_fd(ns))).first;
-    if (it->second.fd < 0) throw KernelError(fmt::format("probe: no network namespace {}", ns));
+    if (it->second.fd < 0) {  // gone: each attempt from it fails, saying so
+        errno = ENOENT;
+        return -1;
+    }
     netns::Enter in(it->second.fd);
     return make();
 }
@@ -150,7 +153,8 @@ void tcp_wave(const ProbeRun& run, const std::vector<size_t>& wave, std::map<std
             return ::socket(p.to.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         });
         if (s < 0) {
-            out[wave[w]] = {false, fmt::format("no socket: {}", std::strerror(errno))};
+            int err = errno;
+            out[wave[w]] = {false, err == ENOENT ? fmt::format("no namespace {}", p.from) : fmt::format("no socket: {}", std::strerror(err))};
             continue;
         }
         socks[w] = Fd(s);
@@ -194,6 +198,7 @@ void pings(const ProbeRun& run, const std::vector<size_t>& which, std::map<std::
     if (which.empty()) return;
     uint16_t id = uint16_t(std::random_device{}());
     std::map<std::pair<std::string, int>, Fd> raw;
+    std::map<std::pair<std::string, int>, std::string> no_socket;  // why, where none could be made
     std::vector<bool> answered(which.size());
     for (size_t k = 0; k < which.size(); ++k) {
         auto& p = run.probes[which[k]];
@@ -203,11 +208,12 @@ void pings(const ProbeRun& run, const std::vector<size_t>& which, std::map<std::
             int s = inside(p.from, ns, [&] {
                 return ::socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, family == AF_INET ? int(IPPROTO_ICMP) : int(IPPROTO_ICMPV6));
             });
+            if (s < 0) no_socket[key] = errno == ENOENT ? fmt::format("no namespace {}", p.from) : fmt::format("no ICMP socket: {}", std::strerror(errno));
             raw.emplace(key, Fd(s));
         }
         int s = raw.at(key).fd;
         if (s < 0) {
-            out[which[k]] = {false, fmt::format("no ICMP socket: {}", std::strerror(errno))};
+            out[which[k]] = {false, no_socket[key]};
             answered[k] = true;
             continue;
         }

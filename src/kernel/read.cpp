@@ -143,7 +143,7 @@ void read_sandbox(Sandbox& sb, const std::string& project) {
                             [&](const LinkDump::Entry& l) { return l.ipv6 && l.ifindex != lo->ifindex; });
     auto families = ipv6 ? Families::Both : Families::V4;
     auto addrs = dump_addresses(sb.fd, what, families);
-    auto main = dump_main_routes(sb.fd, families, strict, what);
+    auto main = dump_main_routes(sb.fd, families, strict, what, true);
     seen.addresses = addresses(addrs, links, seen.name);
     // Each address's subnet route, which the kernel made with it.
     std::set<std::pair<int, Prefix>> subnet_routes;
@@ -328,7 +328,7 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
                 seen.neighbours.push_back(Neigh{l.name, *e.ip, e.mac});
     }
     if (!macvlans.empty())
-        for (auto& r : routes(dump_main_routes(neigh->fd(), Families::V4, strict, what_of("")), links, ""))
+        for (auto& r : routes(dump_main_routes(neigh->fd(), Families::V4, strict, what_of(""), false), links, ""))
             if (macvlans.count(r.dev)) seen.host_routes.push_back(std::move(r));
     phase.emplace("read sandboxes");
     auto sandboxes = read_sandboxes(k, scope);

@@ -176,7 +176,7 @@ std::optional<RouteEntry> route_to(int fd, const IpAddr& to, const std::string& 
 // The main table's routes (topo's static ones, the kernel's subnet routes),
 // filtered by the kernel on a socket with strict checking, by the caller
 // otherwise.
-std::vector<RouteEntry> dump_main_routes(int fd, Families families, bool strict, const std::string& what);
+std::vector<RouteEntry> dump_main_routes(int fd, Families families, bool strict, const std::string& what, bool kernel_too);
 // The static forwarding entries (family AF_BRIDGE) or permanent neighbour
 // entries (AF_INET, AF_INET6) of one device, as `dev`'s name.
 struct NeighEntry {

@@ -85,8 +85,9 @@ yaml::Node merge(const yaml::Node& base, const yaml::Node& over, const std::stri
     }
     if (base.IsSequence() && over.IsSequence() && !replaced.count(key)) {
         auto out = base.items();
+        // (An include's relative path names a different file in each file's directory: never one.)
         for (auto& item : over.items())
-            if (std::none_of(out.begin(), out.end(), [&](const yaml::Node& had) { return same(had, item); }))
+            if (key == "include" || std::none_of(out.begin(), out.end(), [&](const yaml::Node& had) { return same(had, item); }))
                 out.push_back(item);
         return yaml::Node::sequence(base, std::move(out));
     }
@@ -139,7 +140,7 @@ struct Includer {
             }
         if (project_dir.empty()) project_dir = std::filesystem::path(files.front()).parent_path().string();
         if (!named_env) env_files.push_back(project_dir + "/.env");
-        auto own = layered(vars, env_values(r, env_files, named_env, vars, e));
+        auto own = layered(vars, env_values(r, env_files, named_env, vars, e, path + ".env_file"));
         yaml::Node tree;
         for (auto& f : files)
             if (auto one = load_file(r, f, own, e, path)) tree = tree ? merge(tree, one) : one;

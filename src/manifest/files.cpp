@@ -108,10 +108,10 @@ Lookup layered(Lookup first, std::map<std::string, std::string> then) {
 }
 
 std::map<std::string, std::string> env_values(Reader& r, const std::vector<std::string>& files, bool required,
-                                              const Lookup& refs, const yaml::Node& at) {
+                                              const Lookup& refs, const yaml::Node& at, const std::string& path) {
     std::map<std::string, std::string> out;
     auto problem = [&](const std::string& f, std::string message) {
-        if (at) r.error(at, "env_file", fmt::format("{}: {}", f, message));
+        if (at) r.error(at, path, fmt::format("{}: {}", f, message));
         else r.errors.push_back({{f, 0, 0}, "(env file)", std::move(message)});
     };
     for (auto& f : files) {

@@ -35,7 +35,8 @@ yaml::Node load_file(Reader& r, const std::string& file, const Lookup& vars, con
 // taken from `refs`. A missing file is skipped unless `required`; one that
 // cannot be read or parsed is an error (at `at` when given).
 std::map<std::string, std::string> env_values(Reader& r, const std::vector<std::string>& files, bool required,
-                                              const Lookup& refs, const yaml::Node& at = {});
+                                              const Lookup& refs, const yaml::Node& at = {},
+                                              const std::string& path = "env_file");
 
 // `first`'s variables, then `then`'s where `first` has none.
 Lookup layered(Lookup first, std::map<std::string, std::string> then);

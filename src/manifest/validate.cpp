@@ -66,6 +66,9 @@ void check_endpoints(Reader& r, Project& p) {
                         if (addr == *a) r.error(at(), join_path(path, key), fmt::format("{} is reserved as aux address {}", a->str(), aux));
             };
             check(e.ipv4_address, n.ipv4, "ipv4_address", 4);
+            if (!n.enable_ipv6 && std::any_of(e.link_local_ips.begin(), e.link_local_ips.end(), [](auto& ip) { return ip.is_v6(); }))
+                r.error(at(), join_path(path, "link_local_ips"),
+                        fmt::format("an IPv6 link-local address needs IPv6 on the link: set enable_ipv6: true on networks.{}", e.network));
             if (e.ipv6_address && !n.enable_ipv6)
                 r.error(at(), join_path(path, "ipv6_address"), fmt::format("network {} does not have enable_ipv6: true", e.network));
             else check(e.ipv6_address, n.ipv6, "ipv6_address", 6);

@@ -20,6 +20,16 @@ namespace {
 
 bool is_link_local(const IpAddr& a) { return a.is_v6() && a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80; }
 
+// The link-local address the kernel gives a link of this MAC (EUI-64, the
+// default addrgenmode): the kernel's own, never topo's. Other fe80::
+// addresses in topo's sandbox are its link_local_ips.
+IpAddr kernel_link_local(const Mac& m) {
+    IpAddr a;
+    a.family = 6;
+    a.bytes = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, uint8_t(m.bytes[0] ^ 0x02), m.bytes[1], m.bytes[2], 0xff, 0xfe, m.bytes[3], m.bytes[4], m.bytes[5]};
+    return a;
+}
+
 // The name of the directory directly under the root that holds `path`, or "".
 std::string dir_of(const std::string& path) {
     const std::string root = netns_files_root;
@@ -82,6 +92,9 @@ struct Judge {
         if (owner->empty()) return out.add(Netns{sb.name, ""});  // read, never changed
         const auto& marker = *owner;
         out.add(Netns{sb.name, marker});
+        std::set<IpAddr> kernels;
+        for (auto& l : sb.links)
+            if (l.mac) kernels.insert(kernel_link_local(*l.mac));
         for (auto& l : sb.links) {
             if (l.kind == LinkKind::Veth) {
                 // Both ends of topo's endpoints carry the same marker, which no
@@ -100,7 +113,7 @@ struct Judge {
             }
         }
         for (auto& a : sb.addresses)
-            if (a.link != "lo" && !is_link_local(a.prefix.addr)) out.add(std::move(a));
+            if (a.link != "lo" && !(a.prefix.len == 64 && kernels.count(a.prefix.addr))) out.add(std::move(a));
         for (auto& r : sb.routes) out.add(std::move(r));
     }
 

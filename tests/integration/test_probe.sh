@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # topo probe: on a correct host every promise holds (exit 0) and the
-# listeners it started are gone; then the host is broken by hand five ways —
+# listeners it started are gone; then the host is broken by hand six ways —
 # a sandbox's link down, the project's table flushed, a sandbox's routes
-# flushed, a rule that joins two networks, a hosts file edited — and each
+# flushed, a rule that joins two networks, a hosts file edited, a sandbox's
+# namespace deleted — and each
 # time probe exits 1 naming the sandboxes or the port and the cause, and
 # passes again after `topo apply`.
 source "$(dirname "$0")/lib.sh"
@@ -94,6 +95,13 @@ probe_ok "and the promises hold again"
 # 5. A hosts file edited.
 echo "10.9.9.9	db" >> /etc/netns/shop-web/hosts
 probe_broken "web's hosts file edited" "✘ names in shop-web: its hosts file is not what topo wrote" "not topo's: db → 10.9.9.9"
+check "apply repairs it" "$TOPO" apply
+probe_ok "and the promises hold again"
+
+# 6. A sandbox's namespace deleted.
+ip netns del shop-db
+probe_broken "db's namespace deleted" "✘ db → web: tcp 10.31.0.3:47999 (network back): expected to reach, got no namespace shop-db" \
+    "cause: topo would change: + netns shop-db"
 check "apply repairs it" "$TOPO" apply
 probe_ok "and the promises hold again"
 

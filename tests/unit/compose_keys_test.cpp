@@ -54,7 +54,7 @@ TEST_CASE("compose keys: links, gw_priority, link_local_ips and a service-wide m
     auto p = manifest::parse(R"(name: shop
 networks:
   front: {ipam: {config: [{subnet: 10.1.0.0/24}]}}
-  back: {ipam: {config: [{subnet: 10.2.0.0/24}]}}
+  back: {enable_ipv6: true, ipam: {config: [{subnet: 10.2.0.0/24}, {subnet: "fd00:2::/64"}]}}
 services:
   db:
     networks: {back: {ipv4_address: 10.2.0.5}}
@@ -74,7 +74,7 @@ services:
     auto ns = naming::netns("shop", "web");
     // back (eth0 by name) has the higher gw_priority: the default route, and the MAC.
     auto routes = all_of<Route>(c);
-    auto def = std::find_if(routes.begin(), routes.end(), [&](auto& r) { return r.ns == ns && r.dst.len == 0; });
+    auto def = std::find_if(routes.begin(), routes.end(), [&](auto& r) { return r.ns == ns && r.dst.len == 0 && r.dst.addr.is_v4(); });
     REQUIRE(def != routes.end());
     CHECK(def->gateway->str() == "10.2.0.1");
     CHECK(def->dev == "eth0");

@@ -37,6 +37,7 @@ TEST_CASE("judge: a veth end is folded into the host end only when both carry th
     Observation::Sandbox sb{"p-web", false, naming::sandbox_marker("p", "web"), {}, {}, {}};
     auto end = link(LinkKind::Veth, "p-web", "eth0", marker);
     end.peer_name = "tvhost";
+    end.mac = Mac::parse("02:42:0a:00:00:02");
     sb.links.push_back(end);
     // A veth a user put between sandboxes names, by index, a host link of topo's.
     auto stray = link(LinkKind::Veth, "p-web", "eth9", "");
@@ -44,7 +45,8 @@ TEST_CASE("judge: a veth end is folded into the host end only when both carry th
     sb.links.push_back(stray);
     sb.addresses.push_back(Address{"p-web", "lo", Prefix::parse("127.0.0.1/8").value()});
     sb.addresses.push_back(Address{"p-web", "eth0", Prefix::parse("10.0.0.2/24").value()});
-    sb.addresses.push_back(Address{"p-web", "eth0", Prefix::parse("fe80::1/64").value()});
+    sb.addresses.push_back(Address{"p-web", "eth0", Prefix::parse("fe80::42:aff:fe00:2/64").value()});  // the kernel's (EUI-64)
+    sb.addresses.push_back(Address{"p-web", "eth0", Prefix::parse("fe80::10/64").value()});  // a link_local_ips one
     seen.sandboxes.push_back(sb);
     auto live = judge(seen, scope_of("p"));
     auto* v = live.find_as<Link>(Kind::Veth, "tvhost");
@@ -52,10 +54,11 @@ TEST_CASE("judge: a veth end is folded into the host end only when both carry th
     CHECK(v->peer_ns == "p-web");
     CHECK(v->peer_name == "eth0");
     CHECK_FALSE(live.find_as<Link>(Kind::Veth, "tvuser"));
-    // Addresses of the sandbox: neither lo's nor link-local ones.
+    // Addresses of the sandbox: neither lo's nor the kernel's link-local one.
     size_t addrs = 0;
     for (auto& [key, o] : live.objects) addrs += key.kind == Kind::Address;
-    CHECK(addrs == 1);
+    CHECK(addrs == 2);
+    CHECK(live.find(ObjectKey{Kind::Address, id_of(Address{"p-web", "eth0", Prefix::parse("fe80::10/64").value()})}));
 }
 
 TEST_CASE("judge: a sandbox's scope, a killed create, and a namespace that only has the project's name") {

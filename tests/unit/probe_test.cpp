@@ -88,3 +88,32 @@ TEST_CASE("probe: pairs on a network reach, pairs across networks and without ic
     CHECK(std::any_of(f->causes.begin(), f->causes.end(),
                       [](auto& s) { return s == "table inet user, chain fwd (forward hook, priority -10, 0 rules, policy drop) also sees these packets"; }));
 }
+
+TEST_CASE("probe: a port bound to 0.0.0.0 is promised in IPv4 alone; hairpin is blocked where enable_icc is false") {
+    auto p = load(R"(name: shop
+networks:
+  dual: {enable_ipv6: true, ipam: {config: [{subnet: 10.40.0.0/24}, {subnet: "fd00:40::/64"}]}}
+  quiet:
+    driver_opts: {com.docker.network.bridge.enable_icc: "false"}
+    ipam: {config: [{subnet: 10.41.0.0/24}]}
+services:
+  web: {networks: [dual], ports: ["0.0.0.0:8081:80", "8082:80"]}
+  q: {networks: [quiet], ports: ["8083:80"]}
+  r: {networks: [quiet]}
+)");
+    FakeKernel k;
+    PlanInput in;
+    in.project = &p;
+    in.project_name = "shop";
+    auto c = compute(k, in);
+    REQUIRE(c.errors.empty());
+    auto plan = probe_plan(p, c.addressing, "", {*IpAddr::parse("198.51.100.1"), *IpAddr::parse("2001:db8::1")}, {},
+                           std::chrono::milliseconds(500));
+    auto has = [&](const std::string& what, bool reach) {
+        return std::any_of(plan.expect.begin(), plan.expect.end(), [&](auto& e) { return e.what == what && e.reach == reach; });
+    };
+    CHECK(has("8081/tcp at 198.51.100.1", true));
+    CHECK_FALSE(has("8081/tcp at [2001:db8::1]", true));  // 0.0.0.0 is IPv4 alone
+    CHECK(has("8082/tcp at [2001:db8::1]", true));        // no host_ip: both families
+    CHECK(has("8083/tcp at 198.51.100.1 (hairpin)", false));  // through the host and back: icc off drops it
+}
