@@ -34,6 +34,17 @@ services:
   b: {networks: [quiet]}
 )";
 
+// The plan of a project on an empty host (the addressing a probe uses).
+Computed computed(const Project& p) {
+    FakeKernel k;
+    PlanInput in;
+    in.project = &p;
+    in.project_name = p.name;
+    auto c = compute(k, in);
+    REQUIRE(c.errors.empty());
+    return c;
+}
+
 size_t count(const ProbePlan& p, const std::string& table, bool reach) {
     return size_t(std::count_if(p.expect.begin(), p.expect.end(), [&](auto& e) { return e.table == table && e.reach == reach; }));
 }
@@ -42,12 +53,7 @@ size_t count(const ProbePlan& p, const std::string& table, bool reach) {
 
 TEST_CASE("probe: pairs on a network reach, pairs across networks and without icc do not; ports at each host address") {
     auto p = load(shop);
-    FakeKernel k;
-    PlanInput in;
-    in.project = &p;
-    in.project_name = "shop";
-    auto c = compute(k, in);
-    REQUIRE(c.errors.empty());
+    auto c = computed(p);
     auto host = *IpAddr::parse("198.51.100.1");
     auto plan = probe_plan(p, c.addressing, "", {host}, {}, std::chrono::milliseconds(500));
     REQUIRE(plan.run.probes.size() == plan.expect.size());
@@ -101,12 +107,7 @@ services:
   q: {networks: [quiet], ports: ["8083:80"]}
   r: {networks: [quiet]}
 )");
-    FakeKernel k;
-    PlanInput in;
-    in.project = &p;
-    in.project_name = "shop";
-    auto c = compute(k, in);
-    REQUIRE(c.errors.empty());
+    auto c = computed(p);
     auto plan = probe_plan(p, c.addressing, "", {*IpAddr::parse("198.51.100.1"), *IpAddr::parse("2001:db8::1")}, {},
                            std::chrono::milliseconds(500));
     auto has = [&](const std::string& what, bool reach) {
