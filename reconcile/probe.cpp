@@ -23,7 +23,6 @@ struct Planner {
     std::set<std::pair<std::string, uint16_t>> listening;
 
     std::string ns(const Service& s) const { return naming::netns(p.name, s.name); }
-    static std::string label(const Service& s) { return s.replica_of ? s.name : s.name; }
     bool wanted(const Service& x) const {
         return only.empty() || only.count(x.name) || (x.replica_of && only.count(x.replica_of->service));
     }

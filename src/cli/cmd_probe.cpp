@@ -12,7 +12,6 @@
 #include <set>
 
 #include "cli/commands_impl.hpp"
-#include "cli/output.hpp"
 #include "model/naming.hpp"
 #include "reconcile/probe.hpp"
 
