@@ -219,7 +219,7 @@ services:
     networks:
       front: {gw_priority: 10}
       back:
-        link_local_ips: [169.254.10.2, "fe80::10"]
+        link_local_ips: [169.254.10.2]
 """,
 }
 
