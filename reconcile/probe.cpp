@@ -114,16 +114,33 @@ struct Planner {
             }
     }
 
-    // A sandbox only on internal networks does not leave the host: it does
-    // not reach the host's own address outside them (where probe listens).
-    void internal(const std::vector<IpAddr>& host_addresses) {
+    // The way out of the project's networks: a sandbox on a network that is
+    // not internal reaches the host's own address outside them (the first
+    // hop of its egress: default route, gateway, forwarding, topo's
+    // filter); one only on internal networks does not. Masquerade itself
+    // shows only on packets that leave the host, and probe sends none
+    // there; a missing masquerade rule is drift the plan names.
+    void egress(const std::vector<IpAddr>& host_addresses) {
         auto out_of = std::find_if(host_addresses.begin(), host_addresses.end(), [](auto& h) { return h.is_v4(); });
         if (out_of == host_addresses.end()) return;
         for (auto* x : sandboxes()) {
-            if (!wanted(*x) || std::any_of(x->endpoints.begin(), x->endpoints.end(),
-                                           [&](auto& e) { return !p.networks.at(e.network).internal; }))
-                continue;
-            Expectation e{false, "internal", x->name, "host", fmt::format("tcp {}:{} (out of the host's internal networks)", out_of->str(), probe_port),
+            if (!wanted(*x)) continue;
+            // Only where every network is topo's bridge or overlay: the way
+            // from a macvlan or a user's bridge is the LAN's, not topo's.
+            bool topos = std::all_of(x->endpoints.begin(), x->endpoints.end(), [&](auto& e) {
+                auto& n = p.networks.at(e.network);
+                return n.driver != Driver::Macvlan && !n.external;
+            });
+            bool leaves = topos && std::any_of(x->endpoints.begin(), x->endpoints.end(), [&](auto& e) {
+                auto* ea = a.endpoint(x->name, e.network);
+                return !p.networks.at(e.network).internal && ea && ea->v4;
+            });
+            bool internal_only = std::all_of(x->endpoints.begin(), x->endpoints.end(),
+                                             [&](auto& e) { return p.networks.at(e.network).internal; });
+            if (!leaves && !internal_only) continue;  // (IPv6 alone: no IPv4 way out to try)
+            Expectation e{leaves, "egress", x->name, "host",
+                          fmt::format("tcp {}:{} ({})", out_of->str(), probe_port,
+                                      leaves ? "the host outside the project's networks" : "out of the host's internal networks"),
                           {ns(*x), "nft", "sysctl"}};
             for (auto& ex : x->endpoints) e.path.insert(bridge_name(p, p.networks.at(ex.network)));
             listen("", probe_port);
@@ -239,7 +256,7 @@ ProbePlan probe_plan(const Project& p, const Addressing& a, const std::string& h
     Planner pl{p, a, host, only, {}, {}};
     pl.out.run.timeout = timeout;
     pl.pairs();
-    pl.internal(host_addresses);
+    pl.egress(host_addresses);
     pl.ports(host_addresses);
     return std::move(pl.out);
 }

@@ -6,8 +6,9 @@
 // Promises: every pair of sandboxes on a network reaches the other (TCP to
 // a listener probe starts on probe_port, and ICMP echo), unless the network
 // has enable_icc: false; a sandbox does not reach another's address on a
-// bridge or overlay network it is not on; a sandbox only on internal
-// networks does not reach the host's address outside them; every published TCP port answers
+// bridge or overlay network it is not on; a sandbox on a network that is
+// not internal reaches the host's address outside the project's networks
+// (egress), one only on internal networks does not; every published TCP port answers
 // at each of the host's addresses (and 127.0.0.1) from the host, and from a
 // sandbox through the host's address (hairpin); a port bound to one host
 // address answers nowhere else; each sandbox's hosts file is what topo

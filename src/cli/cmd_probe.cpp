@@ -76,30 +76,49 @@ std::string matrix(const std::vector<const Finding*>& fs, bool markdown) {
 
 }  // namespace
 
+ProbeResult probe_host(Session& s, const Computed& c, const std::set<std::string>& only, std::chrono::milliseconds timeout) {
+    auto started = std::chrono::steady_clock::now();
+    ProbeResult r;
+    r.plan = probe_plan(*s.project, c.addressing, s.host, host_addresses(*s.kernel, c.addressing), only, timeout);
+    auto got = s.kernel->probe(r.plan.run);
+    // A promise to reach that failed is tried once more: its ARP may have
+    // waited on the host's one neighbour table, which every namespace shares
+    // (reconcile/probe.hpp, pair_budget); a broken path fails twice.
+    ProbeRun again{r.plan.run.listeners, {}, r.plan.run.timeout};
+    std::vector<size_t> retried;
+    for (size_t i = 0; i < got.size(); ++i)
+        if (r.plan.expect[i].reach && !got[i].reached) again.probes.push_back(r.plan.run.probes[i]), retried.push_back(i);
+    if (!retried.empty()) {
+        auto second = s.kernel->probe(again);
+        for (size_t k = 0; k < retried.size(); ++k)
+            if (second[k].reached) got[retried[k]] = second[k];
+    }
+    r.report = judge_probes(r.plan, got, c, s.kernel->base_chains(), naming::nft_table(s.project_name));
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return r;
+}
+
+nlohmann::json finding_json(const Finding& f) {
+    nlohmann::json j{{"ok", f.ok}, {"causes", f.causes}};
+    if (f.expect) {
+        j.update({{"table", f.expect->table}, {"from", f.expect->from}, {"to", f.expect->to}, {"what", f.expect->what},
+                  {"expected", f.expect->reach ? "reach" : "blocked"}, {"got", f.got.what}});
+    } else {
+        j.update({{"table", "names"}, {"sandbox", f.sandbox}});
+    }
+    return j;
+}
+
 int cmd_probe(const Options& o) {
     auto all = o;
     all.services.clear();  // the whole plan, for causes; the probes are `only` the named
     auto s = Session::open(all, true);
     auto c = s.compute();
     fail_on_errors(c.errors);
-    std::set<std::string> only(o.services.begin(), o.services.end());
-    auto started = std::chrono::steady_clock::now();
-    auto plan = probe_plan(*s.project, c.addressing, s.host, host_addresses(*s.kernel, c.addressing), only, o.probe_timeout);
-    auto got = s.kernel->probe(plan.run);
-    // A promise to reach that failed is tried once more: its ARP may have
-    // waited on the host's one neighbour table, which every namespace shares
-    // (reconcile/probe.hpp, pair_budget); a broken path fails twice.
-    ProbeRun again{plan.run.listeners, {}, plan.run.timeout};
-    std::vector<size_t> retried;
-    for (size_t i = 0; i < got.size(); ++i)
-        if (plan.expect[i].reach && !got[i].reached) again.probes.push_back(plan.run.probes[i]), retried.push_back(i);
-    if (!retried.empty()) {
-        auto second = s.kernel->probe(again);
-        for (size_t k = 0; k < retried.size(); ++k)
-            if (second[k].reached) got[retried[k]] = second[k];
-    }
-    auto report = judge_probes(plan, got, c, s.kernel->base_chains(), naming::nft_table(s.project_name));
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    auto result = probe_host(s, c, std::set<std::string>(o.services.begin(), o.services.end()), o.probe_timeout);
+    auto& plan = result.plan;
+    auto& report = result.report;
+    double seconds = result.seconds;
 
     std::map<std::string, std::vector<const Finding*>> tables;
     std::vector<const Finding*> names;
@@ -109,16 +128,7 @@ int cmd_probe(const Options& o) {
     }
     if (o.format == Format::Json) {
         nlohmann::json fs = nlohmann::json::array();
-        for (auto& f : report.findings) {
-            nlohmann::json j{{"ok", f.ok}, {"causes", f.causes}};
-            if (f.expect) {
-                j.update({{"table", f.expect->table}, {"from", f.expect->from}, {"to", f.expect->to}, {"what", f.expect->what},
-                          {"expected", f.expect->reach ? "reach" : "blocked"}, {"got", f.got.what}});
-            } else {
-                j.update({{"table", "names"}, {"sandbox", f.sandbox}});
-            }
-            fs.push_back(std::move(j));
-        }
+        for (auto& f : report.findings) fs.push_back(finding_json(f));
         fmt::print("{}\n", nlohmann::json{{"project", s.project_name}, {"ok", report.broken == 0}, {"probes", plan.run.probes.size()},
                                           {"broken", report.broken}, {"seconds", seconds}, {"findings", fs}}
                                .dump(2));

@@ -167,7 +167,8 @@ private:
     void on_events(Clock::time_point now, Watched* running = nullptr, const OwnChanges& own = {});
     void reconcile(Watched& w);
     void log(const Watched& w, Trigger trigger, const std::string& result, const Plan* plan,
-             const std::string& error, milliseconds took, bool quiet = false);
+             const std::string& error, milliseconds took, bool quiet = false, const nlohmann::json& probe = {});
+    nlohmann::json probe(Session& s);
     void learn_sandboxes(const HostState& desired, const Focus* only);
 };
 
@@ -275,7 +276,7 @@ void Watch::learn_sandboxes(const HostState& desired, const Focus* only) {
 // One line (or JSON object) per run, and <state-dir>/<project>.status.json.
 // result: applied, unchanged, invalid, failed; for a removed manifest, destroyed or kept.
 void Watch::log(const Watched& w, Trigger trigger, const std::string& result, const Plan* plan,
-                const std::string& error, milliseconds took, bool quiet) {
+                const std::string& error, milliseconds took, bool quiet, const nlohmann::json& probe) {
     auto now = std::chrono::system_clock::now();
     auto time = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(now));
     nlohmann::json j{{"time", time},
@@ -285,6 +286,7 @@ void Watch::log(const Watched& w, Trigger trigger, const std::string& result, co
                      {"duration_ms", took.count()},
                      {"result", result}};
     if (!error.empty()) j["error"] = error;
+    if (!probe.is_null()) j["probe"] = probe;
     if (w.session) {
         try {
             w.session->state.write_status(w.session->project_name, j.dump(2) + "\n");
@@ -304,11 +306,40 @@ void Watch::log(const Watched& w, Trigger trigger, const std::string& result, co
             auto done = done_line(*plan);
             what += " (" + done.substr(0, done.size() - 1) + ")";
         }
+        if (probe.contains("broken"))
+            what += fmt::format("; probe: {} probes, {} broken", probe["probes"].get<size_t>(), probe["broken"].get<size_t>());
+        else if (probe.contains("error"))
+            what += "; probe failed: " + probe["error"].get<std::string>();
         fmt::print("{} {} ({}): {} in {} ms{}\n", time, w.name(), to_string(trigger), what, took.count(),
                    error.empty() ? "" : "\n" + error);
+        if (probe.contains("findings"))
+            for (auto& f : probe["findings"])
+                fmt::print("  ✘ {} → {}: {} ({}): expected to {}, got {}{}\n", f.value("from", "names in " + f.value("sandbox", "")),
+                           f.value("to", ""), f.value("what", ""), f["table"].get<std::string>(),
+                           f.value("expected", "") == "reach" ? "reach" : "be blocked", f.value("got", ""),
+                           f["causes"].empty() ? "" : "; cause: " + f["causes"][0].get<std::string>());
     }
     if (plan && !plan->empty() && o_.verbose && !o_.log_json) fmt::print("{}", plan_text(*plan, false));
     std::fflush(stdout);
+}
+
+// `--probe`, after a run that changed something: the whole host read again
+// (the probe's causes are what a plan would still change) and probed.
+// What broke goes into the status file and the log; the run's result stays
+// "applied" (the host is as the manifest says; the probe says whether the
+// network keeps its promises).
+nlohmann::json Watch::probe(Session& s) {
+    try {
+        auto c = s.compute();
+        auto r = probe_host(s, c, {}, o_.probe_timeout);
+        nlohmann::json broken = nlohmann::json::array();
+        for (auto& f : r.report.findings)
+            if (!f.ok && broken.size() < 20) broken.push_back(finding_json(f));
+        return {{"ok", r.report.broken == 0}, {"probes", r.plan.run.probes.size()}, {"broken", r.report.broken},
+                {"seconds", r.seconds}, {"findings", broken}};
+    } catch (const std::exception& e) {
+        return {{"ok", false}, {"error", e.what()}};
+    }
 }
 
 void Watch::reconcile(Watched& w) {
@@ -376,7 +407,9 @@ void Watch::reconcile(Watched& w) {
         // touched: most are the kernel settling (one small read finds nothing).
         on_events(Clock::now());
         bool quiet = c.plan.empty() && trigger == Trigger::Drift;  // the kernel settling after a run
-        log(w, trigger, c.plan.empty() ? "unchanged" : "applied", &*plan, "", took(), quiet);
+        nlohmann::json probed;
+        if (o_.probe && !c.plan.empty()) probed = probe(s);
+        log(w, trigger, c.plan.empty() ? "unchanged" : "applied", &*plan, "", took(), quiet, probed);
     } catch (const std::exception& e) {
         w.converged.reset();
         w.full = true;

@@ -95,7 +95,7 @@ void leave(int rc) {
 int run(int argc, char** argv) {
     Options o;
     std::string format = "text", lock_timeout = "30s", log_format = "text", interval = "60s", debounce = "200ms",
-                kill_timeout = "10s", kill_signal;
+                kill_timeout = "10s", kill_signal, probe_timeout = "1s";
     CLI::App app{"topo: Docker's container networking, declarative and standalone.\n"
                  "Write a Compose-like manifest, then `topo plan -f net.yaml` and `topo apply -f net.yaml`."};
     app.name("topo");
@@ -137,12 +137,14 @@ int run(int argc, char** argv) {
     watch->add_option("--interval", interval, "Full resync every (default 60s)");
     watch->add_option("--debounce", debounce, "Let manifest changes and drift settle for (default 200ms)");
     watch->add_flag("--prune", o.prune, "Destroy a project whose manifest is removed from the directory");
+    watch->add_flag("--probe", o.probe, "After each run that changed something, probe the project (as `topo probe`) and "
+                                        "write the result into its status file");
+    watch->add_option("--probe-timeout", probe_timeout, "How long each probe attempt waits (default 1s)");
     auto* graph = app.add_subcommand("graph", "Picture of the topology (Graphviz dot, or Mermaid for a review comment)");
     graph->add_option("--format", o.graph_format, "dot (default) or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
     auto* probe = app.add_subcommand("probe", "Try the manifest's promises with real packets: reachability, isolation, "
                                                "published ports, names (exit 1 when one breaks)");
     probe->add_option("services", o.services, "Only the probes from or to these services");
-    std::string probe_timeout = "1s";
     probe->add_option("--timeout", probe_timeout, "How long each attempt waits for an answer (default 1s)");
     auto* version = app.add_subcommand("version", "Print topo's version");
 

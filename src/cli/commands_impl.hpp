@@ -2,9 +2,12 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli/options.hpp"
 #include "cli/session.hpp"
+#include "reconcile/probe.hpp"
 
 namespace topo::cli {
 
@@ -21,6 +24,17 @@ int cmd_recover(const Options& o);
 int cmd_exec(const Options& o);  // replaces the process; returns only by throwing
 int cmd_watch(const Options& o);
 int cmd_probe(const Options& o);  // cmd_probe.cpp
+
+// A probe of the host against `c` (a whole plan: its changes are the
+// causes it names), as `topo probe` and `watch --probe` run it; failed
+// reach probes are tried once more. `only`: services; empty is all.
+struct ProbeResult {
+    ProbePlan plan;
+    ProbeReport report;  // its findings point into plan.expect
+    double seconds = 0;
+};
+ProbeResult probe_host(Session& s, const Computed& c, const std::set<std::string>& only, std::chrono::milliseconds timeout);
+nlohmann::json finding_json(const Finding& f);
 
 // Ends a one-shot command that succeeded, with `rc`, once its output is
 // flushed, without freeing its state object by object: at 1000 sandboxes the

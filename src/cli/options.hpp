@@ -42,6 +42,7 @@ struct Options {
     std::chrono::milliseconds interval{60000};
     std::chrono::milliseconds debounce{200};
     bool prune = false;
+    bool probe = false;          // watch --probe: a probe after each run that changed something
     bool named_by_file = false;  // a project per file of a watched directory
     bool every_host = false;     // graph: draws every host of `hosts`, so needs no --host
 };

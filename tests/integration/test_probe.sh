@@ -57,7 +57,9 @@ expect_eq "enable_icc: false keeps a and b apart (both ways, TCP and ping)" "4" 
 expect_eq "client does not reach db, on an internal network it is not on" "True" \
     "$(echo "$json" | python3 -c 'import json,sys; print(all(f["ok"] for f in json.load(sys.stdin)["findings"] if f.get("from") == "client" and f.get("to") == "db"))')"
 expect_eq "db, only on an internal network, does not leave the host (its address outside them)" "True" \
-    "$(echo "$json" | python3 -c 'import json,sys; f=[f for f in json.load(sys.stdin)["findings"] if f.get("table") == "internal"]; print(len(f) == 1 and f[0]["from"] == "db" and f[0]["ok"])')"
+    "$(echo "$json" | python3 -c 'import json,sys; f=[f for f in json.load(sys.stdin)["findings"] if f.get("table") == "egress" and f["expected"] == "blocked"]; print(len(f) == 1 and f[0]["from"] == "db" and f[0]["ok"])')"
+expect_eq "the others, on networks that are not internal, reach the host outside them (egress)" "a b client other web" \
+    "$(echo "$json" | python3 -c 'import json,sys; print(*sorted(f["from"] for f in json.load(sys.stdin)["findings"] if f.get("table") == "egress" and f["expected"] == "reach" and f["ok"]))')"
 expect_contains "-o markdown is a table for a CI summary" "| from \\ to |" "$("$TOPO" probe -o markdown)"
 expect_eq "the listeners probe started are gone" "" "$(ip netns exec shop-db ss -Hltn)"
 
@@ -78,6 +80,7 @@ probe_ok "and the promises hold again"
 # 3. A sandbox's routes flushed.
 ip -n shop-client route flush table main
 probe_broken "client's routes flushed" "✘ client → web: tcp 10.30.0.3:47999 (network front): expected to reach" \
+    "✘ client → host: tcp 198.51.100.1:47999 (the host outside the project's networks) (egress): expected to reach" \
     "cause: topo would change: + route shop-client:default"
 check "apply repairs it" "$TOPO" apply
 probe_ok "and the promises hold again"
@@ -104,6 +107,35 @@ probe_broken "db's namespace deleted" "✘ db → web: tcp 10.31.0.3:47999 (netw
     "cause: topo would change: + netns shop-db"
 check "apply repairs it" "$TOPO" apply
 probe_ok "and the promises hold again"
+
+# watch --probe: after each run that changed something, a probe, in the status file and the log.
+STATUS=${TOPO_STATE_DIR:-/var/lib/topo}/shop.status.json
+wait_status() {  # wait_status WHAT PYTHON-CONDITION-ON-j
+    local i
+    for i in $(seq 1 100); do
+        python3 -c "import json,sys; j=json.load(open('$STATUS')); sys.exit(0 if ($2) else 1)" 2>/dev/null && { pass "$1"; return 0; }
+        sleep 0.1
+    done
+    fail "$1"; cat "$STATUS" | head -40 | sed 's/^/    /'; return 1
+}
+"$TOPO" destroy -y >/dev/null
+"$TOPO" watch -f compose.yaml --probe --probe-timeout 500ms --interval 1h --debounce 100ms > watch.log 2>&1 &
+WATCH=$!
+wait_status "watch --probe: the first run's probe is in the status file, every promise kept" \
+    'j["result"] == "applied" and j["probe"]["ok"] and j["probe"]["broken"] == 0 and j["probe"]["probes"] > 40'
+expect_contains "and in the log" "; probe: " "$(cat watch.log)"
+# Another table's rule drops what goes to the internal network; then an edit.
+nft add table inet other
+nft add chain inet other guard '{ type filter hook forward priority -10; policy accept; }'
+nft add rule inet other guard ip daddr 10.31.0.0/24 drop
+sed -i 's/^  other: {networks: \[side\]}$/  other: {networks: [side]}\n  extra: {networks: [side]}/' compose.yaml
+wait_status "after the edit, the probe finds web → db broken, naming the other table" \
+    'j["probe"]["broken"] > 0 and any(f.get("from") == "web" and f.get("to") == "db" and any("table inet other" in c for c in f["causes"]) for f in j["probe"]["findings"])'
+expect_contains "the log says which promise broke" "✘ web → db: tcp 10.31.0.2:47999 (network back): expected to reach" "$(cat watch.log)"
+nft delete table inet other
+kill -TERM $WATCH; wait $WATCH || true
+expect_eq "a run that changed nothing has no probe" "False" \
+    "$("$TOPO" watch -f compose.yaml --probe >/dev/null 2>&1 & W=$!; sleep 2; kill -TERM $W; wait $W; python3 -c "import json; print('probe' in json.load(open('$STATUS')))")"
 
 probe_broken_one() { "$TOPO" probe client 2>&1 | head -1; }
 expect_contains "probe SERVICE makes only the probes from or to it" "Probe shop:" "$(probe_broken_one)"

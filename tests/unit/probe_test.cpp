@@ -69,9 +69,13 @@ TEST_CASE("probe: pairs on a network reach, pairs across networks and without ic
     CHECK(count(plan, "ports", false) == 1);
     auto unanswered = std::find_if(plan.expect.begin(), plan.expect.end(), [](auto& e) { return e.table == "ports" && !e.reach; });
     CHECK(unanswered->what == "9090/tcp at 198.51.100.1");
-    // The listeners: the probe port in every sandbox, and 80 and 90 in web.
-    CHECK(plan.run.listeners.size() == 7);
-    CHECK(probe_plan(p, c.addressing, "", {host}, {"db"}, std::chrono::milliseconds(500)).expect.size() == 16);  // to and from db
+    // Every sandbox reaches the host's address outside the project's networks (none is internal).
+    CHECK(count(plan, "egress", true) == 5);
+    CHECK(count(plan, "egress", false) == 0);
+    // The listeners: the probe port in every sandbox and the host, and 80 and 90 in web.
+    CHECK(plan.run.listeners.size() == 8);
+    // To and from db, and db's way out.
+    CHECK(probe_plan(p, c.addressing, "", {host}, {"db"}, std::chrono::milliseconds(500)).expect.size() == 17);
 
     // The verdict: what came back against what was expected, with the plan's drift on the path as the cause.
     std::vector<ProbeOutcome> got;
