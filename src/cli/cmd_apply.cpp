@@ -23,14 +23,6 @@ namespace topo::cli {
 
 namespace {
 
-void print_plan(const Options& o, const Plan& p) {
-    switch (o.format) {
-        case Format::Text: fmt::print("{}", plan_text(p, o.color)); break;
-        case Format::Json: fmt::print("{}", plan_json(p)); break;
-        case Format::Markdown: fmt::print("{}", plan_markdown(p)); break;
-    }
-    std::fflush(stdout);
-}
 
 bool confirm(const Options& o, const char* question) {
     if (o.auto_approve || !::isatty(STDIN_FILENO)) return true;
@@ -94,6 +86,15 @@ struct RolledBack : UserError {
 };
 
 }  // namespace
+
+void print_plan(const Options& o, const Plan& p, const Project* project) {
+    switch (o.format) {
+        case Format::Text: fmt::print("{}", plan_text(p, o.color)); break;
+        case Format::Json: fmt::print("{}", plan_json(p)); break;
+        case Format::Markdown: fmt::print("{}", plan_markdown(p, project)); break;
+    }
+    std::fflush(stdout);
+}
 
 void fail_on_errors(const std::vector<std::string>& errors) {
     if (errors.empty()) return;
@@ -197,12 +198,17 @@ SavedPlan saved_plan(const Session& s, const Computed& c) {
 }  // namespace
 
 int cmd_plan(const Options& o) {
+    if (!o.base.empty()) {
+        if (!o.out.empty() || !o.services.empty())
+            throw UserError("plan --base plans the whole change on paper; leave out --out and service names");
+        return cmd_plan_base(o);
+    }
     if (!o.out.empty() && !o.services.empty())
         throw UserError("plan --out saves a plan of the whole manifest; leave out the service names");
     auto s = Session::open(o, true, o.services.empty());
     auto c = s.compute();
     fail_on_errors(c.errors);
-    print_plan(o, c.plan);
+    print_plan(o, c.plan, s.project ? &*s.project : nullptr);
     if (!o.out.empty()) io::write_file_atomic(o.out, saved_plan_to_json(saved_plan(s, c)).dump(2) + "\n");
     leave(o.detailed_exitcode && !c.plan.empty() ? 2 : 0);
 }
@@ -215,7 +221,7 @@ int cmd_apply(const Options& o) {
     s.host_lock.emplace(s.state.lock_host(o.lock_timeout));
     auto c = s.compute();
     fail_on_errors(c.errors);
-    print_plan(o, c.plan);
+    print_plan(o, c.plan, s.project ? &*s.project : nullptr);
     if (o.dry_run || c.plan.empty()) {
         if (!o.dry_run) s.state.save(s.next_record(c));
         leave(0);
@@ -293,7 +299,7 @@ int cmd_destroy(const Options& o) {
             "run `topo destroy --project {} --collect` to remove them",
             s.project_name, o.state_dir, c.live.objects.size(), s.project_name));
     }
-    print_plan(o, c.plan);
+    print_plan(o, c.plan, s.project ? &*s.project : nullptr);
     fail_on_errors(c.errors);
     if (o.dry_run) return 0;
     if (!c.plan.empty() && !confirm(o, fmt::format("Destroy project {}?", s.project_name).c_str()))

@@ -108,6 +108,9 @@ int run(int argc, char** argv) {
     auto* plan = app.add_subcommand("plan", "Show what apply would do (the dry run)");
     plan->add_option("--out", o.out, "Save the plan, to apply exactly later with `topo apply PLAN`");
     plan->add_flag("--detailed-exitcode", o.detailed_exitcode, "Exit 2 when the plan has changes");
+    plan->add_option("--base", o.base,
+                     "For code review: plan against a host that holds this older manifest (a file, -, git:REV:PATH, or "
+                     "git:REV for the -f files at REV), without root, state or kernel");
     plan->add_flag("--take-ports", o.take_ports, "Publish ports even where a program of the host listens on them");
     plan->add_option("services", o.services, "Only these services' sandboxes (and the networks they need)");
     auto* apply = app.add_subcommand("apply", "Make the host match the manifest");

@@ -14,6 +14,9 @@ namespace topo::cli {
 int cmd_validate(const Options& o);
 int cmd_config(const Options& o);
 int cmd_plan(const Options& o);
+int cmd_plan_base(const Options& o);  // plan --base (cmd_review.cpp)
+// A plan as --output says: text, JSON or Markdown.
+void print_plan(const Options& o, const Plan& p, const Project* project = nullptr);
 int cmd_apply(const Options& o);
 int cmd_apply_saved(const Options& o);
 int cmd_destroy(const Options& o);

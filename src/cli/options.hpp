@@ -23,6 +23,7 @@ struct Options {
     std::chrono::milliseconds lock_timeout{30000};
     // command-specific
     std::string out;               // plan --out
+    std::string base;              // plan --base: the old manifest (a file, -, git:REV[:PATH])
     std::string saved_plan;        // apply PLAN
     std::vector<std::string> services;  // plan/apply -f F SERVICE...: a targeted run
     bool detailed_exitcode = false;

@@ -1,6 +1,7 @@
 // FakeKernel and DryRunKernel (kernel/fake.hpp): an in-memory host that
 // refuses and removes what the kernel would, for the unit tests.
 #include "kernel/fake.hpp"
+#include "kernel/paper.hpp"
 
 #include <fmt/format.h>
 
@@ -216,5 +217,7 @@ std::vector<std::string> FakeKernel::projects() {
     }
     return {names.begin(), names.end()};
 }
+
+std::unique_ptr<Kernel> paper_host() { return std::make_unique<FakeKernel>(); }
 
 }  // namespace topo

@@ -58,6 +58,17 @@ bool read_manifest(const std::string& path, std::string& text, std::string& prob
     }
 }
 
+namespace {
+
+// A file's text from where the reader reads (LoadOptions::source), else as read_manifest reads it.
+bool read_source(Reader& r, const std::string& path, std::string& text, std::string& problem, bool devices_too = false) {
+    if (!r.source) return read_manifest(path, text, problem, devices_too);
+    auto at = path == "-" ? path : std::filesystem::absolute(path).lexically_normal().string();
+    return r.source(at, text, problem);
+}
+
+}  // namespace
+
 yaml::Node load_text(Reader& r, std::string_view text, const std::string& file) {
     r.files.push_back(file);
     if (text.size() > max_bytes) {  // at the first byte past the limit
@@ -116,9 +127,11 @@ std::map<std::string, std::string> env_values(Reader& r, const std::vector<std::
     };
     for (auto& f : files) {
         std::error_code absent;
-        if (!required && !std::filesystem::exists(f, absent)) continue;  // a project without .env
+        if (!required && !r.source && !std::filesystem::exists(f, absent)) continue;  // a project without .env
         std::string text, why;
-        if (!read_manifest(f, text, why, true) || text.size() > max_bytes) {
+        bool read = read_source(r, f, text, why, true);
+        if (!read && !required && r.source) continue;  // (from a source: absent there)
+        if (!read || text.size() > max_bytes) {
             problem(f, why.empty() ? "more than 1 MiB; an env file is a few lines of VARIABLE=value" : why);
             continue;
         }
@@ -151,7 +164,7 @@ Lookup variables(Reader& r, const LoadOptions& opts, const std::string& first_fi
 yaml::Node load_file(Reader& r, const std::string& file, const Lookup& vars, const yaml::Node& at,
                      const std::string& path) {
     std::string text, problem;
-    if (!read_manifest(file, text, problem)) {
+    if (!read_source(r, file, text, problem)) {
         if (at) r.error(at, path, problem);
         else {
             r.files.push_back(file);

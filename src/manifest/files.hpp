@@ -13,11 +13,6 @@
 
 namespace topo::manifest {
 
-// A regular file's text, or standard input's for "-" (up to one byte past
-// max_bytes); false with the problem said (a directory, a FIFO, ...). With
-// `devices_too`, a character device is read too (`--env-file /dev/null`).
-bool read_manifest(const std::string& path, std::string& text, std::string& problem, bool devices_too = false);
-
 // The text's tree, or undefined with the problem recorded. Its nodes carry
 // the file's index in r.files, which names the file of an error.
 yaml::Node load_text(Reader& r, std::string_view text, const std::string& file);

@@ -179,6 +179,7 @@ namespace {
 // the options with COMPOSE_PROJECT_NAME, which names the project unless
 // --project does.
 yaml::Node read_all(Reader& r, const std::vector<std::string>& files, const LoadOptions& opts, LoadOptions& named) {
+    r.source = opts.source;
     auto vars = variables(r, opts, files.empty() ? "" : files.front());
     named = opts;
     if (auto env = vars("COMPOSE_PROJECT_NAME"); !opts.project && env && !env->empty()) {

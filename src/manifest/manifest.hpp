@@ -5,6 +5,7 @@
 // error yields no Project.
 #pragma once
 
+#include <functional>
 #include <map>
 
 #include "manifest/yaml.hpp"
@@ -54,6 +55,12 @@ struct LoadOptions {
     std::vector<std::string> named_services = {};
     // --scale SERVICE=N: replicas for this run, over the manifest's.
     std::map<std::string, int> scale = {};
+    // Where the project's files (manifests, includes, extends' files, env
+    // files) are read from instead of the file system: `plan --base
+    // git:REV:PATH` reads the old project as it was at REV. Given a path
+    // (absolute, or "-"), it fills `text` or says the problem and returns
+    // false; a missing .env is a problem it is not asked about.
+    std::function<bool(const std::string& path, std::string& text, std::string& problem)> source = nullptr;
 };
 
 
@@ -78,6 +85,11 @@ std::vector<std::string> discover_files(const std::vector<std::string>& env_file
 // profiles applied), before anything is validated: what `topo config` prints.
 // Throws ManifestError for what stops the reading itself.
 yaml::Node resolve(const std::vector<std::string>& files, const LoadOptions& opts = {});
+
+// A regular file's text, or standard input's for "-" (up to one byte past
+// max_bytes); false with the problem said (a directory, a FIFO, ...). With
+// `devices_too`, a character device is read too (`--env-file /dev/null`).
+bool read_manifest(const std::string& path, std::string& text, std::string& problem, bool devices_too = false);
 
 // Read, merge (later files override earlier ones, Compose merge rules), validate.
 // "-" is standard input; anything else must be a regular file.

@@ -5,6 +5,7 @@
 
 #include "manifest/yaml.hpp"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,6 +26,8 @@ struct Reader {
     std::vector<std::string> files;
     std::vector<Error> errors;
     std::vector<Warning> warnings;
+    // Where files are read from (LoadOptions::source); unset: the file system.
+    std::function<bool(const std::string& path, std::string& text, std::string& problem)> source;
     // services.<name> nodes by name: a map's keys are looked up linearly, so
     // per-service lookups through the root would make 10,000 services O(N²).
     std::map<std::string, yaml::Node> service_nodes;

@@ -1,0 +1,234 @@
+// `topo plan -f NEW --base OLD`: what a change of the manifest would do to a
+// host that holds the old one, for code review — no root, no state
+// directory, no kernel. The old manifest's plan is carried out on a host on
+// paper (kernel/paper.hpp), and the new one is planned against it, with the
+// old allocations as the record would hold them: the plan `apply` would
+// print on a host where the old manifest was applied first.
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "cli/commands_impl.hpp"
+#include "cli/output.hpp"
+#include "kernel/paper.hpp"
+#include "reconcile/execute.hpp"
+
+extern char** environ;
+
+namespace topo::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Runs `argv` (found on PATH) and returns its exit status, with its standard
+// output in `out` and the first line of its standard error in `err`.
+int run_program(const std::vector<std::string>& argv, std::string& out, std::string& err) {
+    int pout[2], perr[2];
+    if (::pipe2(pout, O_CLOEXEC) != 0) throw UserError(fmt::format("pipe: {}", std::strerror(errno)));
+    if (::pipe2(perr, O_CLOEXEC) != 0) throw UserError(fmt::format("pipe: {}", std::strerror(errno)));
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pout[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, perr[1], STDERR_FILENO);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = 0;
+    int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(pout[1]), ::close(perr[1]);
+    if (rc != 0) {
+        ::close(pout[0]), ::close(perr[0]);
+        throw UserError(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
+    }
+    // Both pipes at once: a program blocked writing one would never close the other.
+    std::vector<pollfd> fds{{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0}};
+    std::string* into[] = {&out, &err};
+    char buf[65536];
+    for (int open = 2; open > 0;) {
+        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
+        for (size_t i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || !fds[i].revents) continue;
+            ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+            if (n > 0) {
+                into[i]->append(buf, size_t(n));
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            ::close(fds[i].fd), fds[i].fd = -1, --open;
+        }
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    err = err.substr(0, err.find('\n'));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// The old project's files as they were at a git revision: each path is
+// taken relative to the checkout's top and read with `git show REV:PATH`.
+struct GitRevision {
+    std::string rev, top;
+
+    explicit GitRevision(std::string r) : rev(std::move(r)) {
+        if (rev.empty() || rev.starts_with("-"))
+            throw UserError(fmt::format("--base git:{}: name a revision (a branch, a tag, a commit), e.g. "
+                                        "git:origin/main:net.yaml", rev));
+        std::string out, err;
+        if (run_program({"git", "rev-parse", "--show-toplevel"}, out, err) != 0)
+            throw UserError(fmt::format("--base git:…: {} is not in a git checkout ({})", fs::current_path().string(), err));
+        top = out.substr(0, out.find('\n'));
+        if (run_program({"git", "rev-parse", "--verify", "--quiet", rev + "^{commit}"}, out, err) != 0)
+            throw UserError(fmt::format("--base git:{}: no such revision in {}; fetch it first (git fetch), or name "
+                                        "another", rev, top));
+    }
+
+    bool read(const std::string& path, std::string& text, std::string& problem) const {
+        auto rel = fs::path(path).lexically_relative(top).string();
+        if (path == "-" || rel.empty() || rel.starts_with("..")) {
+            problem = fmt::format("{} is outside the git checkout {}, so it has no version at {}", path, top, rev);
+            return false;
+        }
+        std::string err;
+        if (run_program({"git", "-C", top, "show", rev + ":" + rel}, text, err) == 0) return true;
+        problem = fmt::format("{} at {}: {}", rel, rev, err.empty() ? "git show failed" : err);
+        return false;
+    }
+};
+
+// The old manifest, as --base says: a file, "-", git:REV:PATH, or git:REV
+// (every -f file at REV). Without a `name:` of its own, it is the new
+// project's (a file elsewhere would be named after its directory).
+Project load_base(const Options& o, const std::string& new_name) {
+    auto lo = load_options(o);
+    lo.named_services.clear();
+    std::vector<std::string> files{o.base};
+    std::shared_ptr<GitRevision> git;
+    if (o.base == "-") {
+        // Read once: it is read twice below (its name, then the project).
+        std::string text, problem;
+        if (!manifest::read_manifest("-", text, problem)) throw UserError("--base -: " + problem);
+        auto stdin_text = std::make_shared<const std::string>(std::move(text));
+        lo.source = [stdin_text](const std::string& path, std::string& t, std::string& why) {
+            if (path == "-") return t = *stdin_text, true;
+            return manifest::read_manifest(path, t, why, true);  // its .env and includes: the working directory's
+        };
+    } else if (o.base.starts_with("git:")) {
+        auto spec = o.base.substr(4);
+        // The revision may hold ':' only where a path follows (git:REV:PATH).
+        auto colon = spec.find(':');
+        git = std::make_shared<GitRevision>(spec.substr(0, colon));
+        files = colon == std::string::npos ? o.files : std::vector<std::string>{spec.substr(colon + 1)};
+        if (files.empty()) throw UserError("--base git:REV reads the -f files at REV; give them with -f");
+        for (auto& f : files) f = fs::absolute(f).lexically_normal().string();
+        lo.source = [git](const std::string& path, std::string& text, std::string& problem) {
+            return git->read(path, text, problem);
+        };
+    }
+    auto with_name = manifest::resolve(files, lo);
+    if (!lo.project && !with_name["name"]) lo.project = new_name;
+    try {
+        return manifest::load(files, lo);
+    } catch (const manifest::ManifestError& e) {
+        std::string msg;
+        for (auto& err : e.errors()) msg += "\n  " + err.str();
+        throw UserError(fmt::format("the base manifest ({}) is not valid:{}", o.base, msg));
+    }
+}
+
+// The networks and ports whose numbers come from the host's free pools: on
+// the host they may differ from the review's.
+std::vector<std::string> host_dependent(const Project& p, const std::string& host) {
+    std::vector<std::string> pools, ports;
+    for (auto& [name, n] : p.networks)
+        if (!n.external && n.driver != Driver::Macvlan && !n.ipv4 && !n.ipv6) pools.push_back(name);
+    for (auto& [name, s] : p.services)
+        if (runs_here(p, s, host))
+            for (auto& port : s.ports)
+                if (!port.published) ports.push_back(name);
+    std::vector<std::string> out;
+    if (!pools.empty())
+        out.push_back(fmt::format("subnets of {} are the pool's first free ones on a host with nothing else; on the "
+                                  "host they are the first free ones there (give `ipam.config` subnets to review them)",
+                                  fmt::join(pools, ", ")));
+    if (!ports.empty())
+        out.push_back(fmt::format("host ports published without a number ({}) are picked on the host from the "
+                                  "ephemeral range", fmt::join(ports, ", ")));
+    return out;
+}
+
+// One host's plan: the old manifest built on paper, then the new one planned against it.
+Plan plan_on_paper(const Project& old, const Project& now, const std::string& host) {
+    auto k = paper_host();
+    PlanInput in;
+    in.project = &old;
+    in.project_name = old.name;
+    in.host = old.hosts.empty() || old.hosts.count(host) ? host : "";
+    auto before = compute(*k, in);
+    if (!before.errors.empty())
+        throw UserError(fmt::format("the base manifest cannot be built (on paper):\n  {}", fmt::join(before.errors, "\n  ")));
+    if (auto r = execute(*k, before.plan.changes); !r.ok())
+        throw UserError(fmt::format("the base manifest cannot be built (on paper): {}", *r.failure));
+    in.project = &now;
+    in.project_name = now.name;
+    in.host = host;
+    if (old.name == now.name) in.previous = before.addressing;  // as its record holds it
+    auto c = compute(*k, in);
+    fail_on_errors(c.errors);
+    for (auto& note : host_dependent(now, host)) c.plan.notes.push_back(note);
+    if (old.name != now.name)
+        c.plan.notes.push_back(fmt::format("the project's name changes from {} to {}: {} stays on the host until "
+                                           "`topo destroy -p {}`", old.name, now.name, old.name, old.name));
+    return std::move(c.plan);
+}
+
+}  // namespace
+
+int cmd_plan_base(const Options& o) {
+    auto files = manifest_files(o);
+    auto lo = load_options(o);
+    lo.named_services.clear();
+    auto now = manifest::load(files, lo);
+    print_warnings(now);
+    auto old = load_base(o, now.name);
+    // A manifest of several hosts: each host's plan, one after the other (--host: that one's).
+    std::vector<std::string> hosts;
+    if (!o.host.empty()) {
+        if (!now.hosts.empty() && !now.hosts.count(o.host))
+            throw UserError(fmt::format("--host {}: no such host in the manifest's hosts", o.host));
+        hosts.push_back(o.host);
+    } else {
+        for (auto& [name, _] : now.hosts) hosts.push_back(name);
+        if (hosts.empty()) hosts.push_back("");
+    }
+    std::vector<Plan> plans;
+    for (auto& h : hosts) plans.push_back(plan_on_paper(old, now, h));
+    for (auto& [name, _] : old.hosts)
+        if (!now.hosts.empty() && !now.hosts.count(name))
+            plans.back().notes.push_back(fmt::format("host {} leaves the manifest: run `topo destroy` there", name));
+    bool changes = false;
+    for (auto& p : plans) changes |= !p.empty();
+    if (o.format == Format::Json && plans.size() > 1) {
+        auto all = nlohmann::json::array();
+        for (auto& p : plans) all.push_back(nlohmann::json::parse(plan_json(p)));
+        fmt::print("{}\n", nlohmann::json{{"format_version", 1}, {"plans", all}}.dump(2));
+    } else {
+        for (size_t i = 0; i < plans.size(); ++i) {
+            if (i && o.format == Format::Text) fmt::print("\n");
+            print_plan(o, plans[i], &now);
+        }
+    }
+    leave(o.detailed_exitcode && changes ? 2 : 0);
+}
+
+}  // namespace topo::cli
