@@ -105,6 +105,7 @@ int run(int argc, char** argv) {
 
     auto* validate = app.add_subcommand("validate", "Check a manifest; change nothing");
     auto* config = app.add_subcommand("config", "Print the manifest as topo reads it: interpolated, merged, profiles applied");
+    config->add_flag("--services", o.list_services, "Print only the service names, one a line");
     auto* plan = app.add_subcommand("plan", "Show what apply would do (the dry run)");
     plan->add_option("--out", o.out, "Save the plan, to apply exactly later with `topo apply PLAN`");
     plan->add_flag("--detailed-exitcode", o.detailed_exitcode, "Exit 2 when the plan has changes");
