@@ -142,6 +142,12 @@ void tree_yaml(const yaml::Node& n, int indent, std::string& out, const std::str
 
 int cmd_config(const Options& o) {
     auto root = manifest::resolve(manifest_files(o), load_options(o));
+    // The names as `docker compose config --services` prints them (shell
+    // completion reads them): those the active profiles leave, unvalidated.
+    if (o.list_services) {
+        for (auto& [name, _] : root["services"]) fmt::print("{}\n", name.Scalar());
+        return 0;
+    }
     if (o.format == Format::Json) return fmt::print("{}\n", tree_json(root).dump(2)), 0;
     std::string out;
     tree_yaml(root, 0, out);

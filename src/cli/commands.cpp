@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands_impl.hpp"
+#include "cli/help_pages.hpp"
 #include "kernel/kernel.hpp"
 #include "kernel/machine.hpp"
 #include "manifest/manifest.hpp"
@@ -105,6 +106,7 @@ int run(int argc, char** argv) {
 
     auto* validate = app.add_subcommand("validate", "Check a manifest; change nothing");
     auto* config = app.add_subcommand("config", "Print the manifest as topo reads it: interpolated, merged, profiles applied");
+    config->add_flag("--services", o.list_services, "Print only the service names, one a line");
     auto* plan = app.add_subcommand("plan", "Show what apply would do (the dry run)");
     plan->add_option("--out", o.out, "Save the plan, to apply exactly later with `topo apply PLAN`");
     plan->add_flag("--detailed-exitcode", o.detailed_exitcode, "Exit 2 when the plan has changes");
@@ -150,6 +152,13 @@ int run(int argc, char** argv) {
     probe->add_option("services", o.services, "Only the probes from or to these services");
     probe->add_option("--timeout", probe_timeout, "How long each attempt waits for an answer (default 1s)");
     auto* version = app.add_subcommand("version", "Print topo's version");
+    auto* completion = app.add_subcommand("completion", "Print a shell completion script: "
+                                                        "`source <(topo completion bash)`, or zsh");
+    std::string shell, man_dir;
+    completion->add_option("shell", shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+    // In no group, so hidden from --help: the build writes the man pages with it.
+    auto* man = app.add_subcommand("__man", "Write the man pages into DIR")->group("");
+    man->add_option("dir", man_dir, "Where the pages go")->required();
 
     try {
         app.parse(argc, argv);
@@ -167,6 +176,8 @@ int run(int argc, char** argv) {
         o.log_json = log_format == "json";
         if (std::getenv("NO_COLOR") || !::isatty(STDOUT_FILENO)) o.color = false;
         if (*version) return fmt::print("topo {}\n", TOPO_VERSION), 0;
+        if (*completion) return cmd_completion(app, shell);
+        if (*man) return cmd_man(app, man_dir);
         if (*validate) return cmd_validate(o);
         if (*config) return cmd_config(o);
         if (*plan) return cmd_plan(o);

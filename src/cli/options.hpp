@@ -22,6 +22,7 @@ struct Options {
     bool verbose = false;
     std::chrono::milliseconds lock_timeout{30000};
     // command-specific
+    bool list_services = false;    // config --services: the names alone
     std::string out;               // plan --out
     std::string base;              // plan --base: the old manifest (a file, -, git:REV[:PATH])
     std::string saved_plan;        // apply PLAN
