@@ -207,4 +207,19 @@ void StateDir::write_status(const std::string& project, const std::string& json)
     write_atomic(file(project, ".status.json"), json, io::Durability::Replaceable);
 }
 
+std::optional<std::string> StateDir::read_status(const std::string& project) const {
+    return io::read_file(file(project, ".status.json"));
+}
+
+std::vector<std::string> StateDir::watched() const {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(path_, ec)) {
+        auto name = e.path().filename().string();
+        if (name.ends_with(".status.json")) out.push_back(name.substr(0, name.size() - 12));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 }  // namespace topo

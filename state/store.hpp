@@ -83,6 +83,8 @@ public:
     // run and read by people, so not synced. A crash may lose the last one;
     // an fsync of it and its directory (3-8 ms) delayed every watch log line.
     void write_status(const std::string& project, const std::string& json) const;
+    std::optional<std::string> read_status(const std::string& project) const;  // nullopt: no watch wrote one
+    std::vector<std::string> watched() const;  // the projects with a status file, sorted
 
 private:
     Lock take(const std::string& path, const std::string& what, std::chrono::milliseconds timeout);

@@ -148,16 +148,54 @@ struct Interruption {
     throw UserError(msg);
 }
 
+namespace {
+
+// The line "applying: 1234 of 5000 changes" on standard error while a long
+// run goes on, redrawn at most ten times a second and wiped at the end:
+// only on a terminal, not with -q or -v (which prints each change), and
+// only once a run has taken half a second (a short one shows nothing).
+class ProgressLine {
+public:
+    ProgressLine(const Options& o, size_t total)
+        : total_(total), on_(!o.quiet && !o.verbose && !o.log_json && ::isatty(STDERR_FILENO)) {}
+    void step() {
+        ++done_;
+        if (!on_) return;
+        auto now = Clock::now();
+        if (now - start_ < std::chrono::milliseconds(500) || now - drawn_ < std::chrono::milliseconds(100)) return;
+        drawn_ = now;
+        fmt::print(stderr, "\rapplying: {} of {} changes", done_, total_);
+        std::fflush(stderr);
+        shown_ = true;
+    }
+    void clear() {
+        if (shown_) fmt::print(stderr, "\r\033[K"), std::fflush(stderr);
+        shown_ = false;
+    }
+    ~ProgressLine() { clear(); }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    size_t total_, done_ = 0;
+    bool on_, shown_ = false;
+    Clock::time_point start_ = Clock::now(), drawn_{};
+};
+
+}  // namespace
+
 void carry_out(Session& s, const Plan& p, const Desired& desired, const std::function<void()>& after_execute) {
     end_programs(s, removed_sandboxes(p));
     std::optional<trace::Span> t(std::in_place, "execute");
     Interruption interrupted;
+    ProgressLine progress(s.opts, p.changes.size());
     auto report = execute(
         *s.kernel, p.changes,
         [&](const Change& c) {
             if (s.opts.verbose) fmt::print(stderr, "done: {} {} {}\n", to_string(c.action), to_string(c.kind()), c.id());
+            progress.step();
         },
         [&] { return interrupted.why(); });
+    progress.clear();
     if (!report.ok()) give_back(s, p, desired, fmt::format("apply: {}", *report.failure), report.rollback_failures);
     if (after_execute) after_execute();
     t.emplace("verify");

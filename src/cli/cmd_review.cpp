@@ -4,12 +4,6 @@
 // paper (kernel/paper.hpp), and the new one is planned against it, with the
 // old allocations as the record would hold them: the plan `apply` would
 // print on a host where the old manifest was applied first.
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -19,61 +13,15 @@
 
 #include "cli/commands_impl.hpp"
 #include "cli/output.hpp"
+#include "cli/program.hpp"
 #include "kernel/paper.hpp"
 #include "reconcile/execute.hpp"
-
-extern char** environ;
 
 namespace topo::cli {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-// Runs `argv` (found on PATH) and returns its exit status, with its standard
-// output in `out` and the first line of its standard error in `err`.
-int run_program(const std::vector<std::string>& argv, std::string& out, std::string& err) {
-    int pout[2], perr[2];
-    if (::pipe2(pout, O_CLOEXEC) != 0) throw UserError(fmt::format("pipe: {}", std::strerror(errno)));
-    if (::pipe2(perr, O_CLOEXEC) != 0) throw UserError(fmt::format("pipe: {}", std::strerror(errno)));
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pout[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, perr[1], STDERR_FILENO);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid = 0;
-    int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(pout[1]), ::close(perr[1]);
-    if (rc != 0) {
-        ::close(pout[0]), ::close(perr[0]);
-        throw UserError(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
-    }
-    // Both pipes at once: a program blocked writing one would never close the other.
-    std::vector<pollfd> fds{{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0}};
-    std::string* into[] = {&out, &err};
-    char buf[65536];
-    for (int open = 2; open > 0;) {
-        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
-        for (size_t i = 0; i < 2; ++i) {
-            if (fds[i].fd < 0 || !fds[i].revents) continue;
-            ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-            if (n > 0) {
-                into[i]->append(buf, size_t(n));
-                continue;
-            }
-            if (n < 0 && errno == EINTR) continue;
-            ::close(fds[i].fd), fds[i].fd = -1, --open;
-        }
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    err = err.substr(0, err.find('\n'));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // The old project's files as they were at a git revision: each path is
 // taken relative to the checkout's top and read with `git show REV:PATH`.

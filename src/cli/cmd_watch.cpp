@@ -33,6 +33,7 @@
 
 #include "cli/commands_impl.hpp"
 #include "cli/output.hpp"
+#include "cli/program.hpp"
 #include "cli/watch_files.hpp"
 #include "io/file.hpp"
 #include "manifest/manifest.hpp"
@@ -87,8 +88,17 @@ struct Watched {
     bool full = true;                    // the next run reads everything
     Trigger trigger = Trigger::None;     // None: no run due
     Clock::time_point due;
+    // What the status file and the metrics say beside the last run (since the watch started).
+    std::map<std::string, size_t> runs;   // by result
+    size_t drift_repairs = 0;             // runs for drift that changed something
+    nlohmann::json last_change;           // the last run that changed something: time, trigger, changes
+    std::optional<GitFacts> git;          // the first manifest's checkout, when it is in one
+    milliseconds last_duration{0};
+    size_t objects = 0;                   // in the last converged state
+    std::optional<size_t> probe_broken;   // the last probe's
 
-    std::string name() const { return session ? session->project_name : files.front(); }
+    std::string named;                   // the project's name from `name:` when the manifest never loaded
+    std::string name() const { return session ? session->project_name : !named.empty() ? named : files.front(); }
 
     // A manifest change settles (each one puts the run later); drift and
     // resyncs are not put off by more of the same.
@@ -161,13 +171,16 @@ private:
     std::unique_ptr<EventSource> events_ = machine().events();
     Names names_;
     bool stop_ = false;
+    const std::string started_ = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
+                                             std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
 
     void find_projects(Clock::time_point now);
     void on_files(Clock::time_point now);
     void on_events(Clock::time_point now, Watched* running = nullptr, const OwnChanges& own = {});
     void reconcile(Watched& w);
-    void log(const Watched& w, Trigger trigger, const std::string& result, const Plan* plan,
+    void log(Watched& w, Trigger trigger, const std::string& result, const Plan* plan,
              const std::string& error, milliseconds took, bool quiet = false, const nlohmann::json& probe = {});
+    void write_metrics() const;
     nlohmann::json probe(Session& s);
     void learn_sandboxes(const HostState& desired, const Focus* only);
 };
@@ -275,7 +288,7 @@ void Watch::learn_sandboxes(const HostState& desired, const Focus* only) {
 
 // One line (or JSON object) per run, and <state-dir>/<project>.status.json.
 // result: applied, unchanged, invalid, failed; for a removed manifest, destroyed or kept.
-void Watch::log(const Watched& w, Trigger trigger, const std::string& result, const Plan* plan,
+void Watch::log(Watched& w, Trigger trigger, const std::string& result, const Plan* plan,
                 const std::string& error, milliseconds took, bool quiet, const nlohmann::json& probe) {
     auto now = std::chrono::system_clock::now();
     auto time = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(now));
@@ -287,9 +300,27 @@ void Watch::log(const Watched& w, Trigger trigger, const std::string& result, co
                      {"result", result}};
     if (!error.empty()) j["error"] = error;
     if (!probe.is_null()) j["probe"] = probe;
-    if (w.session) {
+    ++w.runs[result];
+    w.last_duration = took;
+    if (plan && !plan->empty() && result == "applied") {
+        w.last_change = {{"time", time}, {"trigger", to_string(trigger)}, {"changes", j["changes"]}};
+        if (trigger == Trigger::Drift) ++w.drift_repairs;
+    }
+    if (probe.contains("broken")) w.probe_broken = probe["broken"].get<size_t>();
+    // What `topo status` shows besides the run: the history since the watch began.
+    std::vector<std::string> files;
+    for (auto& f : w.files) files.push_back(fs::absolute(f).lexically_normal().string());
+    nlohmann::json manifest{{"files", files}};
+    if (w.git) manifest.update({{"git_revision", w.git->revision}, {"modified", w.git->modified}});
+    j["manifest"] = manifest;
+    if (!w.last_change.is_null()) j["last_change"] = w.last_change;
+    j["drift_repairs"] = w.drift_repairs;
+    j["runs"] = w.runs;
+    j["watch_started"] = started_;
+    write_metrics();
+    if (w.session || !w.named.empty()) {
         try {
-            w.session->state.write_status(w.session->project_name, j.dump(2) + "\n");
+            StateDir(o_.state_dir).write_status(w.name(), j.dump(2) + "\n");
         } catch (const std::exception& e) {
             fmt::print(stderr, "topo: warning: {}\n", e.what());
         }
@@ -323,6 +354,41 @@ void Watch::log(const Watched& w, Trigger trigger, const std::string& result, co
     std::fflush(stdout);
 }
 
+// --metrics-file: the Prometheus text format, for node_exporter's textfile
+// collector; replaced whole (written beside, then renamed) after each run.
+void Watch::write_metrics() const {
+    if (o_.metrics_file.empty()) return;
+    std::string out;
+    auto family = [&](const char* name, const char* type, const char* help) {
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    auto label = [](const std::string& v) {  // a label value, escaped
+        std::string e;
+        for (char c : v) e += c == '\\' ? "\\\\" : c == '"' ? "\\\"" : c == '\n' ? "\\n" : std::string(1, c);
+        return e;
+    };
+    family("topo_runs_total", "counter", "Reconcile runs since the watch started, by result.");
+    for (auto& w : projects_)
+        for (auto result : {"applied", "unchanged", "invalid", "failed"})
+            out += fmt::format("topo_runs_total{{project=\"{}\",result=\"{}\"}} {}\n", label(w.name()), result,
+                               w.runs.count(result) ? w.runs.at(result) : 0);
+    family("topo_drift_repairs_total", "counter", "Runs for drift that changed something, since the watch started.");
+    for (auto& w : projects_) out += fmt::format("topo_drift_repairs_total{{project=\"{}\"}} {}\n", label(w.name()), w.drift_repairs);
+    family("topo_last_run_duration_seconds", "gauge", "How long the last run took.");
+    for (auto& w : projects_)
+        out += fmt::format("topo_last_run_duration_seconds{{project=\"{}\"}} {:.3f}\n", label(w.name()), w.last_duration.count() / 1000.0);
+    family("topo_managed_objects", "gauge", "Kernel objects topo keeps for the project, as of the last run that converged.");
+    for (auto& w : projects_) out += fmt::format("topo_managed_objects{{project=\"{}\"}} {}\n", label(w.name()), w.objects);
+    family("topo_probe_broken", "gauge", "Promises the last probe found broken (watch --probe).");
+    for (auto& w : projects_)
+        if (w.probe_broken) out += fmt::format("topo_probe_broken{{project=\"{}\"}} {}\n", label(w.name()), *w.probe_broken);
+    try {
+        io::write_file_atomic(o_.metrics_file, out);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "topo: warning: --metrics-file: {}\n", e.what());
+    }
+}
+
 // `--probe`, after a run that changed something: the whole host read again
 // (the probe's causes are what a plan would still change) and probed.
 // What broke goes into the status file and the log; the run's result stays
@@ -351,16 +417,34 @@ void Watch::reconcile(Watched& w) {
     auto text = read_all(w.files);
     if (!w.session || text != w.text) {
         w.text = text;
+        w.git = git_facts(w.files.front());
         try {
             Options so = o_;
             so.files = w.files;
             so.named_by_file = directory_;
             auto s = Session::open(so, true);
             if (w.session && w.session->project_name != s.project_name) w.converged.reset(), w.full = true;
+            // The last change outlives a restart of the watch (a `--once` from cron is one each time).
+            if (!w.session || w.session->project_name != s.project_name) {
+                w.last_change = nullptr;
+                try {
+                    if (auto before = s.state.read_status(s.project_name))
+                        w.last_change = nlohmann::json::parse(*before).value("last_change", nlohmann::json());
+                } catch (const std::exception&) {  // unreadable: none then
+                }
+            }
             w.session.emplace(std::move(s));
         } catch (const manifest::ManifestError& e) {
             std::string msg;
             for (auto& err : e.errors()) msg += (msg.empty() ? "" : "\n") + err.str();
+            // A manifest that never loaded: its status goes under its `name:`, if that much reads.
+            if (!w.session) {
+                try {
+                    auto n = manifest::resolve(w.files)["name"].Scalar();
+                    if (manifest::valid_project(n)) w.named = n;
+                } catch (const std::exception&) {
+                }
+            }
             log(w, trigger, "invalid", nullptr, msg, took());
             return;
         } catch (const std::exception& e) {
@@ -401,6 +485,7 @@ void Watch::reconcile(Watched& w) {
             s.state.save(s.next_record(c));
         }
         w.converged = std::move(c.desired.state);
+        w.objects = w.converged->objects.size();
         w.full = false;
         learn_sandboxes(*w.converged, full ? nullptr : &own);
         // Events since the read-back are drift, even about what this run
@@ -427,6 +512,17 @@ int Watch::run() {
     for (auto& [index, name] : events_->host_links()) names_.host_link[index] = name;
     auto now = Clock::now();
     find_projects(now);
+    if (o_.once) {
+        // One run of each project: 0 when each was in sync, 2 when one changed, 1 when one failed.
+        int rc = 0;
+        for (auto& w : projects_) {
+            reconcile(w);
+            if (w.runs.count("failed") || w.runs.count("invalid")) rc = 1;
+            else if (w.runs.count("applied") && rc == 0) rc = 2;
+        }
+        ::close(sigfd);
+        return rc;
+    }
     if (projects_.empty()) fmt::print("topo: watching {}: no *.yaml or *.yml manifests there yet\n", o_.files[0]);
     auto next_resync = now + o_.interval;
     while (!stop_) {

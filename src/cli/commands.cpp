@@ -42,6 +42,7 @@ void common_options(CLI::App& app, Options& o, std::string& format, std::string&
         ->check(CLI::IsMember({"text", "json", "markdown"}));
     app.add_flag("--no-color", [&o](int64_t) { o.color = false; }, "No colours (also NO_COLOR)");
     app.add_flag("-v,--verbose", o.verbose, "Say more");
+    app.add_flag("-q,--quiet", o.quiet, "No progress line on a terminal");
     app.add_option("--lock-timeout", lock_timeout, "How long to wait for another run (e.g. 30s, 500ms)");
     app.add_option("--log-format", log_format, "Log lines (watch): text or json")->check(CLI::IsMember({"text", "json"}));
 }
@@ -145,6 +146,11 @@ int run(int argc, char** argv) {
     watch->add_flag("--probe", o.probe, "After each run that changed something, probe the project (as `topo probe`) and "
                                         "write the result into its status file");
     watch->add_option("--probe-timeout", probe_timeout, "How long each probe attempt waits (default 1s)");
+    watch->add_flag("--once", o.once, "One run of each project, then exit: 0 in sync, 2 changed, 1 error (for cron and CI)");
+    watch->add_option("--metrics-file", o.metrics_file,
+                      "Write Prometheus metrics here after each run (node_exporter's textfile collector)");
+    auto* status = app.add_subcommand("status", "What `topo watch` last did for each project (or -p NAME's): last run, "
+                                                "last change, drift repaired, the manifest's git revision");
     auto* graph = app.add_subcommand("graph", "Picture of the topology (Graphviz dot, or Mermaid for a review comment)");
     graph->add_option("--format", o.graph_format, "dot (default) or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
     auto* probe = app.add_subcommand("probe", "Try the manifest's promises with real packets: reachability, isolation, "
@@ -197,6 +203,7 @@ int run(int argc, char** argv) {
         if (*ls) return cmd_ls(o);
         if (*exec) return cmd_exec(o);
         if (*watch) return cmd_watch(o);
+        if (*status) return cmd_status(o);
     } catch (const manifest::ManifestError& e) {
         for (auto& err : e.errors()) fmt::print(stderr, "{}\n", err.str());
         fmt::print(stderr, "topo: error: the manifest has {} error(s); nothing was changed\n",

@@ -26,6 +26,7 @@ int cmd_ls(const Options& o);
 int cmd_recover(const Options& o);
 int cmd_exec(const Options& o);  // replaces the process; returns only by throwing
 int cmd_watch(const Options& o);
+int cmd_status(const Options& o);  // cmd_status.cpp
 int cmd_probe(const Options& o);  // cmd_probe.cpp
 
 // A probe of the host against `c` (a whole plan: its changes are the

@@ -20,6 +20,7 @@ struct Options {
     Format format = Format::Text;
     bool color = true;
     bool verbose = false;
+    bool quiet = false;  // -q: no progress line
     std::chrono::milliseconds lock_timeout{30000};
     // command-specific
     bool list_services = false;    // config --services: the names alone
@@ -45,6 +46,8 @@ struct Options {
     std::chrono::milliseconds debounce{200};
     bool prune = false;
     bool probe = false;          // watch --probe: a probe after each run that changed something
+    bool once = false;           // watch --once: one run of each project, then exit 0, 2 or 1
+    std::string metrics_file;    // watch --metrics-file: Prometheus text format, after each run
     bool named_by_file = false;  // a project per file of a watched directory
     bool every_host = false;     // graph: draws every host of `hosts`, so needs no --host
 };
