@@ -92,6 +92,7 @@ struct Watched {
     std::map<std::string, size_t> runs;   // by result
     size_t drift_repairs = 0;             // runs for drift that changed something
     nlohmann::json last_change;           // the last run that changed something: time, trigger, changes
+    nlohmann::json last_probe;            // the last probe (--probe), with its time
     std::optional<GitFacts> git;          // the first manifest's checkout, when it is in one
     milliseconds last_duration{0};
     size_t objects = 0;                   // in the last converged state
@@ -307,20 +308,24 @@ void Watch::log(Watched& w, Trigger trigger, const std::string& result, const Pl
         if (trigger == Trigger::Drift) ++w.drift_repairs;
     }
     if (probe.contains("broken")) w.probe_broken = probe["broken"].get<size_t>();
-    // What `topo status` shows besides the run: the history since the watch began.
+    if (!probe.is_null()) w.last_probe = probe, w.last_probe["time"] = time;
+    // The status file: the run, and what `topo status` shows besides (the
+    // log line stays the run alone).
     std::vector<std::string> files;
     for (auto& f : w.files) files.push_back(fs::absolute(f).lexically_normal().string());
     nlohmann::json manifest{{"files", files}};
     if (w.git) manifest.update({{"git_revision", w.git->revision}, {"modified", w.git->modified}});
-    j["manifest"] = manifest;
-    if (!w.last_change.is_null()) j["last_change"] = w.last_change;
-    j["drift_repairs"] = w.drift_repairs;
-    j["runs"] = w.runs;
-    j["watch_started"] = started_;
+    auto status = j;
+    status["manifest"] = manifest;
+    if (!w.last_change.is_null()) status["last_change"] = w.last_change;
+    if (!w.last_probe.is_null()) status["probe"] = w.last_probe;
+    status["drift_repairs"] = w.drift_repairs;
+    status["runs"] = w.runs;
+    status["watch_started"] = started_;
     write_metrics();
     if (w.session || !w.named.empty()) {
         try {
-            StateDir(o_.state_dir).write_status(w.name(), j.dump(2) + "\n");
+            StateDir(o_.state_dir).write_status(w.name(), status.dump(2) + "\n");
         } catch (const std::exception& e) {
             fmt::print(stderr, "topo: warning: {}\n", e.what());
         }
@@ -424,12 +429,16 @@ void Watch::reconcile(Watched& w) {
             so.named_by_file = directory_;
             auto s = Session::open(so, true);
             if (w.session && w.session->project_name != s.project_name) w.converged.reset(), w.full = true;
-            // The last change outlives a restart of the watch (a `--once` from cron is one each time).
+            // The last change and the last probe outlive a restart of the
+            // watch (a `--once` from cron is one each time).
             if (!w.session || w.session->project_name != s.project_name) {
-                w.last_change = nullptr;
+                w.last_change = w.last_probe = nullptr;
                 try {
-                    if (auto before = s.state.read_status(s.project_name))
-                        w.last_change = nlohmann::json::parse(*before).value("last_change", nlohmann::json());
+                    if (auto before = s.state.read_status(s.project_name)) {
+                        auto j = nlohmann::json::parse(*before);
+                        w.last_change = j.value("last_change", nlohmann::json());
+                        w.last_probe = j.value("probe", nlohmann::json());
+                    }
                 } catch (const std::exception&) {  // unreadable: none then
                 }
             }

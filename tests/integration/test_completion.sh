@@ -23,7 +23,7 @@ check "the bash script parses" bash -n topo.bash
 expect_eq "it completes topo with _topo" "complete -F _topo topo" "$(bash -c 'source ./topo.bash; complete -p topo')"
 expect_eq "commands" "plan probe" "$(complete_words "$TOPO" p)"
 commands=$(complete_words "$TOPO" "")
-expect_contains "every command --help lists" "apply completion config destroy exec graph ls plan probe recover show validate version watch" "$commands"
+expect_contains "every command --help lists" "apply completion config destroy exec graph ls plan probe recover show status validate version watch" "$commands"
 case " $commands " in *" __man "*) fail "the hidden __man is offered" ;; *) pass "the hidden __man is not offered" ;; esac
 expect_eq "a command's flags" "--detailed-exitcode" "$(complete_words "$TOPO" plan --det)"
 expect_eq "the global flags, after the command too" "--no-color" "$(complete_words "$TOPO" plan --no-c)"

@@ -134,8 +134,15 @@ wait_status "after the edit, the probe finds web → db broken, naming the other
 expect_contains "the log says which promise broke" "✘ web → db: tcp 10.31.0.2:47999 (network back): expected to reach" "$(cat watch.log)"
 nft delete table inet other
 kill -TERM $WATCH; wait $WATCH || true
-expect_eq "a run that changed nothing has no probe" "False" \
-    "$("$TOPO" watch -f compose.yaml --probe >/dev/null 2>&1 & W=$!; sleep 2; kill -TERM $W; wait $W; python3 -c "import json; print('probe' in json.load(open('$STATUS')))")"
+probed_at=$(python3 -c "import json; print(json.load(open('$STATUS'))['probe']['time'])")
+"$TOPO" watch -f compose.yaml --probe --interval 1h > watch2.log 2>&1 &
+W=$!
+for i in $(seq 1 100); do grep -q "(start): no changes" watch2.log && break; sleep 0.1; done
+expect_contains "a watch started again finds the host in sync" "(start): no changes" "$(cat watch2.log)"
+kill -TERM $W; wait $W || true
+expect_eq "a run that changed nothing does not probe" "" "$(grep '; probe:' watch2.log || true)"
+expect_eq "and the status keeps the last probe, across the restart" "$probed_at" \
+    "$(python3 -c "import json; print(json.load(open('$STATUS'))['probe']['time'])")"
 
 probe_broken_one() { "$TOPO" probe client 2>&1 | head -1; }
 expect_contains "probe SERVICE makes only the probes from or to it" "Probe shop:" "$(probe_broken_one)"
