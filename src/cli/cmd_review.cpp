@@ -42,7 +42,10 @@ struct GitRevision {
     }
 
     bool read(const std::string& path, std::string& text, std::string& problem) const {
-        auto rel = fs::path(path).lexically_relative(top).string();
+        // git names the top as the kernel does (symbolic links resolved): so is the path.
+        std::error_code ec;
+        auto real = fs::weakly_canonical(path, ec);
+        auto rel = (ec ? fs::path(path) : real).lexically_relative(top).string();
         if (path == "-" || rel.empty() || rel.starts_with("..")) {
             problem = fmt::format("{} is outside the git checkout {}, so it has no version at {}", path, top, rev);
             return false;
@@ -73,7 +76,7 @@ Project load_base(const Options& o, const std::string& new_name) {
         };
     } else if (o.base.starts_with("git:")) {
         auto spec = o.base.substr(4);
-        // The revision may hold ':' only where a path follows (git:REV:PATH).
+        // REV ends at the first ':' (git:REV:PATH): a revision with a ':' of its own cannot be named here.
         auto colon = spec.find(':');
         git = std::make_shared<GitRevision>(spec.substr(0, colon));
         files = colon == std::string::npos ? o.files : std::vector<std::string>{spec.substr(colon + 1)};

@@ -89,6 +89,12 @@ expect_contains "networks come first" "#### network n1" "$md"
 expect_contains "the table of 424 groups is folded too" "<details><summary>424 groups</summary>" "$md"
 expect_contains "and what was left out is said" "left out to keep this under 60000 characters" "$md"
 
+# The CI examples that post this: valid YAML, planning against the target branch and drawing the graph.
+for ci in "$TOPO_SRC"/examples/ci/*.yml; do
+    expect_eq "$(basename "$ci"): valid YAML that runs plan --base git:… and graph --format mermaid" "True" \
+        "$(python3 -c 'import sys, yaml; t = open(sys.argv[1]).read(); yaml.safe_load(t); print("--base \"git:origin/" in t and "--format mermaid" in t and "--detailed-exitcode" in t)' "$ci")"
+done
+
 expect_error "a revision that is not there" "--base git:nosuch: no such revision" \
     as_nobody "$TOPO" plan -f net.yaml --base git:nosuch:net.yaml
 expect_error "a file that is not at the revision" "other.yaml at HEAD:" \
