@@ -86,8 +86,10 @@ sockaddr_storage address(const IpAddr& a, uint16_t port, socklen_t& len) {
 }
 
 // A dual-stack listener on every address, or an IPv4 one where IPv6 is off;
-// -1 when the port is taken (a program listens there: it will answer).
-int listen_on(uint16_t port) {
+// -1 when the port is taken (a program listens there: it will answer). A
+// port it may not take (below 1024 without CAP_NET_BIND_SERVICE) would make
+// every probe to it look refused: that stops the probe, said.
+int listen_on(uint16_t port, const std::string& netns) {
     for (int family : {AF_INET6, AF_INET}) {
         int s = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (s < 0) continue;
@@ -97,9 +99,12 @@ int listen_on(uint16_t port) {
         socklen_t len = 0;
         auto any = address(family == AF_INET6 ? IpAddr{6, {}} : IpAddr::v4(0), port, len);
         if (::bind(s, reinterpret_cast<sockaddr*>(&any), len) == 0 && ::listen(s, 4096) == 0) return s;
-        bool taken = errno == EADDRINUSE;
+        int err = errno;
         ::close(s);
-        if (taken) return -1;
+        if (err == EADDRINUSE) return -1;
+        if (err == EACCES)
+            throw KernelError(fmt::format("probe: cannot listen on port {} in {}: {}{}", port, netns.empty() ? "the host" : netns,
+                                          std::strerror(err), port < 1024 ? " (a port below 1024 needs CAP_NET_BIND_SERVICE)" : ""));
     }
     return -1;
 }
@@ -272,7 +277,7 @@ std::vector<ProbeOutcome> RealKernel::probe(const ProbeRun& run) {
     std::map<std::string, Fd> ns;
     std::vector<Fd> listeners;
     for (auto& l : run.listeners)
-        if (int s = inside(l.netns, ns, [&] { return listen_on(l.port); }); s >= 0) listeners.emplace_back(s);
+        if (int s = inside(l.netns, ns, [&] { return listen_on(l.port, l.netns); }); s >= 0) listeners.emplace_back(s);
     std::vector<ProbeOutcome> out(run.probes.size());
     std::vector<size_t> tcp, ping;
     for (size_t i = 0; i < run.probes.size(); ++i) (run.probes[i].kind == Probe::Kind::Tcp ? tcp : ping).push_back(i);
