@@ -438,6 +438,7 @@ void Watch::reconcile(Watched& w) {
                         auto j = nlohmann::json::parse(*before);
                         w.last_change = j.value("last_change", nlohmann::json());
                         w.last_probe = j.value("probe", nlohmann::json());
+                        if (w.last_probe.contains("broken")) w.probe_broken = w.last_probe["broken"].get<size_t>();
                     }
                 } catch (const std::exception&) {  // unreadable: none then
                 }

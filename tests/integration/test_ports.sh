@@ -67,11 +67,12 @@ serve pub-app udp 53
 serve6 pub-app 80
 serve6 pub-app 88
 world_tcp6() { ip netns exec world socat -T2 - TCP6:"$1",connect-timeout=2 </dev/null 2>/dev/null; }
-# One datagram may be lost (a neighbour not resolved yet, a loaded machine):
-# up to three tries, each its own datagram.
+# One datagram may be lost (a neighbour not resolved yet, a loaded machine:
+# CI once lost three in a row while the machine was busy): up to five tries,
+# each its own datagram.
 world_udp() {
     local out
-    for _ in 1 2 3; do
+    for _ in 1 2 3 4 5; do
         out=$(echo ping | ip netns exec world socat -T2 - UDP:"$1" 2>/dev/null) && [ -n "$out" ] && break
     done
     echo "$out"
