@@ -12,6 +12,9 @@ deb=$(ls build/topo_*.deb)
 echo "package: $deb"
 dpkg-deb --field "$deb" Package Version Architecture Depends Section
 dpkg-deb --contents "$deb"
+for script in postinst prerm postrm; do
+    dpkg-deb --info "$deb" "$script" >/dev/null || { echo "check-deb: no $script in the package" >&2; exit 1; }
+done
 fail() { echo "check-deb: $*" >&2; exit 1; }
 if dpkg-query -W -f='${Status}' topo 2>/dev/null | grep -q "install ok installed"; then
     fail "topo is installed already; remove it first (this check installs and removes it)"

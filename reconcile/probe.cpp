@@ -120,9 +120,14 @@ struct Planner {
     // filter); one only on internal networks does not. Masquerade itself
     // shows only on packets that leave the host, and probe sends none
     // there; a missing masquerade rule is drift the plan names.
-    void egress(const std::vector<IpAddr>& host_addresses) {
+    void egress(const std::vector<IpAddr>& host_addresses, const BaseChain* input_filter) {
         auto out_of = std::find_if(host_addresses.begin(), host_addresses.end(), [](auto& h) { return h.is_v4(); });
         if (out_of == host_addresses.end()) return;
+        if (input_filter)
+            out.notes.push_back(fmt::format("egress not probed at the host's address: table {} {}, chain {} at the input hook "
+                                            "decides what reaches the host ({} rule{}, policy {}), not the network",
+                                            input_filter->family, input_filter->table, input_filter->chain, input_filter->rules,
+                                            input_filter->rules == 1 ? "" : "s", input_filter->policy));
         for (auto* x : sandboxes()) {
             if (!wanted(*x)) continue;
             // Only where every network is topo's bridge or overlay: the way
@@ -138,6 +143,7 @@ struct Planner {
             bool internal_only = std::all_of(x->endpoints.begin(), x->endpoints.end(),
                                              [&](auto& e) { return p.networks.at(e.network).internal; });
             if (!leaves && !internal_only) continue;  // (IPv6 alone: no IPv4 way out to try)
+            if (leaves && input_filter) continue;
             Expectation e{leaves, "egress", x->name, "host",
                           fmt::format("tcp {}:{} ({})", out_of->str(), probe_port,
                                       leaves ? "the host outside the project's networks" : "out of the host's internal networks"),
@@ -252,11 +258,15 @@ std::set<std::string> entries(const std::string& text) {
 
 ProbePlan probe_plan(const Project& p, const Addressing& a, const std::string& host,
                      const std::vector<IpAddr>& host_addresses, const std::set<std::string>& only,
-                     std::chrono::milliseconds timeout) {
+                     std::chrono::milliseconds timeout, const std::vector<BaseChain>& chains,
+                     const std::string& own_table) {
     Planner pl{p, a, host, only, {}, {}};
     pl.out.run.timeout = timeout;
     pl.pairs();
-    pl.egress(host_addresses);
+    const BaseChain* input_filter = nullptr;
+    for (auto& b : chains)
+        if (b.table != own_table && b.hook == "input" && (b.rules > 0 || b.policy == "drop")) input_filter = &b;
+    pl.egress(host_addresses, input_filter);
     pl.ports(host_addresses);
     return std::move(pl.out);
 }
@@ -268,7 +278,8 @@ ProbeReport judge_probes(const ProbePlan& plan, const std::vector<ProbeOutcome>&
     for (auto& ch : c.plan.changes) drift.emplace_back(touched(ch), change_line(ch));
     std::vector<std::string> others;  // other tables' base chains where topo's are
     for (auto& b : chains)
-        if (b.table != own_table && (b.hook == "forward" || b.hook == "prerouting" || b.hook == "postrouting" || b.hook == "output") &&
+        if (b.table != own_table &&
+            (b.hook == "forward" || b.hook == "prerouting" || b.hook == "postrouting" || b.hook == "output" || b.hook == "input") &&
             (b.rules > 0 || b.policy == "drop"))
             others.push_back(fmt::format("table {} {}, chain {} ({} hook, priority {}, {} rule{}, policy {}) also sees these packets",
                                          b.family, b.table, b.chain, b.hook, b.priority, b.rules, b.rules == 1 ? "" : "s", b.policy));

@@ -57,14 +57,20 @@ struct Expectation {
 struct ProbePlan {
     ProbeRun run;                     // run.probes[i] is expect[i]'s
     std::vector<Expectation> expect;
+    std::vector<std::string> notes;   // what was not probed, and why
 };
 
 // `host_addresses`: the host's own addresses to probe published ports at
 // (not loopback, link-local or the project's gateways; 127.0.0.1 is added).
 // `only`: services whose probes (from or to them) are made; empty is all.
+// `chains`: the host's base chains; where another table's input chain may
+// drop (rules, or a drop policy), what reaches the host's own address is
+// that firewall's choice, not the network's: egress is then not probed
+// that way, and a note says so.
 ProbePlan probe_plan(const Project& p, const Addressing& a, const std::string& host,
                      const std::vector<IpAddr>& host_addresses, const std::set<std::string>& only,
-                     std::chrono::milliseconds timeout);
+                     std::chrono::milliseconds timeout, const std::vector<BaseChain>& chains = {},
+                     const std::string& own_table = "");
 
 struct Finding {
     const Expectation* expect = nullptr;  // null for a hosts file

@@ -269,7 +269,7 @@ std::string bash_script(const CLI::App& app) {
 # The services of the manifest the words name (-f, --env-file, --profile),
 # or of the Compose file found here.
 _topo_services() {
-    "${COMP_WORDS[0]}" config "$@" --services 2>/dev/null
+    "${COMP_WORDS[0]}" config "$@" --services 2>/dev/null </dev/null
 }
 
 _topo() {
@@ -387,7 +387,7 @@ std::string zsh_script(const CLI::App& app) {
            "        " + std::string(manifest_options) + ") args+=($topo_words[i] ${(Q)topo_words[i+1]/#\\~/$HOME}) ;;\n"
            "        esac\n"
            "    done\n"
-           "    services=(${(f)\"$(${(Q)topo_words[1]} config $args --services 2>/dev/null)\"})\n"
+           "    services=(${(f)\"$(${(Q)topo_words[1]} config $args --services 2>/dev/null </dev/null)\"})\n"
            "    _wanted services expl service compadd -a services\n"
            "}\n\n";
     out += "_topo() {\n"

@@ -79,7 +79,9 @@ std::string matrix(const std::vector<const Finding*>& fs, bool markdown) {
 ProbeResult probe_host(Session& s, const Computed& c, const std::set<std::string>& only, std::chrono::milliseconds timeout) {
     auto started = std::chrono::steady_clock::now();
     ProbeResult r;
-    r.plan = probe_plan(*s.project, c.addressing, s.host, host_addresses(*s.kernel, c.addressing), only, timeout);
+    auto chains = s.kernel->base_chains();
+    auto own = naming::nft_table(s.project_name);
+    r.plan = probe_plan(*s.project, c.addressing, s.host, host_addresses(*s.kernel, c.addressing), only, timeout, chains, own);
     auto got = s.kernel->probe(r.plan.run);
     // A promise to reach that failed is tried once more: its ARP may have
     // waited on the host's one neighbour table, which every namespace shares
@@ -93,7 +95,7 @@ ProbeResult probe_host(Session& s, const Computed& c, const std::set<std::string
         for (size_t k = 0; k < retried.size(); ++k)
             if (second[k].reached) got[retried[k]] = second[k];
     }
-    r.report = judge_probes(r.plan, got, c, s.kernel->base_chains(), naming::nft_table(s.project_name));
+    r.report = judge_probes(r.plan, got, c, chains, own);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return r;
 }
@@ -130,7 +132,7 @@ int cmd_probe(const Options& o) {
         nlohmann::json fs = nlohmann::json::array();
         for (auto& f : report.findings) fs.push_back(finding_json(f));
         fmt::print("{}\n", nlohmann::json{{"project", s.project_name}, {"ok", report.broken == 0}, {"probes", plan.run.probes.size()},
-                                          {"broken", report.broken}, {"seconds", seconds}, {"findings", fs}}
+                                          {"broken", report.broken}, {"seconds", seconds}, {"notes", plan.notes}, {"findings", fs}}
                                .dump(2));
         leave(report.broken ? 1 : 0);
     }
@@ -152,6 +154,7 @@ int cmd_probe(const Options& o) {
     }
     out += md ? "\n#### names\n\n" : "\nnames\n";
     if (names.empty()) out += md ? "✔ every sandbox's hosts file is topo's\n" : "  ✔ every sandbox's hosts file is topo's\n";
+    for (auto& n : plan.notes) out += fmt::format("{}Note: {}\n", md ? "\n> " : "\n", n);
     if (report.broken) {
         out += md ? "\n#### broken\n\n" : "\nbroken\n";
         for (auto& f : report.findings) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -28,24 +29,27 @@ namespace fs = std::filesystem;
 struct GitRevision {
     std::string rev, top;
 
-    explicit GitRevision(std::string r) : rev(std::move(r)) {
+    // `dir`: where the manifest is, whose repository is meant (not the working directory's).
+    GitRevision(std::string r, const std::string& dir) : rev(std::move(r)) {
         if (rev.empty() || rev.starts_with("-"))
             throw UserError(fmt::format("--base git:{}: name a revision (a branch, a tag, a commit), e.g. "
                                         "git:origin/main:net.yaml", rev));
         std::string out, err;
-        if (run_program({"git", "rev-parse", "--show-toplevel"}, out, err) != 0)
-            throw UserError(fmt::format("--base git:…: {} is not in a git checkout ({})", fs::current_path().string(), err));
+        if (run_program({"git", "-C", dir, "rev-parse", "--show-toplevel"}, out, err) != 0)
+            throw UserError(fmt::format("--base git:…: {} is not in a git checkout ({})", dir, err));
         top = out.substr(0, out.find('\n'));
-        if (run_program({"git", "rev-parse", "--verify", "--quiet", rev + "^{commit}"}, out, err) != 0)
+        if (run_program({"git", "-C", top, "rev-parse", "--verify", "--quiet", rev + "^{commit}"}, out, err) != 0)
             throw UserError(fmt::format("--base git:{}: no such revision in {}; fetch it first (git fetch), or name "
                                         "another", rev, top));
     }
 
     bool read(const std::string& path, std::string& text, std::string& problem) const {
-        // git names the top as the kernel does (symbolic links resolved): so is the path.
+        // git names the top as the kernel does (symbolic links resolved): so is
+        // the path's directory; the file keeps its name (a link is read as the
+        // link at REV, not as what it points to today).
         std::error_code ec;
-        auto real = fs::weakly_canonical(path, ec);
-        auto rel = (ec ? fs::path(path) : real).lexically_relative(top).string();
+        auto dir = fs::weakly_canonical(fs::path(path).parent_path(), ec);
+        auto rel = ((ec ? fs::path(path).parent_path() : dir) / fs::path(path).filename()).lexically_relative(top).string();
         if (path == "-" || rel.empty() || rel.starts_with("..")) {
             problem = fmt::format("{} is outside the git checkout {}, so it has no version at {}", path, top, rev);
             return false;
@@ -78,17 +82,24 @@ Project load_base(const Options& o, const std::string& new_name) {
         auto spec = o.base.substr(4);
         // REV ends at the first ':' (git:REV:PATH): a revision with a ':' of its own cannot be named here.
         auto colon = spec.find(':');
-        git = std::make_shared<GitRevision>(spec.substr(0, colon));
-        files = colon == std::string::npos ? o.files : std::vector<std::string>{spec.substr(colon + 1)};
-        if (files.empty()) throw UserError("--base git:REV reads the -f files at REV; give them with -f");
-        for (auto& f : files) f = fs::absolute(f).lexically_normal().string();
-        lo.source = [git](const std::string& path, std::string& text, std::string& problem) {
+        // PATH is taken from the working directory, as -f is.
+        files = colon == std::string::npos ? manifest_files(o) : std::vector<std::string>{spec.substr(colon + 1)};
+        for (auto& f : files) {
+            if (f == "-") throw UserError("--base git:REV: standard input has no version at REV; name the file");
+            f = fs::absolute(f).lexically_normal().string();
+        }
+        git = std::make_shared<GitRevision>(spec.substr(0, colon), fs::path(files.front()).parent_path().string());
+        // --env-file's files are this run's, from the file system; the project's own files are REV's.
+        std::set<std::string> given;
+        for (auto& f : lo.env_files) given.insert(fs::absolute(f).lexically_normal().string());
+        lo.source = [git, given](const std::string& path, std::string& text, std::string& problem) {
+            if (given.count(path)) return manifest::read_manifest(path, text, problem, true);
             return git->read(path, text, problem);
         };
     }
-    auto with_name = manifest::resolve(files, lo);
-    if (!lo.project && !with_name["name"]) lo.project = new_name;
     try {
+        auto with_name = manifest::resolve(files, lo);
+        if (!lo.project && !with_name["name"]) lo.project = new_name;
         return manifest::load(files, lo);
     } catch (const manifest::ManifestError& e) {
         std::string msg;
@@ -124,7 +135,11 @@ Plan plan_on_paper(const Project& old, const Project& now, const std::string& ho
     PlanInput in;
     in.project = &old;
     in.project_name = old.name;
-    in.host = old.hosts.empty() || old.hosts.count(host) ? host : "";
+    in.host = host;
+    // A host the old manifest did not have held none of it.
+    Project nothing;
+    nothing.name = old.name;
+    if (!old.hosts.empty() && !old.hosts.count(host)) in.project = &nothing, in.host = "";
     auto before = compute(*k, in);
     if (!before.errors.empty())
         throw UserError(fmt::format("the base manifest cannot be built (on paper):\n  {}", fmt::join(before.errors, "\n  ")));
@@ -147,6 +162,8 @@ Plan plan_on_paper(const Project& old, const Project& now, const std::string& ho
 
 int cmd_plan_base(const Options& o) {
     auto files = manifest_files(o);
+    if (o.base == "-" && std::find(files.begin(), files.end(), "-") != files.end())
+        throw UserError("--base - and -f - both read standard input; give one of them as a file");
     auto lo = load_options(o);
     lo.named_services.clear();
     auto now = manifest::load(files, lo);
@@ -176,7 +193,9 @@ int cmd_plan_base(const Options& o) {
     } else {
         for (size_t i = 0; i < plans.size(); ++i) {
             if (i && o.format == Format::Text) fmt::print("\n");
-            print_plan(o, plans[i], &now);
+            // One comment for all hosts: each gets its share of the limit.
+            if (o.format == Format::Markdown) fmt::print("{}\n", plan_markdown(plans[i], &now, 60000 / plans.size()));
+            else print_plan(o, plans[i], &now);
         }
     }
     leave(o.detailed_exitcode && changes ? 2 : 0);

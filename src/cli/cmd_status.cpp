@@ -20,6 +20,7 @@ std::string changes_said(const nlohmann::json& c) {
 }
 
 std::string status_text(const nlohmann::json& j) {
+    if (!j.is_object()) throw std::runtime_error("not a JSON object");
     std::string out = fmt::format("{}: {} at {} ({}) in {} ms", j.value("project", "?"), j.value("result", "?"),
                                   j.value("time", "?"), j.value("trigger", "?"), j.value("duration_ms", 0));
     if (j.contains("error")) out += "\n  error: " + j["error"].get<std::string>();
@@ -64,17 +65,21 @@ int cmd_status(const Options& o) {
         names = state.watched();
     }
     nlohmann::json all = nlohmann::json::array();
+    std::vector<std::string> texts;
     for (auto& name : names) {
         auto text = state.read_status(name);
         if (!text) {
             throw UserError(fmt::format("no status for project {} in {}: `topo watch` writes one with each run of it",
                                         name, o.state_dir));
         }
+        // A file damaged, or of another version, is said, not half-read.
         try {
-            all.push_back(nlohmann::json::parse(*text));
+            auto j = nlohmann::json::parse(*text);
+            texts.push_back(status_text(j));
+            all.push_back(std::move(j));
         } catch (const std::exception& e) {
-            throw UserError(fmt::format("{}/{}.status.json is not JSON ({}); the next run of the watch rewrites it", o.state_dir,
-                                        name, e.what()));
+            throw UserError(fmt::format("{}/{}.status.json is not a status topo can read ({}); the next run of the watch "
+                                        "rewrites it", o.state_dir, name, e.what()));
         }
     }
     if (o.format == Format::Json) {
@@ -82,7 +87,7 @@ int cmd_status(const Options& o) {
         return 0;
     }
     if (all.empty()) fmt::print("No project is watched here yet (no status files in {}).\n", o.state_dir);
-    for (auto& j : all) fmt::print("{}", status_text(j));
+    for (auto& t : texts) fmt::print("{}", t);
     return 0;
 }
 

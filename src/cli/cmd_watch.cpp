@@ -182,6 +182,7 @@ private:
     void log(Watched& w, Trigger trigger, const std::string& result, const Plan* plan,
              const std::string& error, milliseconds took, bool quiet = false, const nlohmann::json& probe = {});
     void write_metrics() const;
+    void restore(Watched& w, const std::string& project) const;
     nlohmann::json probe(Session& s);
     void learn_sandboxes(const HostState& desired, const Focus* only);
 };
@@ -394,6 +395,25 @@ void Watch::write_metrics() const {
     }
 }
 
+// The last change and the last probe outlive a restart of the watch (a
+// `--once` from cron is one each time), read back from the status file
+// before the first run writes it.
+void Watch::restore(Watched& w, const std::string& project) const {
+    w.last_change = w.last_probe = nullptr;
+    w.probe_broken.reset();
+    try {
+        if (auto before = StateDir(o_.state_dir).read_status(project)) {
+            auto j = nlohmann::json::parse(*before);
+            if (!j.is_object()) return;
+            w.last_change = j.value("last_change", nlohmann::json());
+            if (o_.probe) w.last_probe = j.value("probe", nlohmann::json());
+            if (w.last_probe.is_object() && w.last_probe.contains("broken") && w.last_probe["broken"].is_number())
+                w.probe_broken = w.last_probe["broken"].get<size_t>();
+        }
+    } catch (const std::exception&) {  // unreadable: none then
+    }
+}
+
 // `--probe`, after a run that changed something: the whole host read again
 // (the probe's causes are what a plan would still change) and probed.
 // What broke goes into the status file and the log; the run's result stays
@@ -407,7 +427,7 @@ nlohmann::json Watch::probe(Session& s) {
         for (auto& f : r.report.findings)
             if (!f.ok && broken.size() < 20) broken.push_back(finding_json(f));
         return {{"ok", r.report.broken == 0}, {"probes", r.plan.run.probes.size()}, {"broken", r.report.broken},
-                {"seconds", r.seconds}, {"findings", broken}};
+                {"seconds", r.seconds}, {"notes", r.plan.notes}, {"findings", broken}};
     } catch (const std::exception& e) {
         return {{"ok", false}, {"error", e.what()}};
     }
@@ -420,29 +440,18 @@ void Watch::reconcile(Watched& w) {
     // The manifest: loaded again only when its text changed. One that does
     // not load changes nothing: the host keeps the last good state.
     auto text = read_all(w.files);
+    // The commit a checkout holds changes without the manifest's text (a
+    // commit of the edit): asked again on every full run too.
+    if (!w.session || text != w.text || w.full) w.git = git_facts(w.files.front());
     if (!w.session || text != w.text) {
         w.text = text;
-        w.git = git_facts(w.files.front());
         try {
             Options so = o_;
             so.files = w.files;
             so.named_by_file = directory_;
             auto s = Session::open(so, true);
             if (w.session && w.session->project_name != s.project_name) w.converged.reset(), w.full = true;
-            // The last change and the last probe outlive a restart of the
-            // watch (a `--once` from cron is one each time).
-            if (!w.session || w.session->project_name != s.project_name) {
-                w.last_change = w.last_probe = nullptr;
-                try {
-                    if (auto before = s.state.read_status(s.project_name)) {
-                        auto j = nlohmann::json::parse(*before);
-                        w.last_change = j.value("last_change", nlohmann::json());
-                        w.last_probe = j.value("probe", nlohmann::json());
-                        if (w.last_probe.contains("broken")) w.probe_broken = w.last_probe["broken"].get<size_t>();
-                    }
-                } catch (const std::exception&) {  // unreadable: none then
-                }
-            }
+            if (!w.session || w.session->project_name != s.project_name) restore(w, s.project_name);
             w.session.emplace(std::move(s));
         } catch (const manifest::ManifestError& e) {
             std::string msg;
@@ -451,7 +460,7 @@ void Watch::reconcile(Watched& w) {
             if (!w.session) {
                 try {
                     auto n = manifest::resolve(w.files)["name"].Scalar();
-                    if (manifest::valid_project(n)) w.named = n;
+                    if (manifest::valid_project(n) && n != w.named) w.named = n, restore(w, n);
                 } catch (const std::exception&) {
                 }
             }
@@ -502,9 +511,10 @@ void Watch::reconcile(Watched& w) {
         // touched: most are the kernel settling (one small read finds nothing).
         on_events(Clock::now());
         bool quiet = c.plan.empty() && trigger == Trigger::Drift;  // the kernel settling after a run
+        auto run_took = took();  // the run's own time; the probe's is its `seconds`
         nlohmann::json probed;
         if (o_.probe && !c.plan.empty()) probed = probe(s);
-        log(w, trigger, c.plan.empty() ? "unchanged" : "applied", &*plan, "", took(), quiet, probed);
+        log(w, trigger, c.plan.empty() ? "unchanged" : "applied", &*plan, "", run_took, quiet, probed);
     } catch (const std::exception& e) {
         w.converged.reset();
         w.full = true;

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,7 +22,20 @@ namespace topo::cli {
 int run_program(const std::vector<std::string>& argv, std::string& out, std::string& err) {
     int pout[2], perr[2];
     if (::pipe2(pout, O_CLOEXEC) != 0) throw UserError(fmt::format("pipe: {}", std::strerror(errno)));
-    if (::pipe2(perr, O_CLOEXEC) != 0) throw UserError(fmt::format("pipe: {}", std::strerror(errno)));
+    if (::pipe2(perr, O_CLOEXEC) != 0) {
+        int e = errno;
+        ::close(pout[0]), ::close(pout[1]);
+        throw UserError(fmt::format("pipe: {}", std::strerror(e)));
+    }
+    // The child starts with no signal blocked (the watch blocks SIGTERM, SIGINT
+    // and SIGHUP for its signalfd) and default handlers.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none), sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pout[1], STDOUT_FILENO);
@@ -30,8 +44,9 @@ int run_program(const std::vector<std::string>& argv, std::string& out, std::str
     for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_t pid = 0;
-    int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+    int rc = posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
     ::close(pout[1]), ::close(perr[1]);
     if (rc != 0) {
         ::close(pout[0]), ::close(perr[0]);
@@ -42,7 +57,10 @@ int run_program(const std::vector<std::string>& argv, std::string& out, std::str
     std::string* into[] = {&out, &err};
     char buf[65536];
     for (int open = 2; open > 0;) {
-        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
+        if (::poll(fds.data(), fds.size(), -1) < 0) {
+            if (errno == EINTR) continue;
+            break;  // (the pipes are closed below; the child then ends on a write)
+        }
         for (size_t i = 0; i < 2; ++i) {
             if (fds[i].fd < 0 || !fds[i].revents) continue;
             ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
@@ -54,6 +72,8 @@ int run_program(const std::vector<std::string>& argv, std::string& out, std::str
             ::close(fds[i].fd), fds[i].fd = -1, --open;
         }
     }
+    for (auto& f : fds)
+        if (f.fd >= 0) ::close(f.fd);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -72,7 +92,8 @@ std::optional<GitFacts> git_facts(const std::string& file) {
         GitFacts g;
         g.revision = out.substr(0, out.find('\n'));
         std::string status;
-        run_program({"git", "-C", dir, "status", "--porcelain", "--", path.string()}, status, err);
+        // --no-optional-locks: a status must not take the index lock from under a user's `git pull`.
+        run_program({"git", "--no-optional-locks", "-C", dir, "status", "--porcelain", "--", path.string()}, status, err);
         g.modified = !status.empty();
         return g;
     } catch (const std::exception&) {  // no git on the machine

@@ -60,6 +60,15 @@ expect_eq "db, only on an internal network, does not leave the host (its address
     "$(echo "$json" | python3 -c 'import json,sys; f=[f for f in json.load(sys.stdin)["findings"] if f.get("table") == "egress" and f["expected"] == "blocked"]; print(len(f) == 1 and f[0]["from"] == "db" and f[0]["ok"])')"
 expect_eq "the others, on networks that are not internal, reach the host outside them (egress)" "a b client other web" \
     "$(echo "$json" | python3 -c 'import json,sys; print(*sorted(f["from"] for f in json.load(sys.stdin)["findings"] if f.get("table") == "egress" and f["expected"] == "reach" and f["ok"]))')"
+# A host firewall's input chain decides what reaches the host's address: egress is not judged there, and said.
+nft add table inet hostfw
+nft add chain inet hostfw in '{ type filter hook input priority 0; policy accept; }'
+nft add rule inet hostfw in tcp dport 1 drop
+json=$("$TOPO" probe -o json)
+expect_eq "with another table's input chain, egress is not probed at the host's address" "0" \
+    "$(echo "$json" | python3 -c 'import json,sys; print(sum(1 for f in json.load(sys.stdin)["findings"] if f.get("table") == "egress" and f["expected"] == "reach"))')"
+expect_contains "and a note says which chain decides" "egress not probed at the host's address: table inet hostfw, chain in at the input hook" "$json"
+nft delete table inet hostfw
 expect_contains "-o markdown is a table for a CI summary" "| from \\ to |" "$("$TOPO" probe -o markdown)"
 expect_eq "the listeners probe started are gone" "" "$(ip netns exec shop-db ss -Hltn)"
 
