@@ -66,6 +66,16 @@ for h in range(1, hosts + 1):
 PY
 }
 
+# moved KIND: the manifest with one service moved onto this host (in), away
+# from it (away), or between two others (between).
+moved() {
+    case $1 in
+        in) manifest "$H" s2_0 node1 ;;
+        away) manifest "$H" s1_0 node2 ;;
+        between) manifest "$H" s2_0 node3 ;;
+    esac
+}
+
 # The same objects, written by the standard tools: bridge and VXLAN port,
 # P sandboxes with a veth, an address and a default route each, and for the
 # other hosts' sandboxes a neighbour entry, the VXLAN device's forwarding
@@ -117,11 +127,7 @@ for H in $HOSTS; do
         # is edited in place, as a git checkout changes it.
         cp m.yaml base.yaml
         for kind in in away between; do
-            case $kind in
-                in) manifest "$H" s2_0 node1 > m.yaml ;;
-                away) manifest "$H" s1_0 node2 > m.yaml ;;
-                between) manifest "$H" s2_0 node3 > m.yaml ;;
-            esac
+            moved "$kind" > m.yaml
             quiet
             t=$(now); "$TOPO" apply -f m.yaml --host node1 -y >/dev/null
             eval "moves_$kind+=(\"\$(ms \"\$t\")\")"
@@ -135,11 +141,7 @@ for H in $HOSTS; do
         for i in $(seq 1 300); do grep -q '"trigger":"start"' watch.log && break; sleep 0.05; done
         runs=0
         for kind in in away between; do
-            case $kind in
-                in) manifest "$H" s2_0 node1 > next.yaml ;;
-                away) manifest "$H" s1_0 node2 > next.yaml ;;
-                between) manifest "$H" s2_0 node3 > next.yaml ;;
-            esac
+            moved "$kind" > next.yaml
             quiet
             mv next.yaml m.yaml; runs=$((runs + 1)); wait_runs "$runs"
             d=$(grep '"trigger":"manifest"' watch.log | tail -1 | sed -E 's/.*"duration_ms":([0-9]+).*/\1/')
