@@ -78,6 +78,14 @@ Observation FakeKernel::observe(const ReadScope& scope) {
             if (t->name == naming::nft_table(scope.project)) seen.table = *t;
         }
     }
+    // A sysctl the fake was never told of reads as the kernel's would: every
+    // key exists with its default ("0"), but a device's (conf/<dev>/…) only
+    // while the device does ("" before, as the real read gives for a missing
+    // file). So a plan sets one in place, as on a real host, never creates it.
+    std::set<std::string> held;
+    for (auto& s : seen.sysctls) held.insert(s.key);
+    for (auto& key : scope.sysctls)
+        if (!held.count(key)) seen.sysctls.push_back(Sysctl{"", key, default_sysctl(key)});
     seen.listed = true;
     return seen;
 }
@@ -156,6 +164,19 @@ std::string FakeKernel::refusal(const Object& o) const {
     return {};
 }
 
+std::string FakeKernel::default_sysctl(const std::string& key) const {
+    for (const char* conf : {"net/ipv4/conf/", "net/ipv6/conf/"})
+        if (key.starts_with(conf)) {
+            auto dev = key.substr(std::string_view(conf).size());
+            dev = dev.substr(0, dev.find('/'));
+            if (dev == "all" || dev == "default") return "0";
+            for (auto& [k, o] : state.objects)
+                if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && l->name == dev) return "0";
+            return "";  // no such file while the device is not there
+        }
+    return "0";
+}
+
 void FakeKernel::apply(const Change& c) {
     size_t op = ops_++;
     auto what = fmt::format("{} {}", to_string(c.kind()), c.id());
@@ -177,6 +198,13 @@ void FakeKernel::apply(const Change& c) {
             remove(*c.before);
             break;
         case Action::Update:
+            // A sysctl is always there to write, held or not (see observe);
+            // set back to the kernel's default, it is held no more.
+            if (auto* s = std::get_if<Sysctl>(&*c.after)) {
+                if (s->value == default_sysctl(s->key)) state.objects.erase(key_of(*c.after));
+                else state.add(*c.after);
+                break;
+            }
             exists(*c.before, "change");
             state.add(*c.after);
             break;

@@ -64,6 +64,9 @@ private:
     size_t ops_ = 0;
     void remove(const Object& o);
     std::string refusal(const Object& o) const;  // why the kernel would refuse to create it, or ""
+    // A sysctl the fake holds no value for reads as a fresh kernel's: "0", or
+    // "" for a device's (conf/<dev>/…) while the device is not there.
+    std::string default_sysctl(const std::string& key) const;
 };
 
 // DryRunKernel: reads through another kernel and records the changes it is

@@ -111,6 +111,15 @@ host_snapshot() {
     } 2>&1
 }
 
+# The changes of a JSON plan (or of each host's, for `plan --base` of several
+# hosts) on standard input, one a line: host, action, kind and id.
+plan_changes() { python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+for p in j.get("plans", [j]):
+    for c in p["changes"]:
+        print(p["host"] or "-", c["action"], c["kind"], c["id"])'; }
+
 finish() {
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" = 0 ]

@@ -10,13 +10,6 @@ chmod 755 "$WORK"
 export HOME=$WORK  # git's configuration, for both users
 
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all env -u TOPO_STATE_DIR "$@"; }
-# The changes of a JSON plan (or of each host's), one line each: action, kind and id.
-changes() { python3 -c '
-import json, sys
-j = json.load(sys.stdin)
-for p in j.get("plans", [j]):
-    for c in p["changes"]:
-        print(p["host"] or "-", c["action"], c["kind"], c["id"])'; }
 
 mkdir repo && cd repo
 git init -q && git config user.email review@example.invalid && git config user.name review
@@ -56,13 +49,13 @@ expect_contains "and the port picked on the host" "host ports published without 
 expect_eq "nothing on the host changed" "$before" "$(host_snapshot)"
 check "and there is no state directory" test ! -e /var/lib/topo/shop.json
 
-paper=$(as_nobody "$TOPO" plan -f net.yaml --base git:HEAD:net.yaml -o json | changes)
-expect_eq "git:HEAD (the -f files at HEAD) is the same" "$paper" "$(as_nobody "$TOPO" plan -f net.yaml --base git:HEAD -o json | changes)"
-expect_eq "a file is the same" "$paper" "$(as_nobody "$TOPO" plan -f net.yaml --base old.yaml -o json | changes)"
-expect_eq "standard input is the same" "$paper" "$(as_nobody "$TOPO" plan -f net.yaml --base - -o json < old.yaml | changes)"
+paper=$(as_nobody "$TOPO" plan -f net.yaml --base git:HEAD:net.yaml -o json | plan_changes)
+expect_eq "git:HEAD (the -f files at HEAD) is the same" "$paper" "$(as_nobody "$TOPO" plan -f net.yaml --base git:HEAD -o json | plan_changes)"
+expect_eq "a file is the same" "$paper" "$(as_nobody "$TOPO" plan -f net.yaml --base old.yaml -o json | plan_changes)"
+expect_eq "standard input is the same" "$paper" "$(as_nobody "$TOPO" plan -f net.yaml --base - -o json < old.yaml | plan_changes)"
 # The real thing: root applies the old manifest, then plans the new one.
 check "root applies the old manifest" "$TOPO" apply -f old.yaml
-real=$("$TOPO" plan -f net.yaml -o json | changes)
+real=$("$TOPO" plan -f net.yaml -o json | plan_changes)
 expect_eq "the plan on paper is the plan on the host (every change, every address)" "$real" "$paper"
 if [ "$real" != "$paper" ]; then diff <(echo "$real") <(echo "$paper") | sed 's/^/    /'; fi
 "$TOPO" destroy -f old.yaml -y >/dev/null
@@ -88,6 +81,16 @@ expect_contains "long groups are folded" "<details><summary>service hub: 44 to a
 expect_contains "networks come first" "#### network n1" "$md"
 expect_contains "the table of 424 groups is folded too" "<details><summary>424 groups</summary>" "$md"
 expect_contains "and what was left out is said" "left out to keep this under 60000 characters" "$md"
+
+# Through git, the files a manifest includes are read at REV too.
+mkdir "$WORK/inc" && cd "$WORK/inc" && git init -q && git config user.email r@example.invalid && git config user.name r
+printf 'include: [extra.yaml]\nname: inc\nnetworks:\n  n: {ipam: {config: [{subnet: 10.50.0.0/24}]}}\nservices:\n  a: {networks: [n]}\n' > net.yaml
+printf 'services:\n  b: {networks: [n]}\n' > extra.yaml
+git add . && git commit -qm inc
+printf 'services:\n  b: {networks: [n]}\n  c: {networks: [n]}\n' > extra.yaml
+expect_eq "an included file changed since REV: its new service is the change" "- create netns inc-c" \
+    "$("$TOPO" plan -f net.yaml --base git:HEAD -o json | plan_changes | grep ' netns ')"
+cd "$WORK/repo"
 
 # The CI examples that post this: valid YAML, planning against the target branch and drawing the graph.
 for ci in "$TOPO_SRC"/examples/ci/*.yml; do
