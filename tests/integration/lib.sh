@@ -111,6 +111,12 @@ host_snapshot() {
     } 2>&1
 }
 
+# new_checkout DIR: an empty git repository at DIR (made), entered.
+new_checkout() {
+    mkdir -p "$1" && cd "$1"
+    git init -q && git config user.email test@example.invalid && git config user.name test
+}
+
 # The changes of a JSON plan (or of each host's, for `plan --base` of several
 # hosts) on standard input, one a line: host, action, kind and id.
 plan_changes() { python3 -c '

@@ -8,8 +8,7 @@ source "$(dirname "$0")/lib.sh"
 enter_test_host "$@"
 export HOME=$WORK
 
-mkdir repo && cd repo
-git init -q && git config user.email ops@example.invalid && git config user.name ops
+new_checkout repo
 cat > shop.yaml <<'YAML'
 name: shop
 networks:

@@ -11,8 +11,7 @@ export HOME=$WORK  # git's configuration, for both users
 
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all env -u TOPO_STATE_DIR "$@"; }
 
-mkdir repo && cd repo
-git init -q && git config user.email review@example.invalid && git config user.name review
+new_checkout repo
 cat > net.yaml <<'YAML'
 name: shop
 networks:
@@ -83,7 +82,7 @@ expect_contains "the table of 424 groups is folded too" "<details><summary>424 g
 expect_contains "and what was left out is said" "left out to keep this under 60000 characters" "$md"
 
 # Through git, the files a manifest includes are read at REV too.
-mkdir "$WORK/inc" && cd "$WORK/inc" && git init -q && git config user.email r@example.invalid && git config user.name r
+new_checkout "$WORK/inc"
 printf 'include: [extra.yaml]\nname: inc\nnetworks:\n  n: {ipam: {config: [{subnet: 10.50.0.0/24}]}}\nservices:\n  a: {networks: [n]}\n' > net.yaml
 printf 'services:\n  b: {networks: [n]}\n' > extra.yaml
 git add . && git commit -qm inc

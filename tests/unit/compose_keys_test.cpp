@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "kernel/fake.hpp"
+#include "manifest_helpers.hpp"
 #include "manifest/manifest.hpp"
 #include "model/naming.hpp"
 #include "reconcile/reconcile.hpp"
@@ -22,13 +22,7 @@ manifest::LoadOptions no_variables() {
     return o;
 }
 
-Computed computed(const Project& p) {
-    FakeKernel k;
-    PlanInput in;
-    in.project = &p;
-    in.project_name = p.name;
-    return compute(k, in);
-}
+Computed computed(const Project& p) { return test::plan_on_empty_host(p); }
 
 template <class T>
 std::vector<T> all_of(const Computed& c) {

@@ -3,26 +3,14 @@
 #include <doctest/doctest.h>
 
 #include "cli/output.hpp"
-#include "kernel/fake.hpp"
-#include "manifest/manifest.hpp"
-#include "reconcile/reconcile.hpp"
+#include "manifest_helpers.hpp"
 
 using namespace topo;
 
 namespace {
 
-Project project_of(std::string_view text) {
-    manifest::LoadOptions o;
-    o.variables = std::map<std::string, std::string>{};
-    return manifest::parse(text, "m.yaml", o);
-}
-
 Plan plan_from_nothing(const Project& p) {
-    FakeKernel k;
-    PlanInput in;
-    in.project = &p;
-    in.project_name = p.name;
-    auto c = compute(k, in);
+    auto c = test::plan_on_empty_host(p);
     REQUIRE(c.errors.empty());
     return c.plan;
 }
@@ -34,7 +22,7 @@ TEST_CASE("markdown plan: summary first, networks before services, long groups f
                        "  back: {ipam: {config: [{subnet: 10.31.0.0/24}]}}\nservices:\n"
                        "  web: {networks: [front, back]}\n";
     for (int i = 0; i < 30; ++i) text += "  s" + std::to_string(i) + ": {networks: [back]}\n";
-    auto p = project_of(text);
+    auto p = test::parse_manifest(text);
     auto plan = plan_from_nothing(p);
     auto md = cli::plan_markdown(plan, &p);
     auto summary = md.find("**Plan: "), table = md.find("| network front |"), first_group = md.find("#### network front");

@@ -6,18 +6,13 @@
 
 #include <algorithm>
 
-#include "kernel/fake.hpp"
-#include "manifest/manifest.hpp"
+#include "manifest_helpers.hpp"
 
 using namespace topo;
 
 namespace {
 
-Project load(std::string_view text) {
-    manifest::LoadOptions o;
-    o.variables = std::map<std::string, std::string>{};
-    return manifest::parse(text, "m.yaml", o);
-}
+Project load(std::string_view text) { return test::parse_manifest(text); }
 
 const char* shop = R"(name: shop
 networks:
@@ -36,11 +31,7 @@ services:
 
 // The plan of a project on an empty host (the addressing a probe uses).
 Computed computed(const Project& p) {
-    FakeKernel k;
-    PlanInput in;
-    in.project = &p;
-    in.project_name = p.name;
-    auto c = compute(k, in);
+    auto c = test::plan_on_empty_host(p);
     REQUIRE(c.errors.empty());
     return c;
 }
