@@ -115,9 +115,8 @@ std::vector<std::string> host_dependent(const Project& p, const std::string& hos
     for (auto& [name, n] : p.networks)
         if (!n.external && n.driver != Driver::Macvlan && !n.ipv4 && !n.ipv6) pools.push_back(name);
     for (auto& [name, s] : p.services)
-        if (runs_here(p, s, host))
-            for (auto& port : s.ports)
-                if (!port.published) ports.push_back(name);
+        if (runs_here(p, s, host) && std::any_of(s.ports.begin(), s.ports.end(), [](auto& port) { return !port.published; }))
+            ports.push_back(name);  // (once, however many such ports it has)
     std::vector<std::string> out;
     if (!pools.empty())
         out.push_back(fmt::format("subnets of {} are the pool's first free ones on a host with nothing else; on the "
