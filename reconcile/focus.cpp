@@ -9,18 +9,6 @@
 
 namespace topo {
 
-namespace {
-
-// The host device an entry is read with ("" for anything else).
-std::string entry_device(const Object& o) {
-    if (auto* e = std::get_if<Fdb>(&o)) return e->dev;
-    if (auto* n = std::get_if<Neigh>(&o)) return n->dev;
-    if (auto* r = std::get_if<Route>(&o); r && r->ns.empty()) return r->dev;
-    return {};
-}
-
-}  // namespace
-
 Focus::Focus(const std::vector<Change>& changes) {
     for (auto& c : changes)
         for (auto* o : {c.before ? &*c.before : nullptr, c.after ? &*c.after : nullptr}) {
@@ -29,9 +17,11 @@ Focus::Focus(const std::vector<Change>& changes) {
             if (auto* l = std::get_if<Link>(o); l && !l->peer_ns.empty()) sandboxes.insert(l->peer_ns);
             if (auto* l = std::get_if<Link>(o); l && l->ns.empty()) host_links.insert(l->name);
             if (auto* a = std::get_if<Address>(o); a && a->ns.empty()) host_links.insert(a->link);
-            if (auto dev = entry_device(*o); !dev.empty()) {
-                entries.insert(key_of(*o));
-                entry_devices.insert(std::move(dev));
+            if (auto* e = std::get_if<Fdb>(o)) add_entry(e->dev, e->mac, std::nullopt);
+            if (auto* n = std::get_if<Neigh>(o)) add_entry(n->dev, std::nullopt, n->ip);
+            if (auto* r = std::get_if<Route>(o); r && r->ns.empty()) {
+                entry_routes.insert(key_of(*o));
+                entry_devices.insert(r->dev);
             }
             if (auto* f = std::get_if<File>(o)) files.insert(f->path);
             if (std::holds_alternative<NftTable>(*o)) nft = true;
@@ -40,8 +30,12 @@ Focus::Focus(const std::vector<Change>& changes) {
 }
 
 void Focus::merge(const Focus& other) {
-    entries.insert(other.entries.begin(), other.entries.end());
+    entry_routes.insert(other.entry_routes.begin(), other.entry_routes.end());
     entry_devices.insert(other.entry_devices.begin(), other.entry_devices.end());
+    for (auto& [dev, e] : other.entry_gets) {
+        entry_gets[dev].forwarding.insert(e.forwarding.begin(), e.forwarding.end());
+        entry_gets[dev].neighbours.insert(e.neighbours.begin(), e.neighbours.end());
+    }
     sandboxes.insert(other.sandboxes.begin(), other.sandboxes.end());
     host_links.insert(other.host_links.begin(), other.host_links.end());
     files.insert(other.files.begin(), other.files.end());
@@ -52,6 +46,20 @@ void Focus::add_host_link(const HostState& state, const std::string& name) {
     auto* veth = state.find_as<Link>(Kind::Veth, name);
     if (veth && veth->ns.empty() && !veth->peer_ns.empty()) sandboxes.insert(veth->peer_ns);
     else host_links.insert(name);
+}
+
+void Focus::add_entry(const std::string& dev, const std::optional<Mac>& mac, const std::optional<IpAddr>& ip) {
+    entry_devices.insert(dev);
+    auto& e = entry_gets[dev];
+    if (mac) e.forwarding.insert(*mac);
+    if (ip) e.neighbours.insert(*ip);
+}
+
+bool Focus::covers_entry(const std::string& dev, const std::optional<Mac>& mac, const std::optional<IpAddr>& ip) const {
+    if (host_links.count(dev)) return true;
+    auto it = entry_gets.find(dev);
+    if (it == entry_gets.end()) return false;
+    return mac ? it->second.forwarding.count(*mac) > 0 : ip && it->second.neighbours.count(*ip) > 0;
 }
 
 bool Focus::covers(const Object& o, const ObjectKey* key) const {
@@ -65,8 +73,10 @@ bool Focus::covers(const Object& o, const ObjectKey* key) const {
         return host_links.count(l->name) > 0;
     }
     if (auto* a = std::get_if<Address>(&o); a && a->ns.empty()) return host_links.count(a->link) > 0;
-    if (auto dev = entry_device(o); !dev.empty())
-        return host_links.count(dev) || (entry_devices.count(dev) && entries.count(key ? *key : key_of(o)));
+    if (auto* e = std::get_if<Fdb>(&o)) return covers_entry(e->dev, e->mac, std::nullopt);
+    if (auto* n = std::get_if<Neigh>(&o)) return covers_entry(n->dev, std::nullopt, n->ip);
+    if (auto* r = std::get_if<Route>(&o); r && r->ns.empty())
+        return host_links.count(r->dev) || entry_routes.count(key ? *key : key_of(o));
     const auto& ns = namespace_of(o);
     return ns.empty() || sandboxes.count(ns);
 }
@@ -99,6 +109,10 @@ ReadScope Focus::scope(const ReadScope& base, const HostState& desired, const st
     for (auto& name : base.foreign_links)
         if (!wanted.count(name)) links.insert(name);
     out.only_host_links = std::move(links);
+    // A device's entries one by one, unless it is read whole or an all-zero
+    // MAC is among them (a get answers with one of its destinations, one per host).
+    for (auto& [dev, e] : entry_gets)
+        if (!host_links.count(dev) && !e.forwarding.count(Mac{})) out.only_entries.emplace(dev, e);
     out.files.assign(files.begin(), files.end());
     out.nft = nft;
     return out;

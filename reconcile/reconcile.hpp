@@ -3,6 +3,7 @@
 // The CLI strings them together; `topo plan` and `topo apply` share compute().
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -23,12 +24,14 @@ namespace topo {
 struct Focus {
     std::set<std::string> sandboxes, host_links, files;
     bool nft = false;  // the project's nftables table
-    // Entries of a host device (a VXLAN device's forwarding and neighbour
-    // entries, a route through the host's macvlan link) that changed: read
-    // with their device, compared one by one (a device in host_links has
-    // all of its entries covered; an overlay's VXLAN device has thousands).
-    std::set<ObjectKey> entries;
+    // Entries of a host device that changed, or that drifted, compared one
+    // by one (a device in host_links has all of its entries covered; an
+    // overlay's VXLAN device has thousands): a VXLAN device's forwarding
+    // entries by MAC and neighbour entries by address, as a read asks for
+    // them, and routes through the host's macvlan link by key.
     std::set<std::string> entry_devices;
+    std::map<std::string, ReadScope::Entries> entry_gets;
+    std::set<ObjectKey> entry_routes;
 
     Focus() = default;
     explicit Focus(const std::vector<Change>& changes);
@@ -36,6 +39,10 @@ struct Focus {
     // A host link by name: a veth's host end stands for its sandbox (it is
     // read whole only with it), found in `state`.
     void add_host_link(const HostState& state, const std::string& name);
+    // One forwarding entry (by MAC) or neighbour entry (by address) of a device.
+    void add_entry(const std::string& dev, const std::optional<Mac>& mac, const std::optional<IpAddr>& ip);
+    // Whether that entry is one of this focus's (its device's, or named).
+    bool covers_entry(const std::string& dev, const std::optional<Mac>& mac, const std::optional<IpAddr>& ip) const;
     // Whether `o` is read back by a scope limited to this focus.
     // (`key`: o's, when the caller has it: an id is a formatted string.)
     bool covers(const Object& o, const ObjectKey* key = nullptr) const;

@@ -142,11 +142,20 @@ void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const st
         w.drifted.nft = true;
     } else {
         Focus f;
-        // An entry that changed or went: only one of a VXLAN device of this project's is drift.
-        if (e.what == KernelEvent::What::Neigh && !w.converged->find(ObjectKey{Kind::Vxlan, host_link})) return;
-        if (!sandbox.empty() && w.converged->find(ObjectKey{Kind::Netns, sandbox})) f.sandboxes.insert(sandbox);
-        else if (!host_link.empty() && has_host_link(*w.converged, host_link)) f.add_host_link(*w.converged, host_link);
-        else return;  // not this project's
+        if (e.what == KernelEvent::What::Neigh) {
+            // An entry that changed or went: only one of a VXLAN device of this project's is drift,
+            // and the run's own entries are not.
+            if (!w.converged->find(ObjectKey{Kind::Vxlan, host_link})) return;
+            if (!e.mac && !e.ip) f.add_host_link(*w.converged, host_link);
+            else if (own.focus && own.focus->covers_entry(host_link, e.mac, e.ip)) return;
+            else f.add_entry(host_link, e.mac, e.ip);
+        } else if (!sandbox.empty() && w.converged->find(ObjectKey{Kind::Netns, sandbox})) {
+            f.sandboxes.insert(sandbox);
+        } else if (!host_link.empty() && has_host_link(*w.converged, host_link)) {
+            f.add_host_link(*w.converged, host_link);
+        } else {
+            return;  // not this project's
+        }
         if (own.focus) {
             for (auto& s : f.sandboxes)
                 if (own.focus->sandboxes.count(s)) return;

@@ -42,24 +42,11 @@ namespace topo {
 
 namespace {
 
-std::string string_of(nlattr* a) {
-    if (!a || nla_len(a) <= 0) return "";
-    auto* s = static_cast<const char*>(nla_data(a));
-    return std::string(s, strnlen(s, size_t(nla_len(a))));
-}
+using nl::ip_of;
+using nl::string_of;
 
 uint32_t u32_of(nlattr* a) { return a && nla_len(a) >= 4 ? nla_get_u32(a) : 0; }
 
-std::optional<IpAddr> ip_of(nlattr* a, int family) {
-    if (!a) return std::nullopt;
-    IpAddr ip;
-    size_t len = size_t(nla_len(a));
-    if (family == AF_INET && len == 4) ip.family = 4;
-    else if (family == AF_INET6 && len == 16) ip.family = 6;
-    else return std::nullopt;
-    std::memcpy(ip.bytes.data(), nla_data(a), len);
-    return ip;
-}
 
 void parse_info(nlattr* linkinfo, LinkDump::Entry& e) {
     nlattr* info[IFLA_INFO_MAX + 1];
@@ -355,6 +342,29 @@ std::vector<RouteEntry> dump_main_routes(int fd, Families families, bool strict,
 // with a destination; its bridge's, static (NUD_NOARP), without one and
 // naming the bridge. What the bridge learned, and its own addresses, are not
 // topo's.
+namespace {
+
+std::optional<NeighEntry> parse_neighbour(nlmsghdr* h, int family, int ifindex) {
+    if (h->nlmsg_type != RTM_NEWNEIGH || !nlmsg_valid_hdr(h, sizeof(ndmsg))) return std::nullopt;
+    auto* n = static_cast<ndmsg*>(nlmsg_data(h));
+    if (n->ndm_ifindex != ifindex) return std::nullopt;
+    nlattr* tb[NDA_MAX + 1];
+    if (nlmsg_parse(h, sizeof *n, tb, NDA_MAX, nullptr) < 0 || !tb[NDA_LLADDR] || nla_len(tb[NDA_LLADDR]) != 6)
+        return std::nullopt;
+    auto len = tb[NDA_DST] ? nla_len(tb[NDA_DST]) : 0;
+    auto ip = ip_of(tb[NDA_DST], len == 4 ? AF_INET : AF_INET6);
+    // The bridge's entries name it in NDA_MASTER (a dump sets no NTF_MASTER).
+    bool master = family == AF_BRIDGE && tb[NDA_MASTER];
+    if (master ? !(n->ndm_state & NUD_NOARP) || (n->ndm_state & NUD_PERMANENT) || ip
+               : !(n->ndm_state & NUD_PERMANENT) || !ip || (family == AF_BRIDGE && !(n->ndm_flags & NTF_SELF)))
+        return std::nullopt;
+    NeighEntry e{{}, ip};
+    std::memcpy(e.mac.bytes.data(), nla_data(tb[NDA_LLADDR]), 6);
+    return e;
+}
+
+}  // namespace
+
 std::vector<NeighEntry> dump_neighbours(int fd, int family, int ifindex, bool strict, const std::string& what) {
     ndmsg ndm{};
     ndm.ndm_family = uint8_t(family);
@@ -363,25 +373,38 @@ std::vector<NeighEntry> dump_neighbours(int fd, int family, int ifindex, bool st
     uint32_t dev = uint32_t(ifindex);
     if (strict && family != AF_BRIDGE) req.put(NDA_IFINDEX, &dev, sizeof dev);
     std::vector<NeighEntry> out;
-    auto parse = [&](nlmsghdr* h) {
-        if (h->nlmsg_type != RTM_NEWNEIGH || !nlmsg_valid_hdr(h, sizeof(ndmsg))) return;
-        auto* n = static_cast<ndmsg*>(nlmsg_data(h));
-        if (n->ndm_ifindex != ifindex) return;
-        nlattr* tb[NDA_MAX + 1];
-        if (nlmsg_parse(h, sizeof *n, tb, NDA_MAX, nullptr) < 0 || !tb[NDA_LLADDR] || nla_len(tb[NDA_LLADDR]) != 6)
-            return;
-        auto len = tb[NDA_DST] ? nla_len(tb[NDA_DST]) : 0;
-        auto ip = ip_of(tb[NDA_DST], len == 4 ? AF_INET : AF_INET6);
-        // The bridge's entries name it in NDA_MASTER (a dump sets no NTF_MASTER).
-        bool master = family == AF_BRIDGE && tb[NDA_MASTER];
-        if (master ? !(n->ndm_state & NUD_NOARP) || (n->ndm_state & NUD_PERMANENT) || ip
-                   : !(n->ndm_state & NUD_PERMANENT) || !ip || (family == AF_BRIDGE && !(n->ndm_flags & NTF_SELF)))
-            return;
-        NeighEntry e{{}, ip};
-        std::memcpy(e.mac.bytes.data(), nla_data(tb[NDA_LLADDR]), 6);
-        out.push_back(e);
-    };
-    run(fd, req, true, what, "read neighbours", [&] { out.clear(); }, parse);
+    run(fd, req, true, what, "read neighbours", [&] { out.clear(); }, [&](nlmsghdr* h) {
+        if (auto e = parse_neighbour(h, family, ifindex)) out.push_back(*e);
+    });
+    return out;
+}
+
+// A get answers with one entry or none (ENOENT). A VXLAN device answers for
+// a MAC with its first destination only: fine for a sandbox's MAC, which
+// has one; the all-zero MAC's (one per remote host) are read by a dump.
+std::optional<NeighEntry> get_forwarding(int fd, int ifindex, const Mac& mac, bool master, const std::string& what) {
+    ndmsg ndm{};
+    ndm.ndm_family = AF_BRIDGE;
+    ndm.ndm_ifindex = ifindex;
+    ndm.ndm_flags = master ? NTF_MASTER : NTF_SELF;
+    Request req(RTM_GETNEIGH, 0, ndm);
+    req.put(NDA_LLADDR, mac.bytes.data(), mac.bytes.size());
+    std::optional<NeighEntry> out;
+    run(fd, req, false, what, "read a forwarding entry", [&] { out.reset(); },
+        [&](nlmsghdr* h) { out = parse_neighbour(h, AF_BRIDGE, ifindex); });
+    if (out && out->ip.has_value() == master) out.reset();  // the other table's entry
+    return out;
+}
+
+std::optional<NeighEntry> get_neighbour(int fd, int ifindex, const IpAddr& ip, const std::string& what) {
+    ndmsg ndm{};
+    ndm.ndm_family = uint8_t(ip.is_v4() ? AF_INET : AF_INET6);
+    ndm.ndm_ifindex = ifindex;
+    Request req(RTM_GETNEIGH, 0, ndm);
+    req.put(NDA_DST, ip.bytes.data(), ip.is_v4() ? 4 : 16);
+    std::optional<NeighEntry> out;
+    run(fd, req, false, what, "read a neighbour entry", [&] { out.reset(); },
+        [&](nlmsghdr* h) { out = parse_neighbour(h, ndm.ndm_family, ifindex); });
     return out;
 }
 

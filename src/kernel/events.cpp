@@ -51,11 +51,8 @@ int subscribed(int protocol, std::initializer_list<int> groups) {
     return fd;
 }
 
-std::string string_of(nlattr* a) {
-    if (!a || nla_len(a) <= 0) return "";
-    auto* s = static_cast<const char*>(nla_data(a));
-    return std::string(s, strnlen(s, size_t(nla_len(a))));
-}
+using nl::ip_of;
+using nl::string_of;
 
 void parse_route_netlink(nlmsghdr* h, std::optional<int> nsid, std::vector<KernelEvent>& out) {
     KernelEvent e;
@@ -94,6 +91,12 @@ void parse_route_netlink(nlmsghdr* h, std::optional<int> nsid, std::vector<Kerne
             if (h->nlmsg_type == RTM_NEWNEIGH && !topos_kind) return;
             e.what = KernelEvent::What::Neigh;
             e.ifindex = n->ndm_ifindex;
+            nlattr* tb[NDA_MAX + 1];
+            if (nlmsg_parse(h, sizeof *n, tb, NDA_MAX, nullptr) < 0) break;
+            if (n->ndm_family == AF_BRIDGE && tb[NDA_LLADDR] && nla_len(tb[NDA_LLADDR]) == 6)
+                std::memcpy(e.mac.emplace().bytes.data(), nla_data(tb[NDA_LLADDR]), 6);
+            if (n->ndm_family != AF_BRIDGE && tb[NDA_DST])
+                e.ip = ip_of(tb[NDA_DST], n->ndm_family);
             break;
         }
         case RTM_NEWROUTE:
@@ -192,7 +195,11 @@ std::vector<KernelEvent> KernelEvents::drain() {
     std::vector<KernelEvent> out;
     bool whole = drain_socket(rt_, true, out);
     whole = drain_socket(nf_, false, out) && whole;
-    if (!whole) out.push_back(KernelEvent{KernelEvent::What::Overflow, std::nullopt, 0, "", false});
+    if (!whole) {
+        KernelEvent overflow;
+        overflow.what = KernelEvent::What::Overflow;
+        out.push_back(std::move(overflow));
+    }
     return out;
 }
 

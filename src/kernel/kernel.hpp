@@ -121,6 +121,11 @@ struct KernelEvent {
     int ifindex = 0;          // link, address, route (its output link), entry (its device)
     std::string name;         // link: its name; nft: the table's
     bool removed = false;     // a link deleted
+    // An entry's own identity, when the message carries it: a forwarding
+    // entry's MAC, a neighbour entry's address (drift of one entry is one
+    // entry read again, not a device's thousands).
+    std::optional<Mac> mac;
+    std::optional<IpAddr> ip;
 };
 
 class EventSource {

@@ -2,7 +2,9 @@
 // namespace, and kernel messages turned into errors that name the object.
 #include "kernel/nl.hpp"
 
+#include <netlink/attr.h>
 #include <netlink/errno.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -21,6 +23,23 @@ void fail_errno(const std::string& what, const char* step) {
 bool is_gone(int nl_err) {
     int e = nl_err < 0 ? -nl_err : nl_err;
     return e == NLE_OBJ_NOTFOUND || e == NLE_NODEV || e == NLE_NOADDR;
+}
+
+std::string string_of(nlattr* a) {
+    if (!a || nla_len(a) <= 0) return "";
+    auto* s = static_cast<const char*>(nla_data(a));
+    return std::string(s, strnlen(s, size_t(nla_len(a))));
+}
+
+std::optional<IpAddr> ip_of(nlattr* a, int family) {
+    if (!a) return std::nullopt;
+    IpAddr ip;
+    size_t len = size_t(nla_len(a));
+    if (family == AF_INET && len == 4) ip.family = 4;
+    else if (family == AF_INET6 && len == 16) ip.family = 6;
+    else return std::nullopt;
+    std::memcpy(ip.bytes.data(), nla_data(a), len);
+    return ip;
 }
 
 Sock connect_route(bool big) {

@@ -8,6 +8,7 @@
 #include <net/if.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "kernel/kernel.hpp"
@@ -29,6 +30,11 @@ using LinkPtr = std::unique_ptr<rtnl_link, LinkFree>;
 [[noreturn]] void fail_errno(const std::string& what, const char* step);
 // libnl error code → is it "already gone"? (for idempotent deletes)
 bool is_gone(int nl_err);
+
+// A netlink attribute's value: a string (not always NUL-terminated), an
+// address of `family` (AF_INET, AF_INET6) when its length is that family's.
+std::string string_of(nlattr* a);
+std::optional<IpAddr> ip_of(nlattr* a, int family);
 
 // Runs `dump` (which returns a libnl error code) until the kernel's answer is
 // whole: a dump marked interrupted (objects changed while it ran) is

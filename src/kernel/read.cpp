@@ -266,6 +266,20 @@ void RealKernel::prepare_read() {
     }
 }
 
+namespace {
+
+// The entries of a device that a scope names, asked for one by one.
+void entries_of(int fd, const LinkDump::Entry& l, const ReadScope::Entries& wanted, Observation& seen) {
+    for (auto& mac : wanted.forwarding)
+        for (bool master : {false, true})
+            if (auto e = get_forwarding(fd, l.ifindex, mac, master, what_of("")))
+                seen.fdb.push_back(Fdb{l.name, e->mac, e->ip});
+    for (auto& ip : wanted.neighbours)
+        if (auto e = get_neighbour(fd, l.ifindex, ip, what_of(""))) seen.neighbours.push_back(Neigh{l.name, *e->ip, e->mac});
+}
+
+}  // namespace
+
 Observation observe_host(RealKernel& k, const ReadScope& scope) {
     Observation seen;
     std::optional<trace::Span> phase(std::in_place, "read host dumps");
@@ -319,6 +333,10 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
         if (!neigh) strict = strict_checking(neigh.emplace().fd());
         if (!l.vxlan) {
             macvlans.insert(l.name);
+            continue;
+        }
+        if (auto it = scope.only_entries.find(l.name); it != scope.only_entries.end()) {
+            entries_of(neigh->fd(), l, it->second, seen);
             continue;
         }
         for (auto& e : dump_neighbours(neigh->fd(), AF_BRIDGE, l.ifindex, strict, what_of("")))

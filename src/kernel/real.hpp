@@ -184,6 +184,11 @@ struct NeighEntry {
     std::optional<IpAddr> ip;  // a forwarding entry's destination (none: the bridge's), a neighbour's address
 };
 std::vector<NeighEntry> dump_neighbours(int fd, int family, int ifindex, bool strict, const std::string& what);
+// One entry asked for (the few a change names, of a device with thousands):
+// a forwarding entry of `mac`, the device's own (with its destination) or,
+// with `master`, its bridge's on this port; a permanent neighbour entry of `ip`.
+std::optional<NeighEntry> get_forwarding(int fd, int ifindex, const Mac& mac, bool master, const std::string& what);
+std::optional<NeighEntry> get_neighbour(int fd, int ifindex, const IpAddr& ip, const std::string& what);
 // The id the socket's namespace gives the namespace open as `netns_fd`
 // (what NETLINK_LISTEN_ALL_NSID messages carry); with `assign`, one is
 // given if it has none.

@@ -73,11 +73,16 @@ struct Judge {
         }
         for (auto& a : seen.host_addresses)
             if (ours.count(a.link) && !is_link_local(a.prefix.addr)) out.add(std::move(a));
-        // Entries are topo's when the device they are on is.
+        // Entries are topo's when the device they are on is; of a device whose
+        // entries were asked for one by one, only those asked for.
+        auto asked = [&](const std::string& dev) -> const ReadScope::Entries* {
+            auto it = scope.only_entries.find(dev);
+            return it == scope.only_entries.end() ? nullptr : &it->second;
+        };
         for (auto& f : seen.fdb)
-            if (ours.count(f.dev)) out.add(std::move(f));
+            if (auto* q = asked(f.dev); ours.count(f.dev) && (!q || q->forwarding.count(f.mac))) out.add(std::move(f));
         for (auto& n : seen.neighbours)
-            if (ours.count(n.dev)) out.add(std::move(n));
+            if (auto* q = asked(n.dev); ours.count(n.dev) && (!q || q->neighbours.count(n.ip))) out.add(std::move(n));
         for (auto& r : seen.host_routes)
             if (ours.count(r.dev)) out.add(std::move(r));
     }

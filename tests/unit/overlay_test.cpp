@@ -9,6 +9,7 @@
 
 #include "kernel/fake.hpp"
 #include "model/naming.hpp"
+#include "reconcile/diff.hpp"
 #include "reconcile/execute.hpp"
 #include "reconcile/reconcile.hpp"
 #include "test_helpers.hpp"
@@ -241,4 +242,56 @@ TEST_CASE("overlay: the MTU is the underlay's less the tunnel's 50 bytes, unless
     other.underlay = 9000;
     apply_on(other, p, "node1");
     CHECK(other.state.find_as<Link>(Kind::Vxlan, naming::vxlan("m", "mesh"))->mtu == 1400u);
+}
+
+TEST_CASE("overlay: a moved service's entries are read one by one, and drift of one entry is that entry") {
+    Project p = mesh();
+    p.services["e"] = svc("e", {ep("mesh")});  // so node2 keeps a sandbox on mesh when b leaves it
+    p.services["e"].host = "node2";
+    FakeKernel node1;
+    auto a = apply_on(node1, p, "node1");
+    const HostState converged = plan_on(node1, p, "node1", a).desired.state;
+    auto vx = naming::vxlan("m", "mesh");
+    auto mac_b = *a.endpoint("b", "mesh")->mac, mac_c = *a.endpoint("c", "mesh")->mac;
+    auto ip_c = *a.endpoint("c", "mesh")->v4;
+    PlanInput in;
+    in.project = &p;
+    in.project_name = p.name;
+    in.host = "node1";
+    in.previous = a;
+
+    SUBCASE("b moves between two other hosts: only b's MAC is asked for") {
+        p.services["b"].host = "node3";
+        auto moved = diff(plan_on(node1, p, "node1", a).desired.state, converged).changes;
+        Focus f(moved);
+        auto scope = f.scope(ReadScope{}, converged, moved);
+        REQUIRE(scope.only_entries.count(vx));
+        CHECK(scope.only_entries.at(vx).forwarding == std::set<Mac>{mac_b});
+        CHECK(f.covers(Fdb{vx, mac_b, ip("192.0.2.12")}));
+        CHECK_FALSE(f.covers(Fdb{vx, mac_c, ip("192.0.2.12")}));
+        auto c = compute_since(node1, in, converged, {});
+        CHECK(lines(c.plan) == lines(plan_on(node1, p, "node1", a).plan));
+        // What was read of the device: b's entries, none of c's.
+        for (auto& [key, o] : c.live.objects) {
+            if (auto* e = std::get_if<Fdb>(&o)) CHECK(e->mac == mac_b);
+            CHECK_FALSE(std::holds_alternative<Neigh>(o));
+        }
+    }
+    SUBCASE("an all-zero entry changed: the device is read whole (a get answers with one destination)") {
+        p.services["c"].host = "node1";  // node3 has no sandbox on mesh any more
+        auto moved = diff(plan_on(node1, p, "node1", a).desired.state, converged).changes;
+        CHECK_FALSE(Focus(moved).scope(ReadScope{}, converged, moved).only_entries.count(vx));
+    }
+    SUBCASE("a deleted neighbour entry: the drift names it, and only it is read and planned back") {
+        node1.state.objects.erase(ObjectKey{Kind::Neigh, vx + " " + ip_c.str()});
+        node1.state.objects.erase(ObjectKey{Kind::Fdb, vx + " " + mac_c.str() + " bridge"});
+        Focus drifted;
+        drifted.add_entry(vx, std::nullopt, ip_c);
+        CHECK(drifted.covers_entry(vx, std::nullopt, ip_c));
+        CHECK_FALSE(drifted.covers_entry(vx, mac_c, std::nullopt));
+        auto c = compute_since(node1, in, converged, drifted);
+        CHECK(lines(c.plan) == std::vector<std::string>{"create neigh " + vx + " " + ip_c.str()});
+        drifted.add_entry(vx, mac_c, std::nullopt);
+        CHECK(compute_since(node1, in, converged, drifted).plan.changes.size() == 2);
+    }
 }

@@ -454,12 +454,6 @@ TEST_CASE("verify: after a small change only the touched sandboxes and files are
 
 namespace {
 
-std::vector<std::string> lines(const Plan& p) {
-    std::vector<std::string> out;
-    for (auto& c : p.changes) out.push_back(fmt::format("{} {} {}", to_string(c.action), to_string(c.kind()), c.id()));
-    return out;
-}
-
 Computed plan_from(FakeKernel& k, const Project& p, const Addressing& prev, const HostState& converged,
                    const Focus& drifted = {}) {
     PlanInput in;

@@ -1,6 +1,9 @@
 // Building projects by hand for tests of the layers below the manifest reader.
 #pragma once
 
+#include <fmt/format.h>
+
+#include "model/change.hpp"
 #include "model/project.hpp"
 
 namespace topo::test {
@@ -49,6 +52,13 @@ inline Project shop() {
     p.services["web"] = svc("web", {ep("frontend", "eth0", "10.0.42.130"), ep("backend", "eth1")});
     p.services["db"] = svc("db", {ep("backend")});
     return p;
+}
+
+// A plan as "action kind id" lines, in its order.
+inline std::vector<std::string> lines(const Plan& p) {
+    std::vector<std::string> out;
+    for (auto& c : p.changes) out.push_back(fmt::format("{} {} {}", to_string(c.action), to_string(c.kind()), c.id()));
+    return out;
 }
 
 }  // namespace topo::test
