@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -37,6 +38,7 @@
 #include "cli/watch_files.hpp"
 #include "io/file.hpp"
 #include "manifest/manifest.hpp"
+#include "model/trace.hpp"
 #include "model/naming.hpp"
 
 namespace topo::cli {
@@ -448,19 +450,28 @@ void Watch::reconcile(Watched& w) {
     auto trigger = std::exchange(w.trigger, Trigger::None);
     // The manifest: loaded again only when its text changed. One that does
     // not load changes nothing: the host keeps the last good state.
-    auto text = read_all(w.files);
+    auto text = (trace::Span("read manifests"), read_all(w.files));
     // The commit a checkout holds changes without the manifest's text (a
     // commit of the edit): asked again on every full run too.
-    if (!w.session || text != w.text || w.full) w.git = git_facts(w.files.front());
+    // (git runs while the manifest is read.)
+    std::future<std::optional<GitFacts>> git;
+    if (!w.session || text != w.text || w.full) git = std::async(std::launch::async, git_facts, w.files.front());
+    auto git_known = [&] {
+        if (git.valid()) w.git = (trace::Span("git facts"), git.get());
+    };
+    // What the last run kept and this one replaces is freed once it is done.
+    std::optional<Session> old_session;
+    std::optional<HostState> old_converged;
     if (!w.session || text != w.text) {
         w.text = text;
         try {
             Options so = o_;
             so.files = w.files;
             so.named_by_file = directory_;
-            auto s = Session::open(so, true);
+            auto s = (trace::Span("open session"), Session::open(so, true));
             if (w.session && w.session->project_name != s.project_name) w.converged.reset(), w.full = true;
             if (!w.session || w.session->project_name != s.project_name) restore(w, s.project_name);
+            old_session = std::move(w.session);
             w.session.emplace(std::move(s));
         } catch (const manifest::ManifestError& e) {
             std::string msg;
@@ -473,13 +484,16 @@ void Watch::reconcile(Watched& w) {
                 } catch (const std::exception&) {
                 }
             }
+            git_known();
             log(w, trigger, "invalid", nullptr, msg, took());
             return;
         } catch (const std::exception& e) {
+            git_known();
             log(w, trigger, "invalid", nullptr, e.what(), took());
             return;
         }
     }
+    git_known();
     auto& s = *w.session;
     // Sockets of this run only: one left open inside a sandbox would keep its
     // namespace alive after an `ip netns del`, and its links with it.
@@ -512,13 +526,17 @@ void Watch::reconcile(Watched& w) {
         } else {
             s.state.save(s.next_record(c));
         }
-        w.converged = std::move(c.desired.state);
-        w.objects = w.converged->objects.size();
-        w.full = false;
-        learn_sandboxes(*w.converged, full ? nullptr : &own);
-        // Events since the read-back are drift, even about what this run
-        // touched: most are the kernel settling (one small read finds nothing).
-        on_events(Clock::now());
+        {
+            trace::Span t("keep converged");
+            old_converged = std::move(w.converged);
+            w.converged = std::move(c.desired.state);
+            w.objects = w.converged->objects.size();
+            w.full = false;
+            learn_sandboxes(*w.converged, full ? nullptr : &own);
+            // Events since the read-back are drift, even about what this run
+            // touched: most are the kernel settling (one small read finds nothing).
+            on_events(Clock::now());
+        }
         bool quiet = c.plan.empty() && trigger == Trigger::Drift;  // the kernel settling after a run
         auto run_took = took();  // the run's own time; the probe's is its `seconds`
         nlohmann::json probed;

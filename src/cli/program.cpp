@@ -11,7 +11,9 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "cli/session.hpp"
 
@@ -81,12 +83,27 @@ int run_program(const std::vector<std::string>& argv, std::string& out, std::str
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+namespace {
+
+// A `.git` (a directory, or a worktree's file) here or in a parent.
+bool in_checkout(std::filesystem::path dir) {
+    std::error_code ec;
+    for (;; dir = dir.parent_path()) {
+        if (std::filesystem::exists(dir / ".git", ec)) return true;
+        if (dir == dir.root_path() || dir.empty()) return false;
+    }
+}
+
+}  // namespace
+
 std::optional<GitFacts> git_facts(const std::string& file) {
     namespace fs = std::filesystem;
     std::error_code ec;
     auto path = fs::absolute(file, ec);
     if (ec) return std::nullopt;
     std::string dir = path.parent_path().string(), out, err;
+    // Outside a checkout, no git is run (two processes per run of a watch).
+    if (!std::getenv("GIT_DIR") && !in_checkout(path.parent_path())) return std::nullopt;
     try {
         if (run_program({"git", "-C", dir, "rev-parse", "HEAD"}, out, err) != 0) return std::nullopt;
         GitFacts g;
