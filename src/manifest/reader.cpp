@@ -143,29 +143,28 @@ std::vector<std::string> Reader::strings(const yaml::Node& n, const std::string&
 
 void Reader::no_duplicate_keys(const yaml::Node& n, const std::string& path) {
     if (!n.IsMap()) return;
-    std::set<std::string> seen;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-        if (!it->first.IsScalar()) continue;
-        auto k = it->first.Scalar();
-        if (!seen.insert(k).second)
-            error(it->first, join_path(path, k), "this key appears twice; keep one");
+    // Keys by reference: a service's map is read for each of thousands of services.
+    std::set<std::string_view> seen;
+    for (auto& [key, _] : n) {
+        if (!key.IsScalar()) continue;
+        const auto& k = key.Scalar();
+        if (!seen.insert(k).second) error(key, join_path(path, k), "this key appears twice; keep one");
     }
 }
 
 void Reader::keys(const yaml::Node& n, const std::string& path, std::initializer_list<const char*> allowed) {
     if (!n.IsMap()) return;
     no_duplicate_keys(n, path);
-    std::vector<std::string> names(allowed.begin(), allowed.end());
-    for (auto it = n.begin(); it != n.end(); ++it) {
-        if (!it->first.IsScalar()) {
-            error(it->first, path, "keys must be plain names");
+    for (auto& [key, _] : n) {
+        if (!key.IsScalar()) {
+            error(key, path, "keys must be plain names");
             continue;
         }
-        auto k = it->first.Scalar();
-        if (std::find(names.begin(), names.end(), k) != names.end() || k.starts_with("x-")) continue;
-        auto hint = suggestion(k, names);
-        error(it->first, join_path(path, k),
-              fmt::format("unknown key \"{}\"{}", k, hint.empty() ? "" : "; " + hint));
+        const auto& k = key.Scalar();
+        if (k.starts_with("x-") || std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; }))
+            continue;
+        auto hint = suggestion(k, std::vector<std::string>(allowed.begin(), allowed.end()));
+        error(key, join_path(path, k), fmt::format("unknown key \"{}\"{}", k, hint.empty() ? "" : "; " + hint));
     }
 }
 

@@ -90,10 +90,11 @@ struct IdOf {
         return scoped(r.ns, r.dst.len == 0 ? std::string(r.dst.addr.is_v4() ? "default" : "default6")
                                            : r.dst.str());
     }
+    // Entries by concatenation: an overlay of 5,000 sandboxes has 15,000 of them.
     std::string operator()(const Fdb& f) const {
-        return fmt::format("{} {} {}", f.dev, f.mac.str(), f.dst ? f.dst->str() : "bridge");
+        return f.dev + ' ' + f.mac.str() + ' ' + (f.dst ? f.dst->str() : std::string("bridge"));
     }
-    std::string operator()(const Neigh& n) const { return fmt::format("{} {}", n.dev, n.ip.str()); }
+    std::string operator()(const Neigh& n) const { return n.dev + ' ' + n.ip.str(); }
     std::string operator()(const Sysctl& s) const { return scoped(s.ns, s.key); }
     std::string operator()(const File& f) const { return f.path; }
     std::string operator()(const NftTable& t) const { return t.name; }
