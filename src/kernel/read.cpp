@@ -240,9 +240,21 @@ std::vector<Sandbox> read_sandboxes(const RealKernel& k, const ReadScope& scope)
     return sandboxes;
 }
 
+// Every static entry of one VXLAN device, dumped.
+void dump_entries(int fd, bool strict, const LinkDump::Entry& l, std::vector<Fdb>& fdb, std::vector<Neigh>& neighbours) {
+    for (auto& e : dump_neighbours(fd, AF_BRIDGE, l.ifindex, strict, what_of("")))
+        fdb.push_back(Fdb{l.name, e.mac, e.ip});
+    for (int family : {AF_INET, AF_INET6})
+        for (auto& e : dump_neighbours(fd, family, l.ifindex, strict, what_of("")))
+            neighbours.push_back(Neigh{l.name, *e.ip, e.mac});
+}
+
 struct HostDumps {
     LinkDump links;
     std::vector<AddrEntry> addrs;
+    // The VXLAN devices' entries (an overlay of 100 hosts: 15,000, ~5 ms).
+    std::vector<Fdb> fdb;
+    std::vector<Neigh> neighbours;
 };
 
 }  // namespace
@@ -259,7 +271,14 @@ void RealKernel::prepare_read() {
         auto p = std::make_shared<Prefetch>();
         p->host = std::async(std::launch::async, [] {
             RouteSocket s;  // in the namespace topo started in, like this thread
-            return HostDumps{dump_links(s.fd(), what_of("")), dump_addresses(s.fd(), what_of(""))};
+            HostDumps d{dump_links(s.fd(), what_of("")), dump_addresses(s.fd(), what_of("")), {}, {}};
+            std::optional<bool> strict;
+            for (auto& l : d.links.links)
+                if (l.vxlan) {
+                    if (!strict) strict = strict_checking(s.fd());
+                    dump_entries(s.fd(), *strict, l, d.fdb, d.neighbours);
+                }
+            return d;
         });
         prefetch = std::move(p);
     } catch (const std::system_error&) {  // no thread to be had: read() dumps them itself
@@ -310,6 +329,8 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
         auto dumps = pre->host.get();
         links = std::move(dumps.links);
         host_addrs = std::move(dumps.addrs);
+        seen.fdb = std::move(dumps.fdb);
+        seen.neighbours = std::move(dumps.neighbours);
     } else {
         links = dump_links(host, what_of(""));
         host_addrs = dump_addresses(host, what_of(""));
@@ -329,21 +350,16 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
     bool strict = false;
     std::unordered_set<std::string> macvlans;
     for (auto& l : links.links) {
-        if (!l.vxlan && l.kind != "macvlan") continue;
+        if ((!l.vxlan && l.kind != "macvlan") || (l.vxlan && pre)) continue;  // entries: dumped with the links
         if (!neigh) strict = strict_checking(neigh.emplace().fd());
         if (!l.vxlan) {
             macvlans.insert(l.name);
             continue;
         }
-        if (auto it = scope.only_entries.find(l.name); it != scope.only_entries.end()) {
+        if (auto it = scope.only_entries.find(l.name); it != scope.only_entries.end())
             entries_of(neigh->fd(), l, it->second, seen);
-            continue;
-        }
-        for (auto& e : dump_neighbours(neigh->fd(), AF_BRIDGE, l.ifindex, strict, what_of("")))
-            seen.fdb.push_back(Fdb{l.name, e.mac, e.ip});
-        for (int family : {AF_INET, AF_INET6})
-            for (auto& e : dump_neighbours(neigh->fd(), family, l.ifindex, strict, what_of("")))
-                seen.neighbours.push_back(Neigh{l.name, *e.ip, e.mac});
+        else
+            dump_entries(neigh->fd(), strict, l, seen.fdb, seen.neighbours);
     }
     if (!macvlans.empty())
         for (auto& r : routes(dump_main_routes(neigh->fd(), Families::V4, strict, what_of(""), false), links, ""))
