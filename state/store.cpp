@@ -127,12 +127,7 @@ std::optional<ProjectRecord> StateDir::load(const std::string& project) const {
         throw StateError(err("cannot read", path));
     }
     try {
-        auto j = nlohmann::json::parse(*text);
-        ProjectRecord r;
-        r.project = j.at("project").get<std::string>();
-        r.manifests = j.value("manifests", std::vector<std::string>{});
-        r.host = j.value("host", "");
-        r.addressing = addressing_from_json(j.at("addressing"));
+        auto r = record_from_text(*text);
         if (id && identity(path) == id) remembered[path] = {*id, std::move(*text), r};
         return r;
     } catch (const std::exception& e) {

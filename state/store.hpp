@@ -41,6 +41,9 @@ struct ProjectRecord {
     Addressing addressing;
     bool operator==(const ProjectRecord&) const = default;
 };
+// A record's text, as StateDir::save writes it (state/record.cpp). Throws
+// std::runtime_error when it is not one.
+ProjectRecord record_from_text(const std::string& text);
 
 
 class StateDir {

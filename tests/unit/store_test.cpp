@@ -40,6 +40,38 @@ TEST_CASE("StateDir: allocations survive a save and load") {
     for (auto& e : fs::directory_iterator(t.path)) CHECK(e.path().filename().string().find(".topo-tmp") == std::string::npos);
 }
 
+TEST_CASE("record_from_text: what save wrote is read back whole by another reader; unknown keys are skipped") {
+    TempDir t;
+    ProjectRecord r;
+    r.project = "shop";
+    r.host = "node1";
+    r.manifests = {"/srv/net.yaml", "/srv/override.yaml"};
+    auto& n = r.addressing.networks["front"];
+    n.subnet4 = test::pfx("10.0.42.0/24"), n.gateway4 = test::ip("10.0.42.1");
+    n.subnet6 = test::pfx("fd00:42::/64"), n.gateway6 = test::ip("fd00:42::1");
+    r.addressing.networks["back"].subnet4 = test::pfx("10.0.43.0/24");
+    auto& web = r.addressing.endpoints[{"web", "front"}];
+    web.v4 = test::ip("10.0.42.2"), web.v6 = test::ip("fd00:42::2"), web.mac = Mac::from_ipv4(*web.v4), web.ifname = "eth0";
+    r.addressing.endpoints[{"db", "back"}].ifname = "eth1";
+    r.addressing.endpoints[{"(host)", "front"}].v4 = test::ip("10.0.42.250");
+    r.addressing.ephemeral_ports["web/tcp/80/"] = 49153;
+    StateDir(t.path.string()).save(r);
+    auto back = StateDir(t.path.string()).load("shop");  // not the writer's remembered copy
+    REQUIRE(back);
+    CHECK(*back == r);
+
+    auto text = R"({"format_version": 2, "project": "p", "later": {"a": [1, {"b": "c"}]},
+                    "addressing": {"networks": {"n": {"subnet4": "10.1.0.0/16", "new": "x"}},
+                                   "endpoints": [{"service": "s", "network": "n", "v4": "10.1.0.2", "new": [1]}]}})";
+    auto q = record_from_text(text);
+    CHECK(q.addressing.networks.at("n").subnet4->str() == "10.1.0.0/16");
+    CHECK(q.addressing.endpoint("s", "n")->v4->str() == "10.1.0.2");
+    CHECK_THROWS_WITH(record_from_text(R"({"project": "p", "addressing": {"endpoints": [{"service": "s", "network": "n", "v4": "10.1.0.999"}]}})"),
+                      "bad v4 value \"10.1.0.999\"");
+    CHECK_THROWS_WITH(record_from_text(R"({"project": "p"})"), "no addressing");
+    CHECK_THROWS_WITH(record_from_text(R"({"project": 7, "addressing": {}})"), "no project");
+}
+
 TEST_CASE("StateDir: a damaged state file is a clear error, never a silent renumbering") {
     TempDir t;
     StateDir s(t.path.string());
