@@ -197,11 +197,8 @@ struct Builder {
             // it back on is a change.
             l.isolated = !n.enable_icc;
             l.mtu = mtu_of(n);
-            l.peer_ns = ns;
-            l.peer_name = ea->ifname;
-            l.peer_mac = ea->mac;
-            l.peer_owner = marker;
-            l.peer_ipv6 = a.networks.at(n.name).subnet6.has_value();
+            l.peer = Veth{.ns = ns, .name = ea->ifname, .mac = ea->mac, .owner = marker,
+                          .ipv6 = a.networks.at(n.name).subnet6.has_value()};
         }
         if (l.ns.empty()) add_host_link(l, fmt::format("services.{}.networks.{}", s.name, e.network));
         else out.state.add(l);

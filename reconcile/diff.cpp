@@ -56,14 +56,16 @@ void compare_link(const Link& d, const Link& l, Fields& f) {
     }
     if (d.up != l.up) f.add("state", l.up ? "up" : "down", d.up ? "up" : "down", true);
     f.str("marker", d.owner, l.owner);
-    if (d.kind == LinkKind::Veth) {
-        if (d.peer_ns != l.peer_ns || d.peer_name != l.peer_name)
-            f.add("peer", l.peer_ns + ":" + l.peer_name, d.peer_ns + ":" + d.peer_name, false);
+    if (d.peer) {
+        Veth none;
+        const Veth& p = *d.peer;
+        const Veth& h = l.peer ? *l.peer : none;
+        if (p.ns != h.ns || p.name != h.name) f.add("peer", h.ns + ":" + h.name, p.ns + ":" + p.name, false);
         // A peer's MAC follows its address (02:42:<IPv4>): changed in place, so a
         // subnet change keeps the sandbox's interface and what listens on it.
-        f.opt("peer mac", d.peer_mac, l.peer_mac);
-        if (d.peer_up != l.peer_up) f.add("peer state", l.peer_up ? "up" : "down", d.peer_up ? "up" : "down", true);
-        f.str("peer marker", d.peer_owner, l.peer_owner, false);
+        f.opt("peer mac", p.mac, h.mac);
+        if (p.up != h.up) f.add("peer state", h.up ? "up" : "down", p.up ? "up" : "down", true);
+        f.str("peer marker", p.owner, h.owner, false);
     }
     if (d.macvlan) {  // fixed at creation: a macvlan link is replaced to change one
         Macvlan none;
@@ -184,7 +186,7 @@ void add_gone_scopes(const Object& o, std::set<std::string>& gone) {
     if (auto* n = std::get_if<Netns>(&o)) gone.insert(n->name + ":");
     if (auto* l = std::get_if<Link>(&o)) {
         gone.insert(l->ns + ":" + l->name);
-        if (!l->peer_name.empty()) gone.insert(l->peer_ns + ":" + l->peer_name);
+        if (l->peer) gone.insert(l->peer->ns + ":" + l->peer->name);
     }
 }
 
@@ -204,7 +206,10 @@ void for_each_along(const HostState& desired, const std::string& scope, F&& f) {
     if (link.empty()) {  // a namespace: everything in it, and the veths that end in it
         for (Kind k : {Kind::Veth, Kind::Macvlan, Kind::Bridge, Kind::Address, Kind::Route, Kind::Sysctl})
             walk(k, ns + ":", all);
-        walk(Kind::Veth, "", [&](const Object& o) { return std::get<Link>(o).peer_ns == ns; });
+        walk(Kind::Veth, "", [&](const Object& o) {
+            auto& peer = std::get<Link>(o).peer;
+            return peer && peer->ns == ns;
+        });
         return;
     }
     walk(Kind::Address, (ns.empty() ? link : scope) + " ", all);

@@ -14,7 +14,7 @@ Focus::Focus(const std::vector<Change>& changes) {
         for (auto* o : {c.before ? &*c.before : nullptr, c.after ? &*c.after : nullptr}) {
             if (!o) continue;
             if (auto* n = std::get_if<Netns>(o)) sandboxes.insert(n->name);
-            if (auto* l = std::get_if<Link>(o); l && !l->peer_ns.empty()) sandboxes.insert(l->peer_ns);
+            if (auto* l = std::get_if<Link>(o); l && l->peer) sandboxes.insert(l->peer->ns);
             if (auto* l = std::get_if<Link>(o); l && l->ns.empty()) host_links.insert(l->name);
             if (auto* a = std::get_if<Address>(o); a && a->ns.empty()) host_links.insert(a->link);
             if (auto* e = std::get_if<Fdb>(o)) add_entry(e->dev, e->mac, std::nullopt);
@@ -44,7 +44,7 @@ void Focus::merge(const Focus& other) {
 
 void Focus::add_host_link(const HostState& state, const std::string& name) {
     auto* veth = state.find_as<Link>(Kind::Veth, name);
-    if (veth && veth->ns.empty() && !veth->peer_ns.empty()) sandboxes.insert(veth->peer_ns);
+    if (veth && veth->ns.empty() && veth->peer) sandboxes.insert(veth->peer->ns);
     else host_links.insert(name);
 }
 
@@ -69,7 +69,7 @@ bool Focus::covers(const Object& o, const ObjectKey* key) const {
     if (auto* l = std::get_if<Link>(&o); l && l->ns.empty()) {
         // A host end of a veth is read whole only with the sandbox of its
         // other end (without it, the kernel's answer has no peer at all).
-        if (l->kind == LinkKind::Veth) return sandboxes.count(l->peer_ns) > 0;
+        if (l->kind == LinkKind::Veth) return l->peer && sandboxes.count(l->peer->ns) > 0;
         return host_links.count(l->name) > 0;
     }
     if (auto* a = std::get_if<Address>(&o); a && a->ns.empty()) return host_links.count(a->link) > 0;

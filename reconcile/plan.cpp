@@ -40,7 +40,7 @@ void mark_implied(std::vector<Change>& deletions) {
         if (auto* n = std::get_if<Netns>(&o)) gone_ns.emplace(n->name, cause_of(c));
         if (auto* l = std::get_if<Link>(&o)) {
             gone_links.emplace(l->ns + ":" + l->name, cause_of(c));
-            if (!l->peer_name.empty()) gone_links.emplace(l->peer_ns + ":" + l->peer_name, cause_of(c));
+            if (l->peer) gone_links.emplace(l->peer->ns + ":" + l->peer->name, cause_of(c));
         }
     }
     for (auto& c : deletions) {
@@ -54,7 +54,7 @@ void mark_implied(std::vector<Change>& deletions) {
         // removes both ends in one batched cleanup, far faster than one deletion
         // (and one RCU grace period) per veth. The executor waits for it (settle).
         auto peer = gone_ns.end();
-        if (auto* l = std::get_if<Link>(&o); l && !l->peer_ns.empty()) peer = gone_ns.find(l->peer_ns);
+        if (auto* l = std::get_if<Link>(&o); l && l->peer) peer = gone_ns.find(l->peer->ns);
         for (auto it : {in_ns, peer})
             if (it != gone_ns.end()) c.implied_by = it->second;
         if (c.implied_by.empty() && on_link != gone_links.end()) c.implied_by = on_link->second;

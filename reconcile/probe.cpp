@@ -219,7 +219,7 @@ std::set<std::string> touched(const Change& c) {
     std::visit(
         [&](const auto& o) {
             using T = std::decay_t<decltype(o)>;
-            if constexpr (std::is_same_v<T, Link>) out.insert({o.name, o.ns, o.master, o.peer_ns});
+            if constexpr (std::is_same_v<T, Link>) out.insert({o.name, o.ns, o.master, o.peer ? o.peer->ns : ""});
             else if constexpr (std::is_same_v<T, Address>) out.insert({o.ns, o.link});
             else if constexpr (std::is_same_v<T, Route>) out.insert({o.ns, o.dev});
             else if constexpr (std::is_same_v<T, Netns>) out.insert(o.name);

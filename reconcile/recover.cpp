@@ -122,7 +122,7 @@ Addressing recover_addressing(const HostState& live, const std::string& project,
         auto* l = std::get_if<Link>(&o);
         if (!l) continue;
         if (l->kind == LinkKind::Bridge) r.network(*l);
-        if (l->kind == LinkKind::Veth && !l->peer_ns.empty()) r.endpoint(l->peer_owner, l->peer_ns, l->peer_name);
+        if (l->peer) r.endpoint(l->peer->owner, l->peer->ns, l->peer->name);
         if (l->kind == LinkKind::Macvlan && !l->ns.empty()) r.endpoint(l->owner, l->ns, l->name);
         if (l->kind == LinkKind::Macvlan && l->ns.empty()) r.host_access(*l);
     }

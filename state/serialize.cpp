@@ -60,11 +60,13 @@ struct ToJson {
         put(j, "master", l.master);
         if (l.isolated) j["isolated"] = *l.isolated;
         if (l.port_learning) j["port_learning"] = *l.port_learning;
-        put(j, "peer_ns", l.peer_ns);
-        put(j, "peer_name", l.peer_name);
-        put(j, "peer_mac", l.peer_mac);
-        put(j, "peer_owner", l.peer_owner);
-        if (!l.peer_ipv6) j["peer_ipv6"] = false;
+        if (auto& p = l.peer) {  // flat keys, as records have always had them
+            put(j, "peer_ns", p->ns);
+            put(j, "peer_name", p->name);
+            put(j, "peer_mac", p->mac);
+            put(j, "peer_owner", p->owner);
+            if (!p->ipv6) j["peer_ipv6"] = false;
+        }
         if (!l.ipv6) j["ipv6"] = false;
         if (l.macvlan) j["macvlan"] = {{"parent", l.macvlan->parent}, {"mode", l.macvlan->mode}};
         if (auto& v = l.vxlan) {
@@ -135,11 +137,9 @@ Link link_from_json(const json& j, LinkKind kind) {
     if (j.contains("isolated")) l.isolated = j.at("isolated").get<bool>();
     if (j.contains("port_learning")) l.port_learning = j.at("port_learning").get<bool>();
     l.up = j.value("up", true);
-    l.peer_ns = get_str(j, "peer_ns");
-    l.peer_name = get_str(j, "peer_name");
-    l.peer_mac = get_parsed<Mac>(j, "peer_mac");
-    l.peer_owner = get_str(j, "peer_owner");
-    l.peer_ipv6 = j.value("peer_ipv6", true);
+    if (j.contains("peer_name"))
+        l.peer = Veth{get_str(j, "peer_ns"), get_str(j, "peer_name"), get_parsed<Mac>(j, "peer_mac"),
+                      get_str(j, "peer_owner"), j.value("peer_ipv6", true)};
     l.ipv6 = j.value("ipv6", true);
     if (j.contains("macvlan")) l.macvlan = Macvlan{get_str(j.at("macvlan"), "parent"), get_str(j.at("macvlan"), "mode")};
     if (j.contains("vxlan")) {

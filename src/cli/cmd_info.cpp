@@ -210,11 +210,12 @@ nlohmann::json live_view(Session& s) {
                     if (auto* vx = std::get_if<Link>(&o2); vx && vx->kind == LinkKind::Vxlan && vx->master == l->name)
                         net["overlay"] = overlay_view(live, *vx, s.project ? &*s.project : nullptr);
                 nets.push_back(std::move(net));
-            } else if (l->kind == LinkKind::Veth) {
-                boxes[l->peer_ns]["endpoints"].push_back(
-                    {{"interface", l->peer_name}, {"kind", "veth"}, {"host_end", l->name},
-                     {"bridge", l->master}, {"mac", l->peer_mac ? l->peer_mac->str() : ""},
-                     {"addresses", addrs[l->peer_ns + ":" + l->peer_name]}});
+            } else if (l->peer) {
+                const Veth& p = *l->peer;
+                boxes[p.ns]["endpoints"].push_back(
+                    {{"interface", p.name}, {"kind", "veth"}, {"host_end", l->name},
+                     {"bridge", l->master}, {"mac", p.mac ? p.mac->str() : ""},
+                     {"addresses", addrs[p.ns + ":" + p.name]}});
             } else if (l->kind == LinkKind::Macvlan) {
                 boxes[l->ns]["endpoints"].push_back(
                     {{"interface", l->name}, {"kind", "macvlan"}, {"parent", l->macvlan ? l->macvlan->parent : ""},

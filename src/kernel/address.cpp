@@ -32,7 +32,7 @@ std::string scoped(const std::string& ns, const std::string& s) { return ns.empt
 void address_apply(RealKernel& k, const Address& a, bool add) {
     auto w = fmt::format("address {} {}", scoped(a.ns, a.link), a.prefix.str());
     int idx = k.ifindex(a.ns, a.link, w);
-    // A sandbox end made on a network without IPv6 has it off (see Link::peer_ipv6).
+    // A sandbox end made on a network without IPv6 has it off (see Veth::ipv6).
     if (add && a.prefix.addr.is_v6() && !a.ns.empty()) {
         auto key = fmt::format("net/ipv6/conf/{}/disable_ipv6", a.link);
         if (sysctl_read(k, a.ns, key) == "1") sysctl_write(k, {a.ns, key, "0"});

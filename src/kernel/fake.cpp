@@ -46,18 +46,19 @@ Observation FakeKernel::observe(const ReadScope& scope) {
                 continue;
             }
             Link host = *l;
-            host.peer_ns.clear(), host.peer_name.clear(), host.peer_owner.clear(), host.peer_mac.reset();
+            host.peer.reset();
             seen.host_links.push_back(std::move(host));
             // A veth's other end is seen in its namespace, naming this end.
-            if (auto* sb = l->peer_name.empty() ? nullptr : sandbox(l->peer_ns)) {
+            if (auto* sb = l->peer ? sandbox(l->peer->ns) : nullptr) {
+                const Veth& p = *l->peer;
                 Link end;
                 end.kind = LinkKind::Veth;
-                end.ns = l->peer_ns;
-                end.name = l->peer_name;
-                end.owner = l->peer_owner;
-                end.mac = l->peer_mac;
-                end.up = l->peer_up;
-                end.peer_name = l->name;
+                end.ns = p.ns;
+                end.name = p.name;
+                end.owner = p.owner;
+                end.mac = p.mac;
+                end.up = p.up;
+                end.peer.emplace().name = l->name;
                 sb->links.push_back(std::move(end));
             }
         } else if (auto* a = std::get_if<Address>(&o)) {
@@ -98,7 +99,7 @@ void FakeKernel::remove(const Object& o) {
     if (auto* n = std::get_if<Netns>(&o)) gone_ns = n->name;
     if (auto* l = std::get_if<Link>(&o)) {
         gone_links.insert(l->ns + ":" + l->name);
-        if (!l->peer_name.empty()) gone_links.insert(l->peer_ns + ":" + l->peer_name);
+        if (l->peer) gone_links.insert(l->peer->ns + ":" + l->peer->name);
     }
     // As the kernel does: a route through a gateway that no address of its
     // device reaches any more goes with the address that reached it.
@@ -117,7 +118,7 @@ void FakeKernel::remove(const Object& o) {
             return true;
         if (!gone_ns.empty() && namespace_of(x) == gone_ns) return true;
         // As the kernel does: a veth goes with the namespace of its other end.
-        if (auto* l = std::get_if<Link>(&x); l && !gone_ns.empty() && l->peer_ns == gone_ns) return true;
+        if (auto* l = std::get_if<Link>(&x); l && l->peer && !gone_ns.empty() && l->peer->ns == gone_ns) return true;
         if (auto link = link_under(x); !link.empty()) return gone_links.count(link) > 0;
         return false;
     });
@@ -134,15 +135,14 @@ std::string FakeKernel::refusal(const Object& o) const {
         for (auto& [k, x] : state.objects)
             if (auto* l = std::get_if<Link>(&x)) {
                 if (l->ns == ns && l->name == name) found = l;
-                if (!l->peer_name.empty() && l->peer_ns == ns && l->peer_name == name) found = l;
+                if (l->peer && l->peer->ns == ns && l->peer->name == name) found = l;
             }
         return found;
     };
     auto ns_missing = [&](const std::string& ns) { return !ns.empty() && !state.find(ObjectKey{Kind::Netns, ns}); };
     if (auto* l = std::get_if<Link>(&o)) {
-        if (ns_missing(l->ns) || (!l->peer_ns.empty() && ns_missing(l->peer_ns))) return "No such file or directory";
-        if (links_named(l->ns, l->name) || (!l->peer_name.empty() && links_named(l->peer_ns, l->peer_name)))
-            return "File exists";
+        if (ns_missing(l->ns) || (l->peer && ns_missing(l->peer->ns))) return "No such file or directory";
+        if (links_named(l->ns, l->name) || (l->peer && links_named(l->peer->ns, l->peer->name))) return "File exists";
         if (!l->master.empty() && !links_named(l->ns, l->master)) return "No such device";
     }
     if (auto* a = std::get_if<Address>(&o)) {

@@ -128,18 +128,23 @@ void link_update(RealKernel& k, const Link& want, const Link& have) {
     // A veth's sandbox end: its MAC follows its address (a subnet change), set
     // in place on the running interface (veth allows a live MAC change).
     // Its MTU is the pair's: both ends change together.
-    bool peer_mac = want.peer_mac && want.peer_mac != have.peer_mac;
-    bool peer_mtu = want.kind == LinkKind::Veth && want.mtu && want.mtu != have.mtu;
-    bool peer_up = want.kind == LinkKind::Veth && want.peer_up != have.peer_up;
-    if (peer_mac || peer_mtu || peer_up) {
-        auto peer = kernel_link(k.sock(want.peer_ns), want.peer_name, w);
-        nl::LinkPtr to(rtnl_link_alloc());
-        if (peer_mac) set_mac(to.get(), want.peer_mac);
-        if (peer_mtu) rtnl_link_set_mtu(to.get(), *want.mtu);
-        if (peer_up && want.peer_up) rtnl_link_set_flags(to.get(), IFF_UP);
-        if (peer_up && !want.peer_up) rtnl_link_unset_flags(to.get(), IFF_UP);
-        if (int err = rtnl_link_change(k.sock(want.peer_ns), peer.get(), to.get(), 0); err < 0)
-            nl::fail(w, "change peer", err);
+    if (want.peer) {
+        Veth none;
+        const Veth& p = *want.peer;
+        const Veth& h = have.peer ? *have.peer : none;
+        bool peer_mac = p.mac && p.mac != h.mac;
+        bool peer_mtu = want.mtu && want.mtu != have.mtu;
+        bool peer_up = p.up != h.up;
+        if (peer_mac || peer_mtu || peer_up) {
+            auto peer = kernel_link(k.sock(p.ns), p.name, w);
+            nl::LinkPtr to(rtnl_link_alloc());
+            if (peer_mac) set_mac(to.get(), p.mac);
+            if (peer_mtu) rtnl_link_set_mtu(to.get(), *want.mtu);
+            if (peer_up && p.up) rtnl_link_set_flags(to.get(), IFF_UP);
+            if (peer_up && !p.up) rtnl_link_unset_flags(to.get(), IFF_UP);
+            if (int err = rtnl_link_change(k.sock(p.ns), peer.get(), to.get(), 0); err < 0)
+                nl::fail(w, "change peer", err);
+        }
     }
     // After a change of master: a port moved to another bridge starts there not isolated.
     if (want.master.empty()) return;

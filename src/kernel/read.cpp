@@ -375,7 +375,7 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
             auto& link = sb.seen.links[i];
             if (link.kind == LinkKind::Macvlan && scope.only_host_links && !links.find(index))
                 get_link(host, "", index, links, what_of(""));
-            (link.macvlan ? link.macvlan->parent : link.peer_name) = links.name(index);
+            (link.macvlan ? link.macvlan->parent : link.peer.emplace().name) = links.name(index);
         }
         seen.sandboxes.push_back(std::move(sb.seen));
     }

@@ -108,7 +108,7 @@ struct Describe {
             if (!s.empty()) s += ", ";
             s += part;
         };
-        if (l.kind == LinkKind::Veth) s = fmt::format("⇄ {}", scoped(l.peer_ns, l.peer_name));
+        if (l.peer) s = fmt::format("⇄ {}", scoped(l.peer->ns, l.peer->name));
         if (!l.master.empty()) add("master " + l.master);
         if (l.isolated.value_or(false)) add("isolated");
         if (l.port_learning && !*l.port_learning) add("port learning off");
@@ -120,7 +120,7 @@ struct Describe {
         }
         if (l.mtu) add(fmt::format("mtu {}", *l.mtu));
         if (l.mac) add("mac " + l.mac->str());
-        if (l.peer_mac) add("peer mac " + l.peer_mac->str());
+        if (l.peer && l.peer->mac) add("peer mac " + l.peer->mac->str());
         return s;
     }
     std::string operator()(const Address&) const { return ""; }

@@ -70,6 +70,26 @@ struct Vxlan {
     auto operator<=>(const Vxlan&) const = default;
 };
 
+// A veth's other end (kernel/link_veth.cpp): created directly in its
+// namespace with the link, so the pair is one object, keyed by its host end.
+// (A sandbox's end, as read before the ends are paired, names the host end:
+// `name` only, in the host namespace; model/observation.hpp.)
+struct Veth {
+    std::string ns;  // the other end's namespace (the sandbox)
+    std::string name;
+    std::optional<Mac> mac;
+    std::string owner;
+    // The sandbox end keeps IPv6 (its link-local address, DAD, router and
+    // multicast listener messages). Off on a network without IPv6, as Docker
+    // does: 1000 sandboxes' messages flooded over one bridge cost the host
+    // real time. Set at creation, not compared; an IPv6 address added later
+    // turns it back on.
+    bool ipv6 = true;
+    // The sandbox end is up (read back; set up again where it is not).
+    bool up = true;
+    auto operator<=>(const Veth&) const = default;
+};
+
 struct Link {
     LinkKind kind = LinkKind::Bridge;
     std::string ns;  // "" = the host namespace
@@ -86,22 +106,13 @@ struct Link {
     // must not learn one there, to keep it after it moved to this host.
     std::optional<bool> port_learning;
     bool up = true;
-    // veth: the other end, created directly in its namespace
-    std::string peer_ns;
-    std::string peer_name;
-    std::optional<Mac> peer_mac;
-    std::string peer_owner;
-    // The sandbox end keeps IPv6 (its link-local address, DAD, router and
-    // multicast listener messages). Off on a network without IPv6, as Docker
-    // does: 1000 sandboxes' messages flooded over one bridge cost the host
-    // real time. Set at creation, not compared; an IPv6 address added later
-    // turns it back on.
-    bool peer_ipv6 = true;
-    // The sandbox end is up (read back; set up again where it is not).
-    bool peer_up = true;
-    // The same for the link itself: off on an overlay's bridge without IPv6
-    // and on every VXLAN device, whose own link-local, DAD, router and
-    // listener messages would cross the underlay to every other host.
+    // veth: set on a veth link only (on a live one, only when its other end
+    // was read with it: not on a foreign veth)
+    std::optional<Veth> peer;
+    // The same for the link itself (Veth::ipv6 is its other end's): off on an
+    // overlay's bridge without IPv6 and on every VXLAN device, whose own
+    // link-local, DAD, router and listener messages would cross the underlay
+    // to every other host.
     bool ipv6 = true;
     // macvlan: set on a macvlan link only
     std::optional<Macvlan> macvlan;

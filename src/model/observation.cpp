@@ -105,13 +105,9 @@ struct Judge {
                 // Both ends of topo's endpoints carry the same marker, which no
                 // other pair has: a veth a user put between two sandboxes names
                 // a link of the other sandbox by an index this fold ignores.
-                auto it = host_veths.find(l.peer_name);
+                auto it = l.peer ? host_veths.find(l.peer->name) : host_veths.end();
                 if (it == host_veths.end() || it->second.owner != l.owner) continue;
-                it->second.peer_ns = sb.name;
-                it->second.peer_name = l.name;
-                it->second.peer_mac = l.mac;
-                it->second.peer_up = l.up;
-                it->second.peer_owner = l.owner;
+                it->second.peer = Veth{.ns = sb.name, .name = l.name, .mac = l.mac, .owner = l.owner, .up = l.up};
             } else if (l.kind == LinkKind::Macvlan) {
                 if (l.owner.empty()) l.owner = marker;  // inside topo's sandbox: topo's
                 out.add(std::move(l));

@@ -40,7 +40,7 @@ struct Observation {
         bool residue = false;                 // an empty file: a create killed before the mount
         std::optional<std::string> lo_marker;  // unset: no `lo` (gone since it was listed)
         // Links with their ifalias as `owner`. A veth end names the host
-        // link its other end is (`peer_name`; an index is only unique in its
+        // link its other end is (`peer->name`; an index is only unique in its
         // own namespace, so it may name the wrong link: the markers decide),
         // a macvlan its `parent`.
         std::vector<Link> links;

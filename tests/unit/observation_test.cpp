@@ -36,12 +36,12 @@ TEST_CASE("judge: a veth end is folded into the host end only when both carry th
     seen.host_links.push_back(link(LinkKind::Veth, "", "tvuser", "somebody"));
     Observation::Sandbox sb{"p-web", false, naming::sandbox_marker("p", "web"), {}, {}, {}};
     auto end = link(LinkKind::Veth, "p-web", "eth0", marker);
-    end.peer_name = "tvhost";
+    end.peer.emplace().name = "tvhost";
     end.mac = Mac::parse("02:42:0a:00:00:02");
     sb.links.push_back(end);
     // A veth a user put between sandboxes names, by index, a host link of topo's.
     auto stray = link(LinkKind::Veth, "p-web", "eth9", "");
-    stray.peer_name = "tvhost";
+    stray.peer.emplace().name = "tvhost";
     sb.links.push_back(stray);
     sb.addresses.push_back(Address{"p-web", "lo", Prefix::parse("127.0.0.1/8").value()});
     sb.addresses.push_back(Address{"p-web", "eth0", Prefix::parse("10.0.0.2/24").value()});
@@ -51,8 +51,9 @@ TEST_CASE("judge: a veth end is folded into the host end only when both carry th
     auto live = judge(seen, scope_of("p"));
     auto* v = live.find_as<Link>(Kind::Veth, "tvhost");
     REQUIRE(v);
-    CHECK(v->peer_ns == "p-web");
-    CHECK(v->peer_name == "eth0");
+    REQUIRE(v->peer);
+    CHECK(v->peer->ns == "p-web");
+    CHECK(v->peer->name == "eth0");
     CHECK_FALSE(live.find_as<Link>(Kind::Veth, "tvuser"));
     // Addresses of the sandbox: neither lo's nor the kernel's link-local one.
     size_t addrs = 0;

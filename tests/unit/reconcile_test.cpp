@@ -138,10 +138,11 @@ TEST_CASE("diff: a sandbox end that is down is set up in place; an address whose
     Link want;
     want.kind = LinkKind::Veth;
     want.name = "tv1";
-    want.peer_ns = "shop-web";
-    want.peer_name = "eth0";
+    want.peer.emplace();
+    want.peer->ns = "shop-web";
+    want.peer->name = "eth0";
     Link live = want;
-    live.peer_up = false;
+    live.peer->up = false;
     bool replace = false;
     auto fields = compare(want, live, replace);
     REQUIRE(fields.size() == 1);
