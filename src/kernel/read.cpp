@@ -25,6 +25,7 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <iterator>
 #include <future>
 #include <map>
 #include <optional>
@@ -287,14 +288,24 @@ void RealKernel::prepare_read() {
 
 namespace {
 
-// The entries of a device that a scope names, asked for one by one.
-void entries_of(int fd, const LinkDump::Entry& l, const ReadScope::Entries& wanted, Observation& seen) {
-    for (auto& mac : wanted.forwarding)
-        for (bool master : {false, true})
-            if (auto e = get_forwarding(fd, l.ifindex, mac, master, what_of("")))
-                seen.fdb.push_back(Fdb{l.name, e->mac, e->ip});
-    for (auto& ip : wanted.neighbours)
-        if (auto e = get_neighbour(fd, l.ifindex, ip, what_of(""))) seen.neighbours.push_back(Neigh{l.name, *e->ip, e->mac});
+// The entries of a device that a scope names, asked for one by one; false
+// (nothing added) on a kernel that answers no gets (before Linux 5.0).
+bool entries_of(int fd, const LinkDump::Entry& l, const ReadScope::Entries& wanted, Observation& seen) {
+    std::vector<Fdb> fdb;
+    std::vector<Neigh> neighbours;
+    try {
+        for (auto& mac : wanted.forwarding)
+            for (bool master : {false, true})
+                if (auto e = get_forwarding(fd, l.ifindex, mac, master, what_of("")))
+                    fdb.push_back(Fdb{l.name, e->mac, e->ip});
+        for (auto& ip : wanted.neighbours)
+            if (auto e = get_neighbour(fd, l.ifindex, ip, what_of(""))) neighbours.push_back(Neigh{l.name, *e->ip, e->mac});
+    } catch (const KernelError&) {
+        return false;  // the dump that follows says what a real failure is
+    }
+    std::move(fdb.begin(), fdb.end(), std::back_inserter(seen.fdb));
+    std::move(neighbours.begin(), neighbours.end(), std::back_inserter(seen.neighbours));
+    return true;
 }
 
 }  // namespace
@@ -356,10 +367,9 @@ Observation observe_host(RealKernel& k, const ReadScope& scope) {
             macvlans.insert(l.name);
             continue;
         }
-        if (auto it = scope.only_entries.find(l.name); it != scope.only_entries.end())
-            entries_of(neigh->fd(), l, it->second, seen);
-        else
-            dump_entries(neigh->fd(), strict, l, seen.fdb, seen.neighbours);
+        auto it = scope.only_entries.find(l.name);
+        if (it != scope.only_entries.end() && entries_of(neigh->fd(), l, it->second, seen)) continue;
+        dump_entries(neigh->fd(), strict, l, seen.fdb, seen.neighbours);  // judge() keeps those asked for
     }
     if (!macvlans.empty())
         for (auto& r : routes(dump_main_routes(neigh->fd(), Families::V4, strict, what_of(""), false), links, ""))
