@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <linux/rtnetlink.h>
@@ -272,12 +273,26 @@ void RealKernel::settle() {
     // their pairs with them, so settle() ends in bounded time.
     using clock = std::chrono::steady_clock;
     auto progress = clock::now();
+    // Looked at again after 1, 2, 4, 8, then every 10 ms: the worker often
+    // takes a few milliseconds, and a 10 ms first wait was most of the time
+    // a moved service took to leave a host.
+    auto pause = std::chrono::milliseconds(1);
     auto host_end = [&](const Dying& d, nl::LinkPtr& out) {
         rtnl_link* l = nullptr;
         if (rtnl_link_get_kernel(sock(""), d.ifindex, nullptr, &l) < 0) return false;
         out.reset(l);
         const char* alias = rtnl_link_get_ifalias(l);
         return alias && d.marker == alias;  // an index reused by another link is not ours
+    };
+    auto delete_left = [&] {
+        for (auto& d : dying_) {
+            nl::LinkPtr l;
+            if (!host_end(d, l)) continue;
+            int err = rtnl_link_delete(sock(""), l.get());
+            if (err < 0 && !nl::is_gone(err))
+                nl::fail(fmt::format("veth {}", rtnl_link_get_name(l.get())), "delete (its sandbox is held open)", err);
+        }
+        dying_.clear();
     };
     while (!dying_.empty()) {
         size_t before = dying_.size();
@@ -288,17 +303,11 @@ void RealKernel::settle() {
         if (dying_.empty()) break;
         if (dying_.size() != before) progress = clock::now();
         if (clock::now() - progress > std::chrono::seconds(3)) {
-            for (auto& d : dying_) {
-                nl::LinkPtr l;
-                if (!host_end(d, l)) continue;
-                int err = rtnl_link_delete(sock(""), l.get());
-                if (err < 0 && !nl::is_gone(err))
-                    nl::fail(fmt::format("veth {}", rtnl_link_get_name(l.get())), "delete (its sandbox is held open)", err);
-            }
-            dying_.clear();
+            delete_left();
             break;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(10));
     }
 }
 
