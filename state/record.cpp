@@ -30,8 +30,8 @@ public:
     bool number_float(number_float_t, const string_t&) override { return true; }
     bool binary(binary_t&) override { return true; }
     bool string(string_t& s) override {
-        auto at = container();
-        if (at == "") {
+        const auto& at = container();
+        if (at.empty()) {
             if (pending == "project") r.project = std::move(s), have_project = true;
             else if (pending == "host") r.host = std::move(s);
         } else if (at == "/manifests") {
@@ -45,7 +45,7 @@ public:
     }
     bool start_object(std::size_t) override {
         enter(false);
-        auto at = container();
+        const auto& at = container();
         if (at == "/addressing") have_addressing = true;
         if (at == "/addressing/networks/*") r.addressing.networks[frames.back().name];
         if (at == "/addressing/endpoints/[]") service.clear(), network.clear(), endpoint = {};
@@ -56,7 +56,7 @@ public:
             if (service.empty() || network.empty()) throw std::runtime_error("an endpoint without its service or network");
             r.addressing.endpoints.emplace_hint(r.addressing.endpoints.end(), std::pair{service, network}, endpoint);
         }
-        frames.pop_back();
+        leave();
         return true;
     }
     bool start_array(std::size_t) override {
@@ -64,7 +64,7 @@ public:
         return true;
     }
     bool end_array() override {
-        frames.pop_back();
+        leave();
         return true;
     }
     bool key(string_t& k) override {
@@ -79,25 +79,26 @@ private:
     struct Frame {
         std::string name;  // the key that holds it, "[]" for an array's item
         bool array = false;
+        size_t path_size = 0;  // of `path` outside it
     };
     std::vector<Frame> frames;     // the containers we are in; the first is the record itself
+    // The container a value is in, as a path ("/addressing/endpoints/[]"),
+    // a network's own object as "*"; kept as containers open and close.
+    std::string path;
     std::string pending;           // the key of the value that comes next
     std::string service, network;  // of the endpoint being read
     EndpointAddressing endpoint;
 
     void enter(bool array) {
         bool item = !frames.empty() && frames.back().array;
-        frames.push_back({frames.empty() ? "" : item ? "[]" : pending, array});
+        frames.push_back({frames.empty() ? "" : item ? "[]" : pending, array, path.size()});
+        if (frames.size() > 1) path += "/" + (path == "/addressing/networks" ? std::string("*") : frames.back().name);
     }
-
-    // The container a value is in, as a path ("/addressing/endpoints/[]"),
-    // a network's own object as "*".
-    std::string container() const {
-        std::string p;
-        for (size_t i = 1; i < frames.size(); ++i)
-            p += "/" + (i == 3 && p == "/addressing/networks" ? std::string("*") : frames[i].name);
-        return p;
+    void leave() {
+        path.resize(frames.back().path_size);
+        frames.pop_back();
     }
+    const std::string& container() const { return path; }
 
     bool number(int64_t n) {
         if (container() == "/addressing/ephemeral_ports") {
