@@ -47,7 +47,6 @@ using nl::string_of;
 
 uint32_t u32_of(nlattr* a) { return a && nla_len(a) >= 4 ? nla_get_u32(a) : 0; }
 
-
 void parse_info(nlattr* linkinfo, LinkDump::Entry& e) {
     nlattr* info[IFLA_INFO_MAX + 1];
     if (nla_parse_nested(info, IFLA_INFO_MAX, linkinfo, nullptr) < 0) return;
@@ -338,12 +337,12 @@ std::vector<RouteEntry> dump_main_routes(int fd, Families families, bool strict,
     return dump_by_family<RouteEntry, rtmsg>(fd, RTM_GETROUTE, families, what, "read routes", parse_route, only);
 }
 
+namespace {
+
 // A static forwarding entry of a VXLAN device is NTF_SELF and permanent,
 // with a destination; its bridge's, static (NUD_NOARP), without one and
 // naming the bridge. What the bridge learned, and its own addresses, are not
 // topo's.
-namespace {
-
 std::optional<NeighEntry> parse_neighbour(nlmsghdr* h, int family, int ifindex) {
     if (h->nlmsg_type != RTM_NEWNEIGH || !nlmsg_valid_hdr(h, sizeof(ndmsg))) return std::nullopt;
     auto* n = static_cast<ndmsg*>(nlmsg_data(h));

@@ -25,8 +25,8 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
-#include <iterator>
 #include <future>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
