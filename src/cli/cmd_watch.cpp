@@ -15,27 +15,28 @@
 // after a failure or after the kernel dropped events, and every --interval
 // read everything, as `topo apply` does; that also repairs what sends no
 // events (a sysctl, a hosts file edited by hand).
+//
+// What the watch says of its runs (the log, the status file, the metrics)
+// is cli/watch_report.hpp's.
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <future>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <unordered_map>
 
 #include "cli/commands_impl.hpp"
-#include "cli/output.hpp"
 #include "cli/program.hpp"
 #include "cli/watch_files.hpp"
+#include "cli/watch_report.hpp"
 #include "io/file.hpp"
 #include "manifest/manifest.hpp"
 #include "model/trace.hpp"
@@ -48,68 +49,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-// Why a run is due. A later reason replaces an earlier one of a lower rank:
-// a manifest change outranks everything (the log says what was applied),
-// drift is outranked by everything (a full run repairs it too).
-enum class Trigger { None, Drift, Start, Interval, Sighup, Manifest, Removed };
-
-int rank(Trigger t) {
-    switch (t) {
-        case Trigger::None: return 0;
-        case Trigger::Drift: return 1;
-        case Trigger::Start:
-        case Trigger::Interval:
-        case Trigger::Sighup: return 2;
-        case Trigger::Manifest:
-        case Trigger::Removed: return 3;
-    }
-    return 0;
-}
-
-const char* to_string(Trigger t) {
-    switch (t) {
-        case Trigger::None: return "none";
-        case Trigger::Drift: return "drift";
-        case Trigger::Start: return "start";
-        case Trigger::Interval: return "interval";
-        case Trigger::Sighup: return "sighup";
-        case Trigger::Manifest: return "manifest";
-        case Trigger::Removed: return "removed";
-    }
-    return "?";
-}
-
-// One project the watch keeps: its manifests and what it knows of the host.
-struct Watched {
-    std::vector<std::string> files;
-    std::optional<std::string> text;     // the manifests' content when last read
-    std::optional<Session> session;      // from the last manifest that loaded
-    std::optional<HostState> converged;  // the desired state of the last run that converged
-    Focus drifted;                       // what events named since; with `converged` only
-    bool full = true;                    // the next run reads everything
-    Trigger trigger = Trigger::None;     // None: no run due
-    Clock::time_point due;
-    // What the status file and the metrics say beside the last run (since the watch started).
-    std::map<std::string, size_t> runs;   // by result
-    size_t drift_repairs = 0;             // runs for drift that changed something
-    nlohmann::json last_change;           // the last run that changed something: time, trigger, changes
-    nlohmann::json last_probe;            // the last probe (--probe), with its time
-    std::optional<GitFacts> git;          // the first manifest's checkout, when it is in one
-    milliseconds last_duration{0};
-    size_t objects = 0;                   // in the last converged state
-    std::optional<size_t> probe_broken;   // the last probe's
-
-    std::string named;                   // the project's name from `name:` when the manifest never loaded
-    std::string name() const { return session ? session->project_name : !named.empty() ? named : files.front(); }
-
-    // A manifest change settles (each one puts the run later); drift and
-    // resyncs are not put off by more of the same.
-    void want(Trigger why, Clock::time_point when, bool settle) {
-        if (trigger == Trigger::None || settle || when < due) due = when;
-        if (rank(why) > rank(trigger)) trigger = why;
-    }
-};
 
 // The numbers the kernel's events use for names: namespace ids, host ifindexes.
 struct Names {
@@ -183,17 +122,13 @@ private:
     std::unique_ptr<EventSource> events_ = machine().events();
     Names names_;
     bool stop_ = false;
-    const std::string started_ = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
-                                             std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+    const WatchReport report_{o_};
 
     void find_projects(Clock::time_point now);
     void on_files(Clock::time_point now);
     void on_events(Clock::time_point now, Watched* running = nullptr, const OwnChanges& own = {});
     void reconcile(Watched& w);
-    void log(Watched& w, Trigger trigger, const std::string& result, const Plan* plan,
-             const std::string& error, milliseconds took, bool quiet = false, const nlohmann::json& probe = {});
-    void write_metrics() const;
-    void restore(Watched& w, const std::string& project) const;
+    void report(Watched& w, const Outcome& r) { report_.run(w, r, projects_); }
     nlohmann::json probe(Session& s);
     void learn_sandboxes(const HostState& desired, const Focus* only);
 };
@@ -227,15 +162,15 @@ void Watch::find_projects(Clock::time_point now) {
                 auto lock = s.state.lock(s.project_name, o_.lock_timeout);
                 auto c = plan_destroy(s);
                 finish_destroy(s, c);
-                log(*it, Trigger::Removed, "destroyed", &c.plan, "",
-                    std::chrono::duration_cast<milliseconds>(Clock::now() - start));
+                report(*it, {.trigger = Trigger::Removed, .result = "destroyed", .plan = &c.plan,
+                             .took = std::chrono::duration_cast<milliseconds>(Clock::now() - start)});
             } catch (const std::exception& e) {
-                log(*it, Trigger::Removed, "failed", nullptr, e.what(),
-                    std::chrono::duration_cast<milliseconds>(Clock::now() - start));
+                report(*it, {.trigger = Trigger::Removed, .result = "failed", .error = e.what(),
+                             .took = std::chrono::duration_cast<milliseconds>(Clock::now() - start)});
             }
         } else {
-            log(*it, Trigger::Removed, "kept", nullptr, "its manifest is gone; --prune would destroy it",
-                milliseconds(0));
+            report(*it, {.trigger = Trigger::Removed, .result = "kept",
+                         .error = "its manifest is gone; --prune would destroy it", .took = milliseconds(0)});
         }
         it = projects_.erase(it);
     }
@@ -299,132 +234,6 @@ void Watch::learn_sandboxes(const HostState& desired, const Focus* only) {
     }
 }
 
-// One line (or JSON object) per run, and <state-dir>/<project>.status.json.
-// result: applied, unchanged, invalid, failed; for a removed manifest, destroyed or kept.
-void Watch::log(Watched& w, Trigger trigger, const std::string& result, const Plan* plan,
-                const std::string& error, milliseconds took, bool quiet, const nlohmann::json& probe) {
-    auto now = std::chrono::system_clock::now();
-    auto time = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(now));
-    nlohmann::json j{{"time", time},
-                     {"project", w.name()},
-                     {"trigger", to_string(trigger)},
-                     {"changes", plan ? summary_json(*plan) : summary_json(Plan{})},
-                     {"duration_ms", took.count()},
-                     {"result", result}};
-    if (!error.empty()) j["error"] = error;
-    if (!probe.is_null()) j["probe"] = probe;
-    ++w.runs[result];
-    w.last_duration = took;
-    if (plan && !plan->empty() && result == "applied") {
-        w.last_change = {{"time", time}, {"trigger", to_string(trigger)}, {"changes", j["changes"]}};
-        if (trigger == Trigger::Drift) ++w.drift_repairs;
-    }
-    if (probe.contains("broken")) w.probe_broken = probe["broken"].get<size_t>();
-    if (!probe.is_null()) w.last_probe = probe, w.last_probe["time"] = time;
-    // The status file: the run, and what `topo status` shows besides (the
-    // log line stays the run alone).
-    std::vector<std::string> files;
-    for (auto& f : w.files) files.push_back(fs::absolute(f).lexically_normal().string());
-    nlohmann::json manifest{{"files", files}};
-    if (w.git) manifest.update({{"git_revision", w.git->revision}, {"modified", w.git->modified}});
-    auto status = j;
-    status["manifest"] = manifest;
-    if (!w.last_change.is_null()) status["last_change"] = w.last_change;
-    if (!w.last_probe.is_null()) status["probe"] = w.last_probe;
-    status["drift_repairs"] = w.drift_repairs;
-    status["runs"] = w.runs;
-    status["watch_started"] = started_;
-    write_metrics();
-    if (w.session || !w.named.empty()) {
-        try {
-            StateDir(o_.state_dir).write_status(w.name(), status.dump(2) + "\n");
-        } catch (const std::exception& e) {
-            fmt::print(stderr, "topo: warning: {}\n", e.what());
-        }
-    }
-    if (quiet && !o_.verbose) return;
-    if (o_.log_json) {
-        fmt::print("{}\n", j.dump());
-    } else {
-        static const std::map<std::string, std::string> said{
-            {"unchanged", "no changes"}, {"invalid", "the manifest is not valid; nothing was changed"},
-            {"kept", "left in place"}};
-        std::string what = said.count(result) ? said.at(result) : result;
-        if (plan && !plan->empty()) {
-            auto done = done_line(*plan);
-            what += " (" + done.substr(0, done.size() - 1) + ")";
-        }
-        if (probe.contains("broken"))
-            what += fmt::format("; probe: {} probes, {} broken", probe["probes"].get<size_t>(), probe["broken"].get<size_t>());
-        else if (probe.contains("error"))
-            what += "; probe failed: " + probe["error"].get<std::string>();
-        fmt::print("{} {} ({}): {} in {} ms{}\n", time, w.name(), to_string(trigger), what, took.count(),
-                   error.empty() ? "" : "\n" + error);
-        if (probe.contains("findings"))
-            for (auto& f : probe["findings"])
-                fmt::print("  ✘ {} → {}: {} ({}): expected to {}, got {}{}\n", f.value("from", "names in " + f.value("sandbox", "")),
-                           f.value("to", ""), f.value("what", ""), f["table"].get<std::string>(),
-                           f.value("expected", "") == "reach" ? "reach" : "be blocked", f.value("got", ""),
-                           f["causes"].empty() ? "" : "; cause: " + f["causes"][0].get<std::string>());
-    }
-    if (plan && !plan->empty() && o_.verbose && !o_.log_json) fmt::print("{}", plan_text(*plan, false));
-    std::fflush(stdout);
-}
-
-// --metrics-file: the Prometheus text format, for node_exporter's textfile
-// collector; replaced whole (written beside, then renamed) after each run.
-void Watch::write_metrics() const {
-    if (o_.metrics_file.empty()) return;
-    std::string out;
-    auto family = [&](const char* name, const char* type, const char* help) {
-        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-    };
-    auto label = [](const std::string& v) {  // a label value, escaped
-        std::string e;
-        for (char c : v) e += c == '\\' ? "\\\\" : c == '"' ? "\\\"" : c == '\n' ? "\\n" : std::string(1, c);
-        return e;
-    };
-    family("topo_runs_total", "counter", "Reconcile runs since the watch started, by result.");
-    for (auto& w : projects_)
-        for (auto result : {"applied", "unchanged", "invalid", "failed"})
-            out += fmt::format("topo_runs_total{{project=\"{}\",result=\"{}\"}} {}\n", label(w.name()), result,
-                               w.runs.count(result) ? w.runs.at(result) : 0);
-    family("topo_drift_repairs_total", "counter", "Runs for drift that changed something, since the watch started.");
-    for (auto& w : projects_) out += fmt::format("topo_drift_repairs_total{{project=\"{}\"}} {}\n", label(w.name()), w.drift_repairs);
-    family("topo_last_run_duration_seconds", "gauge", "How long the last run took.");
-    for (auto& w : projects_)
-        out += fmt::format("topo_last_run_duration_seconds{{project=\"{}\"}} {:.3f}\n", label(w.name()), w.last_duration.count() / 1000.0);
-    family("topo_managed_objects", "gauge", "Kernel objects topo keeps for the project, as of the last run that converged.");
-    for (auto& w : projects_) out += fmt::format("topo_managed_objects{{project=\"{}\"}} {}\n", label(w.name()), w.objects);
-    family("topo_probe_broken", "gauge", "Promises the last probe found broken (watch --probe).");
-    for (auto& w : projects_)
-        if (w.probe_broken) out += fmt::format("topo_probe_broken{{project=\"{}\"}} {}\n", label(w.name()), *w.probe_broken);
-    try {
-        io::write_file_atomic(o_.metrics_file, out);
-    } catch (const std::exception& e) {
-        fmt::print(stderr, "topo: warning: --metrics-file: {}\n", e.what());
-    }
-}
-
-// The last change and the last probe outlive a restart of the watch (a
-// `--once` from cron is one each time), read back from the status file
-// before the first run writes it.
-void Watch::restore(Watched& w, const std::string& project) const {
-    w.last_change = w.last_probe = nullptr;
-    w.probe_broken.reset();
-    try {
-        if (auto before = StateDir(o_.state_dir).read_status(project)) {
-            auto j = nlohmann::json::parse(*before);
-            if (!j.is_object()) return;
-            w.last_change = j.value("last_change", nlohmann::json());
-            if (o_.probe) w.last_probe = j.value("probe", nlohmann::json());
-            if (w.last_probe.is_object() && w.last_probe.contains("broken") && w.last_probe["broken"].is_number())
-                w.probe_broken = w.last_probe["broken"].get<size_t>();
-        }
-    } catch (const std::exception&) {  // unreadable: none then
-    }
-}
-
 // `--probe`, after a run that changed something: the whole host read again
 // (the probe's causes are what a plan would still change) and probed.
 // What broke goes into the status file and the log; the run's result stays
@@ -470,7 +279,7 @@ void Watch::reconcile(Watched& w) {
             so.named_by_file = directory_;
             auto s = (trace::Span("open session"), Session::open(so, true));
             if (w.session && w.session->project_name != s.project_name) w.converged.reset(), w.full = true;
-            if (!w.session || w.session->project_name != s.project_name) restore(w, s.project_name);
+            if (!w.session || w.session->project_name != s.project_name) report_.restore(w, s.project_name);
             old_session = std::move(w.session);
             w.session.emplace(std::move(s));
         } catch (const manifest::ManifestError& e) {
@@ -480,16 +289,16 @@ void Watch::reconcile(Watched& w) {
             if (!w.session) {
                 try {
                     auto n = manifest::resolve(w.files)["name"].Scalar();
-                    if (manifest::valid_project(n) && n != w.named) w.named = n, restore(w, n);
+                    if (manifest::valid_project(n) && n != w.named) w.named = n, report_.restore(w, n);
                 } catch (const std::exception&) {
                 }
             }
             git_known();
-            log(w, trigger, "invalid", nullptr, msg, took());
+            report(w, {.trigger = trigger, .result = "invalid", .error = msg, .took = took()});
             return;
         } catch (const std::exception& e) {
             git_known();
-            log(w, trigger, "invalid", nullptr, e.what(), took());
+            report(w, {.trigger = trigger, .result = "invalid", .error = e.what(), .took = took()});
             return;
         }
     }
@@ -541,11 +350,12 @@ void Watch::reconcile(Watched& w) {
         auto run_took = took();  // the run's own time; the probe's is its `seconds`
         nlohmann::json probed;
         if (o_.probe && !c.plan.empty()) probed = probe(s);
-        log(w, trigger, c.plan.empty() ? "unchanged" : "applied", &*plan, "", run_took, quiet, probed);
+        report(w, {.trigger = trigger, .result = c.plan.empty() ? "unchanged" : "applied", .plan = &*plan,
+                   .took = run_took, .quiet = quiet, .probe = probed});
     } catch (const std::exception& e) {
         w.converged.reset();
         w.full = true;
-        log(w, trigger, "failed", plan ? &*plan : nullptr, e.what(), took());
+        report(w, {.trigger = trigger, .result = "failed", .plan = plan ? &*plan : nullptr, .error = e.what(), .took = took()});
     }
 }
 
