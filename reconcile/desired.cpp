@@ -88,7 +88,7 @@ struct Builder {
         l.owner = naming::network_marker(p.name, n.name);
         l.master = bridge;
         l.port_learning = false;
-        l.ipv6 = false;
+        l.ipv6 = a.networks.at(n.name).subnet6.has_value();  // for its IPv6 neighbour entries
         l.mtu = mtu_of(n);
         Vxlan v;
         v.vni = n.vxlan_id.value_or(naming::default_vni(p.name, n.name));

@@ -85,6 +85,11 @@ void without_ipv6(RealKernel& k, const std::string& ns, const std::string& name)
     sysctl_write(k, {ns, fmt::format("net/ipv6/conf/{}/disable_ipv6", name), "1"});
 }
 
+void without_link_local(RealKernel& k, const std::string& ns, const std::string& name) {
+    if (::access("/proc/sys/net/ipv6", F_OK) != 0) return;
+    sysctl_write(k, {ns, fmt::format("net/ipv6/conf/{}/addr_gen_mode", name), "1"});  // IN6_ADDR_GEN_MODE_NONE
+}
+
 LinkKind kind_named(const std::string& info_kind) {
     if (info_kind == "veth") return LinkKind::Veth;
     if (info_kind == "macvlan") return LinkKind::Macvlan;

@@ -40,7 +40,11 @@ void create_vxlan(RealKernel& k, const Link& l) {
     add(k, l.ns, x.get(), w);
     undo_on_failure(k, l, [&] {
         // The kernel ignores port flags in a creating request (link_veth.cpp).
+        // IPv6 off, or (an overlay with IPv6: the neighbour entries and the
+        // driver's ND proxy need it) on with no address of its own: no
+        // link-local, so no DAD, router or listener message into the tunnel.
         if (!l.ipv6) without_ipv6(k, l.ns, l.name);
+        else without_link_local(k, l.ns, l.name);
         if (l.port_learning && !l.master.empty())
             set_port_flag(k.sock(l.ns), l.name, IFLA_BRPORT_LEARNING, *l.port_learning, w);
         set_marker(k.sock(l.ns), l.name, l.owner, w, l.up);

@@ -40,6 +40,8 @@ void undo_on_failure(RealKernel& k, const Link& l, Configure&& configure) {
 // kernel walks on every link change (so adding the 1000th sandbox would
 // cost a walk over 2000 routes).
 void without_ipv6(RealKernel& k, const std::string& ns, const std::string& name);
+// IPv6 on, but no address made for the link (addr_gen_mode none), before it is up.
+void without_link_local(RealKernel& k, const std::string& ns, const std::string& name);
 
 // An fd of a sandbox namespace, closed when it goes out of scope.
 struct NsFd {

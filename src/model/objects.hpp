@@ -110,9 +110,11 @@ struct Link {
     // was read with it: not on a foreign veth)
     std::optional<Veth> peer;
     // The same for the link itself (Veth::ipv6 is its other end's): off on an
-    // overlay's bridge without IPv6 and on every VXLAN device, whose own
-    // link-local, DAD, router and listener messages would cross the underlay
-    // to every other host.
+    // overlay's bridge and VXLAN device without IPv6, whose own link-local,
+    // DAD, router and listener messages would cross the underlay to every
+    // other host. A VXLAN device of an overlay with IPv6 keeps it (its IPv6
+    // neighbour entries and the driver's ND proxy need it) with no address
+    // of its own (kernel/link_vxlan.cpp), so it stays as quiet.
     bool ipv6 = true;
     // macvlan: set on a macvlan link only
     std::optional<Macvlan> macvlan;

@@ -32,7 +32,7 @@ start_host node2 192.0.2.12
 start_host node3 192.0.2.13
 
 # a, b, c on the overlay `mesh`, one per host; x (node2) and y (node3) on the
-# internal overlay `other`; d on node1 on a bridge network.
+# internal overlay `other`, dual-stack; d on node1 on a bridge network.
 manifest() {  # B_HOST
     cat > m.yaml <<EOF
 name: m
@@ -44,7 +44,8 @@ networks:
   other:
     driver: overlay
     internal: true
-    ipam: {config: [{subnet: 10.10.0.0/24}]}
+    enable_ipv6: true
+    ipam: {config: [{subnet: 10.10.0.0/24}, {subnet: "fd00:10::/64"}]}
   local:
     ipam: {config: [{subnet: 10.8.0.0/24}]}
 hosts:
@@ -55,8 +56,8 @@ services:
   a: {host: node1, networks: {mesh: {ipv4_address: 10.9.0.10}}, ports: ["8080:7000"]}
   b: {host: $1, networks: {mesh: {ipv4_address: 10.9.0.20}}}
   c: {host: node3, networks: {mesh: {ipv4_address: 10.9.0.30}}}
-  x: {host: node2, networks: {other: {ipv4_address: 10.10.0.20}}}
-  y: {host: node3, networks: {other: {ipv4_address: 10.10.0.30}}}
+  x: {host: node2, networks: {other: {ipv4_address: 10.10.0.20, ipv6_address: "fd00:10::20"}}}
+  y: {host: node3, networks: {other: {ipv4_address: 10.10.0.30, ipv6_address: "fd00:10::30"}}}
   d: {host: node1, networks: {local: {ipv4_address: 10.8.0.10}}}
 EOF
 }
@@ -90,6 +91,13 @@ in_sb node1 m-a socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo a' </dev/null 
 for i in $(seq 1 50); do [ "$(in_sb node1 m-a ss -Hltn | wc -l)" -ge 1 ] && break; sleep 0.1; done
 expect_eq "a's published port answers the world on a's host" "a" "$(socat -T2 - TCP:192.0.2.11:8080,connect-timeout=2 </dev/null 2>&1)"
 check "x reaches y across hosts on the internal overlay" in_sb node2 m-x ping -c1 -W2 10.10.0.30
+check "and over IPv6 (the VXLAN device answers neighbour solicitations from its entries)" \
+    in_sb node2 m-x ping -6 -c1 -W2 fd00:10::30
+vx_other=$(on node2 ip -o link show type vxlan | grep 'alias topo/m/net/other' | awk -F': ' '{print $2}')
+expect_contains "y's IPv6 address is a neighbour entry on node2" "fd00:10::30 lladdr 02:42:0a:0a:00:1e PERMANENT" \
+    "$(on node2 ip -6 neigh show dev "$vx_other")"
+expect_eq "the VXLAN device has no IPv6 address of its own (nothing of its own into the tunnel)" "" \
+    "$(on node2 ip -6 -o addr show dev "$vx_other")"
 refuse "but has no way out of its host: other is internal" in_sb node2 m-x ping -c1 -W1 192.0.2.1
 refuse "b (mesh) cannot reach x (other) on the same host" in_sb node2 m-b ping -c1 -W1 10.10.0.20
 refuse "x (other) cannot reach b (mesh)" in_sb node2 m-x ping -c1 -W1 10.9.0.20

@@ -83,6 +83,7 @@ TEST_CASE("overlay: each host builds its part, with entries for the other hosts'
     CHECK_FALSE(v->vxlan->learning);
     CHECK(v->vxlan->proxy);
     CHECK(v->master == br);
+    CHECK_FALSE(v->ipv6);  // nothing of its own into the tunnel
     CHECK(v->mtu == 1450u);
     CHECK(node1.state.find_as<Link>(Kind::Bridge, br)->mtu == 1450u);
     CHECK(node1.state.find_as<Link>(Kind::Veth, naming::veth("m", "a", "mesh"))->mtu == 1450u);
@@ -294,4 +295,21 @@ TEST_CASE("overlay: a moved service's entries are read one by one, and drift of 
         drifted.add_entry(vx, mac_c, std::nullopt);
         CHECK(compute_since(node1, in, converged, drifted).plan.changes.size() == 2);
     }
+}
+
+TEST_CASE("overlay: with IPv6, the VXLAN device keeps it, for its IPv6 neighbour entries") {
+    Project p = mesh();
+    p.networks["mesh"].enable_ipv6 = true;
+    IpamConfig v6;
+    v6.subnet = pfx("fd00:9::/64");
+    p.networks["mesh"].ipv6 = v6;
+    FakeKernel node1;
+    auto a = apply_on(node1, p, "node1");
+    auto vx = naming::vxlan("m", "mesh");
+    CHECK(node1.state.find_as<Link>(Kind::Vxlan, vx)->ipv6);
+    auto v6_b = *a.endpoint("b", "mesh")->v6;
+    auto* nb = node1.state.find_as<Neigh>(Kind::Neigh, vx + " " + v6_b.str());
+    REQUIRE(nb);
+    CHECK(nb->mac == *a.endpoint("b", "mesh")->mac);
+    CHECK(all_of<Neigh>(node1.state).size() == 4);
 }
