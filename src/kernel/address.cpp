@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "kernel/links.hpp"
 #include "kernel/netns.hpp"
 #include "kernel/real.hpp"
 
@@ -32,11 +33,9 @@ std::string scoped(const std::string& ns, const std::string& s) { return ns.empt
 void address_apply(RealKernel& k, const Address& a, bool add) {
     auto w = fmt::format("address {} {}", scoped(a.ns, a.link), a.prefix.str());
     int idx = k.ifindex(a.ns, a.link, w);
-    // A sandbox end made on a network without IPv6 has it off (see Veth::ipv6).
-    if (add && a.prefix.addr.is_v6() && !a.ns.empty()) {
-        auto key = fmt::format("net/ipv6/conf/{}/disable_ipv6", a.link);
-        if (sysctl_read(k, a.ns, key) == "1") sysctl_write(k, {a.ns, key, "0"});
-    }
+    // A link made on a network without IPv6 has it off (a sandbox end, see
+    // Veth::ipv6; an overlay's bridge, Link::ipv6): on again for its first.
+    if (add && a.prefix.addr.is_v6()) links::ipv6_back_on(k, a.ns, a.link, true);
     rtnl_addr* ra = rtnl_addr_alloc();
     nl_addr* local = to_nl(a.prefix.addr, a.prefix.len);
     rtnl_addr_set_ifindex(ra, idx);

@@ -90,6 +90,14 @@ void without_link_local(RealKernel& k, const std::string& ns, const std::string&
     sysctl_write(k, {ns, fmt::format("net/ipv6/conf/{}/addr_gen_mode", name), "1"});  // IN6_ADDR_GEN_MODE_NONE
 }
 
+bool ipv6_back_on(RealKernel& k, const std::string& ns, const std::string& name, bool link_local) {
+    auto key = fmt::format("net/ipv6/conf/{}/disable_ipv6", name);
+    if (sysctl_read(k, ns, key) != "1") return false;
+    if (!link_local) without_link_local(k, ns, name);
+    sysctl_write(k, {ns, key, "0"});
+    return true;
+}
+
 LinkKind kind_named(const std::string& info_kind) {
     if (info_kind == "veth") return LinkKind::Veth;
     if (info_kind == "macvlan") return LinkKind::Macvlan;

@@ -42,6 +42,9 @@ void undo_on_failure(RealKernel& k, const Link& l, Configure&& configure) {
 void without_ipv6(RealKernel& k, const std::string& ns, const std::string& name);
 // IPv6 on, but no address made for the link (addr_gen_mode none), before it is up.
 void without_link_local(RealKernel& k, const std::string& ns, const std::string& name);
+// IPv6 switched back on where it is off (a link made on a network without
+// IPv6 that has it now), with a link-local address or none; whether it was off.
+bool ipv6_back_on(RealKernel& k, const std::string& ns, const std::string& name, bool link_local);
 
 // An fd of a sandbox namespace, closed when it goes out of scope.
 struct NsFd {

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "kernel/links.hpp"
 #include "kernel/real.hpp"
 
 namespace topo {
@@ -30,7 +31,8 @@ struct Entry {
     const std::optional<IpAddr>& ip;  // the destination (none: the bridge's entry) or the neighbour's address
 };
 
-void send(RealKernel& k, int type, int flags, const Entry& e, const std::string& w, const char* step) {
+// The kernel's answer (a libnl error code), for the caller to judge.
+int send(RealKernel& k, int type, int flags, const Entry& e, const std::string& w) {
     nl_msg* m = nlmsg_alloc_simple(type, flags | NLM_F_ACK);
     if (!m) throw KernelError(w + ": out of memory");
     ndmsg ndm{};
@@ -48,9 +50,15 @@ void send(RealKernel& k, int type, int flags, const Entry& e, const std::string&
         nlmsg_free(m);
         throw KernelError(w + ": out of memory");
     }
-    // nl_send_sync frees the message, whatever happens.
-    int err = nl_send_sync(k.sock(""), m);
-    if (err < 0 && !(type == RTM_DELNEIGH && nl::is_gone(err))) nl::fail(w, step, err);
+    return nl_send_sync(k.sock(""), m);  // frees the message, whatever happens
+}
+
+void add_entry(RealKernel& k, int flags, const Entry& e, const std::string& w) {
+    if (int err = send(k, RTM_NEWNEIGH, flags, e, w); err < 0) nl::fail(w, "add", err);
+}
+
+void remove_entry(RealKernel& k, const Entry& e, const std::string& w) {
+    if (int err = send(k, RTM_DELNEIGH, 0, e, w); err < 0 && !nl::is_gone(err)) nl::fail(w, "delete", err);
 }
 
 }  // namespace
@@ -60,8 +68,8 @@ void fdb_apply(RealKernel& k, const Fdb& f, bool add) {
     int idx = k.device_index(f.dev, w);
     Entry e{AF_BRIDGE, idx, f.mac, f.dst};
     // The bridge's replaces what it learned of the MAC, if it did.
-    if (add) send(k, RTM_NEWNEIGH, NLM_F_CREATE | (f.dst ? NLM_F_APPEND : NLM_F_REPLACE), e, w, "add");
-    else send(k, RTM_DELNEIGH, 0, e, w, "delete");
+    if (add) add_entry(k, NLM_F_CREATE | (f.dst ? NLM_F_APPEND : NLM_F_REPLACE), e, w);
+    else remove_entry(k, e, w);
 }
 
 void neigh_apply(RealKernel& k, const Neigh& n, bool add) {
@@ -69,8 +77,14 @@ void neigh_apply(RealKernel& k, const Neigh& n, bool add) {
     int idx = k.device_index(n.dev, w);
     std::optional<IpAddr> ip = n.ip;
     Entry e{uint8_t(n.ip.is_v4() ? AF_INET : AF_INET6), idx, n.mac, ip};
-    if (add) send(k, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, e, w, "add");
-    else send(k, RTM_DELNEIGH, 0, e, w, "delete");
+    if (!add) return remove_entry(k, e, w);
+    int err = send(k, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, e, w);
+    // The device of an overlay that had no IPv6 when it was made has it off,
+    // and the kernel refuses IPv6 entries there: on, without an address of
+    // its own (as link_vxlan.cpp makes it), and again.
+    if (err == -NLE_INVAL && n.ip.is_v6() && links::ipv6_back_on(k, "", n.dev, false))
+        err = send(k, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, e, w);
+    if (err < 0) nl::fail(w, "add", err);
 }
 
 }  // namespace topo

@@ -201,6 +201,24 @@ for h in node1 node2 node3; do
     expect_contains "after the move, the plan on $h is empty" "No changes" "$(topo_on $h plan -f m.yaml --host $h)"
 done
 
+# Day 2: IPv6 added to the running overlay converges in one apply on each
+# host (its bridge and VXLAN devices were made without IPv6), and goes again.
+cp m.yaml m4.yaml
+sed -e 's|    driver_opts: {vxlan_id: 4242}|&\n    enable_ipv6: true|' \
+    -e 's|ipam: {config: \[{subnet: 10.9.0.0/24}\]}|ipam: {config: [{subnet: 10.9.0.0/24}, {subnet: "fd00:9::/64"}]}|' \
+    -e 's|{ipv4_address: 10.9.0.\([0-9]*\)}|{ipv4_address: 10.9.0.\1, ipv6_address: "fd00:9::\1"}|' m4.yaml > m.yaml
+for h in node1 node2 node3; do check "IPv6 added to mesh: one apply on $h" topo_on $h apply -f m.yaml --host $h; done
+for h in node1 node2 node3; do
+    expect_contains "and the next plan on $h is empty" "No changes" "$(topo_on $h plan -f m.yaml --host $h)"
+done
+check "a (node1) pings c (node3) over IPv6" in_sb node1 m-a ping -6 -c1 -W2 fd00:9::30
+cp m4.yaml m.yaml
+for h in node1 node2 node3; do check "IPv6 taken away again: one apply on $h" topo_on $h apply -f m.yaml --host $h; done
+for h in node1 node2 node3; do
+    expect_contains "and the next plan on $h is empty" "No changes" "$(topo_on $h plan -f m.yaml --host $h)"
+done
+check "a still reaches c over IPv4" in_sb node1 m-a ping -c1 -W2 10.9.0.30
+
 # destroy on one host removes only that host's part.
 check "destroy on node3" topo_on node3 destroy -f m.yaml --host node3
 expect_eq "node3 has no link of topo's left" "0" "$(on node3 ip -o link show | grep -c 'alias topo/' || true)"
