@@ -102,10 +102,7 @@ namespace {
 // shop, with frontend dual-stack (fd00:42::/64: web gets fd00:42::2).
 Project shop6() {
     Project p = shop();
-    p.networks["frontend"].enable_ipv6 = true;
-    IpamConfig v6;
-    v6.subnet = pfx("fd00:42::/64");
-    p.networks["frontend"].ipv6 = v6;
+    with_ipv6(p.networks["frontend"], "fd00:42::/64");
     return p;
 }
 

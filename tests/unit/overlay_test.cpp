@@ -299,10 +299,7 @@ TEST_CASE("overlay: a moved service's entries are read one by one, and drift of 
 
 TEST_CASE("overlay: with IPv6, the VXLAN device keeps it, for its IPv6 neighbour entries") {
     Project p = mesh();
-    p.networks["mesh"].enable_ipv6 = true;
-    IpamConfig v6;
-    v6.subnet = pfx("fd00:9::/64");
-    p.networks["mesh"].ipv6 = v6;
+    with_ipv6(p.networks["mesh"], "fd00:9::/64");
     FakeKernel node1;
     auto a = apply_on(node1, p, "node1");
     auto vx = naming::vxlan("m", "mesh");

@@ -24,6 +24,14 @@ inline Network bridge_net(const std::string& name, const char* subnet = nullptr,
     return n;
 }
 
+// A network made dual-stack, its IPv6 from `subnet`.
+inline void with_ipv6(Network& n, const char* subnet) {
+    n.enable_ipv6 = true;
+    IpamConfig c;
+    c.subnet = pfx(subnet);
+    n.ipv6 = c;
+}
+
 inline Endpoint ep(const std::string& network, const std::string& ifname = "eth0",
                    const char* v4 = nullptr) {
     Endpoint e;
