@@ -30,7 +30,7 @@ public:
     bool number_float(number_float_t, const string_t&) override { return true; }
     bool binary(binary_t&) override { return true; }
     bool string(string_t& s) override {
-        const auto& at = container();
+        const auto& at = path;
         if (at.empty()) {
             if (pending == "project") r.project = std::move(s), have_project = true;
             else if (pending == "host") r.host = std::move(s);
@@ -45,14 +45,14 @@ public:
     }
     bool start_object(std::size_t) override {
         enter(false);
-        const auto& at = container();
+        const auto& at = path;
         if (at == "/addressing") have_addressing = true;
         if (at == "/addressing/networks/*") r.addressing.networks[frames.back().name];
         if (at == "/addressing/endpoints/[]") service.clear(), network.clear(), endpoint = {};
         return true;
     }
     bool end_object() override {
-        if (container() == "/addressing/endpoints/[]") {
+        if (path == "/addressing/endpoints/[]") {
             if (service.empty() || network.empty()) throw std::runtime_error("an endpoint without its service or network");
             r.addressing.endpoints.emplace_hint(r.addressing.endpoints.end(), std::pair{service, network}, endpoint);
         }
@@ -98,10 +98,9 @@ private:
         path.resize(frames.back().path_size);
         frames.pop_back();
     }
-    const std::string& container() const { return path; }
 
     bool number(int64_t n) {
-        if (container() == "/addressing/ephemeral_ports") {
+        if (path == "/addressing/ephemeral_ports") {
             if (n < 1 || n > 65535) throw std::runtime_error(fmt::format("bad ephemeral port {}", n));
             r.addressing.ephemeral_ports[pending] = static_cast<uint16_t>(n);
         }

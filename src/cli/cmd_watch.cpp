@@ -39,8 +39,8 @@
 #include "cli/watch_report.hpp"
 #include "io/file.hpp"
 #include "manifest/manifest.hpp"
-#include "model/trace.hpp"
 #include "model/naming.hpp"
+#include "model/trace.hpp"
 
 namespace topo::cli {
 
