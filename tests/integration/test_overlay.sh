@@ -218,6 +218,8 @@ for h in node1 node2 node3; do
     expect_contains "and the next plan on $h is empty" "No changes" "$(topo_on $h plan -f m.yaml --host $h)"
 done
 check "a still reaches c over IPv4" in_sb node1 m-a ping -c1 -W2 10.9.0.30
+expect_eq "and the program started in a before both edits still answers the world" "a" \
+    "$(socat -T2 - TCP:192.0.2.11:8080,connect-timeout=2 </dev/null 2>&1)"
 
 # destroy on one host removes only that host's part.
 check "destroy on node3" topo_on node3 destroy -f m.yaml --host node3
