@@ -42,6 +42,7 @@ ExecuteReport execute(Kernel& kernel, const std::vector<Change>& ordered, const 
         const Change& c = ordered[r.applied];
         try {
             if (auto op = forward(c)) kernel.apply(*op);
+            else if (c.implied) kernel.implied(c);
         } catch (const KernelError& e) {
             r.failure = e.what();
             break;

@@ -29,28 +29,6 @@ namespace topo {
 
 namespace {
 
-int subscribed(int protocol, std::initializer_list<int> groups) {
-    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
-    if (fd < 0) nl::fail_errno("netlink events", "socket");
-    // Room for a burst (a `git pull` that renumbers a network touches every
-    // sandbox); SO_RCVBUFFORCE goes past rmem_max, as root may.
-    int size = 8 << 20;
-    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    sockaddr_nl sa{};
-    sa.nl_family = AF_NETLINK;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
-        ::close(fd);
-        nl::fail_errno("netlink events", "bind");
-    }
-    for (int g : groups)
-        if (::setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) < 0) {
-            ::close(fd);
-            nl::fail_errno("netlink events", "subscribe");
-        }
-    return fd;
-}
-
 using nl::ip_of;
 using nl::string_of;
 
@@ -168,15 +146,15 @@ bool drain_socket(int fd, bool route, std::vector<KernelEvent>& out) {
 }  // namespace
 
 KernelEvents::KernelEvents() {
-    rt_ = subscribed(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE,
-                                     RTNLGRP_IPV6_ROUTE, RTNLGRP_NEIGH});
+    rt_ = nl::subscribed(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE,
+                                     RTNLGRP_IPV6_ROUTE, RTNLGRP_NEIGH}, 8 << 20);
     int on = 1;
     if (::setsockopt(rt_, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &on, sizeof on) < 0) {
         ::close(rt_);
         nl::fail_errno("netlink events", "listen to all namespaces");
     }
     try {
-        nf_ = subscribed(NETLINK_NETFILTER, {NFNLGRP_NFTABLES});
+        nf_ = nl::subscribed(NETLINK_NETFILTER, {NFNLGRP_NFTABLES}, 8 << 20);
         query_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
         if (query_ < 0) nl::fail_errno("netlink", "socket");
     } catch (...) {

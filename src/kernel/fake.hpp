@@ -21,12 +21,14 @@ public:
     std::vector<Prefix> routes;      // host routes reported by host_routes()
     std::optional<size_t> fail_at;   // 0-based index of the operation that fails
     std::vector<Change> log;         // operations carried out, in order
+    std::vector<Change> told;        // implied deletions it was told of, in order
 
     // Everything it holds, as the real kernel shows it: a veth's other end
     // inside its sandbox, markers as they are.
     Observation observe(const ReadScope& scope) override;
     size_t whole_observations = 0;  // observe() calls for all of the project's sandboxes
     void apply(const Change& change) override;
+    void implied(const Change& change) override { told.push_back(change); }
     std::vector<Prefix> host_routes() override { return routes; }
     std::vector<IpAddr> addresses;  // what local_addresses() reports
     std::vector<IpAddr> local_addresses() override { return addresses; }

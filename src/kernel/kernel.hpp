@@ -91,6 +91,10 @@ public:
     // Wait for what the kernel finishes on its own after the changes made so far
     // (a deleted namespace's links go in a batched, asynchronous cleanup).
     virtual void settle() {}
+    // A deletion the kernel carries out with another (a sandbox's veth with
+    // its namespace), told before that one: what will go, known without
+    // looking inside the namespace (kernel/real.cpp says why that matters).
+    virtual void implied(const Change&) {}
     // The processes running in these sandboxes, by sandbox (none: absent).
     virtual std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) = 0;
     // Send `signal` to a process that processes() found, if it is still that

@@ -126,7 +126,7 @@ std::string command_of(const std::string& dir) {
 }
 }  // namespace
 
-std::multimap<ino_t, Process> processes_by_netns() {
+std::multimap<ino_t, Process> processes_by_netns(const std::function<bool(ino_t)>& named) {
     std::multimap<ino_t, Process> out;
     DIR* d = ::opendir("/proc");
     if (!d) return out;
@@ -137,7 +137,7 @@ std::multimap<ino_t, Process> processes_by_netns() {
         std::string dir = fmt::format("/proc/{}", pid);
         struct stat st {};
         if (::stat((dir + "/ns/net").c_str(), &st) != 0) continue;  // gone, or a kernel thread
-        out.emplace(st.st_ino, Process{int(pid), command_of(dir), uint64_t(st.st_ino)});
+        out.emplace(st.st_ino, Process{int(pid), named && named(st.st_ino) ? command_of(dir) : "", uint64_t(st.st_ino)});
     }
     ::closedir(d);
     return out;

@@ -34,8 +34,9 @@ int open_fd(const std::string& name);  // -1 if absent
 ino_t inode(const std::string& name);
 // Every process and the inode of its network namespace: one walk over /proc
 // (threads share their leader's namespace unless they setns, which topo's
-// own threads undo before they end).
-std::multimap<ino_t, Process> processes_by_netns();
+// own threads undo before they end). Commands are read only for namespaces
+// `named` is true for (none when it is unset): 2 files a process.
+std::multimap<ino_t, Process> processes_by_netns(const std::function<bool(ino_t)>& named = {});
 
 // Enter a namespace for the lifetime of this object (this thread only).
 class Enter {

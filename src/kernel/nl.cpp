@@ -4,7 +4,9 @@
 
 #include <netlink/attr.h>
 #include <netlink/errno.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -58,6 +60,25 @@ Sock connect_route(bool big) {
     nl_socket_disable_msg_peek(s.get());
     nl_socket_set_msg_buf_size(s.get(), 64 * 1024);
     return s;
+}
+
+int subscribed(int protocol, std::initializer_list<int> groups, int buffer) {
+    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+    if (fd < 0) fail_errno("netlink events", "socket");
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer) < 0)
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+    sockaddr_nl sa{};
+    sa.nl_family = AF_NETLINK;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+        ::close(fd);
+        fail_errno("netlink events", "bind");
+    }
+    for (int g : groups)
+        if (::setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) < 0) {
+            ::close(fd);
+            fail_errno("netlink events", "subscribe");
+        }
+    return fd;
 }
 
 }  // namespace topo::nl

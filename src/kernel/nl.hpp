@@ -7,6 +7,7 @@
 #include <netlink/route/link.h>
 #include <net/if.h>
 
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,11 @@ void whole_dump(const std::string& what, const char* step, F dump) {
         if (err != -NLE_DUMP_INTR || attempt == 4) fail(what, step, err);
     }
 }
+
+// A non-blocking netlink socket of `protocol` that hears `groups`, with a
+// receive buffer of `buffer` bytes (past rmem_max, as root may). Throws
+// KernelError.
+int subscribed(int protocol, std::initializer_list<int> groups, int buffer);
 
 // A route socket connected in the calling thread's current network namespace;
 // `big`: with room for the host namespace's large dumps.

@@ -47,6 +47,7 @@ public:
     std::string cannot_encrypt() override;  // kernel/xfrm.cpp
     std::vector<std::string> projects() override;
     void settle() override;
+    void implied(const Change& c) override;
     std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) override;
     void signal(const Process& p, int signal) override;
     std::optional<BridgeFacts> bridge_facts(const std::string& name) override;
@@ -75,10 +76,22 @@ private:
         std::string marker;
     };
     std::vector<Dying> dying_;
-    std::optional<std::set<uint64_t>> held_;
-    std::optional<std::string> encryption_;  // what cannot_encrypt() found
-    std::map<std::string, int> devices_;     // device_index()'s, forgotten when a link changes  // namespaces (inodes) that processes are in
+    // What the plan says goes with a namespace (implied()): the host ends of
+    // its veths, and whether it has links that must be deleted first (a
+    // macvlan) or whose host end is not known.
+    struct Going {
+        std::vector<Dying> host_ends;
+        size_t sandbox_ends = 0;  // its veths whose other end is in the host
+        bool look_inside = false;
+    };
+    std::map<std::string, Going> going_;
+    std::optional<std::set<uint64_t>> held_;  // namespaces (inodes) that processes are in
+    std::optional<std::string> encryption_;   // what cannot_encrypt() found
+    std::map<std::string, int> devices_;      // device_index()'s, forgotten when a link changes
     bool held(const std::string& ns);
+    // The host ends of the veths of a namespace that goes, into dying_, and
+    // its macvlans deleted (all its links when a process holds it).
+    void take_links(const std::string& ns);
     void apply_netns(const Change& c);
     void forget(const std::string& ns) { socks_.erase(ns); }
 };

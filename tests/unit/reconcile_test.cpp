@@ -112,9 +112,17 @@ TEST_CASE("plan: deletions come first, in reverse order, and what goes with a de
     CHECK(cs[5].kind() == Kind::Netns);
     CHECK(cs[6].action == Action::Update);
     CHECK(cs[6].id() == "/etc/netns/shop-web/hosts");
+    auto logged = k.log.size();
     auto r = execute(k, cs);
     CHECK(r.ok());
     CHECK(verify(k, c.desired).empty());
+    // The kernel is told what goes with the namespace, before it goes: the
+    // real one waits for the veth's host end without looking inside.
+    REQUIRE(k.told.size() == 2);
+    CHECK(k.told[0].id() == cs[3].id());
+    CHECK(k.told[1].id() == cs[4].id());
+    REQUIRE(k.log.size() == logged + 5);  // three files, the namespace, web's hosts file
+    CHECK(k.log[logged + 3].kind() == Kind::Netns);
 }
 
 TEST_CASE("diff: only fields the manifest sets are compared") {
