@@ -106,7 +106,7 @@ bool has_networks(const Reader& r, const std::string& service) {
 void add_default_network(Project& p, const Reader& r) {
     bool needed = false;
     for (auto& [name, s] : p.services)
-        if (s.mode == NetworkMode::Sandbox && !has_networks(r, name)) {
+        if (s.mode == NetworkMode::Sandbox && s.endpoints.empty() && !has_networks(r, name)) {
             Endpoint e;
             e.network = "default";
             s.endpoints.push_back(e);
@@ -203,7 +203,7 @@ yaml::Node resolve(const std::vector<std::string>& files, const LoadOptions& opt
     return root;
 }
 
-Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
+Project load(const std::vector<std::string>& files, const LoadOptions& opts, std::shared_ptr<const void>* tree) {
     Reader r;
     LoadOptions named;
     auto root = read_all(r, files, opts, named);
@@ -211,6 +211,13 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts) {
     auto p = interpret(r, root, named);
     if (!r.errors.empty()) throw ManifestError(r.errors);
     p.warnings = r.warnings;
+    if (tree) {
+        struct Read {
+            yaml::Node root;
+            std::map<std::string, yaml::Node> services;
+        };
+        *tree = std::make_shared<const Read>(Read{std::move(root), std::move(r.service_nodes)});
+    }
     return p;
 }
 

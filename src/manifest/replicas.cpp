@@ -26,6 +26,7 @@ void apply_scale(Reader& r, Project& p, const std::map<std::string, int>& scale)
 
 void check_replicas(Reader& r, const Project& p) {
     for (auto& [name, s] : p.services) {
+        if (s.mode != NetworkMode::Service && !s.replicas) continue;  // nothing to check: no lookup
         auto node = r.service(name);
         auto path = "services." + name;
         if (s.mode == NetworkMode::Service && p.services.count(s.mode_service) && p.services.at(s.mode_service).replicas)

@@ -29,9 +29,9 @@ std::string network_list(const Project& p) {
 
 void check_endpoints(Reader& r, Project& p) {
     for (auto& [name, s] : p.services) {
-        auto base = "services." + name + ".networks";
         for (auto& e : s.endpoints) {
-            auto path = join_path(base, e.network);
+            // Where an error is said, and its key path: made only then.
+            auto path = [&svc = name, &e] { return join_path("services." + svc + ".networks", e.network); };
             // Where an error points: looked up only when there is one (three
             // yaml-cpp lookups per endpoint otherwise, for nothing).
             // (`svc`: clang 14 cannot capture a structured binding.)
@@ -42,7 +42,7 @@ void check_endpoints(Reader& r, Project& p) {
                 for (auto& [n, _] : p.networks) names.push_back(n);
                 auto hint = suggestion(e.network, names);
                 auto known = network_list(p);
-                r.error(at(), path, fmt::format("unknown network \"{}\"; {}declare it under networks:{}", e.network,
+                r.error(at(), path(), fmt::format("unknown network \"{}\"; {}declare it under networks:{}", e.network,
                                               hint.empty() ? "" : hint + " Otherwise ",
                                               known.empty() ? "" : " or use one of: " + known));
                 continue;
@@ -51,26 +51,26 @@ void check_endpoints(Reader& r, Project& p) {
             auto check = [&](const std::optional<IpAddr>& a, const std::optional<IpamConfig>& cfg, const char* key, int fam) {
                 if (!a) return;
                 if (!cfg) {
-                    r.error(at(), join_path(path, key), fmt::format("a static address needs the network {} to have an IPv{} subnet in ipam.config", e.network, fam));
+                    r.error(at(), join_path(path(), key), fmt::format("a static address needs the network {} to have an IPv{} subnet in ipam.config", e.network, fam));
                     return;
                 }
                 auto gw = cfg->gateway.value_or(cfg->subnet.first_host());
                 if (!cfg->subnet.contains(*a))
-                    r.error(at(), join_path(path, key), fmt::format("{} is outside the network's subnet {}", a->str(), cfg->subnet.str()));
+                    r.error(at(), join_path(path(), key), fmt::format("{} is outside the network's subnet {}", a->str(), cfg->subnet.str()));
                 else if (*a == gw)
-                    r.error(at(), join_path(path, key), fmt::format("{} is the network's gateway; pick another address", a->str()));
+                    r.error(at(), join_path(path(), key), fmt::format("{} is the network's gateway; pick another address", a->str()));
                 else if (*a == cfg->subnet.network().addr || (fam == 4 && cfg->subnet.len < 31 && *a == cfg->subnet.last_host().plus(1)))
-                    r.error(at(), join_path(path, key), fmt::format("{} is the subnet's network or broadcast address", a->str()));
+                    r.error(at(), join_path(path(), key), fmt::format("{} is the subnet's network or broadcast address", a->str()));
                 else
                     for (auto& [aux, addr] : cfg->aux_addresses)
-                        if (addr == *a) r.error(at(), join_path(path, key), fmt::format("{} is reserved as aux address {}", a->str(), aux));
+                        if (addr == *a) r.error(at(), join_path(path(), key), fmt::format("{} is reserved as aux address {}", a->str(), aux));
             };
             check(e.ipv4_address, n.ipv4, "ipv4_address", 4);
             if (!n.enable_ipv6 && std::any_of(e.link_local_ips.begin(), e.link_local_ips.end(), [](auto& ip) { return ip.is_v6(); }))
-                r.error(at(), join_path(path, "link_local_ips"),
+                r.error(at(), join_path(path(), "link_local_ips"),
                         fmt::format("an IPv6 link-local address needs IPv6 on the link: set enable_ipv6: true on networks.{}", e.network));
             if (e.ipv6_address && !n.enable_ipv6)
-                r.error(at(), join_path(path, "ipv6_address"), fmt::format("network {} does not have enable_ipv6: true", e.network));
+                r.error(at(), join_path(path(), "ipv6_address"), fmt::format("network {} does not have enable_ipv6: true", e.network));
             else check(e.ipv6_address, n.ipv6, "ipv6_address", 6);
         }
     }
@@ -96,12 +96,12 @@ void check_duplicate_addresses(Reader& r, const Project& p) {
         for (auto& e : s.endpoints) {
             if (!e.mac_address) continue;
             auto [it, fresh] = macs.insert({{e.network, *e.mac_address}, name});
+            if (fresh) continue;
             auto at = at_endpoint(r, s, e);
-            if (!fresh)
-                r.error(at.IsMap() && at["mac_address"] ? at["mac_address"] : at,
-                        fmt::format("services.{}.networks.{}.mac_address", name, e.network),
-                        fmt::format("{} is already the MAC address of service {} on network {}; give each its own",
-                                    e.mac_address->str(), it->second, e.network));
+            r.error(at.IsMap() && at["mac_address"] ? at["mac_address"] : at,
+                    fmt::format("services.{}.networks.{}.mac_address", name, e.network),
+                    fmt::format("{} is already the MAC address of service {} on network {}; give each its own",
+                                e.mac_address->str(), it->second, e.network));
         }
 }
 
@@ -119,7 +119,7 @@ void name_interfaces(Reader& r, Project& p) {
         int next = 0;
         for (auto& e : s.endpoints) {
             if (!e.interface_name.empty()) continue;
-            while (taken.count(fmt::format("eth{}", next))) ++next;
+            while (!taken.empty() && taken.count(fmt::format("eth{}", next))) ++next;
             e.interface_name = fmt::format("eth{}", next++);
         }
     }
@@ -244,8 +244,9 @@ private:
 void check_ports(Reader& r, const Project& p) {
     Published all;
     for (auto& [name, s] : p.services) {
+        if (s.ports.empty()) continue;
         auto node = node_at(r.service(name), {"ports"});
-        if (!s.ports.empty() && s.mode == NetworkMode::Sandbox) {
+        if (s.mode == NetworkMode::Sandbox) {
             bool outside = std::any_of(s.endpoints.begin(), s.endpoints.end(), [&](const Endpoint& e) {
                 auto it = p.networks.find(e.network);
                 return it != p.networks.end() && !it->second.internal;
@@ -257,7 +258,7 @@ void check_ports(Reader& r, const Project& p) {
                                    "nothing is published; add a network that is not internal to publish them",
                                    name));
         }
-        if (!s.ports.empty() && s.mode == NetworkMode::None)
+        if (s.mode == NetworkMode::None)
             r.error(node, "services." + name + ".ports", "ports are not allowed with network_mode: none");
         for (size_t i = 0; i < s.ports.size(); ++i) {
             const Port& port = s.ports[i];
@@ -291,12 +292,14 @@ void check_host_addresses(Reader& r, const Project& p, const yaml::Node& root) {
                                           n.host_binding_ipv4->str(), name));
     }
     for (auto& [name, s] : p.services) {
-        auto node = node_at(r.service(name), {"ports"});
+        if (s.ports.empty() || s.mode != NetworkMode::Sandbox) continue;
         auto* e = port_target(p, s);  // name_interfaces has put the endpoints in interface order
         const Network* target = e ? &p.networks.at(e->network) : nullptr;
+        yaml::Node node;  // found when a port needs it: a lookup by name per service is most of this check
         for (size_t i = 0; i < s.ports.size(); ++i) {
             const auto& ip = s.ports[i].host_ip;
-            if (!ip || !ip->is_v6() || !target || s.mode != NetworkMode::Sandbox) continue;
+            if (!ip || !ip->is_v6() || !target) continue;
+            if (!node) node = node_at(r.service(name), {"ports"});
             auto item = node.IsSequence() ? node[i] : node;
             bool long_form = item.IsMap() && item["host_ip"];
             auto at = long_form ? item["host_ip"] : item;
@@ -311,19 +314,19 @@ void check_host_addresses(Reader& r, const Project& p, const yaml::Node& root) {
 
 void check_modes_and_hosts(Reader& r, const Project& p) {
     for (auto& [name, s] : p.services) {
-        auto node = r.service(name);
+        auto node = [&r, &svc = name] { return r.service(svc); };  // where an error is said, only
         if (s.mode == NetworkMode::Service) {
             auto it = p.services.find(s.mode_service);
             if (it == p.services.end())
-                r.error(node_at(node, {"network_mode"}), "services." + name + ".network_mode", fmt::format("no service named \"{}\"", s.mode_service));
+                r.error(node_at(node(), {"network_mode"}), "services." + name + ".network_mode", fmt::format("no service named \"{}\"", s.mode_service));
             else if (!it->second.has_sandbox())
-                r.error(node_at(node, {"network_mode"}), "services." + name + ".network_mode",
+                r.error(node_at(node(), {"network_mode"}), "services." + name + ".network_mode",
                         fmt::format("service {} has no sandbox of its own to share", s.mode_service));
         }
         if (!s.host.empty() && !p.hosts.count(s.host))
-            r.error(node_at(node, {"host"}), "services." + name + ".host", fmt::format("no host named \"{}\" under hosts:", s.host));
+            r.error(node_at(node(), {"host"}), "services." + name + ".host", fmt::format("no host named \"{}\" under hosts:", s.host));
         if (s.host.empty() && p.hosts.size() > 1 && s.has_sandbox())
-            r.error(node, "services." + name, "the manifest has several hosts: say which one runs this service with host:");
+            r.error(node(), "services." + name, "the manifest has several hosts: say which one runs this service with host:");
     }
 }
 
