@@ -49,6 +49,15 @@ TEST_CASE("names: a sandbox sees only the networks it is on") {
     CHECK((entries[1].section == "extra_hosts" && entries[1].address == "10.0.42.6" && entries[1].names == "legacy.db"));
 }
 
+TEST_CASE("names: a peer's line gives each of its names once, name first, then hostname and aliases") {
+    Fixture f;
+    auto& db = f.p.services.at("db");
+    db.hostname = "store";  // also an alias: said once
+    db.endpoints[0].aliases = {"store", "db", "primary", "primary"};
+    auto web = hosts_file(f.p, f.a, f.p.services.at("web"));
+    CHECK(web.find("10.0.43.3\tdb store primary\n") != std::string::npos);
+}
+
 TEST_CASE("names: an alias shared by two sandboxes lists both addresses") {
     Fixture f;
     auto web = hosts_file(f.p, f.a, f.p.services.at("web"));
