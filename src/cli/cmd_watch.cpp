@@ -277,7 +277,7 @@ void Watch::reconcile(Watched& w) {
             Options so = o_;
             so.files = w.files;
             so.named_by_file = directory_;
-            so.keep_manifest_tree = true;
+            so.manifest_cache = w.cache;
             auto s = (trace::Span("open session"), Session::open(so, true));
             if (w.session && w.session->project_name != s.project_name) w.converged.reset(), w.full = true;
             if (!w.session || w.session->project_name != s.project_name) report_.restore(w, s.project_name);

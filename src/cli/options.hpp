@@ -2,8 +2,13 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace topo::manifest {
+struct LoadCache;
+}
 
 namespace topo::cli {
 
@@ -49,9 +54,9 @@ struct Options {
     bool once = false;           // watch --once: one run of each project, then exit 0, 2 or 1
     std::string metrics_file;    // watch --metrics-file: Prometheus text format, after each run
     bool named_by_file = false;  // a project per file of a watched directory
-    // watch: the YAML a manifest was read from is freed with the session,
-    // once the run is logged, not while the run reads (~3 ms at 5,000 services).
-    bool keep_manifest_tree = false;
+    // watch: what the last read of the manifest kept for this one
+    // (manifest::load), which re-reads only the services that changed.
+    std::shared_ptr<manifest::LoadCache> manifest_cache = nullptr;
     bool every_host = false;     // graph: draws every host of `hosts`, so needs no --host
 };
 

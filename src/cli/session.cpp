@@ -85,7 +85,7 @@ Session Session::open(const Options& opts, bool need_manifest, bool read_host_ea
     s.opts.files = files;  // the record names the files read
     if (!files.empty()) {
         trace::Span t("load manifest");
-        s.project = manifest::load(files, load_options(opts), opts.keep_manifest_tree ? &s.manifest_tree : nullptr);
+        s.project = manifest::load(files, load_options(opts), opts.manifest_cache.get());
         print_warnings(*s.project);
         s.project_name = s.project->name;
         s.host = pick_host(*s.project, opts.host, opts.every_host, *s.kernel);

@@ -42,8 +42,6 @@ struct Session {
     // Held by a run that allocates from the host's pools, from before it
     // reads the other projects' records until its own is saved.
     std::optional<StateDir::Lock> host_lock = std::nullopt;
-    // The YAML the project was read from, freed with the session.
-    std::shared_ptr<const void> manifest_tree = nullptr;
 
     // Loads the manifest (-f) or takes --project; throws ManifestError / UserError.
     // With `read_host_early` the host namespace's dumps begin first, on a thread

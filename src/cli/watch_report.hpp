@@ -14,6 +14,7 @@
 #include "cli/options.hpp"
 #include "cli/program.hpp"
 #include "cli/session.hpp"
+#include "manifest/manifest.hpp"
 
 namespace topo::cli {
 
@@ -41,6 +42,9 @@ struct Watched {
 
     std::vector<std::string> files;
     std::optional<std::string> text;     // the manifests' content when last read
+    // What the last read of it keeps for the next, which re-reads only the
+    // services whose text changed (manifest/cache.hpp).
+    std::shared_ptr<manifest::LoadCache> cache = manifest::load_cache();
     std::optional<Session> session;      // from the last manifest that loaded
     std::optional<HostState> converged;  // the desired state of the last run that converged
     Focus drifted;                       // what events named since; with `converged` only

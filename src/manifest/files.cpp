@@ -172,6 +172,7 @@ yaml::Node load_file(Reader& r, const std::string& file, const Lookup& vars, con
         }
         return {};
     }
+    if (r.texts) r.texts->push_back(text);
     auto root = load_text(r, text, file == "-" ? "<stdin>" : file);
     return root ? interpolated(r, root, vars) : root;
 }

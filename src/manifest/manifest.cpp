@@ -5,12 +5,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <set>
 
 #include "manifest/assemble.hpp"
+#include "manifest/cache.hpp"
 #include "manifest/files.hpp"
 #include "manifest/parsers.hpp"
+#include "model/trace.hpp"
 
 namespace topo::manifest {
 
@@ -123,7 +126,11 @@ void add_default_network(Project& p, const Reader& r) {
     }
 }
 
-Project interpret(Reader& r, const yaml::Node& root, const LoadOptions& opts) {
+// `parsed`: services parsed before, by the node they were read from (a
+// watch's LoadCache): one whose node this root still holds is not parsed
+// again; the others are, and replace what it holds.
+Project interpret(Reader& r, const yaml::Node& root, const LoadOptions& opts,
+                  std::map<std::string, std::pair<yaml::Node, Service>>* parsed = nullptr) {
     Project p;
     p.source_file = r.files.back();
     if (root.IsNull()) {
@@ -138,8 +145,18 @@ Project interpret(Reader& r, const yaml::Node& root, const LoadOptions& opts) {
     project_name(r, root, opts, p);
     each_entry(r, root["networks"], "networks", p.networks,
                [&](const std::string& n, const yaml::Node& v, Network& net) { parse_network(r, n, v, net); });
-    each_entry(r, root["services"], "services", p.services,
-               [&](const std::string& n, const yaml::Node& v, Service& s) { parse_service(r, n, v, s); });
+    each_entry(r, root["services"], "services", p.services, [&](const std::string& n, const yaml::Node& v, Service& s) {
+        if (!parsed) return parse_service(r, n, v, s);
+        auto& was = (*parsed)[n];
+        if (was.first.is(v)) {
+            s = was.second;
+            return;
+        }
+        parse_service(r, n, v, s);
+        was = {v, s};
+    });
+    if (parsed && parsed->size() > p.services.size())
+        std::erase_if(*parsed, [&](const auto& e) { return !p.services.count(e.first); });
     if (auto h = root["hosts"]) parse_hosts(r, h, p);
     if (auto svcs = root["services"]; svcs && svcs.IsMap())
         for (auto it = svcs.begin(); it != svcs.end(); ++it) r.service_nodes.emplace(it->first.Scalar(), it->second);
@@ -178,7 +195,7 @@ namespace {
 // and with the profiles applied; undefined with the errors in `r`. `named`:
 // the options with COMPOSE_PROJECT_NAME, which names the project unless
 // --project does.
-yaml::Node read_all(Reader& r, const std::vector<std::string>& files, const LoadOptions& opts, LoadOptions& named) {
+Lookup naming(Reader& r, const std::vector<std::string>& files, const LoadOptions& opts, LoadOptions& named) {
     r.source = opts.source;
     auto vars = variables(r, opts, files.empty() ? "" : files.front());
     named = opts;
@@ -186,6 +203,11 @@ yaml::Node read_all(Reader& r, const std::vector<std::string>& files, const Load
         named.project = *env;
         named.project_from = "COMPOSE_PROJECT_NAME";
     }
+    return vars;
+}
+
+yaml::Node read_all(Reader& r, const std::vector<std::string>& files, const LoadOptions& opts, LoadOptions& named) {
+    auto vars = naming(r, files, opts, named);
     yaml::Node merged;
     for (auto& f : files)
         if (auto root = load_file(r, f, vars, {}, "(file)")) merged = merged ? merge(merged, root) : root;
@@ -203,22 +225,84 @@ yaml::Node resolve(const std::vector<std::string>& files, const LoadOptions& opt
     return root;
 }
 
-Project load(const std::vector<std::string>& files, const LoadOptions& opts, std::shared_ptr<const void>* tree) {
+namespace {
+
+// A service's marks `lines` further down the file.
+void move_marks(Service& s, int lines) {
+    auto move = [&](SourceMark& m) {
+        if (m.line > 0) m.line += lines;
+    };
+    move(s.mark);
+    for (auto& e : s.endpoints) move(e.mark);
+    for (auto& port : s.ports) move(port.mark);
+}
+
+// A watch's read of a manifest it read before: only the services whose text
+// changed are parsed (manifest/cache.hpp). Nothing when it cannot be done so,
+// or finds anything to say: the whole read says it.
+std::optional<Project> load_piecewise(LoadCache& c, const std::vector<std::string>& files, const LoadOptions& opts) {
+    if (!c.ready() || opts.source || files.size() != 1 || files.front() != c.file) return std::nullopt;
+    std::string text, problem;
+    if (!read_manifest(c.file, text, problem) || text.size() > max_bytes || !piecewise(text)) return std::nullopt;
+    auto next = reread(c, text);
+    if (!next.root) return std::nullopt;
+    // The services after the change, kept, are where it moved them.
+    if (next.moved != 0) {
+        const auto& entries = next.root["services"].entries();
+        for (size_t k = next.after; k < entries.size(); ++k)
+            if (auto it = c.parsed.find(entries[k].first.Scalar()); it != c.parsed.end() && it->second.first.is(entries[k].second))
+                move_marks(it->second.second, int(next.moved));
+    }
     Reader r;
     LoadOptions named;
-    auto root = read_all(r, files, opts, named);
-    if (!root) throw ManifestError(r.errors);
-    auto p = interpret(r, root, named);
-    if (!r.errors.empty()) throw ManifestError(r.errors);
-    p.warnings = r.warnings;
-    if (tree) {
-        struct Read {
-            yaml::Node root;
-            std::map<std::string, yaml::Node> services;
-        };
-        *tree = std::make_shared<const Read>(Read{std::move(root), std::move(r.service_nodes)});
+    naming(r, files, opts, named);
+    r.files.push_back(c.file);
+    auto p = interpret(r, next.root, named, &c.parsed);
+    if (!r.errors.empty() || !r.warnings.empty()) {
+        c.clear();
+        return std::nullopt;
     }
+    c.text = std::move(text);
+    c.root = std::move(next.root);
+    c.service_lines = std::move(next.service_lines);
+    c.services_end = next.services_end;
     return p;
 }
+
+}  // namespace
+
+Project load(const std::vector<std::string>& files, const LoadOptions& opts, LoadCache* cache) {
+    if (cache) {
+        auto start = std::chrono::steady_clock::now();
+        if (auto p = load_piecewise(*cache, files, opts)) {
+            trace::report("manifest in pieces", start);
+            return std::move(*p);
+        }
+    }
+    Reader r;
+    LoadOptions named;
+    std::vector<std::string> texts;
+    if (cache) r.texts = &texts;
+    auto root = read_all(r, files, opts, named);
+    if (!root) {
+        if (cache) cache->clear();
+        throw ManifestError(r.errors);
+    }
+    // Kept for the next read when it can be read in pieces.
+    bool keep = cache && !opts.source && files.size() == 1 && files.front() != "-" && texts.size() == 1 && piecewise(texts.front());
+    if (cache && !keep) cache->clear();
+    auto p = interpret(r, root, named, keep ? &cache->parsed : nullptr);
+    if (keep) {
+        cache->file = files.front();
+        cache->text = std::move(texts.front());
+        cache->root = root;
+        if (!r.errors.empty() || !r.warnings.empty() || !learn_layout(*cache)) cache->clear();
+    }
+    if (!r.errors.empty()) throw ManifestError(r.errors);
+    p.warnings = r.warnings;
+    return p;
+}
+
+std::shared_ptr<LoadCache> load_cache() { return std::make_shared<LoadCache>(); }
 
 }  // namespace topo::manifest

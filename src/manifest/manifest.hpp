@@ -92,12 +92,14 @@ yaml::Node resolve(const std::vector<std::string>& files, const LoadOptions& opt
 // `devices_too`, a character device is read too (`--env-file /dev/null`).
 bool read_manifest(const std::string& path, std::string& text, std::string& problem, bool devices_too = false);
 
+// What a watch keeps of a manifest between runs (manifest/cache.hpp): a
+// change to a few services re-reads those. One per manifest, from load_cache().
+struct LoadCache;
+std::shared_ptr<LoadCache> load_cache();
+
 // Read, merge (later files override earlier ones, Compose merge rules), validate.
-// "-" is standard input; anything else must be a regular file. With `tree`,
-// the YAML read is handed over there instead of freed, for the caller to
-// free when it has time: a watch, once its run is logged (5,000 services:
-// ~3 ms of a run).
-Project load(const std::vector<std::string>& files, const LoadOptions& opts = {},
-             std::shared_ptr<const void>* tree = nullptr);
+// "-" is standard input; anything else must be a regular file. With `cache`,
+// what this read can be compared with the next time (and what the last left).
+Project load(const std::vector<std::string>& files, const LoadOptions& opts = {}, LoadCache* cache = nullptr);
 
 }  // namespace topo::manifest

@@ -26,6 +26,9 @@ struct Reader {
     std::vector<std::string> files;
     std::vector<Error> errors;
     std::vector<Warning> warnings;
+    // The manifest files' texts as read, in order, when set (a watch's cache
+    // keeps the text its tree was read from).
+    std::vector<std::string>* texts = nullptr;
     // Where files are read from (LoadOptions::source); unset: the file system.
     std::function<bool(const std::string& path, std::string& text, std::string& problem)> source;
     // services.<name> nodes by name: a map's keys are looked up linearly, so

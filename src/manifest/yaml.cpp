@@ -130,12 +130,14 @@ std::shared_ptr<Node::Data> Node::make(Kind kind, Mark mark, unsigned source, Ta
 Node Node::map(const Node& like, std::vector<Entry> entries) {
     auto d = make(Kind::Map, like.mark(), like.source(), like.tag());
     d->entries = std::move(entries);
+    for (auto& [k, v] : d->entries) d->weight += k.weight() + v.weight();
     return Node(std::move(d));
 }
 
 Node Node::sequence(const Node& like, std::vector<Node> items) {
     auto d = make(Kind::Sequence, like.mark(), like.source(), like.tag());
     d->items = std::move(items);
+    for (auto& i : d->items) d->weight += i.weight();
     return Node(std::move(d));
 }
 

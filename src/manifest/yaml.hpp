@@ -65,6 +65,8 @@ public:
     Tag tag() const { return data_ ? data_->tag : Tag::None; }
     // Which document it came from: the index the parser was given.
     unsigned source() const { return data_ ? data_->source : 0; }
+    // Nodes in this subtree, aliases expanded (what Limits::max_nodes counts).
+    size_t weight() const { return data_ ? data_->weight : 0; }
 
     // Entries of a map, items of a sequence; 0 otherwise.
     size_t size() const;
@@ -80,7 +82,8 @@ public:
     std::vector<Entry>::const_iterator end() const { return entries().end(); }
     const std::vector<Node>& items() const;  // a sequence's
 
-    // New collections that take their position (and tag) from `like` (for merging documents).
+    // New collections that take their position (and tag) from `like` (for
+    // merging documents), weighed as the parser weighs them.
     static Node map(const Node& like, std::vector<Entry> entries);
     static Node sequence(const Node& like, std::vector<Node> items);
     // A scalar with new text, where `like` (a scalar) was (for interpolation).

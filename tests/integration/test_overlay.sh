@@ -149,7 +149,8 @@ check "apply repairs it" topo_on node1 apply -f m.yaml --host node1
 check "and a reaches b again" in_sb node1 m-a ping -c1 -W2 10.9.0.20
 
 # And with a watch: a neighbour entry deleted by hand is heard of, and put back.
-on node1 env TOPO_STATE_DIR="$WORK/state-node1" "$TOPO" watch -f m.yaml --host node1 --log-format json \
+# (TOPO_TRACE: its phases on standard error, to tell a read in pieces.)
+on node1 env TOPO_STATE_DIR="$WORK/state-node1" TOPO_TRACE=1 "$TOPO" watch -f m.yaml --host node1 --log-format json \
     --interval 1h --debounce 100ms > "$WORK/watch.log" 2>&1 &
 WATCH=$!
 waited() {  # PATTERN: in the watch's log within 10 s
@@ -186,6 +187,7 @@ check "and a reaches c again" in_sb node1 m-a ping -c1 -W2 10.9.0.30
 n=$(drifts)
 manifest node1
 check "the watch carries out the move on node1" waited '"trigger":"manifest"'
+check "reading again only b, whose line changed" waited 'trace: manifest in pieces'
 sleep 1
 expect_eq "and hears no drift in its own changes" "$n" "$(drifts)"
 kill "$WATCH"; wait "$WATCH" 2>/dev/null || true

@@ -6,9 +6,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include <fmt/format.h>
 
+#include "manifest/cache.hpp"
 #include "manifest/manifest.hpp"
 
 using namespace topo;
@@ -245,4 +247,284 @@ services:
     CHECK(e[0].message == "extends cycle: a → b → a; one of them must not extend the next");
     CHECK(e[1].path == "services.c.extends");
     CHECK(e[1].message == "there is no service \"nobody\" in this project to extend");
+}
+
+// ---- A watch's reads of a changed manifest (manifest/cache.hpp) ----
+
+namespace {
+
+// What a read gave, to compare a piecewise read with a whole one.
+std::string summary(const Project& p) {
+    std::string out = p.name + " " + p.source_file + "\n";
+    for (auto& [name, h] : p.hosts) out += fmt::format("host {} {}\n", name, h.address.str());
+    // Marks too: what a later error (IPAM's, the host's) points at.
+    auto at = [](const SourceMark& m) { return fmt::format("@{}:{}:{}", m.file, m.line, m.column); };
+    for (auto& [name, n] : p.networks)
+        out += fmt::format("network {} {} {} {} {}\n", name, n.implicit, at(n.mark), at(n.link_at.mark),
+                           n.ipv4 ? at(n.ipv4->mark) : "-");
+    for (auto& [name, s] : p.services) {
+        out += fmt::format("service {} on {} ports {} replicas {} {}\n", name, s.host, s.ports.size(), s.replicas.value_or(0),
+                           at(s.mark));
+        for (auto& e : s.endpoints)
+            out += fmt::format("  {} {} {} {} {} {}\n", e.network, e.interface_name, e.ipv4_address ? e.ipv4_address->str() : "-",
+                               e.mac_address ? e.mac_address->str() : "-", fmt::join(e.aliases, ","), at(e.mark));
+        for (auto& port : s.ports) out += fmt::format("  port {}\n", at(port.mark));
+    }
+    return out;
+}
+
+const char* fleet = R"(name: fleet
+networks:
+  mesh:
+    driver: overlay
+    ipam: {config: [{subnet: 10.128.0.0/16}]}
+hosts:
+  node1: {address: 10.200.0.1}
+  node2: {address: 10.200.0.2}
+services:
+  a: {host: node1, networks: {mesh: {ipv4_address: 10.128.1.2}}}
+  b:
+    host: node1
+    networks:
+      mesh: {ipv4_address: 10.128.1.3, aliases: [bee]}
+  # c runs on the other host
+  c: {host: node2, networks: {mesh: {ipv4_address: 10.128.2.2}}}
+  d: {host: node2, networks: {mesh: {ipv4_address: 10.128.2.3}}}
+)";
+
+// What a read of `f` gives: the project, or the errors.
+std::string outcome(const std::string& f, LoadCache* cache) {
+    try {
+        return summary(load({f}, given(), cache));
+    } catch (const ManifestError& e) {
+        std::string out;
+        for (auto& err : e.errors()) out += err.str() + "\n";
+        return out;
+    }
+}
+
+// Reads `text` as the file `f` with the cache, and checks it gives what a
+// read without one does.
+Project reread_as(const Dir& d, const std::string& f, LoadCache& cache, const std::string& text) {
+    d.put(f.substr(d.root.string().size() + 1), text);
+    CHECK(outcome(f, &cache) == outcome(f, nullptr));
+    return load({f}, given());
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+    auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("cache: a changed service is read again, and only it") {
+    Dir d;
+    auto f = d.put("fleet.yaml", fleet);
+    auto cache = load_cache();
+    auto p = load({f}, given(), cache.get());
+    REQUIRE(cache->ready());
+    CHECK(cache->service_lines == std::vector<size_t>{9, 10, 15, 16});
+    auto node = [&](const char* s) { return cache->parsed.at(s).first; };
+    auto a = node("a"), b = node("b"), c = node("c"), d_ = node("d");
+
+    // c moves to node1: c alone is read again, the others are the nodes they were.
+    auto moved = reread_as(d, f, *cache, replaced(fleet, "c: {host: node2", "c: {host: node1"));
+    CHECK(moved.services.at("c").host == "node1");
+    CHECK(node("a").is(a));
+    CHECK(node("b").is(b));
+    CHECK(!node("c").is(c));
+    CHECK(node("d").is(d_));
+
+    // b grows by two lines: the entries after it move down, and are kept.
+    auto grown = replaced(replaced(fleet, "c: {host: node2", "c: {host: node1"), "aliases: [bee]}",
+                          "aliases: [bee]}\n    mac_address: 02:42:0a:80:01:99\n    # a comment");
+    reread_as(d, f, *cache, grown);
+    CHECK(cache->service_lines == std::vector<size_t>{9, 10, 17, 18});
+    CHECK(node("a").is(a));
+    CHECK(!node("b").is(b));
+
+    // A service added at the end, one taken out, one renamed.
+    auto more = grown + "  e: {host: node2, networks: {mesh: {ipv4_address: 10.128.2.4}}}\n";
+    CHECK(reread_as(d, f, *cache, more).services.count("e"));
+    auto fewer = replaced(more, "  a: {host: node1, networks: {mesh: {ipv4_address: 10.128.1.2}}}\n", "");
+    CHECK(!reread_as(d, f, *cache, fewer).services.count("a"));
+    auto renamed = replaced(fewer, "  d: {", "  dee: {");
+    auto r = reread_as(d, f, *cache, renamed);
+    CHECK(!r.services.count("d"));
+    CHECK(r.services.count("dee"));
+    CHECK(cache->ready());
+    CHECK(cache->parsed.size() == 4);  // b, c, dee, e: none left of the services gone
+}
+
+TEST_CASE("cache: what is not within services' entries, or reaches across them, is read whole") {
+    Dir d;
+    auto f = d.put("fleet.yaml", fleet);
+    auto cache = load_cache();
+    load({f}, given(), cache.get());
+    auto a = cache->parsed.at("a").first;
+    // A host's address changed: read whole (every node new), and cached again.
+    reread_as(d, f, *cache, replaced(fleet, "10.200.0.2", "10.200.0.9"));
+    REQUIRE(cache->ready());
+    CHECK(!cache->parsed.at("a").first.is(a));
+    // An anchor: never cached.
+    auto anchored = replaced(fleet, "  a: {host: node1,", "  a: &a {host: node1,");
+    reread_as(d, f, *cache, anchored);
+    CHECK(!cache->ready());
+    // A flow-style services map: read whole every time.
+    auto flow = std::string(fleet).substr(0, std::string(fleet).find("services:")) +
+                "services: {a: {host: node1, networks: {mesh: {ipv4_address: 10.128.1.2}}}}\n";
+    reread_as(d, f, *cache, flow);
+    CHECK(!cache->ready());
+}
+
+TEST_CASE("cache: with networks after the services, a move is read in pieces and a longer service whole") {
+    Dir d;
+    std::string compose = R"(services:
+  web:
+    host: node1
+    ports: ["8080:80"]
+    networks: [front]
+  db: {host: node1, networks: [front]}
+networks:
+  front: {driver: overlay, ipam: {config: [{subnet: 10.0.9.0/24}]}}
+hosts:
+  node1: {address: 10.200.0.1}
+  node2: {address: 10.200.0.2}
+)";
+    auto f = d.put("compose.yaml", compose);
+    auto cache = load_cache();
+    load({f}, given(), cache.get());
+    REQUIRE(cache->ready());
+    auto web = cache->parsed.at("web").first;
+    reread_as(d, f, *cache, replaced(compose, "db: {host: node1", "db: {host: node2"));
+    CHECK(cache->parsed.at("web").first.is(web));
+    // db takes two lines now: the network's marks below it move, so it is read whole.
+    reread_as(d, f, *cache, replaced(compose, "  db: {host: node1, networks: [front]}", "  db:\n    host: node2\n    networks: [front]"));
+    CHECK(!cache->parsed.at("web").first.is(web));
+    CHECK(cache->ready());
+}
+
+TEST_CASE("cache: an error in a changed service is said as a whole read says it, and the next read recovers") {
+    Dir d;
+    auto f = d.put("fleet.yaml", fleet);
+    auto cache = load_cache();
+    load({f}, given(), cache.get());
+    // b grows a line, then d (after it) names a host that is not there: the
+    // error's line is the file's, not the piece's.
+    auto bad = replaced(replaced(fleet, "aliases: [bee]}", "aliases: [bee]}\n    mac_address: 02:42:0a:80:01:99"),
+                        "d: {host: node2", "d: {host: node7");
+    d.put("fleet.yaml", bad);
+    std::vector<Error> errors;
+    try {
+        load({f}, given(), cache.get());
+    } catch (const ManifestError& e) {
+        errors = e.errors();
+    }
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].str() == f + ":18:13: services.d.host: no host named \"node7\" under hosts:");
+    CHECK(!cache->ready());
+    auto fixed = replaced(bad, "node7", "node2");
+    reread_as(d, f, *cache, fixed);
+    CHECK(cache->ready());
+    // Two services written on one line by an edit: not entries of the map any
+    // more as they were; the whole read says what is wrong.
+    for (auto& edit : {replaced(fixed, "10.128.2.2}}}\n  d:", "10.128.2.2}}}  d:"),
+                       // or a key of the top level put among them
+                       replaced(fixed, "  # c runs", "volumes: {}\n  # c runs")}) {
+        load({f}, given(), cache.get());  // (the last good text, cached)
+        d.put("fleet.yaml", edit);
+        auto whole = outcome(f, nullptr);
+        CHECK(whole.find("(yaml)") != std::string::npos);
+        CHECK(outcome(f, cache.get()) == whole);
+        d.put("fleet.yaml", fixed);
+    }
+    // A top-level key that takes the entries after it as its own: c and d
+    // are no services any more, as a whole read has it.
+    load({f}, given(), cache.get());
+    auto taken = reread_as(d, f, *cache, replaced(fixed, "  # c runs", "volumes:\n  # c runs"));
+    CHECK(!taken.services.count("c"));
+}
+
+// fleet with the services first, as Compose files mostly have them.
+const char* services_first = R"(services:
+  a: {host: node1, networks: {mesh: {ipv4_address: 10.128.1.2}}}
+  b:
+    host: node1
+    ports: ["8080:80"]
+    networks:
+      mesh: {ipv4_address: 10.128.1.3, aliases: [bee]}
+  c: {host: node2, networks: {mesh: {ipv4_address: 10.128.2.2}}}
+networks:
+  mesh:
+    driver: overlay
+    ipam: {config: [{subnet: 10.128.0.0/16}]}
+hosts:
+  node1: {address: 10.200.0.1}
+  node2: {address: 10.200.0.2}
+)";
+
+TEST_CASE("cache: random edits read piecewise give what a whole read gives") {
+  for (const char* base : {fleet, services_first}) {
+    Dir d;
+    auto f = d.put("fleet.yaml", base);
+    auto cache = load_cache();
+    std::mt19937 rng(2026);
+    auto pick = [&](size_t n) { return size_t(std::uniform_int_distribution<size_t>(0, n - 1)(rng)); };
+    const std::vector<std::string> bits = {"\n", "  ", "    ", ": ", "{", "}", ", ", "x", "node1", "node2", "# note", "- ",
+                                           "host: node2", "10.128.1.9", "  e: {host: node1}\n", "  b:\n", "services:\n", "'"};
+    std::string text = base;
+    size_t piecewise_reads = 0;
+    for (int round = 0; round < 400; ++round) {
+        // Mostly from the last good text (as commits are), sometimes on top of a bad one.
+        std::string next = text;
+        // Byte edits that mostly break it, and edits a person makes: a host
+        // swapped, a line added or taken out.
+        auto line_start = [&] {
+            std::vector<size_t> starts{0};
+            for (size_t i = 0; i < next.size(); ++i)
+                if (next[i] == '\n') starts.push_back(i + 1);
+            return starts[pick(starts.size())];
+        };
+        for (size_t edits = 1 + pick(3); edits > 0; --edits) {
+            size_t at = pick(next.size() + 1);
+            switch (pick(6)) {
+                case 0: next.insert(at, bits[pick(bits.size())]); break;
+                case 1: next.erase(at, pick(12)); break;
+                case 2: next.replace(at, pick(6), bits[pick(bits.size())]); break;
+                case 3:
+                    if (auto h = next.find("host: node", at); h != std::string::npos)
+                        next[h + 10] = next[h + 10] == '1' ? '2' : '1';
+                    break;
+                case 4:
+                    next.insert(line_start(), fmt::format("  s{}: {{host: node{}, networks: {{mesh: {{ipv4_address: 10.128.3.{}}}}}}}\n",
+                                                          round, 1 + pick(2), 2 + round));
+                    break;
+                default:
+                    if (auto from = line_start(); from < next.size()) next.erase(from, next.find('\n', from) - from + 1);
+                    break;
+            }
+        }
+        // The cache as a watch has it after reading the last good text.
+        d.put("fleet.yaml", text);
+        load({f}, given(), cache.get());
+        std::map<std::string, yaml::Node> before;
+        for (auto& [name, parsed] : cache->parsed) before.emplace(name, parsed.first);
+        d.put("fleet.yaml", next);
+        auto whole = outcome(f, nullptr);
+        auto pieces = outcome(f, cache.get());
+        INFO("round ", round, "\n", next);
+        CHECK(pieces == whole);
+        if (cache->ready()) {
+            text = next;  // it read: the next edits start from it
+            // Read in pieces: a service not touched is the very node it was.
+            piecewise_reads += std::any_of(before.begin(), before.end(), [&](auto& b) {
+                auto it = cache->parsed.find(b.first);
+                return it != cache->parsed.end() && it->second.first.is(b.second);
+            });
+        }
+    }
+    CHECK(piecewise_reads > 20);  // (the cache was in use: not only whole reads compared)
+  }
 }
