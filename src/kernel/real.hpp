@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -67,15 +68,19 @@ public:
     // changes.
     int device_index(const std::string& name, const std::string& what);
 
-private:
-    nft::Sockets& nft_;
-    std::map<std::string, nl::Sock> socks_;
-    // Host ends of veths whose sandbox end's namespace was deleted, with their marker.
+    // The host end of a veth whose sandbox end's namespace was deleted, with its marker.
     struct Dying {
         int ifindex;
         std::string marker;
     };
+
+private:
+    nft::Sockets& nft_;
+    std::map<std::string, nl::Sock> socks_;
     std::vector<Dying> dying_;
+    // Host ends being deleted on threads of their own (settle()), joined
+    // before the next settle() and at the end.
+    std::vector<std::thread> deleting_;
     // What the plan says goes with a namespace (implied()): the host ends of
     // its veths, and whether it has links that must be deleted first (a
     // macvlan) or whose host end is not known.
