@@ -77,7 +77,8 @@ void check_endpoints(Reader& r, Project& p) {
 }
 
 void check_duplicate_addresses(Reader& r, const Project& p) {
-    std::map<std::pair<std::string, IpAddr>, std::string> seen;
+    // Names by reference (the project outlives the check): 5,000 services' worth of copies were most of it.
+    std::map<std::pair<std::string_view, IpAddr>, std::string_view> seen;
     for (auto& [name, s] : p.services)
         for (auto& e : s.endpoints) {
             std::vector<IpAddr> all(e.link_local_ips);
@@ -91,7 +92,7 @@ void check_duplicate_addresses(Reader& r, const Project& p) {
             }
         }
     // Two links with one MAC on one network: each takes the other's frames.
-    std::map<std::pair<std::string, Mac>, std::string> macs;
+    std::map<std::pair<std::string_view, Mac>, std::string_view> macs;
     for (auto& [name, s] : p.services)
         for (auto& e : s.endpoints) {
             if (!e.mac_address) continue;
