@@ -101,9 +101,7 @@ void RealKernel::implied(const Change& c) {
             going_[l->peer->ns].host_ends.push_back({l->ifindex, l->owner});
         return;
     }
-    auto& g = going_[l->ns];
-    if (l->macvlan) g.look_inside = true;
-    if (l->peer && l->peer->ns.empty()) ++g.sandbox_ends;
+    if (l->macvlan) going_[l->ns].look_inside = true;
 }
 
 void RealKernel::take_links(const std::string& ns) {
@@ -117,8 +115,10 @@ void RealKernel::take_links(const std::string& ns) {
     // socket is freed an RCU grace period after it is closed, and holds its
     // namespace till then: listing the links here first made the cleanup
     // start 10-20 ms later (measured; a moved service's whole wait).
-    if (!delete_all && going != going_.end() && !going->second.look_inside &&
-        going->second.host_ends.size() >= going->second.sandbox_ends) {
+    // (A plan has each of topo's veths once, as its host end with the other
+    // end: the observation folds the pair so. A namespace the plan names
+    // no host end of, one without veths, is looked inside, as before.)
+    if (!delete_all && going != going_.end() && !going->second.look_inside && !going->second.host_ends.empty()) {
         for (auto& d : going->second.host_ends) dying_.push_back(d);
         return;
     }

@@ -83,10 +83,9 @@ private:
     std::vector<std::thread> deleting_;
     // What the plan says goes with a namespace (implied()): the host ends of
     // its veths, and whether it has links that must be deleted first (a
-    // macvlan) or whose host end is not known.
+    // macvlan).
     struct Going {
         std::vector<Dying> host_ends;
-        size_t sandbox_ends = 0;  // its veths whose other end is in the host
         bool look_inside = false;
     };
     std::map<std::string, Going> going_;

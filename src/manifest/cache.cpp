@@ -40,6 +40,13 @@ bool piecewise(std::string_view text) {
         if (text.find(c) != std::string_view::npos) return false;
     for (auto* word : {"<<", "extends", "include", "profiles"})
         if (text.find(word) != std::string_view::npos) return false;
+    // Lines are counted at '\n'; libyaml also breaks them at a lone '\r' and
+    // at NEL, LS and PS (found by review: a rename after an LS in a comment
+    // dropped a service).
+    for (auto* other : {"\xC2\x85", "\xE2\x80\xA8", "\xE2\x80\xA9"})
+        if (text.find(other) != std::string_view::npos) return false;
+    for (size_t cr = text.find('\r'); cr != std::string_view::npos; cr = text.find('\r', cr + 1))
+        if (cr + 1 == text.size() || text[cr + 1] != '\n') return false;
     return true;
 }
 
@@ -106,6 +113,13 @@ Reread reread(const LoadCache& c, const std::string& text) {
     // joins the next entry's line to this one's changes it).
     if (end < old.size() && (new_end == 0 || text[new_end - 1] != '\n')) return {};
     std::string_view was(old.data() + begin, end - begin), now(text.data() + begin, new_end - begin);
+    // A document's start or end among them: read alone, the piece would end
+    // there, where the whole file goes on (or is refused).
+    for (size_t at = 0; at < now.size(); at = now.find('\n', at) + 1) {
+        auto line = now.substr(at);
+        if (line.starts_with("---") || line.starts_with("...")) return {};
+        if (now.find('\n', at) == std::string_view::npos) break;
+    }
     long moved = long(lines_in(now)) - long(lines_in(was));
     // Lines added or taken out move every mark after them: only services'
     // marks can be put right (by the caller), so nothing else may follow.
@@ -119,6 +133,12 @@ Reread reread(const LoadCache& c, const std::string& text) {
     if (!r.errors.empty() || !mini.IsMap() || mini.size() != 1) return {};
     auto fresh = mini["services"];
     if (!fresh || !(fresh.IsMap() || fresh.IsNull())) return {};
+
+    // The piece begins with an entry's key, or is nothing: a line before the
+    // first key (a comment, even an empty line) may belong to the entry
+    // before it, to a block scalar that ends it.
+    auto& fresh_entries = fresh.entries();
+    if (fresh_entries.empty() ? !now.empty() : size_t(fresh_entries.front().first.mark().line) != lines[i]) return {};
 
     // The entries before i as they were, the fresh ones, those after j.
     out.service_lines.assign(lines.begin(), lines.begin() + long(i));
