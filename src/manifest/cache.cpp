@@ -28,15 +28,27 @@ size_t line_of(const std::vector<size_t>& starts, size_t offset) {
 
 size_t lines_in(std::string_view text) { return size_t(std::count(text.begin(), text.end(), '\n')); }
 
+// Whether a key at `m` begins its line in block style: only spaces before it
+// (no `?` of an explicit key, no `{` or `,` of a flow map).
+bool begins_line(std::string_view text, const std::vector<size_t>& starts, yaml::Mark m) {
+    if (m.line < 0 || size_t(m.line) >= starts.size() || m.column < 0) return false;
+    size_t from = starts[size_t(m.line)], at = from + size_t(m.column);
+    if (at >= text.size()) return false;
+    for (size_t k = from; k < at; ++k)
+        if (text[k] != ' ') return false;
+    return true;
+}
+
 }  // namespace
 
 void LoadCache::clear() { *this = LoadCache{}; }
 
 bool piecewise(std::string_view text) {
     // `$` interpolation (values would change with the variables), `&` `*`
-    // `<<` (one entry naming another's nodes), `!` tags, `%` directives; and
-    // the keys that make one service another's or leave it out.
-    for (char c : {'$', '&', '*', '!', '%'})
+    // `<<` (one entry naming another's nodes), `!` tags, `%` directives, `\`
+    // escapes (a quoted "\x24" is a `$`, "\x65xtends" is extends: found by
+    // review); and the keys that make one service another's or leave it out.
+    for (char c : {'$', '&', '*', '!', '%', '\\'})
         if (text.find(c) != std::string_view::npos) return false;
     for (auto* word : {"<<", "extends", "include", "profiles"})
         if (text.find(word) != std::string_view::npos) return false;
@@ -59,16 +71,27 @@ bool learn_layout(LoadCache& c) {
     int last = -1;
     for (auto& [k, v] : c.root) {
         auto m = k.mark();
-        if (m.column != 0 || m.line <= last) return false;  // a flow map, or keys out of order
+        if (m.column != 0 || m.line <= last || !begins_line(c.text, starts, m)) return false;  // a flow map, or keys out of order
         last = m.line;
         if (k.Scalar() == "services") services_line = size_t(m.line), services = v;
         else if (services_line && !next_line) next_line = size_t(m.line);
     }
     if (!services_line || !services.IsMap() || services.size() == 0) return false;
+    // `services:` alone on its line (or with a comment): a block map follows,
+    // not a flow map whose entries could be on lines of their own.
+    {
+        size_t from = starts[*services_line] + std::string_view("services").size();
+        size_t to = *services_line + 1 < starts.size() ? starts[*services_line + 1] : c.text.size();
+        std::string_view rest(c.text.data() + from, to - from);
+        size_t colon = rest.find_first_not_of(' ');
+        if (colon == std::string_view::npos || rest[colon] != ':') return false;
+        size_t after = rest.find_first_not_of(" \t\r\n", colon + 1);
+        if (after != std::string_view::npos && rest[after] != '#') return false;
+    }
     last = int(*services_line);
     for (auto& [k, v] : services) {
         auto m = k.mark();
-        if (m.line <= last || m.column <= 0) return false;
+        if (m.line <= last || m.column <= 0 || !begins_line(c.text, starts, m)) return false;
         if (c.service_lines.empty()) c.service_column = size_t(m.column);
         else if (size_t(m.column) != c.service_column) return false;
         last = m.line;
@@ -129,7 +152,8 @@ Reread reread(const LoadCache& c, const std::string& text) {
     // (a block map may start lines after its key), so that their marks are
     // the file's.
     Reader r;
-    auto mini = load_text(r, "services:" + std::string(lines[i], '\n') + std::string(now), c.file);
+    auto piece = "services:" + std::string(lines[i], '\n') + std::string(now);
+    auto mini = load_text(r, piece, c.file);
     if (!r.errors.empty() || !mini.IsMap() || mini.size() != 1) return {};
     auto fresh = mini["services"];
     if (!fresh || !(fresh.IsMap() || fresh.IsNull())) return {};
@@ -137,6 +161,7 @@ Reread reread(const LoadCache& c, const std::string& text) {
     // The piece begins with an entry's key, or is nothing: a line before the
     // first key (a comment, even an empty line) may belong to the entry
     // before it, to a block scalar that ends it.
+    auto piece_starts = line_starts(piece);
     auto& fresh_entries = fresh.entries();
     if (fresh_entries.empty() ? !now.empty() : size_t(fresh_entries.front().first.mark().line) != lines[i]) return {};
 
@@ -146,7 +171,8 @@ Reread reread(const LoadCache& c, const std::string& text) {
     std::vector<yaml::Node::Entry> entries(old_entries.begin(), old_entries.begin() + long(i));
     for (auto& [k, v] : fresh) {
         auto m = k.mark();
-        if (size_t(m.column) != c.service_column || (!out.service_lines.empty() && size_t(m.line) <= out.service_lines.back()))
+        if (size_t(m.column) != c.service_column || (!out.service_lines.empty() && size_t(m.line) <= out.service_lines.back()) ||
+            !begins_line(piece, piece_starts, m))
             return {};
         out.service_lines.push_back(size_t(m.line));
         entries.emplace_back(k, v);

@@ -488,6 +488,26 @@ TEST_CASE("cache: what a piece cannot tell alone is read whole (found by review)
         same_both_ways(base, replaced(base, "  c: {host: node2", "      # two\n  c: {host: node1"));
         same_both_ways(base, replaced(base, "  c: {host: node2", "\n  c: {host: node1"));
     }
+    SUBCASE("escapes that make a key or a `$` only once parsed (found by a second review)") {
+        auto extended = replaced(one_line, "  c: {host: node2,", "  c: {\"\\x65xtends\": a, host: node2,");
+        same_both_ways(extended, replaced(extended, "a: {host: node1", "a: {host: node2"));
+        same_both_ways(one_line, replaced(one_line, "  c: {host: node2,", "  c: {\"pro\\x66iles\": [off], host: node2,"));
+        same_both_ways(one_line, replaced(one_line, "  c: {host: node2,", "  c: {dns_opt: [\"a\\x24\\x24b\"], host: node2,"));
+        same_both_ways(one_line, replaced(one_line, "  c: {host: node2,", "  c: {hostname: \"\\x24{X?boom}\", host: node2,"));
+    }
+    SUBCASE("keys that do not begin their lines: explicit keys, a flow map of services") {
+        auto head = one_line.substr(0, one_line.find("services:"));
+        auto explicit_keys = head + "services:\n  ? a\n  : {host: node1, networks: {mesh: {ipv4_address: 10.128.1.2}}}\n"
+                                    "  ? b\n  : {host: node1, networks: {mesh: {ipv4_address: 10.128.1.3}}}\n";
+        same_both_ways(explicit_keys, replaced(explicit_keys, "  ? b\n  : {host: node1", "    b: {host: node2"));
+        auto deeper = head + "services:\n    a: {host: node1, networks: {mesh: {ipv4_address: 10.128.1.2}}}\n"
+                             "    b: {host: node1, networks: {mesh: {ipv4_address: 10.128.1.3}}}\n";
+        same_both_ways(deeper, replaced(deeper, "    b: {host: node1", "  ? b\n  : {host: node2"));
+        auto flow = head + "services: {\n  a: {host: node1, networks: {mesh: {ipv4_address: 10.128.1.2}}},\n"
+                           "  b: {host: node1, networks: {mesh: {ipv4_address: 10.128.1.3}}}\n}\n";
+        same_both_ways(flow, replaced(flow, "  a: {host: node1", "  a:\n    host: node2\n    x: {host: node1"));
+        same_both_ways(flow, replaced(flow, "  a: {host: node1", "  a: {host: node2"));
+    }
     SUBCASE("entries with no value, and none left") {
         auto nulls = replaced(one_line, "  d: {", "  e:\n  # x\n\n  d: {");
         same_both_ways(nulls, c_moved(nulls));
