@@ -308,6 +308,7 @@ void Watch::reconcile(Watched& w) {
     // Sockets of this run only: one left open inside a sandbox would keep its
     // namespace alive after an `ip netns del`, and its links with it.
     s.kernel = machine().kernel();
+    s.kernel->defer_waits();  // the run is logged before the kernel is closed
     struct Release {
         Session& s;
         ~Release() { s.kernel.reset(); }

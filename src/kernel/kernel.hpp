@@ -91,6 +91,12 @@ public:
     // Wait for what the kernel finishes on its own after the changes made so far
     // (a deleted namespace's links go in a batched, asynchronous cleanup).
     virtual void settle() {}
+    // Said by a caller that reports its run before it closes the kernel (a
+    // watch logs the run first): what a thread can wait out for settle() (a
+    // leaving veth's deletion, answered after an RCU barrier) is waited for
+    // at the close instead. A one-shot command, which exits at the close,
+    // would only wait longer: the kernel's own cleanup is left to do it.
+    virtual void defer_waits() {}
     // A deletion the kernel carries out with another (a sandbox's veth with
     // its namespace), told before that one: what will go, known without
     // looking inside the namespace (kernel/real.cpp says why that matters).

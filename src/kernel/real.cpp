@@ -357,15 +357,16 @@ void RealKernel::settle() {
         dying_.clear();
     };
     struct Close { int fd; ~Close() { if (fd >= 0) ::close(fd); } } closing{told};
-    // A few host ends are deleted at once, on a thread: their namespace's
-    // cleanup starts only when the last socket in it is freed, an RCU grace
-    // period after it was closed (the run's read had one there a moment
-    // ago: 10-15 ms), while a deleted link leaves the host's links in a
-    // millisecond or two. The kernel answers a deletion only after an RCU
-    // barrier (~16 ms): the thread waits that out, not the run. Many are
-    // left to the cleanup, which batches them: a barrier each made
-    // destroying 1,000 sandboxes take 23 s.
-    if (dying_.size() <= 4) {
+    // A few host ends are deleted at once, on a thread, when the caller
+    // waits for the thread only after its run (defer_waits(): a watch):
+    // their namespace's cleanup starts only when the last socket in it is
+    // freed, an RCU grace period after it was closed (the run's read had
+    // one there a moment ago: 10-15 ms), while a deleted link leaves the
+    // host's links in a millisecond or two. The kernel answers a deletion
+    // only after an RCU barrier (~16 ms): the thread waits that out, not the
+    // run. Many are left to the cleanup, which batches them: a barrier each
+    // made destroying 1,000 sandboxes take 23 s.
+    if (defer_waits_ && dying_.size() <= 4) {
         try {
             deleting_.emplace_back([ends = dying_] { delete_host_ends(ends); });
         } catch (const std::system_error&) {  // no thread: the cleanup does it

@@ -49,6 +49,7 @@ public:
     std::vector<std::string> projects() override;
     void settle() override;
     void implied(const Change& c) override;
+    void defer_waits() override { defer_waits_ = true; }
     std::map<std::string, std::vector<Process>> processes(const std::vector<std::string>& sandboxes) override;
     void signal(const Process& p, int signal) override;
     std::optional<BridgeFacts> bridge_facts(const std::string& name) override;
@@ -81,6 +82,7 @@ private:
     // Host ends being deleted on threads of their own (settle()), joined
     // before the next settle() and at the end.
     std::vector<std::thread> deleting_;
+    bool defer_waits_ = false;
     // What the plan says goes with a namespace (implied()): the host ends of
     // its veths, and whether it has links that must be deleted first (a
     // macvlan).
