@@ -101,7 +101,9 @@ void RealKernel::implied(const Change& c) {
             going_[l->peer->ns].host_ends.push_back({l->ifindex, l->owner});
         return;
     }
-    if (l->macvlan) going_[l->ns].look_inside = true;
+    // A macvlan goes first; a sandbox end not folded with its host end (its
+    // host end was not read) leaves a host end the plan does not name.
+    if (l->macvlan || (l->peer && l->peer->ns.empty())) going_[l->ns].look_inside = true;
 }
 
 void RealKernel::take_links(const std::string& ns) {
