@@ -299,19 +299,23 @@ Observation RealKernel::observe(const ReadScope& scope) { return observe_host(*t
 
 namespace {
 
-// The host ends of veths deleted, each if it is still the one it was (its
-// marker): on a thread of its own, so no failure is said here; the caller
-// sees whether they went.
+// The host end `d` names, if it is still there and still the one it was:
+// an index reused by another link is not ours (its marker says).
+nl::LinkPtr host_end(nl_sock* sock, const RealKernel::Dying& d) {
+    rtnl_link* l = nullptr;
+    if (rtnl_link_get_kernel(sock, d.ifindex, nullptr, &l) < 0) return nullptr;
+    nl::LinkPtr link(l);
+    const char* alias = rtnl_link_get_ifalias(l);
+    return alias && d.marker == alias ? std::move(link) : nullptr;
+}
+
+// The host ends of veths deleted, on a thread of its own, so no failure is
+// said here; the caller sees whether they went.
 void delete_host_ends(const std::vector<RealKernel::Dying>& ends) {
     try {
         auto s = nl::connect_route(false);
-        for (auto& d : ends) {
-            rtnl_link* l = nullptr;
-            if (rtnl_link_get_kernel(s.get(), d.ifindex, nullptr, &l) < 0) continue;
-            nl::LinkPtr link(l);
-            const char* alias = rtnl_link_get_ifalias(l);
-            if (alias && d.marker == alias) rtnl_link_delete(s.get(), l);
-        }
+        for (auto& d : ends)
+            if (auto l = host_end(s.get(), d)) rtnl_link_delete(s.get(), l.get());
     } catch (const KernelError&) {
     }
 }
@@ -341,17 +345,10 @@ void RealKernel::settle() {
     } catch (const KernelError&) {
         // polled every 10 ms instead
     }
-    auto host_end = [&](const Dying& d, nl::LinkPtr& out) {
-        rtnl_link* l = nullptr;
-        if (rtnl_link_get_kernel(sock(""), d.ifindex, nullptr, &l) < 0) return false;
-        out.reset(l);
-        const char* alias = rtnl_link_get_ifalias(l);
-        return alias && d.marker == alias;  // an index reused by another link is not ours
-    };
     auto delete_left = [&] {
         for (auto& d : dying_) {
-            nl::LinkPtr l;
-            if (!host_end(d, l)) continue;
+            auto l = host_end(sock(""), d);
+            if (!l) continue;
             int err = rtnl_link_delete(sock(""), l.get());
             if (err < 0 && !nl::is_gone(err))
                 nl::fail(fmt::format("veth {}", rtnl_link_get_name(l.get())), "delete (its sandbox is held open)", err);
@@ -376,10 +373,7 @@ void RealKernel::settle() {
     }
     while (!dying_.empty()) {
         size_t before = dying_.size();
-        std::erase_if(dying_, [&](const Dying& d) {
-            nl::LinkPtr l;
-            return !host_end(d, l);
-        });
+        std::erase_if(dying_, [&](const Dying& d) { return !host_end(sock(""), d); });
         if (dying_.empty()) break;
         if (dying_.size() != before) progress = clock::now();
         if (clock::now() - progress > std::chrono::seconds(3)) {
