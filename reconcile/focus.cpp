@@ -81,10 +81,46 @@ bool Focus::covers(const Object& o, const ObjectKey* key) const {
     return ns.empty() || sandboxes.count(ns);
 }
 
+// The key order within() and scope() rely on: links together, the entries together.
+static_assert(Kind::Bridge < Kind::Vxlan && Kind::Vxlan < Kind::Veth && Kind::Veth < Kind::Macvlan &&
+              Kind::Macvlan < Kind::Address && Kind(int(Kind::Fdb) + 1) == Kind::Neigh &&
+              Kind(int(Kind::Neigh) + 1) == Kind::Sysctl);
+
 HostState Focus::within(const HostState& s) const {
     HostState out;
-    for (auto& [k, o] : s.objects)
-        if (covers(o, &k)) out.objects.emplace(k, o);
+    auto& objects = s.objects;
+    auto keep = [&](auto it) { out.objects.emplace_hint(out.objects.end(), it->first, it->second); };
+    // Forwarding and neighbour entries are the bulk of an overlay host (15,000
+    // at 100 hosts) and a focus names a few: they are looked up by key (an
+    // entry's id begins with its device, then its MAC or address), the rest
+    // walked.
+    auto entries = objects.lower_bound(ObjectKey{Kind::Fdb, ""});
+    auto after = objects.lower_bound(ObjectKey{Kind::Sysctl, ""});
+    for (auto it = objects.begin(); it != entries; ++it)
+        if (covers(it->second, &it->first)) keep(it);
+    auto range = [&](Kind kind, const std::string& prefix) {
+        for (auto it = objects.lower_bound(ObjectKey{kind, prefix});
+             it != after && it->first.kind == kind && it->first.id.starts_with(prefix); ++it)
+            out.objects.emplace(it->first, it->second);
+    };
+    std::set<std::string> devices = entry_devices;
+    for (auto& [dev, _] : entry_gets) devices.insert(dev);
+    for (auto& dev : host_links) devices.insert(dev);
+    for (auto& dev : devices) {
+        if (host_links.count(dev)) {  // all of its entries
+            range(Kind::Fdb, dev + ' ');
+            range(Kind::Neigh, dev + ' ');
+            continue;
+        }
+        auto it = entry_gets.find(dev);
+        if (it == entry_gets.end()) continue;
+        for (auto& mac : it->second.forwarding) range(Kind::Fdb, dev + ' ' + mac.str() + ' ');
+        for (auto& ip : it->second.neighbours)
+            if (auto n = objects.find(ObjectKey{Kind::Neigh, dev + ' ' + ip.str()}); n != objects.end())
+                out.objects.emplace(n->first, n->second);
+    }
+    for (auto it = after; it != objects.end(); ++it)
+        if (covers(it->second, &it->first)) keep(it);
     return out;
 }
 
@@ -99,7 +135,10 @@ ReadScope Focus::scope(const ReadScope& base, const HostState& desired, const st
         wanted.insert(l->name);
         if (covers(o)) links.insert(l->name);
     };
-    for (auto& [_, o] : desired.objects) add(o);
+    // Links only (kinds Bridge to Macvlan, in key order): not the entries.
+    for (auto it = desired.objects.lower_bound(ObjectKey{Kind::Bridge, ""});
+         it != desired.objects.end() && it->first.kind < Kind::Address; ++it)
+        add(it->second);
     for (auto& c : changes)
         if (c.before) add(*c.before);
     // Links that are not topo's are read too: the manifest's references to

@@ -310,3 +310,54 @@ TEST_CASE("overlay: with IPv6, the VXLAN device keeps it, for its IPv6 neighbour
     CHECK(nb->mac == *a.endpoint("b", "mesh")->mac);
     CHECK(all_of<Neigh>(node1.state).size() == 4);
 }
+
+TEST_CASE("overlay: a focus's part of a state, found by key, is what covers() keeps of it") {
+    Project p = mesh();
+    for (int i = 0; i < 12; ++i) {
+        auto name = fmt::format("r{}", i);
+        p.services[name] = svc(name, {ep(i % 3 ? "mesh" : "local")});
+        p.services[name].host = i % 2 ? "node2" : "node3";
+    }
+    with_ipv6(p.networks["mesh"], "fd00:9::/64");
+    FakeKernel node1;
+    auto a = apply_on(node1, p, "node1");
+    const HostState state = plan_on(node1, p, "node1", a).desired.state;
+    auto vx = naming::vxlan("m", "mesh");
+    std::vector<Mac> macs;
+    std::vector<IpAddr> ips;
+    for (auto& [key, e] : a.endpoints) {
+        if (e.mac) macs.push_back(*e.mac);
+        for (auto& ip : {e.v4, e.v6})
+            if (ip) ips.push_back(*ip);
+    }
+    auto plain = [&](const Focus& f) {
+        HostState out;
+        for (auto& [k, o] : state.objects)
+            if (f.covers(o, &k)) out.objects.emplace(k, o);
+        return out;
+    };
+    std::vector<Focus> foci(8);
+    foci[1].host_links.insert(vx);
+    foci[2].sandboxes.insert(naming::netns("m", "a"));
+    foci[3].nft = true;
+    foci[3].add_entry(vx, macs[0], std::nullopt);
+    foci[4].add_entry(vx, std::nullopt, ips[1]);
+    foci[4].add_entry(vx, Mac{}, std::nullopt);  // the all-zero entries, one per host
+    foci[5].add_entry("elsewhere", macs[0], std::nullopt);
+    for (size_t i = 0; i < macs.size(); i += 2) foci[6].add_entry(vx, macs[i], std::nullopt);
+    for (size_t i = 0; i < ips.size(); i += 3) foci[6].add_entry(vx, std::nullopt, ips[i]);
+    foci[7].host_links.insert(bridge_name(p, p.networks.at("mesh")));
+    foci[7].files.insert(state.objects.rbegin()->first.id);
+    for (size_t i = 0; i < foci.size(); ++i) {
+        CAPTURE(i);
+        auto keys = [](const HostState& s) {
+            std::vector<ObjectKey> out;
+            for (auto& [k, _] : s.objects) out.push_back(k);
+            return out;
+        };
+        auto want = plain(foci[i]), got = foci[i].within(state);
+        CHECK(keys(got) == keys(want));
+        CHECK(diff(got, want).changes.empty());
+        if (i == 6) CHECK(want.objects.size() > 6);
+    }
+}
