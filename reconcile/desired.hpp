@@ -10,11 +10,13 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "kernel/kernel.hpp"
+#include "model/change.hpp"
 #include "model/objects.hpp"
 #include "model/project.hpp"
 #include "reconcile/ipam.hpp"
@@ -45,5 +47,33 @@ struct Desired {
 ReadScope read_scope(const Project& p);
 
 Desired desired_state(const Project& p, const Addressing& a, const DesiredContext& ctx);
+
+// Parts. Each object of a desired state is either one service's own (its
+// namespace and everything in it, the host ends of its veths, the entries
+// for it on an overlay's VXLAN device, its host route through a macvlan
+// shim) or project-wide (the networks' links and gateway addresses, the
+// all-zero entries of the VXLAN devices, the firewall and its sysctls, the
+// files). A service's own objects depend on that service, its addressing,
+// the project's networks and hosts, and this host alone.
+bool project_wide(const Object& o);
+
+// `topo watch` after a change of some services alone (a commit that moves,
+// adds or edits a few of 5,000): `state`, the whole desired state of `was`
+// and `was_addressing` with `ctx`, is taken and made (`p`, `a`)'s by
+// replacing the own objects of the services `changed` names (with their
+// replicas, and those whose addresses IPAM changed) and working the
+// project-wide ones out again, and `moved` is what that changed: both cost
+// what the change touches, not what the project holds (the project-wide
+// part aside). Nothing, with `state` untouched, when the change reaches
+// further: the networks, the hosts or a network's addressing changed, a
+// network came to this host or left it, or two kernel names collide (the
+// whole desired_state says which).
+struct DesiredSince {
+    Desired desired;
+    std::vector<Change> moved;
+};
+std::optional<DesiredSince> desired_since(HostState& state, const Project& was, const Addressing& was_addressing,
+                                          const Project& p, const Addressing& a, const DesiredContext& ctx,
+                                          std::set<std::string> changed);
 
 }  // namespace topo

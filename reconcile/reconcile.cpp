@@ -110,8 +110,16 @@ namespace {
 // nothing. False when the plan cannot be made. Where there is no record,
 // the host is read whole first; `seen`, when given, keeps what was observed,
 // for the caller to judge again instead of reading the host a second time.
+// With `since` (compute_since), the desired state is worked out from the
+// converged one where it can be, and `moved` is what changed since it.
+struct Incremental {
+    HostState& converged;
+    const Since& since;
+    std::optional<std::vector<Change>> moved;
+};
+
 bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& only, Computed& c,
-            std::optional<Observation>* seen = nullptr) {
+            std::optional<Observation>* seen = nullptr, Incremental* since = nullptr) {
     if (!in.project) {
         c.desired.scope.project = in.project_name;
     } else {
@@ -137,8 +145,22 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
         c.addressing = std::move(ipam.addressing);
         if (!c.errors.empty()) return false;
         trace::Span t("desired state");
-        c.desired = desired_state(*in.project, c.addressing,
-                                  {in.host, in.host_resolv_conf, in.files_root, only, overlay_mtus(kernel, *in.project, in.host)});
+        c.context = {in.host, in.host_resolv_conf, in.files_root, only, overlay_mtus(kernel, *in.project, in.host)};
+        std::optional<DesiredSince> ds;
+        if (since && since->since.touched && since->since.project && since->since.addressing && since->since.context &&
+            since->since.context->host == c.context.host && since->since.context->files_root == c.context.files_root &&
+            since->since.context->overlay_mtu == c.context.overlay_mtu) {
+            auto start = std::chrono::steady_clock::now();
+            ds = desired_since(since->converged, *since->since.project, *since->since.addressing, *in.project,
+                               c.addressing, c.context, *since->since.touched);
+            if (ds) trace::report("desired since", start);
+        }
+        if (ds) {
+            c.desired = std::move(ds->desired);
+            since->moved = std::move(ds->moved);
+        } else {
+            c.desired = desired_state(*in.project, c.addressing, c.context);
+        }
         c.errors = c.desired.errors;
     }
     // The sandboxes the project has or had: a namespace by one of these names
@@ -206,11 +228,14 @@ Computed compute(Kernel& kernel, const PlanInput& in) {
     return c;
 }
 
-Computed compute_since(Kernel& kernel, const PlanInput& in, const HostState& converged, const Focus& drifted) {
+Computed compute_since(Kernel& kernel, const PlanInput& in, HostState& converged, const Focus& drifted,
+                       const Since& since) {
     Computed c;
-    if (!desire(kernel, in, {}, c)) return c;
+    Incremental inc{converged, since, std::nullopt};
+    if (!desire(kernel, in, {}, c, nullptr, &inc)) return c;
     // What the manifest changed since the last converged run, and what drifted.
-    auto moved = (trace::Span("diff with converged"), diff(c.desired.state, converged).changes);
+    auto moved = inc.moved ? std::move(*inc.moved)
+                           : (trace::Span("diff with converged"), diff(c.desired.state, converged).changes);
     Focus focus(moved);
     focus.merge(drifted);
     c.live = (trace::Span("read live (focus)"), kernel.read(focus.scope(c.desired.scope, c.desired.state, moved)));

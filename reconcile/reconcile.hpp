@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -73,6 +74,7 @@ struct PlanInput {
 
 struct Computed {
     Addressing addressing;
+    DesiredContext context;  // what the desired state was worked out with
     Desired desired;
     HostState live;  // with `converged`: only the part of the host that was read
     Plan plan;
@@ -89,7 +91,21 @@ Computed compute(Kernel& kernel, const PlanInput& in);
 // to hold it still, except in `drifted` (what its events named since), so
 // only what the manifest changed and what drifted is read and compared: a
 // change costs the same on a host of 10 sandboxes or 1000.
-Computed compute_since(Kernel& kernel, const PlanInput& in, const HostState& converged, const Focus& drifted);
+//
+// With `since` (a watch that kept what `converged` was worked out from, and
+// knows which services its manifest's change touched), the desired state is
+// `converged` changed where those services changed (desired_since): the run
+// then costs what the change touches on an overlay of 5,000 sandboxes too.
+// `converged` is taken into the result's desired state when it is.
+struct Since {
+    const Project* project = nullptr;  // what `converged` was worked out from
+    const Addressing* addressing = nullptr;
+    const DesiredContext* context = nullptr;
+    // The services (manifest entries) the change touched; nothing: not known.
+    std::optional<std::set<std::string>> touched;
+};
+Computed compute_since(Kernel& kernel, const PlanInput& in, HostState& converged, const Focus& drifted,
+                       const Since& since = {});
 // A targeted run (`topo apply -f F SERVICE...`, as `docker compose up
 // SERVICE`): only these services' sandboxes are read and changed, with the
 // project-wide objects they need (networks, the nftables table, the shared

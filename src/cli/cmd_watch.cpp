@@ -61,6 +61,7 @@ struct Names {
 struct OwnChanges {
     const Focus* focus = nullptr;
     bool nft = false;
+    const HostState* state = nullptr;  // the run's desired state: what the project holds now
 };
 
 bool has_host_link(const HostState& s, const std::string& name) {
@@ -77,7 +78,8 @@ void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const st
         w.want(Trigger::Drift, wake, false);
         return;
     }
-    if (!w.converged || !w.session) return;  // the next run reads everything anyway
+    const HostState* known = own.state ? own.state : w.converged ? &*w.converged : nullptr;
+    if (!known || !w.session) return;  // the next run reads everything anyway
     if (e.what == KernelEvent::What::Nft) {
         if (e.name != naming::nft_table(w.session->project_name) || own.nft) return;
         w.drifted.nft = true;
@@ -86,14 +88,14 @@ void note(Watched& w, const KernelEvent& e, const std::string& sandbox, const st
         if (e.what == KernelEvent::What::Neigh) {
             // An entry that changed or went: only one of a VXLAN device of this project's is drift,
             // and the run's own entries are not.
-            if (!w.converged->find(ObjectKey{Kind::Vxlan, host_link})) return;
-            if (!e.mac && !e.ip) f.add_host_link(*w.converged, host_link);
+            if (!known->find(ObjectKey{Kind::Vxlan, host_link})) return;
+            if (!e.mac && !e.ip) f.add_host_link(*known, host_link);
             else if (own.focus && own.focus->covers_entry(host_link, e.mac, e.ip)) return;
             else f.add_entry(host_link, e.mac, e.ip);
-        } else if (!sandbox.empty() && w.converged->find(ObjectKey{Kind::Netns, sandbox})) {
+        } else if (!sandbox.empty() && known->find(ObjectKey{Kind::Netns, sandbox})) {
             f.sandboxes.insert(sandbox);
-        } else if (!host_link.empty() && has_host_link(*w.converged, host_link)) {
-            f.add_host_link(*w.converged, host_link);
+        } else if (!host_link.empty() && has_host_link(*known, host_link)) {
+            f.add_host_link(*known, host_link);
         } else {
             return;  // not this project's
         }
@@ -271,6 +273,9 @@ void Watch::reconcile(Watched& w) {
     // What the last run kept and this one replaces is freed once it is done.
     std::optional<Session> old_session;
     std::optional<HostState> old_converged;
+    Addressing old_addressing;
+    // The services the manifest's change touched (none: it did not change).
+    std::optional<std::set<std::string>> touched = std::set<std::string>{};
     if (!w.session || text != w.text) {
         w.text = text;
         try {
@@ -283,6 +288,7 @@ void Watch::reconcile(Watched& w) {
             if (!w.session || w.session->project_name != s.project_name) report_.restore(w, s.project_name);
             old_session = std::move(w.session);
             w.session.emplace(std::move(s));
+            touched = manifest::touched(*w.cache);
         } catch (const manifest::ManifestError& e) {
             std::string msg;
             for (auto& err : e.errors()) msg += (msg.empty() ? "" : "\n") + err.str();
@@ -324,11 +330,14 @@ void Watch::reconcile(Watched& w) {
             Session& s;
             ~ReleaseHost() { s.host_lock.reset(); }
         } release_host{s};
-        auto c = full ? s.compute() : s.compute(&*w.converged, drifted);
+        // The converged state is worked out again from what it was worked out
+        // from, where the manifest's change touched services alone.
+        Since since{old_session ? &*old_session->project : &*s.project, &w.addressing, &w.context, touched};
+        auto c = full ? s.compute() : s.compute(&*w.converged, drifted, since);
         fail_on_errors(c.errors);
         plan = c.plan;
         Focus own(c.plan.changes);
-        OwnChanges mine{&own, false};
+        OwnChanges mine{&own, false, &c.desired.state};
         for (auto& ch : c.plan.changes) mine.nft |= ch.kind() == Kind::NftTable;
         if (!c.plan.empty()) {
             // Events of this run's changes are not drift: taken here, before the
@@ -341,6 +350,8 @@ void Watch::reconcile(Watched& w) {
             trace::Span t("keep converged");
             old_converged = std::move(w.converged);
             w.converged = std::move(c.desired.state);
+            old_addressing = std::exchange(w.addressing, std::move(c.addressing));
+            w.context = std::move(c.context);
             w.objects = w.converged->objects.size();
             w.full = false;
             learn_sandboxes(*w.converged, full ? nullptr : &own);

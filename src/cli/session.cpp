@@ -105,7 +105,7 @@ Session Session::open(const Options& opts, bool need_manifest, bool read_host_ea
     return s;
 }
 
-Computed Session::compute(const HostState* converged, const Focus& drifted) {
+Computed Session::compute(HostState* converged, const Focus& drifted, const Since& since) {
     PlanInput in;
     trace::Span t("compute (all)");
     // A replicated service named on the command line is all of its replicas.
@@ -132,7 +132,7 @@ Computed Session::compute(const HostState* converged, const Focus& drifted) {
     auto [subnets, ports] = (trace::Span("others' records"), others());
     in.other_subnets = std::move(subnets);
     in.other_ports = std::move(ports);
-    if (converged) return topo::compute_since(*kernel, in, *converged, drifted);
+    if (converged) return topo::compute_since(*kernel, in, *converged, drifted, since);
     return topo::compute_services(*kernel, in, services);
 }
 

@@ -59,8 +59,8 @@ struct Session {
     Others others() const;
     // IPAM → desired → live → diff → plan, with the state file's allocations;
     // from a converged state, only what differs from it or drifted is read
-    // (reconcile.hpp, compute_since).
-    Computed compute(const HostState* converged = nullptr, const Focus& drifted = {});
+    // (reconcile.hpp, compute_since), and with `since` it may be taken.
+    Computed compute(HostState* converged = nullptr, const Focus& drifted = {}, const Since& since = {});
     // The project's objects on the host (by marker), and those the manifest references.
     HostState read_live();
     // The record to save after a successful apply.

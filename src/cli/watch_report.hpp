@@ -47,6 +47,8 @@ struct Watched {
     std::shared_ptr<manifest::LoadCache> cache = manifest::load_cache();
     std::optional<Session> session;      // from the last manifest that loaded
     std::optional<HostState> converged;  // the desired state of the last run that converged
+    Addressing addressing;               // with `converged`: what it was worked out from
+    DesiredContext context;
     Focus drifted;                       // what events named since; with `converged` only
     bool full = true;                    // the next run reads everything
     Trigger trigger = Trigger::None;     // None: no run due

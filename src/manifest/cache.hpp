@@ -11,6 +11,8 @@
 #pragma once
 
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +36,10 @@ struct LoadCache {
     // parse_service's result for each service, with the node it read: one
     // that is the same node next time is not parsed again.
     std::map<std::string, std::pair<yaml::Node, Service>> parsed;
+    // The services' entries the last read parsed afresh or found gone, by
+    // name; nothing when it read the file whole (what the next run can work
+    // out from the last one: reconcile.hpp, Since).
+    std::optional<std::set<std::string>> touched;
 
     bool ready() const { return bool(root); }
     void clear();

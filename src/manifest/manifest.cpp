@@ -128,9 +128,11 @@ void add_default_network(Project& p, const Reader& r) {
 
 // `parsed`: services parsed before, by the node they were read from (a
 // watch's LoadCache): one whose node this root still holds is not parsed
-// again; the others are, and replace what it holds.
+// again; the others are, and replace what it holds, and are `touched`
+// (with those gone), when given.
 Project interpret(Reader& r, const yaml::Node& root, const LoadOptions& opts,
-                  std::map<std::string, std::pair<yaml::Node, Service>>* parsed = nullptr) {
+                  std::map<std::string, std::pair<yaml::Node, Service>>* parsed = nullptr,
+                  std::set<std::string>* touched = nullptr) {
     Project p;
     p.source_file = r.files.back();
     if (root.IsNull()) {
@@ -154,9 +156,14 @@ Project interpret(Reader& r, const yaml::Node& root, const LoadOptions& opts,
         }
         parse_service(r, n, v, s);
         was = {v, s};
+        if (touched) touched->insert(n);
     });
     if (parsed && parsed->size() > p.services.size())
-        std::erase_if(*parsed, [&](const auto& e) { return !p.services.count(e.first); });
+        std::erase_if(*parsed, [&](const auto& e) {
+            bool gone = !p.services.count(e.first);
+            if (gone && touched) touched->insert(e.first);
+            return gone;
+        });
     if (auto h = root["hosts"]) parse_hosts(r, h, p);
     if (auto svcs = root["services"]; svcs && svcs.IsMap())
         for (auto it = svcs.begin(); it != svcs.end(); ++it) r.service_nodes.emplace(it->first.Scalar(), it->second);
@@ -257,11 +264,13 @@ std::optional<Project> load_piecewise(LoadCache& c, const std::vector<std::strin
     LoadOptions named;
     naming(r, files, opts, named);
     r.files.push_back(c.file);
-    auto p = interpret(r, next.root, named, &c.parsed);
+    std::set<std::string> touched;
+    auto p = interpret(r, next.root, named, &c.parsed, &touched);
     if (!r.errors.empty() || !r.warnings.empty()) {
         c.clear();
         return std::nullopt;
     }
+    c.touched = std::move(touched);
     c.text = std::move(text);
     c.root = std::move(next.root);
     c.service_lines = std::move(next.service_lines);
@@ -278,6 +287,7 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts, Loa
             trace::report("manifest in pieces", start);
             return std::move(*p);
         }
+        cache->touched.reset();
     }
     Reader r;
     LoadOptions named;
@@ -304,5 +314,7 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts, Loa
 }
 
 std::shared_ptr<LoadCache> load_cache() { return std::make_shared<LoadCache>(); }
+
+std::optional<std::set<std::string>> touched(const LoadCache& cache) { return cache.touched; }
 
 }  // namespace topo::manifest

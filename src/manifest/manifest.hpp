@@ -11,6 +11,7 @@
 
 #include "manifest/yaml.hpp"
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -96,6 +97,9 @@ bool read_manifest(const std::string& path, std::string& text, std::string& prob
 // change to a few services re-reads those. One per manifest, from load_cache().
 struct LoadCache;
 std::shared_ptr<LoadCache> load_cache();
+// The services' entries the cache's last read parsed afresh or found gone;
+// nothing when it read the file whole.
+std::optional<std::set<std::string>> touched(const LoadCache& cache);
 
 // Read, merge (later files override earlier ones, Compose merge rules), validate.
 // "-" is standard input; anything else must be a regular file. With `cache`,

@@ -23,6 +23,7 @@ struct SourceMark {
     std::string file;
     int line = 0;    // 1-based; 0 = unknown
     int column = 0;  // 1-based
+    bool operator==(const SourceMark&) const = default;
 };
 // "file:line:col: path" where the mark is known, else "path": how an error
 // found after parsing (by IPAM, or against the host) names its place.
@@ -37,6 +38,7 @@ struct IpamConfig {
     std::map<std::string, IpAddr> aux_addresses;
     SourceMark mark;   // of the subnet
     std::string path;  // "networks.n1.ipam.config[0].subnet"
+    bool operator==(const IpamConfig&) const = default;
 };
 
 struct Network {
@@ -74,10 +76,12 @@ struct Network {
     // Where the manifest names a link of the host that the network uses (an
     // external bridge's `name:`, a macvlan's `parent`), and that key's path:
     // a missing one is an error at that place.
-    struct {
+    struct LinkAt {
         SourceMark mark;
         std::string path;
+        bool operator==(const LinkAt&) const = default;
     } link_at;
+    bool operator==(const Network&) const = default;
 };
 
 // One entry of services.<s>.networks: an endpoint of the sandbox.
@@ -161,6 +165,7 @@ struct Service {
 struct Host {
     std::string name;
     IpAddr address;
+    bool operator==(const Host&) const = default;
 };
 
 struct Warning {

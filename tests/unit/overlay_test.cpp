@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <random>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -270,7 +271,8 @@ TEST_CASE("overlay: a moved service's entries are read one by one, and drift of 
         CHECK(scope.only_entries.at(vx).forwarding == std::set<Mac>{mac_b});
         CHECK(f.covers(Fdb{vx, mac_b, ip("192.0.2.12")}));
         CHECK_FALSE(f.covers(Fdb{vx, mac_c, ip("192.0.2.12")}));
-        auto c = compute_since(node1, in, converged, {});
+        auto kept = converged;
+        auto c = compute_since(node1, in, kept, {});
         CHECK(lines(c.plan) == lines(plan_on(node1, p, "node1", a).plan));
         // What was read of the device: b's entries, none of c's.
         for (auto& [key, o] : c.live.objects) {
@@ -290,10 +292,12 @@ TEST_CASE("overlay: a moved service's entries are read one by one, and drift of 
         drifted.add_entry(vx, std::nullopt, ip_c);
         CHECK(drifted.covers_entry(vx, std::nullopt, ip_c));
         CHECK_FALSE(drifted.covers_entry(vx, mac_c, std::nullopt));
-        auto c = compute_since(node1, in, converged, drifted);
+        auto kept = converged;
+        auto c = compute_since(node1, in, kept, drifted);
         CHECK(lines(c.plan) == std::vector<std::string>{"create neigh " + vx + " " + ip_c.str()});
         drifted.add_entry(vx, mac_c, std::nullopt);
-        CHECK(compute_since(node1, in, converged, drifted).plan.changes.size() == 2);
+        kept = converged;
+        CHECK(compute_since(node1, in, kept, drifted).plan.changes.size() == 2);
     }
 }
 
@@ -360,4 +364,117 @@ TEST_CASE("overlay: a focus's part of a state, found by key, is what covers() ke
         CHECK(diff(got, want).changes.empty());
         if (i == 6) CHECK(want.objects.size() > 6);
     }
+}
+
+namespace {
+
+// A plan's changes as lines with their fields, in order.
+std::vector<std::string> change_lines(const std::vector<Change>& changes) {
+    std::vector<std::string> out;
+    for (auto& c : changes)
+        out.push_back(fmt::format("{} {} {} {}", to_string(c.action), to_string(c.kind()), c.id(), fmt::join(c.fields, ",")));
+    return out;
+}
+
+std::vector<ObjectKey> keys_of(const HostState& s) {
+    std::vector<ObjectKey> out;
+    for (auto& [k, _] : s.objects) out.push_back(k);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("overlay: a desired state worked out from the last one, after random edits of services, is the whole one") {
+    Project p = mesh();
+    with_ipv6(p.networks["mesh"], "fd00:9::/64");
+    Network lan = bridge_net("lan", "192.0.2.0/24");
+    lan.driver = Driver::Macvlan;
+    lan.parent = "eth9";
+    lan.host_access = true;
+    p.networks["lan"] = lan;
+    const std::vector<std::string> hosts{"node1", "node2", "node3"}, networks{"mesh", "local", "lan"};
+    std::mt19937 rng(22);
+    auto pick = [&](const auto& v) { return v[rng() % v.size()]; };
+    auto place = [&](Project& q, const std::string& name) {
+        auto s = svc(name, {ep(pick(networks))});
+        if (rng() % 3 == 0 && s.endpoints[0].network != "mesh") s.endpoints.push_back(ep("mesh", "eth1"));
+        if (rng() % 4 == 0) {
+            Port port;
+            auto host_port = uint16_t(8000 + rng() % 50);
+            port.published = PortRange{host_port, host_port};
+            port.target = PortRange{80, 80};
+            s.ports.push_back(port);
+        }
+        s.host = pick(hosts);
+        q.services[name] = s;
+    };
+    for (int i = 0; i < 24; ++i) place(p, fmt::format("s{}", i));
+    DesiredContext ctx;
+    ctx.host = "node1";
+    ctx.host_resolv_conf = "nameserver 192.0.2.53\n";
+    auto a = allocate({&p, {}, {}, {}, {}}).addressing;
+    auto d = desired_state(p, a, ctx);
+    int since_used = 0, refused = 0;
+    for (int round = 0; round < 400; ++round) {
+        CAPTURE(round);
+        Project next = p;
+        std::set<std::string> touched;
+        bool wide = false;  // an edit outside the services
+        for (int edits = 1 + rng() % 3; edits > 0; --edits) {
+            std::vector<std::string> names;
+            for (auto& [name, _] : next.services) names.push_back(name);
+            auto name = pick(names);
+            switch (rng() % 9) {
+                case 0: case 1: case 2: next.services[name].host = pick(hosts); break;  // moved
+                case 3: name = fmt::format("n{}", round); place(next, name); break;    // added
+                case 4: if (names.size() > 4) next.services.erase(name); break;        // removed
+                case 5:
+                    if (!next.services[name].endpoints.empty()) next.services[name].endpoints[0].network = pick(networks);
+                    break;
+                case 6:
+                    if (!next.services[name].endpoints.empty())
+                        next.services[name].endpoints[0].aliases = {fmt::format("x{}", round)};
+                    break;
+                case 7:  // network_mode: none (a sandbox without endpoints), and back
+                    if (next.services[name].mode == NetworkMode::None) {
+                        place(next, name);
+                    } else {
+                        next.services[name].mode = NetworkMode::None;
+                        next.services[name].endpoints.clear();
+                        next.services[name].ports.clear();
+                    }
+                    break;
+                case 8:
+                    if (rng() % 4 == 0) next.networks["local"].mtu = 1400 + round, wide = true;
+                    else next.services[name].ports.clear();
+                    break;
+            }
+            touched.insert(name);
+        }
+        auto ipam = allocate({&next, a, {}, {}, {}});
+        if (!ipam.errors.empty()) continue;
+        auto whole = desired_state(next, ipam.addressing, ctx);
+        HostState kept = d.state;
+        auto since = desired_since(kept, p, a, next, ipam.addressing, ctx, touched);
+        if (!since) {
+            ++refused;
+            CHECK(keys_of(kept) == keys_of(d.state));  // untouched
+            CHECK(diff(kept, d.state).changes.empty());
+        } else {
+            ++since_used;
+            CHECK_FALSE(wide);
+            CHECK(keys_of(since->desired.state) == keys_of(whole.state));
+            CHECK(diff(since->desired.state, whole.state).changes.empty());
+            CHECK(change_lines(since->moved) == change_lines(diff(whole.state, d.state).changes));
+            CHECK(since->desired.scope.files == whole.scope.files);
+            CHECK(since->desired.scope.sysctls == whole.scope.sysctls);
+            CHECK(since->desired.scope.foreign_links == whole.scope.foreign_links);
+            CHECK(since->desired.errors == whole.errors);
+        }
+        p = std::move(next);
+        a = std::move(ipam.addressing);
+        d = std::move(whole);
+    }
+    CHECK(since_used > 300);
+    CHECK(refused > 10);  // the wide edits, and networks that came to node1 or left it
 }

@@ -469,7 +469,8 @@ Computed plan_from(FakeKernel& k, const Project& p, const Addressing& prev, cons
     in.project = &p;
     in.project_name = p.name;
     in.previous = prev;
-    return compute_since(k, in, converged, drifted);
+    auto kept = converged;
+    return compute_since(k, in, kept, drifted);
 }
 
 }  // namespace
