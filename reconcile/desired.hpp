@@ -59,13 +59,14 @@ bool project_wide(const Object& o);
 
 // `topo watch` after a change of some services alone (a commit that moves,
 // adds or edits a few of 5,000): `state`, the whole desired state of `was`
-// and `was_addressing` with `ctx`, is taken and made (`p`, `a`)'s by
+// and `was_addressing` with `was_ctx`, is taken and made (`p`, `a`)'s by
 // replacing the own objects of the services `changed` names (with their
 // replicas, and those whose addresses IPAM changed) and working the
 // project-wide ones out again, and `moved` is what that changed: both cost
 // what the change touches, not what the project holds (the project-wide
 // part aside). Nothing, with `state` untouched, when the change reaches
-// further: the networks, the hosts or a network's addressing changed, a
+// further: the networks, the hosts, a network's addressing or the context
+// (this host, the overlays' MTU) changed, a
 // network came to this host or left it, or two kernel names collide (the
 // whole desired_state says which).
 struct DesiredSince {
@@ -73,7 +74,7 @@ struct DesiredSince {
     std::vector<Change> moved;
 };
 std::optional<DesiredSince> desired_since(HostState& state, const Project& was, const Addressing& was_addressing,
-                                          const Project& p, const Addressing& a, const DesiredContext& ctx,
-                                          std::set<std::string> changed);
+                                          const DesiredContext& was_ctx, const Project& p, const Addressing& a,
+                                          const DesiredContext& ctx, std::set<std::string> changed);
 
 }  // namespace topo

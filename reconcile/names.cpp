@@ -255,4 +255,40 @@ std::vector<File> name_files(const Project& p, const Addressing& a, const NamesC
     return out;
 }
 
+namespace {
+
+// What a service's endpoint gives the files: its network, its aliases and
+// addresses, its interface order.
+bool same_endpoints(const Service& x, const Addressing& xa, const Service& y, const Addressing& ya) {
+    if (x.endpoints.size() != y.endpoints.size()) return false;
+    for (size_t i = 0; i < x.endpoints.size(); ++i) {
+        auto &e = x.endpoints[i], &f = y.endpoints[i];
+        if (e.network != f.network || e.aliases != f.aliases) return false;
+        auto *ea = xa.endpoint(x.name, e.network), *fa = ya.endpoint(y.name, f.network);
+        if ((ea && ea->v4) != (fa && fa->v4) || (ea && ea->v4 && ea->v4 != fa->v4)) return false;
+        if ((ea && ea->v6) != (fa && fa->v6) || (ea && ea->v6 && ea->v6 != fa->v6)) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+bool same_name_files(const Project& was, const Addressing& was_addressing, const Project& p, const Addressing& a,
+                     const std::string& host, const std::set<std::string>& touched) {
+    for (auto& name : touched) {
+        auto x = was.services.find(name), y = p.services.find(name);
+        bool in_x = x != was.services.end() && x->second.has_sandbox();
+        bool in_y = y != p.services.end() && y->second.has_sandbox();
+        if (in_x != in_y) return false;
+        if (!in_x) continue;
+        auto &s = x->second, &t = y->second;
+        // Everything members() and the files of this host's sandboxes read.
+        if (runs_here(was, s, host) != runs_here(p, t, host) || s.hostname != t.hostname || s.links != t.links ||
+            s.extra_hosts != t.extra_hosts || s.dns != t.dns || s.dns_search != t.dns_search || s.dns_opt != t.dns_opt ||
+            !same_endpoints(s, was_addressing, t, a))
+            return false;
+    }
+    return true;
+}
+
 }  // namespace topo

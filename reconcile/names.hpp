@@ -17,6 +17,7 @@
 // same manifest always renders the same bytes.
 #pragma once
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,11 @@ struct NamesContext {
 };
 
 std::vector<File> name_files(const Project& p, const Addressing& a, const NamesContext& ctx);
+// Whether name_files() gives the same files for (`p`, `a`) as for (`was`,
+// `was_addressing`), which differ only in the services `touched` names (and
+// their addressing): none of them changed what any file says of it.
+bool same_name_files(const Project& was, const Addressing& was_addressing, const Project& p, const Addressing& a,
+                     const std::string& host, const std::set<std::string>& touched);
 std::string hosts_file(const Project& p, const Addressing& a, const Service& s);
 std::string resolv_conf(const Project& p, const Service& s, const std::string& host_resolv_conf);
 

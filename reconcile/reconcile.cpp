@@ -147,12 +147,10 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
         trace::Span t("desired state");
         c.context = {in.host, in.host_resolv_conf, in.files_root, only, overlay_mtus(kernel, *in.project, in.host)};
         std::optional<DesiredSince> ds;
-        if (since && since->since.touched && since->since.project && since->since.addressing && since->since.context &&
-            since->since.context->host == c.context.host && since->since.context->files_root == c.context.files_root &&
-            since->since.context->overlay_mtu == c.context.overlay_mtu) {
+        if (since && since->since.touched && since->since.project && since->since.addressing && since->since.context) {
             auto start = std::chrono::steady_clock::now();
-            ds = desired_since(since->converged, *since->since.project, *since->since.addressing, *in.project,
-                               c.addressing, c.context, *since->since.touched);
+            ds = desired_since(since->converged, *since->since.project, *since->since.addressing, *since->since.context,
+                               *in.project, c.addressing, c.context, *since->since.touched);
             if (ds) trace::report("desired since", start);
         }
         if (ds) {

@@ -424,7 +424,7 @@ TEST_CASE("overlay: a desired state worked out from the last one, after random e
             std::vector<std::string> names;
             for (auto& [name, _] : next.services) names.push_back(name);
             auto name = pick(names);
-            switch (rng() % 9) {
+            switch (rng() % 11) {
                 case 0: case 1: case 2: next.services[name].host = pick(hosts); break;  // moved
                 case 3: name = fmt::format("n{}", round); place(next, name); break;    // added
                 case 4: if (names.size() > 4) next.services.erase(name); break;        // removed
@@ -448,14 +448,18 @@ TEST_CASE("overlay: a desired state worked out from the last one, after random e
                     if (rng() % 4 == 0) next.networks["local"].mtu = 1400 + round, wide = true;
                     else next.services[name].ports.clear();
                     break;
+                case 9: next.services[name].extra_hosts = {{"db", ip("192.0.2.99")}}; break;
+                case 10: next.services[name].links = {{pick(names), "peer"}}; break;
             }
             touched.insert(name);
         }
         auto ipam = allocate({&next, a, {}, {}, {}});
         if (!ipam.errors.empty()) continue;
-        auto whole = desired_state(next, ipam.addressing, ctx);
+        auto next_ctx = ctx;  // the host's resolv.conf edited, now and then
+        if (rng() % 20 == 0) next_ctx.host_resolv_conf = fmt::format("nameserver 192.0.2.{}\n", round % 250);
+        auto whole = desired_state(next, ipam.addressing, next_ctx);
         HostState kept = d.state;
-        auto since = desired_since(kept, p, a, next, ipam.addressing, ctx, touched);
+        auto since = desired_since(kept, p, a, ctx, next, ipam.addressing, next_ctx, touched);
         if (!since) {
             ++refused;
             CHECK(keys_of(kept) == keys_of(d.state));  // untouched
@@ -474,6 +478,7 @@ TEST_CASE("overlay: a desired state worked out from the last one, after random e
         p = std::move(next);
         a = std::move(ipam.addressing);
         d = std::move(whole);
+        ctx = next_ctx;
     }
     CHECK(since_used > 300);
     CHECK(refused > 10);  // the wide edits, and networks that came to node1 or left it
