@@ -229,11 +229,20 @@ void Watch::on_events(Clock::time_point now, Watched* running, const OwnChanges&
 
 // The namespace ids of the project's sandboxes, given one where there is none
 // (the kernel sends a namespace's events only where it has an id).
+// (Namespaces come first in key order: not a walk of every object, which
+// on an overlay host is 15,000 entries and ~2 ms of cache misses.)
+static_assert(int(Kind::Netns) == 0);
 void Watch::learn_sandboxes(const HostState& desired, const Focus* only) {
-    for (auto& [key, o] : desired.objects) {
-        if (key.kind != Kind::Netns || (only && !only->sandboxes.count(key.id))) continue;
-        if (auto id = events_->watch(key.id)) names_.sandbox[*id] = key.id;
+    auto learn = [&](const std::string& name) {
+        if (auto id = events_->watch(name)) names_.sandbox[*id] = name;
+    };
+    if (only) {
+        for (auto& name : only->sandboxes)
+            if (desired.find(ObjectKey{Kind::Netns, name})) learn(name);
+        return;
     }
+    for (auto it = desired.objects.begin(); it != desired.objects.end() && it->first.kind == Kind::Netns; ++it)
+        learn(it->first.id);
 }
 
 // `--probe`, after a run that changed something: the whole host read again
