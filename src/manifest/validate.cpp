@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "manifest/parsers.hpp"
 
@@ -78,19 +79,36 @@ void check_endpoints(Reader& r, Project& p) {
 
 void check_duplicate_addresses(Reader& r, const Project& p) {
     // Names by reference (the project outlives the check): 5,000 services' worth of copies were most of it.
-    std::map<std::pair<std::string_view, IpAddr>, std::string_view> seen;
+    // Sorted, not a map: the same address twice on a network is found next
+    // to itself, and the first taken (in service order) is the one named.
+    struct Use {
+        std::string_view network;
+        IpAddr address;
+        size_t order;  // service, endpoint and address, as written
+        const Service* service;
+        const Endpoint* endpoint;
+    };
+    std::vector<Use> uses;
     for (auto& [name, s] : p.services)
         for (auto& e : s.endpoints) {
-            std::vector<IpAddr> all(e.link_local_ips);
+            for (auto& a : e.link_local_ips) uses.push_back({e.network, a, uses.size(), &s, &e});
             for (auto& a : {e.ipv4_address, e.ipv6_address})
-                if (a) all.push_back(*a);
-            for (auto& a : all) {
-                auto [it, fresh] = seen.insert({{e.network, a}, name});
-                if (!fresh)
-                    r.error(at_endpoint(r, s, e), fmt::format("services.{}.networks.{}", name, e.network),
-                            fmt::format("{} is already the address of service {}", a.str(), it->second));
-            }
+                if (a) uses.push_back({e.network, *a, uses.size(), &s, &e});
         }
+    std::sort(uses.begin(), uses.end(), [](const Use& x, const Use& y) {
+        return std::tie(x.network, x.address, x.order) < std::tie(y.network, y.address, y.order);
+    });
+    std::vector<std::pair<size_t, size_t>> twice;  // (a later use, the first), reported in the order written
+    for (size_t i = 1, first = 0; i < uses.size(); ++i) {
+        if (uses[i].network != uses[first].network || uses[i].address != uses[first].address) first = i;
+        else twice.push_back({i, first});
+    }
+    std::sort(twice.begin(), twice.end(), [&](auto& x, auto& y) { return uses[x.first].order < uses[y.first].order; });
+    for (auto& [i, first] : twice) {
+        auto& u = uses[i];
+        r.error(at_endpoint(r, *u.service, *u.endpoint), fmt::format("services.{}.networks.{}", u.service->name, u.network),
+                fmt::format("{} is already the address of service {}", u.address.str(), uses[first].service->name));
+    }
     // Two links with one MAC on one network: each takes the other's frames.
     std::map<std::pair<std::string_view, Mac>, std::string_view> macs;
     for (auto& [name, s] : p.services)
