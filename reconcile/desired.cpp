@@ -361,32 +361,37 @@ Desired desired_state(const Project& p, const Addressing& a, const DesiredContex
     return out;
 }
 
+std::set<std::string> with_replicas(const Project& was, const Project& p, std::set<std::string> touched) {
+    auto named = touched;
+    for (auto* project : {&was, &p})
+        for (auto& [name, s] : project->services)
+            if (s.replica_of && named.count(s.replica_of->service)) touched.insert(name);
+    return touched;
+}
+
+void readdressed(const Addressing& was, const Addressing& now, std::set<std::string>& touched) {
+    auto before = was.endpoints.begin(), after = now.endpoints.begin();
+    while (before != was.endpoints.end() || after != now.endpoints.end()) {
+        if (after == now.endpoints.end() || (before != was.endpoints.end() && before->first < after->first)) {
+            touched.insert((before++)->first.first);
+        } else if (before == was.endpoints.end() || after->first < before->first) {
+            touched.insert((after++)->first.first);
+        } else {
+            if (before->second != after->second) touched.insert(after->first.first);
+            ++before, ++after;
+        }
+    }
+}
+
 std::optional<DesiredSince> desired_since(HostState& state, const Project& was, const Addressing& was_addressing,
                                           const DesiredContext& was_ctx, const Project& p, const Addressing& a,
-                                          const DesiredContext& ctx, std::set<std::string> changed) {
+                                          const DesiredContext& ctx, const std::set<std::string>& changed) {
     if (!ctx.only.empty() || !was_ctx.only.empty() || was_ctx.host != ctx.host || was_ctx.files_root != ctx.files_root ||
         was_ctx.overlay_mtu != ctx.overlay_mtu || was.name != p.name || was.networks != p.networks ||
         was.hosts != p.hosts || was_addressing.networks != a.networks)
         return std::nullopt;
     for (auto& [_, n] : p.networks)
         if (presence(was, was_addressing, ctx, n) != presence(p, a, ctx, n)) return std::nullopt;
-    // The services the change touched: as named, their replicas, and those
-    // whose addresses IPAM changed.
-    std::set<std::string> named = changed;
-    for (auto* project : {&was, &p})
-        for (auto& [name, s] : project->services)
-            if (s.replica_of && named.count(s.replica_of->service)) changed.insert(name);
-    auto before = was_addressing.endpoints.begin(), now = a.endpoints.begin();
-    while (before != was_addressing.endpoints.end() || now != a.endpoints.end()) {
-        if (now == a.endpoints.end() || (before != was_addressing.endpoints.end() && before->first < now->first)) {
-            changed.insert((before++)->first.first);
-        } else if (before == was_addressing.endpoints.end() || now->first < before->first) {
-            changed.insert((now++)->first.first);
-        } else {
-            if (before->second != now->second) changed.insert(now->first.first);
-            ++before, ++now;
-        }
-    }
     // The files are the same unless a touched service changed what they say
     // (a move between two other hosts does not): ~1.3 ms at 5,000 services.
     bool files = was_ctx.host_resolv_conf != ctx.host_resolv_conf ||

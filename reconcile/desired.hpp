@@ -60,9 +60,11 @@ bool project_wide(const Object& o);
 // `topo watch` after a change of some services alone (a commit that moves,
 // adds or edits a few of 5,000): `state`, the whole desired state of `was`
 // and `was_addressing` with `was_ctx`, is taken and made (`p`, `a`)'s by
-// replacing the own objects of the services `changed` names (with their
-// replicas, and those whose addresses IPAM changed) and working the
-// project-wide ones out again, and `moved` is what that changed: both cost
+// replacing the own objects of the services `changed` names (every service
+// whose entry, or addressing, differs: with_replicas, readdressed) and
+// working the project-wide ones out again, and `moved` is what that
+// changed. `was_addressing` need hold only the networks and the changed
+// services' endpoints. Both cost
 // what the change touches, not what the project holds (the project-wide
 // part aside). Nothing, with `state` untouched, when the change reaches
 // further: the networks, the hosts, a network's addressing or the context
@@ -75,6 +77,10 @@ struct DesiredSince {
 };
 std::optional<DesiredSince> desired_since(HostState& state, const Project& was, const Addressing& was_addressing,
                                           const DesiredContext& was_ctx, const Project& p, const Addressing& a,
-                                          const DesiredContext& ctx, std::set<std::string> changed);
+                                          const DesiredContext& ctx, const std::set<std::string>& changed);
+// The services of entries `touched` (the manifest's), with their replicas in `was` or `p`.
+std::set<std::string> with_replicas(const Project& was, const Project& p, std::set<std::string> touched);
+// Adds to `touched` each service whose endpoints' addressing differs between `was` and `now`.
+void readdressed(const Addressing& was, const Addressing& now, std::set<std::string>& touched);
 
 }  // namespace topo

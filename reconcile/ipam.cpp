@@ -151,7 +151,8 @@ struct Allocator {
         IpAddr cursor;
     };
 
-    Pool make_pool(const Network& n, const NetAddressing& na, int family) {
+    // The pool's dynamic range, and its fixed addresses: the gateway and the aux ones.
+    static Pool bounds(const Network& n, const NetAddressing& na, int family) {
         const auto& cfg = family == 4 ? n.ipv4 : n.ipv6;
         Pool p;
         p.subnet = family == 4 ? *na.subnet4 : *na.subnet6;
@@ -166,10 +167,16 @@ struct Allocator {
             if (rlast < p.last) p.last = rlast;
         }
         if (auto gw = family == 4 ? na.gateway4 : na.gateway6) p.used.insert(*gw);
-        if (auto ext = in.external.find(n.name); ext != in.external.end())
-            p.used.insert(ext->second.used.begin(), ext->second.used.end());
         if (cfg)
             for (auto& [_, a] : cfg->aux_addresses) p.used.insert(a);
+        p.cursor = p.first;
+        return p;
+    }
+
+    Pool make_pool(const Network& n, const NetAddressing& na, int family) {
+        Pool p = bounds(n, na, family);
+        if (auto ext = in.external.find(n.name); ext != in.external.end())
+            p.used.insert(ext->second.used.begin(), ext->second.used.end());
         for (auto& [_, s] : in.project->services)
             for (auto& e : s.endpoints)
                 if (e.network == n.name) {
@@ -312,6 +319,125 @@ IpamResult allocate(const IpamInput& in) {
     a.subnets();
     a.endpoints();
     a.ports();
+    return out;
+}
+
+std::optional<IpamSince> allocate_since(const IpamInput& in, Addressing& last, const std::set<std::string>& touched,
+                                        const Project& was) {
+    const Project& p = *in.project;
+    if (!in.only.empty() || !in.external.empty()) return std::nullopt;
+    for (auto& [_, n] : p.networks)
+        if (n.external) return std::nullopt;
+    // Ephemeral host ports stay as they are: none of the touched services has
+    // one, nor publishes a port that one holds, nor holds one another project took.
+    std::set<uint16_t> ephemeral;
+    for (auto& [_, port] : last.ephemeral_ports) ephemeral.insert(port);
+    for (auto port : in.used_ports)
+        if (ephemeral.count(port)) return std::nullopt;
+    for (auto* project : {&was, &p})
+        for (auto& name : touched)
+            if (auto s = project->services.find(name); s != project->services.end())
+                for (auto& port : s->second.ports) {
+                    if (!port.published) return std::nullopt;
+                    for (uint32_t v = port.published->first; v <= port.published->last; ++v)
+                        if (ephemeral.count(uint16_t(v))) return std::nullopt;
+                }
+    IpamSince out;
+    Allocator al{in, out.result, {}};
+    al.subnets();
+    if (!out.result.errors.empty() || out.result.addressing.networks != last.networks) return std::nullopt;
+
+    // Each touched endpoint's address, per network and family: what it must
+    // be (static), may stay (its last), or needs (a free one).
+    struct Want {
+        std::pair<std::string, std::string> key;
+        int family;
+        std::optional<IpAddr> fixed, prev;
+        Allocator::Pool pool;  // its bounds and fixed addresses
+        std::optional<IpAddr>& slot(std::map<std::pair<std::string, std::string>, EndpointAddressing>& m) const {
+            return family == 4 ? m[key].v4 : m[key].v6;
+        }
+    };
+    std::vector<Want> wants;
+    std::map<std::pair<std::string, std::string>, EndpointAddressing> fresh;
+    for (auto& name : touched) {
+        auto s = p.services.find(name);
+        if (s == p.services.end()) continue;
+        for (auto& e : s->second.endpoints) {
+            std::pair<std::string, std::string> key{name, e.network};
+            fresh[key].ifname = e.interface_name;
+            auto* prev = last.endpoint(name, e.network);
+            auto& na = last.networks.at(e.network);
+            for (int family : {4, 6})
+                if (family == 4 ? na.subnet4 : na.subnet6)
+                    wants.push_back({key, family, family == 4 ? e.ipv4_address : e.ipv6_address,
+                                     prev ? (family == 4 ? prev->v4 : prev->v6) : std::nullopt,
+                                     Allocator::bounds(p.networks.at(e.network), na, family)});
+        }
+    }
+    // The addresses of a network's other endpoints, made only when a touched
+    // endpoint needs one that was not its own (a walk of every endpoint).
+    std::map<std::pair<std::string, int>, std::set<IpAddr>> others;
+    auto others_in = [&](const std::string& network, int family) -> const std::set<IpAddr>& {
+        auto [it, made] = others.try_emplace({network, family});
+        if (made)
+            for (auto& [key, ea] : last.endpoints)
+                if (key.second == network && !touched.count(key.first))
+                    if (auto& a = family == 4 ? ea.v4 : ea.v6) it->second.insert(*a);
+        return it->second;
+    };
+    // As allocate(): the static addresses first, then those kept in service
+    // order, then the rest, lowest free first. What the touched ones take:
+    std::set<std::pair<std::string, IpAddr>> assigned;  // by network
+    auto free_for = [&](const Want& w, const IpAddr& a, bool own) {
+        return !w.pool.used.count(a) && !assigned.count({w.key.second, a}) &&
+               (own || !others_in(w.key.second, w.family).count(a));
+    };
+    for (auto& w : wants)
+        if (w.fixed) {
+            // Its own before, or another endpoint's, which allocate() would renumber.
+            if (!free_for(w, *w.fixed, w.fixed == w.prev)) return std::nullopt;
+            w.slot(fresh) = w.fixed;
+            assigned.insert({w.key.second, *w.fixed});
+        }
+    std::vector<const Want*> need;
+    for (auto& w : wants) {
+        if (w.fixed) continue;
+        auto& pool = w.pool;
+        if (w.prev && pool.subnet.contains(*w.prev) && !(*w.prev < pool.first) && !(pool.last < *w.prev) &&
+            free_for(w, *w.prev, true)) {
+            w.slot(fresh) = w.prev;
+            assigned.insert({w.key.second, *w.prev});
+        } else {
+            need.push_back(&w);
+        }
+    }
+    for (auto* w : need) {
+        std::optional<IpAddr> got;
+        for (IpAddr a = w->pool.first; !(w->pool.last < a); a = a.plus(1)) {
+            if (free_for(*w, a, false)) {
+                got = a;
+                break;
+            }
+            if (a.plus(1) < a) break;  // wrapped
+        }
+        if (!got) return std::nullopt;  // exhausted: allocate() says so
+        w->slot(fresh) = got;
+        assigned.insert({w->key.second, *got});
+    }
+    for (auto& [key, ea] : fresh) {
+        auto s = p.services.find(key.first);
+        for (auto& e : s->second.endpoints)
+            if (e.network == key.second) ea.mac = e.mac_address ? e.mac_address : ea.v4 ? std::optional(Mac::from_ipv4(*ea.v4)) : std::nullopt;
+    }
+    // `last` becomes the result: the touched services' endpoints swapped.
+    for (auto& name : touched)
+        for (auto it = last.endpoints.lower_bound({name, ""}); it != last.endpoints.end() && it->first.first == name;)
+            out.before.endpoints.insert(last.endpoints.extract(it++));
+    out.same = out.before.endpoints == fresh;
+    out.before.networks = last.networks;
+    for (auto& [key, ea] : fresh) last.endpoints.emplace(key, ea);
+    out.result.addressing = std::move(last);
     return out;
 }
 

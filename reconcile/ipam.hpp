@@ -60,4 +60,24 @@ struct IpamResult {
 
 IpamResult allocate(const IpamInput& in);
 
+// `topo watch` after a change of some services alone: `last`, what
+// allocate() gave the project before (the record: `in.previous` need hold
+// only its networks), is taken and changed only for the services `touched`
+// (final names, replicas included), whose endpoints are allocated as
+// allocate() would: their static address, else their last one while still
+// valid and free, else the lowest free one. It costs what they touch, not
+// the 5,000 endpoints of the others (those are looked at only to find a
+// free address). Nothing, with `last` untouched, where allocate() would
+// give more than that: the networks' subnets or gateways would change, a
+// touched address is another endpoint's, an external network (its
+// addresses come from the kernel), a touched service has an ephemeral
+// port or publishes one that is taken, or an error (allocate() says it).
+struct IpamSince {
+    IpamResult result;
+    Addressing before;  // the touched services' endpoints as they were
+    bool same = false;  // nothing changed: the record on disk still says it
+};
+std::optional<IpamSince> allocate_since(const IpamInput& in, Addressing& last, const std::set<std::string>& touched,
+                                        const Project& was);
+
 }  // namespace topo

@@ -129,28 +129,48 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
                                                "services, or none to apply all of it",
                                                name));
         if (!c.errors.empty()) return false;
-        Addressing previous = in.previous;
-        if (previous.networks.empty() && previous.endpoints.empty()) {
-            trace::Span t("recover addressing");
-            auto scope = read_scope(*in.project);
-            auto observed = kernel.observe(scope);
-            auto live = seen ? judge(seen->emplace(std::move(observed)), scope) : judge(std::move(observed), scope);
-            previous = recover_addressing(live, in.project->name, in.project);
+        // A watch: the services its manifest's change touched, and where its
+        // record is what it kept, IPAM for those alone (allocate_since).
+        const Since* last = since && since->since.touched && since->since.project && since->since.addressing &&
+                                    since->since.context
+                                ? &since->since
+                                : nullptr;
+        std::set<std::string> changed;
+        std::optional<IpamSince> is;
+        if (last) changed = with_replicas(*last->project, *in.project, *last->touched);
+        if (last && in.previous_kept) {
+            IpamInput ii{in.project, {}, kernel.host_routes(), in.other_subnets, in.other_ports, only, {}};
+            ii.previous.networks = last->addressing->networks;
+            is = (trace::Span("ipam since"), allocate_since(ii, *last->addressing, changed, *last->project));
         }
-        auto external = external_bridges(kernel, *in.project, previous);
-        IpamInput ii{in.project, std::move(previous), kernel.host_routes(), in.other_subnets, in.other_ports,
-                     only, std::move(external)};
-        auto ipam = (trace::Span("ipam"), allocate_probed(kernel, ii));
-        for (auto& e : ipam.errors) c.errors.push_back(fmt::format("{}: {}", e.path, e.message));
-        c.addressing = std::move(ipam.addressing);
-        if (!c.errors.empty()) return false;
+        if (is) {
+            c.addressing = std::move(is->result.addressing);
+            c.record_kept = is->same;
+        } else {
+            Addressing previous = in.previous_kept && last ? *last->addressing : in.previous;
+            if (previous.networks.empty() && previous.endpoints.empty()) {
+                trace::Span t("recover addressing");
+                auto scope = read_scope(*in.project);
+                auto observed = kernel.observe(scope);
+                auto live = seen ? judge(seen->emplace(std::move(observed)), scope) : judge(std::move(observed), scope);
+                previous = recover_addressing(live, in.project->name, in.project);
+            }
+            auto external = external_bridges(kernel, *in.project, previous);
+            IpamInput ii{in.project, std::move(previous), kernel.host_routes(), in.other_subnets, in.other_ports,
+                         only, std::move(external)};
+            auto ipam = (trace::Span("ipam"), allocate_probed(kernel, ii));
+            for (auto& e : ipam.errors) c.errors.push_back(fmt::format("{}: {}", e.path, e.message));
+            c.addressing = std::move(ipam.addressing);
+            if (!c.errors.empty()) return false;
+            if (last) readdressed(*last->addressing, c.addressing, changed);
+        }
         trace::Span t("desired state");
         c.context = {in.host, in.host_resolv_conf, in.files_root, only, overlay_mtus(kernel, *in.project, in.host)};
         std::optional<DesiredSince> ds;
-        if (since && since->since.touched && since->since.project && since->since.addressing && since->since.context) {
+        if (last) {
             auto start = std::chrono::steady_clock::now();
-            ds = desired_since(since->converged, *since->since.project, *since->since.addressing, *since->since.context,
-                               *in.project, c.addressing, c.context, *since->since.touched);
+            ds = desired_since(since->converged, *last->project, is ? is->before : *last->addressing, *last->context,
+                               *in.project, c.addressing, c.context, changed);
             if (ds) trace::report("desired since", start);
         }
         if (ds) {
@@ -160,6 +180,18 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
             c.desired = desired_state(*in.project, c.addressing, c.context);
         }
         c.errors = c.desired.errors;
+        if (ds) {
+            // The sandboxes it may read: those it holds, and those the change
+            // touched (a namespace by such a name that is not topo's is a conflict).
+            auto& objects = c.desired.state.objects;
+            for (auto it = objects.begin(); it != objects.end() && it->first.kind == Kind::Netns; ++it)
+                c.desired.scope.sandboxes.push_back(it->first.id);
+            for (auto& name : changed) c.desired.scope.sandboxes.push_back(naming::netns(in.project->name, name));
+            return true;
+        }
+        if (is)  // the record, not loaded, had these too
+            for (auto& [key, _] : is->before.endpoints)
+                if (key.first != host_access_key) c.desired.scope.sandboxes.push_back(naming::netns(in.project->name, key.first));
     }
     // The sandboxes the project has or had: a namespace by one of these names
     // that is not topo's is a conflict, and a half-made one is claimed.

@@ -60,6 +60,8 @@ struct PlanInput {
     std::string project_name;
     std::string host;
     Addressing previous;                // allocations from the state file
+    // Not loaded: the state file holds what the watch kept (Since::addressing).
+    bool previous_kept = false;
     std::vector<Prefix> other_subnets;  // other topo projects' networks on this host
     std::vector<uint16_t> other_ports;  // host ports other topo projects publish
     std::string host_resolv_conf;       // the host's /etc/resolv.conf
@@ -79,6 +81,9 @@ struct Computed {
     HostState live;  // with `converged`: only the part of the host that was read
     Plan plan;
     std::vector<std::string> errors;  // the plan cannot be applied while any is here
+    // The state file already says `addressing` (a watch's run that changed
+    // no allocation): it need not be written, nor read to be restored.
+    bool record_kept = false;
 };
 
 // Each is the same three steps: desire (IPAM, then the desired state), read
@@ -99,7 +104,8 @@ Computed compute(Kernel& kernel, const PlanInput& in);
 // `converged` is taken into the result's desired state when it is.
 struct Since {
     const Project* project = nullptr;  // what `converged` was worked out from
-    const Addressing* addressing = nullptr;
+    // Taken, where IPAM changes only the touched services' (allocate_since).
+    Addressing* addressing = nullptr;
     const DesiredContext* context = nullptr;
     // The services (manifest entries) the change touched; nothing: not known.
     std::optional<std::set<std::string>> touched;

@@ -138,6 +138,12 @@ std::optional<ProjectRecord> StateDir::load(const std::string& project) const {
     }
 }
 
+bool StateDir::remembers(const std::string& project) const {
+    auto path = file(project, ".json");
+    auto it = remembered.find(path);
+    return it != remembered.end() && identity(path) == it->second.id;
+}
+
 void StateDir::save(const ProjectRecord& r) const {
     ensure();
     auto path = file(r.project, ".json");

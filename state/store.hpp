@@ -75,6 +75,9 @@ public:
     Lock lock_host(std::chrono::milliseconds timeout);
 
     std::optional<ProjectRecord> load(const std::string& project) const;  // throws StateError
+    // Whether the record on disk is the one this process last saved or
+    // loaded (its file's identity is unchanged): what it said is still so.
+    bool remembers(const std::string& project) const;
     std::string record_path(const std::string& project) const { return file(project, ".json"); }
     // Renames a damaged record to <project>.json.damaged (.damaged.1, … if taken); returns the new path.
     std::string set_aside(const std::string& project) const;

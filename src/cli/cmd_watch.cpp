@@ -348,10 +348,14 @@ void Watch::reconcile(Watched& w) {
         Focus own(c.plan.changes);
         OwnChanges mine{&own, false, &c.desired.state};
         for (auto& ch : c.plan.changes) mine.nft |= ch.kind() == Kind::NftTable;
-        if (!c.plan.empty()) {
-            // Events of this run's changes are not drift: taken here, before the
-            // read-back. Others' (elsewhere) are, once the run is done.
-            carry_out_recorded(s, c.plan, c.desired, s.next_record(c), [&] { on_events(Clock::now(), &w, mine); });
+        // Events of this run's changes are not drift: taken here, before the
+        // read-back. Others' (elsewhere) are, once the run is done.
+        auto own_events = [&] { on_events(Clock::now(), &w, mine); };
+        if (c.record_kept) {  // the record says this already: nothing to save, nor to put back
+            s.host_lock.reset();
+            if (!c.plan.empty()) carry_out(s, c.plan, c.desired, own_events);
+        } else if (!c.plan.empty()) {
+            carry_out_recorded(s, c.plan, c.desired, s.next_record(c), own_events);
         } else {
             s.state.save(s.next_record(c));
         }

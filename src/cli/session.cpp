@@ -124,9 +124,11 @@ Computed Session::compute(HostState* converged, const Focus& drifted, const Sinc
     in.project = project ? &*project : nullptr;
     in.project_name = project_name;
     in.host = host;
-    {
+    if (converged && since.addressing && state.remembers(project_name)) {
+        in.previous_kept = true;  // what the watch kept is what the record says
+    } else {
         trace::Span t2("load record");
-        if (auto r = record()) in.previous = r->addressing;
+        if (auto r = record()) in.previous = std::move(r->addressing);
     }
     if (auto conf = io::read_file("/etc/resolv.conf")) in.host_resolv_conf = *conf;
     auto [subnets, ports] = (trace::Span("others' records"), others());

@@ -189,6 +189,7 @@ manifest node1
 check "the watch carries out the move on node1" waited '"trigger":"manifest"'
 check "reading again only b, whose line changed" waited 'trace: manifest in pieces'
 check "and working out the desired state again from the last one, where b changed" waited 'trace: desired since'
+check "and allocating addresses for b alone (the record is what the watch kept)" waited 'trace: ipam since'
 sleep 1
 expect_eq "and hears no drift in its own changes" "$n" "$(drifts)"
 kill "$WATCH"; wait "$WATCH" 2>/dev/null || true

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <random>
+
 #include "test_helpers.hpp"
 
 using namespace topo;
@@ -136,4 +138,84 @@ TEST_CASE("ipam: ephemeral host ports are stable and skip published ones") {
     CHECK(r.addressing.ephemeral_ports.at(key) == 49154);
     auto again = run(p, r.addressing);
     CHECK(again.addressing.ephemeral_ports.at(key) == 49154);
+}
+
+TEST_CASE("ipam: a watch's allocation of the touched services alone is allocate()'s, after random edits") {
+    std::mt19937 rng(11);
+    Project p;
+    p.name = "r";
+    p.networks["a"] = bridge_net("a", "10.1.0.0/24", "10.1.0.0/26");
+    with_ipv6(p.networks["a"], "fd00:1::/64");
+    p.networks["a"].ipv4->aux_addresses["router"] = ip("10.1.0.5");
+    p.networks["b"] = bridge_net("b", "10.2.0.0/28");  // 13 addresses: exhausted now and then
+    const std::vector<std::string> nets{"a", "b"};
+    auto place = [&](Project& q, const std::string& name) {
+        auto net = nets[rng() % 2];
+        std::vector<Endpoint> eps{ep(net)};
+        if (rng() % 3 == 0) eps[0].ipv4_address = ip(fmt::format("10.{}.0.{}", net == "a" ? 1 : 2, 2 + rng() % 12).c_str());
+        if (rng() % 4 == 0) eps.push_back(ep(net == "a" ? "b" : "a", "eth1"));
+        q.services[name] = svc(name, eps);
+        if (rng() % 5 == 0) {
+            Port port;
+            port.published = PortRange{uint16_t(8000 + rng() % 20), uint16_t(8000 + rng() % 20)};
+            port.published->last = port.published->first;
+            port.target = PortRange{80, 80};
+            q.services[name].ports.push_back(port);
+        }
+    };
+    for (int i = 0; i < 8; ++i) place(p, fmt::format("s{}", i));
+    auto last = run(p);
+    while (!last.errors.empty()) {  // a first manifest that allocates
+        p.services.clear();
+        for (int i = 0; i < 8; ++i) place(p, fmt::format("s{}", i));
+        last = run(p);
+    }
+    int used = 0, refused = 0;
+    for (int round = 0; round < 600; ++round) {
+        CAPTURE(round);
+        Project next = p;
+        std::set<std::string> touched;
+        for (int edits = 1 + rng() % 2; edits > 0; --edits) {
+            std::vector<std::string> names;
+            for (auto& [name, _] : next.services) names.push_back(name);
+            auto name = names[rng() % names.size()];
+            switch (rng() % 6) {
+                case 0: name = fmt::format("n{}", round); place(next, name); break;  // added
+                case 1: if (names.size() > 3) next.services.erase(name); break;      // removed
+                case 2: place(next, name); break;                                    // rewritten
+                case 3: next.services[name].endpoints[0].ipv4_address.reset(); break;
+                case 4: next.services[name].endpoints[0].ipv4_address = ip(fmt::format("10.{}.0.{}", next.services[name].endpoints[0].network == "a" ? 1 : 2, 2 + rng() % 12).c_str()); break;
+                case 5: next.services[name].endpoints[0].mac_address = Mac::from_ipv4(ip("10.9.9.9")); break;
+            }
+            touched.insert(name);
+        }
+        // The manifest reader refuses one static address twice on a network.
+        std::set<std::pair<std::string, IpAddr>> statics;
+        bool twice = false;
+        for (auto& [_, s] : next.services)
+            for (auto& e : s.endpoints)
+                if (e.ipv4_address) twice |= !statics.insert({e.network, *e.ipv4_address}).second;
+        if (twice) continue;
+        auto whole = run(next, last.addressing);
+        auto kept = last.addressing;
+        IpamInput in{&next, {}, {}, {}, {}};
+        in.previous.networks = kept.networks;
+        auto since = allocate_since(in, kept, touched, p);
+        if (!since) {
+            ++refused;
+            CHECK(kept == last.addressing);  // untouched
+        } else {
+            ++used;
+            CHECK(whole.errors.empty());
+            CHECK(since->result.addressing == whole.addressing);
+            CHECK(since->same == (whole.addressing == last.addressing));
+            for (auto& [key, e] : last.addressing.endpoints)
+                if (touched.count(key.first)) CHECK(since->before.endpoint(key.first, key.second));
+        }
+        if (!whole.errors.empty()) continue;  // the manifest is refused: the host keeps the last
+        p = std::move(next);
+        last = std::move(whole);
+    }
+    CHECK(used > 300);
+    CHECK(refused > 20);
 }

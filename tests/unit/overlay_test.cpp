@@ -459,7 +459,9 @@ TEST_CASE("overlay: a desired state worked out from the last one, after random e
         if (rng() % 20 == 0) next_ctx.host_resolv_conf = fmt::format("nameserver 192.0.2.{}\n", round % 250);
         auto whole = desired_state(next, ipam.addressing, next_ctx);
         HostState kept = d.state;
-        auto since = desired_since(kept, p, a, ctx, next, ipam.addressing, next_ctx, touched);
+        auto changed = with_replicas(p, next, touched);
+        readdressed(a, ipam.addressing, changed);
+        auto since = desired_since(kept, p, a, ctx, next, ipam.addressing, next_ctx, changed);
         if (!since) {
             ++refused;
             CHECK(keys_of(kept) == keys_of(d.state));  // untouched
