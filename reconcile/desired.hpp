@@ -63,8 +63,8 @@ bool project_wide(const Object& o);
 // replacing the own objects of the services `changed` names (every service
 // whose entry, or addressing, differs: with_replicas, readdressed) and
 // working the project-wide ones out again, and `moved` is what that
-// changed. `was_addressing` need hold only the networks and the changed
-// services' endpoints. Both cost
+// changed. `was_addressing` need hold only the networks, the changed
+// services' endpoints and the host's own (host_access, for their routes). Both cost
 // what the change touches, not what the project holds (the project-wide
 // part aside). Nothing, with `state` untouched, when the change reaches
 // further: the networks, the hosts, a network's addressing or the context

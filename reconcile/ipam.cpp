@@ -325,7 +325,7 @@ IpamResult allocate(const IpamInput& in) {
 std::optional<IpamSince> allocate_since(const IpamInput& in, Addressing& last, const std::set<std::string>& touched,
                                         const Project& was) {
     const Project& p = *in.project;
-    if (!in.only.empty() || !in.external.empty()) return std::nullopt;
+    if (!in.only.empty() || !in.external.empty() || was.networks != p.networks) return std::nullopt;
     for (auto& [_, n] : p.networks)
         if (n.external) return std::nullopt;
     // Ephemeral host ports stay as they are: none of the touched services has
@@ -436,6 +436,11 @@ std::optional<IpamSince> allocate_since(const IpamInput& in, Addressing& last, c
             out.before.endpoints.insert(last.endpoints.extract(it++));
     out.same = out.before.endpoints == fresh;
     out.before.networks = last.networks;
+    // The host's own endpoints (host_access): the touched services' routes
+    // through the shim are made from them.
+    for (auto it = last.endpoints.lower_bound({host_access_key, ""});
+         it != last.endpoints.end() && it->first.first == host_access_key; ++it)
+        out.before.endpoints.insert(*it);
     for (auto& [key, ea] : fresh) last.endpoints.emplace(key, ea);
     out.result.addressing = std::move(last);
     return out;

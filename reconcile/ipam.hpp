@@ -74,7 +74,7 @@ IpamResult allocate(const IpamInput& in);
 // port or publishes one that is taken, or an error (allocate() says it).
 struct IpamSince {
     IpamResult result;
-    Addressing before;  // the touched services' endpoints as they were
+    Addressing before;  // the networks, the touched services' endpoints as they were, and the host's (host_access)
     bool same = false;  // nothing changed: the record on disk still says it
 };
 std::optional<IpamSince> allocate_since(const IpamInput& in, Addressing& last, const std::set<std::string>& touched,

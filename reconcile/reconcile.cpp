@@ -120,6 +120,13 @@ struct Incremental {
 
 bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& only, Computed& c,
             std::optional<Observation>* seen = nullptr, Incremental* since = nullptr) {
+    // A watch: the services its manifest's change touched, and where its
+    // record is what it kept, IPAM for those alone (allocate_since).
+    const Since* last = since && since->since.touched && since->since.project && since->since.addressing &&
+                                since->since.context && in.project
+                            ? &since->since
+                            : nullptr;
+    std::optional<IpamSince> is;
     if (!in.project) {
         c.desired.scope.project = in.project_name;
     } else {
@@ -129,14 +136,7 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
                                                "services, or none to apply all of it",
                                                name));
         if (!c.errors.empty()) return false;
-        // A watch: the services its manifest's change touched, and where its
-        // record is what it kept, IPAM for those alone (allocate_since).
-        const Since* last = since && since->since.touched && since->since.project && since->since.addressing &&
-                                    since->since.context
-                                ? &since->since
-                                : nullptr;
         std::set<std::string> changed;
-        std::optional<IpamSince> is;
         if (last) changed = with_replicas(*last->project, *in.project, *last->touched);
         if (last && in.previous_kept) {
             IpamInput ii{in.project, {}, kernel.host_routes(), in.other_subnets, in.other_ports, only, {}};
@@ -145,7 +145,6 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
         }
         if (is) {
             c.addressing = std::move(is->result.addressing);
-            c.record_kept = is->same;
         } else {
             Addressing previous = in.previous_kept && last ? *last->addressing : in.previous;
             if (previous.networks.empty() && previous.endpoints.empty()) {
@@ -166,6 +165,8 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
         }
         trace::Span t("desired state");
         c.context = {in.host, in.host_resolv_conf, in.files_root, only, overlay_mtus(kernel, *in.project, in.host)};
+        // The record names the host too: kept only while that is the same.
+        c.record_kept = is && is->same && last->context->host == c.context.host;
         std::optional<DesiredSince> ds;
         if (last) {
             auto start = std::chrono::steady_clock::now();
@@ -189,15 +190,15 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
             for (auto& name : changed) c.desired.scope.sandboxes.push_back(naming::netns(in.project->name, name));
             return true;
         }
-        if (is)  // the record, not loaded, had these too
-            for (auto& [key, _] : is->before.endpoints)
-                if (key.first != host_access_key) c.desired.scope.sandboxes.push_back(naming::netns(in.project->name, key.first));
     }
     // The sandboxes the project has or had: a namespace by one of these names
     // that is not topo's is a conflict, and a half-made one is claimed.
+    // (The record, when not loaded, is what the watch kept: of it, with
+    // allocate_since, the touched services' part is left apart.)
     const auto& project = c.desired.scope.project;
     auto& sandboxes = c.desired.scope.sandboxes;
-    for (auto& [key, _] : in.previous.endpoints)
+    const auto& had = !in.previous_kept || !last ? in.previous : is ? is->before : *last->addressing;
+    for (auto& [key, _] : had.endpoints)
         if (key.first != host_access_key) sandboxes.push_back(naming::netns(project, key.first));
     if (in.project)
         for (auto& [name, s] : in.project->services)

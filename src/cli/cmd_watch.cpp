@@ -299,6 +299,9 @@ void Watch::reconcile(Watched& w) {
             w.session.emplace(std::move(s));
             touched = manifest::touched(*w.cache);
         } catch (const manifest::ManifestError& e) {
+            // What the cache read last is not the project the watch keeps:
+            // the next read is whole (its `touched` would be against the wrong one).
+            w.cache = manifest::load_cache();
             std::string msg;
             for (auto& err : e.errors()) msg += (msg.empty() ? "" : "\n") + err.str();
             // A manifest that never loaded: its status goes under its `name:`, if that much reads.
@@ -313,6 +316,7 @@ void Watch::reconcile(Watched& w) {
             report(w, {.trigger = trigger, .result = "invalid", .error = msg, .took = took()});
             return;
         } catch (const std::exception& e) {
+            w.cache = manifest::load_cache();
             git_known();
             report(w, {.trigger = trigger, .result = "invalid", .error = e.what(), .took = took()});
             return;
