@@ -127,6 +127,9 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
                             ? &since->since
                             : nullptr;
     std::optional<IpamSince> is;
+    // The record, when it was not loaded: what the watch kept (until
+    // allocate_since takes it).
+    const Addressing* kept = in.previous_kept && since ? since->since.addressing : nullptr;
     if (!in.project) {
         c.desired.scope.project = in.project_name;
     } else {
@@ -146,7 +149,7 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
         if (is) {
             c.addressing = std::move(is->result.addressing);
         } else {
-            Addressing previous = in.previous_kept && last ? *last->addressing : in.previous;
+            Addressing previous = kept ? *kept : in.previous;
             if (previous.networks.empty() && previous.endpoints.empty()) {
                 trace::Span t("recover addressing");
                 auto scope = read_scope(*in.project);
@@ -197,7 +200,7 @@ bool desire(Kernel& kernel, const PlanInput& in, const std::set<std::string>& on
     // allocate_since, the touched services' part is left apart.)
     const auto& project = c.desired.scope.project;
     auto& sandboxes = c.desired.scope.sandboxes;
-    const auto& had = !in.previous_kept || !last ? in.previous : is ? is->before : *last->addressing;
+    const auto& had = !kept ? in.previous : is ? is->before : *kept;
     for (auto& [key, _] : had.endpoints)
         if (key.first != host_access_key) sandboxes.push_back(naming::netns(project, key.first));
     if (in.project)

@@ -10,6 +10,7 @@
 #include "reconcile/diff.hpp"
 #include "reconcile/execute.hpp"
 #include "reconcile/plan.hpp"
+#include "reconcile/ipam.hpp"
 #include "reconcile/reconcile.hpp"
 #include "test_helpers.hpp"
 
@@ -744,4 +745,30 @@ TEST_CASE("ownership: the fake kernel reads by the host's rules (model/ownership
     CHECK_FALSE(k.state.find({Kind::Bridge, leftover}));
     CHECK(k.state.find({Kind::Bridge, lookalike}));
     CHECK(k.state.find({Kind::Bridge, "br-other"}));
+}
+
+TEST_CASE("compute from a converged state: a record not loaded is what the watch kept, also after a whole read") {
+    // The watch's record is the one it saved (StateDir::remembers), so it is
+    // not loaded: its addressing is the kept one, even where the manifest's
+    // change was read whole (no `touched`) and IPAM runs over every service.
+    FakeKernel k;
+    Project was = shop();
+    auto kept = allocate({&was, {}, {}, {}, {}}).addressing;
+    auto& db = kept.endpoints.at({"db", "backend"});
+    db.v4 = ip("10.0.43.9");  // not the lowest free: only the record knows it
+    db.mac = Mac::from_ipv4(*db.v4);
+    DesiredContext ctx;
+    HostState converged = desired_state(was, kept, ctx).state;
+    Project p = was;
+    p.services["cache"] = svc("cache", {ep("backend")});
+    PlanInput in;
+    in.project = &p;
+    in.project_name = p.name;
+    in.previous_kept = true;
+    Addressing watched = kept;
+    Since since{&was, &watched, &ctx, std::nullopt};
+    auto c = compute_since(k, in, converged, {}, since);
+    CHECK(c.errors.empty());
+    CHECK(c.addressing.endpoint("db", "backend")->v4 == ip("10.0.43.9"));
+    CHECK(c.addressing.endpoint("cache", "backend")->v4 == ip("10.0.43.2"));
 }
