@@ -57,15 +57,18 @@ struct Builder {
         for (auto& name : *services)
             if (auto it = p.services.find(name); it != p.services.end()) f(it->second);
     }
-    // The address of the host of `s`, when it is a sandbox of another host
-    // on overlay `n` whose MAC every host knows.
-    std::optional<IpAddr> remote_address(const Service& s, const Network& n) const {
-        if (!s.has_sandbox() || runs_here(p, s, ctx.host)) return std::nullopt;
+    // The host of `s`, when it is a sandbox of another host of `hosts`.
+    const Host* remote_host(const Service& s) const {
+        if (!s.has_sandbox() || runs_here(p, s, ctx.host)) return nullptr;
         auto h = p.hosts.find(s.host);
-        if (h == p.hosts.end()) return std::nullopt;
-        for (auto& e : s.endpoints)
-            if (e.network == n.name)
-                if (const auto* ea = a.endpoint(s.name, n.name); ea && ea->mac) return h->second.address;
+        return h == p.hosts.end() ? nullptr : &h->second;
+    }
+    // Its address, when `s` is such a sandbox on overlay `n` whose MAC every host knows.
+    std::optional<IpAddr> remote_address(const Service& s, const Network& n) const {
+        if (auto* h = remote_host(s))
+            for (auto& e : s.endpoints)
+                if (e.network == n.name)
+                    if (const auto* ea = a.endpoint(s.name, n.name); ea && ea->mac) return h->address;
         return std::nullopt;
     }
     uint32_t mtu_of(const Network& n) const {
@@ -117,9 +120,8 @@ struct Builder {
         each_service([&](const Service& s) {
             if (all_zero)
                 if (auto h = remote_address(s, n)) remote_hosts.insert(*h);
-            if (!own(s) || !s.has_sandbox() || runs_here(p, s, ctx.host)) return;
-            auto h = p.hosts.find(s.host);
-            if (h == p.hosts.end()) return;
+            auto* h = own(s) ? remote_host(s) : nullptr;
+            if (!h) return;
             for (auto& e : s.endpoints) {
                 if (e.network != n.name) continue;
                 const auto* ea = a.endpoint(s.name, n.name);
@@ -129,7 +131,7 @@ struct Builder {
                                             s.name, n.name));
                     continue;
                 }
-                out.state.add(Fdb{vx, *ea->mac, h->second.address});
+                out.state.add(Fdb{vx, *ea->mac, h->address});
                 out.state.add(Fdb{vx, *ea->mac, std::nullopt});
                 for (auto& ip : {ea->v4, ea->v6})
                     if (ip) out.state.add(Neigh{vx, *ip, *ea->mac});
@@ -397,10 +399,10 @@ std::optional<DesiredSince> desired_since(HostState& state, const Project& was, 
     bool files = was_ctx.host_resolv_conf != ctx.host_resolv_conf ||
                  !same_name_files(was, was_addressing, p, a, ctx.host, changed);
     auto old_part = build(was, was_addressing, ctx, {.wide = false, .services = &changed});
+    if (!old_part.errors.empty()) return std::nullopt;
     auto new_part = build(p, a, ctx, {.wide = false, .services = &changed});
     const std::set<std::string> none;
     auto wide = build(p, a, ctx, {.wide = true, .broadcast = false, .files = files, .services = &none});
-    if (!old_part.errors.empty()) return std::nullopt;
     // A kernel name that two objects would share (a hash collision of their
     // names): the whole desired state says which.
     std::map<std::string, int> host_links;

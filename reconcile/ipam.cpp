@@ -149,7 +149,15 @@ struct Allocator {
         IpAddr first, last;    // dynamic range, inclusive
         std::set<IpAddr> used;  // gateway, aux, static and kept addresses
         IpAddr cursor;
+        // Where an address may stay: in the subnet and the dynamic range.
+        bool in_range(const IpAddr& a) const { return subnet.contains(a) && !(a < first) && !(last < a); }
     };
+
+    // An endpoint's MAC: the manifest's, else derived from its IPv4 address.
+    static void set_mac(const Endpoint& e, EndpointAddressing& ea) {
+        if (e.mac_address) ea.mac = e.mac_address;
+        else if (ea.v4) ea.mac = Mac::from_ipv4(*ea.v4);
+    }
 
     // The pool's dynamic range, and its fixed addresses: the gateway and the aux ones.
     static Pool bounds(const Network& n, const NetAddressing& na, int family) {
@@ -248,7 +256,7 @@ struct Allocator {
             slot = prev;  // already in pool.used
             return true;
         }
-        if (prev && pool.subnet.contains(*prev) && !(*prev < pool.first) && !(pool.last < *prev) &&
+        if (prev && pool.in_range(*prev) &&
             !pool.used.count(*prev)) {
             slot = prev;
             pool.used.insert(*prev);
@@ -266,8 +274,7 @@ struct Allocator {
             for (auto& e : s.endpoints) {
                 auto& ea = out.addressing.endpoints[{s.name, e.network}];
                 ea.ifname = e.interface_name;
-                if (e.mac_address) ea.mac = e.mac_address;
-                else if (ea.v4) ea.mac = Mac::from_ipv4(*ea.v4);
+                Allocator::set_mac(e, ea);
             }
         for (auto& [key, e] : in.previous.endpoints)
             if (pinned(key.first) && !in.project->services.count(key.first)) out.addressing.endpoints[key] = e;
@@ -404,7 +411,7 @@ std::optional<IpamSince> allocate_since(const IpamInput& in, Addressing& last, c
     for (auto& w : wants) {
         if (w.fixed) continue;
         auto& pool = w.pool;
-        if (w.prev && pool.subnet.contains(*w.prev) && !(*w.prev < pool.first) && !(pool.last < *w.prev) &&
+        if (w.prev && pool.in_range(*w.prev) &&
             free_for(w, *w.prev, true)) {
             w.slot(fresh) = w.prev;
             assigned.insert({w.key.second, *w.prev});
@@ -428,7 +435,7 @@ std::optional<IpamSince> allocate_since(const IpamInput& in, Addressing& last, c
     for (auto& [key, ea] : fresh) {
         auto s = p.services.find(key.first);
         for (auto& e : s->second.endpoints)
-            if (e.network == key.second) ea.mac = e.mac_address ? e.mac_address : ea.v4 ? std::optional(Mac::from_ipv4(*ea.v4)) : std::nullopt;
+            if (e.network == key.second) Allocator::set_mac(e, ea);
     }
     // `last` becomes the result: the touched services' endpoints swapped.
     for (auto& name : touched)
