@@ -279,8 +279,18 @@ void Watch::reconcile(Watched& w) {
     auto git_known = [&] {
         if (git.valid()) w.git = (trace::Span("git facts"), git.get());
     };
-    // What the last run kept and this one replaces is freed once it is done.
+    // What the last run kept and this one replaces is freed once it is done,
+    // but for its project: given back to the cache, the next read patches it.
     std::optional<Session> old_session;
+    uint64_t old_load = 0;
+    struct GiveBack {
+        Watched& w;
+        std::optional<Session>& old;
+        uint64_t& load;
+        ~GiveBack() {
+            if (old && old->project) manifest::give_back(*w.cache, std::move(*old->project), load);
+        }
+    } give_back{w, old_session, old_load};
     std::optional<HostState> old_converged;
     Addressing old_addressing;
     // The services the manifest's change touched (none: it did not change).
@@ -297,6 +307,7 @@ void Watch::reconcile(Watched& w) {
             if (!w.session || w.session->project_name != s.project_name) report_.restore(w, s.project_name);
             old_session = std::move(w.session);
             w.session.emplace(std::move(s));
+            old_load = std::exchange(w.load, manifest::load_id(*w.cache));
             touched = manifest::touched(*w.cache);
         } catch (const manifest::ManifestError& e) {
             // What the cache read last is not the project the watch keeps:

@@ -46,6 +46,7 @@ struct Watched {
     // services whose text changed (manifest/cache.hpp).
     std::shared_ptr<manifest::LoadCache> cache = manifest::load_cache();
     std::optional<Session> session;      // from the last manifest that loaded
+    uint64_t load = 0;                   // the cache's read that made its project (manifest::load_id)
     std::optional<HostState> converged;  // the desired state of the last run that converged
     Addressing addressing;               // with `converged`: what it was worked out from
     DesiredContext context;

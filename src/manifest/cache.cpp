@@ -111,7 +111,8 @@ Reread reread(const LoadCache& c, const std::string& text) {
         out.root = c.root;
         out.service_lines = c.service_lines;
         out.services_end = c.services_end;
-        out.after = c.service_lines.size();
+        out.after = out.first = c.service_lines.size();
+        out.end_line = c.services_end;
         return out;
     }
     size_t tail = 0;
@@ -169,12 +170,16 @@ Reread reread(const LoadCache& c, const std::string& text) {
     out.service_lines.assign(lines.begin(), lines.begin() + long(i));
     const auto& old_entries = c.root["services"].entries();
     std::vector<yaml::Node::Entry> entries(old_entries.begin(), old_entries.begin() + long(i));
+    out.first = i;
+    out.end_line = end_line;
+    for (size_t k = i; k <= j; ++k) out.touched.insert(old_entries[k].first.Scalar());
     for (auto& [k, v] : fresh) {
         auto m = k.mark();
         if (size_t(m.column) != c.service_column || (!out.service_lines.empty() && size_t(m.line) <= out.service_lines.back()) ||
             !begins_line(piece, piece_starts, m))
             return {};
         out.service_lines.push_back(size_t(m.line));
+        out.touched.insert(k.Scalar());
         entries.emplace_back(k, v);
     }
     out.after = entries.size();

@@ -244,9 +244,167 @@ void move_marks(Service& s, int lines) {
     for (auto& port : s.ports) move(port.mark);
 }
 
+// The ids of reads with a cache, across caches: a project given back is
+// taken only by the cache that read it (give_back).
+uint64_t next_load_id() {
+    static uint64_t last = 0;
+    return ++last;
+}
+
+// The marks of the entries that began at line `after_line` (0-based) or
+// later, `moved` lines further: those after a change that added or took
+// out lines. (An entry's marks are on its own lines: an earlier entry's
+// are at most `after_line`, 1-based.)
+void move_marks_after(Service& s, size_t after_line, long moved) {
+    if (moved != 0 && s.mark.line > long(after_line)) move_marks(s, int(moved));
+}
+
+// Entry `name` taken out of a project, as expand_replicas() left it: false
+// when it has replicas (whose links others' entries were rewritten to).
+bool take_out(Project& p, const std::string& name) {
+    if (auto it = p.services.find(name); it != p.services.end()) {
+        if (it->second.replica_of) return false;
+        p.services.erase(it);
+    }
+    auto prefix = name + "-";
+    for (auto it = p.services.lower_bound(prefix); it != p.services.end() && it->first.starts_with(prefix); ++it)
+        if (it->second.replica_of && it->second.replica_of->service == name) return false;
+    return true;
+}
+
+Project shape_of(const Project& p) {
+    Project out;
+    out.name = p.name;
+    out.source_file = p.source_file;
+    out.networks = p.networks;
+    out.hosts = p.hosts;
+    out.warnings = p.warnings;
+    return out;
+}
+
+// The project the delta was made from (the spare), brought up to the one it
+// led to; false when it cannot be (replicas).
+bool replay(Project& p, LoadCache::Delta& d) {
+    if (d.moved != 0)
+        for (auto& [_, s] : p.services) move_marks_after(s, d.after_line, d.moved);
+    for (auto& name : d.names)
+        if (!take_out(p, name)) return false;
+    for (auto& s : d.entries) {
+        auto name = s.name;
+        if (s.replica_of || !p.services.emplace(name, std::move(s)).second) return false;
+    }
+    auto services = std::move(p.services);
+    p = std::move(d.shape);
+    p.services = std::move(services);
+    return true;
+}
+
+// What a read changed: `touched`'s entries as they came out. Nothing when
+// one has replicas (replay() could not put them in).
+std::optional<LoadCache::Delta> delta_of(const Project& p, const std::set<std::string>& touched, const Reread& next) {
+    LoadCache::Delta d{touched, {}, shape_of(p), next.end_line, next.moved};
+    for (auto& name : touched) {
+        if (auto it = p.services.find(name); it != p.services.end()) d.entries.push_back(it->second);
+        auto prefix = name + "-";
+        for (auto it = p.services.lower_bound(prefix); it != p.services.end() && it->first.starts_with(prefix); ++it)
+            if (it->second.replica_of && it->second.replica_of->service == name) return std::nullopt;
+    }
+    return d;
+}
+
+// The last read's project brought up to this text without building it anew
+// (LoadCache::spare, with the last read's delta): the entries `next` read
+// again taken out and put back as they now read, each checked with what it
+// names (validate() on them alone), and against the others (meets_others()).
+// The others are valid together, and nothing outside the services changed:
+// that is the whole read's checks. Nothing when it cannot be done so
+// (replicas, --scale, the implicit network coming or going, an entry that
+// meets another): the caller builds the project from the parsed entries.
+// `delta` is what it changed.
+std::optional<Project> patched(LoadCache& c, const Reread& next, Reader& r, const LoadOptions& opts,
+                               std::optional<LoadCache::Delta>& delta) {
+    if (!c.spare || !c.delta || !opts.scale.empty()) return std::nullopt;
+    Project p = std::move(*c.spare);
+    c.spare.reset();
+    if (!replay(p, *c.delta)) return std::nullopt;
+    // What is outside the services (unchanged: reread() says so), read as
+    // interpret() reads it, to compare.
+    Project q;
+    q.source_file = r.files.back();
+    project_name(r, next.root, opts, q);
+    each_entry(r, next.root["networks"], "networks", q.networks,
+               [&](const std::string& n, const yaml::Node& v, Network& net) { parse_network(r, n, v, net); });
+    if (auto h = next.root["hosts"]) parse_hosts(r, h, q);
+    for (auto& name : next.touched)
+        if (!take_out(p, name)) return std::nullopt;
+    if (next.moved != 0)
+        for (auto& [_, s] : p.services) move_marks_after(s, next.end_line, next.moved);
+    // The entries read again, parsed as interpret() parses them.
+    const auto& entries = next.root["services"].entries();
+    std::set<std::string> fresh;
+    std::map<std::string, std::pair<yaml::Node, Service>> parsed;
+    for (size_t k = next.first; k < next.after; ++k) {
+        auto name = entries[k].first.Scalar();
+        const auto& v = entries[k].second;
+        if (!valid_name(name) || p.services.count(name) || !fresh.insert(name).second) return std::nullopt;
+        Service s;
+        parse_service(r, name, v, s);
+        if (s.replicas) return std::nullopt;
+        parsed.emplace(name, std::pair{v, s});
+        if (s.mode == NetworkMode::Sandbox && s.endpoints.empty() && !(v.IsMap() && v["networks"])) {
+            Endpoint e;
+            e.network = "default";
+            s.endpoints.push_back(e);
+        }
+        r.service_nodes.emplace(name, v);
+        q.services.emplace(name, std::move(s));
+    }
+    if (!r.errors.empty() || !r.warnings.empty()) return std::nullopt;
+    // Compose's implicit network, as add_default_network() has it.
+    auto on_default = [](const std::map<std::string, Service>& services) {
+        for (auto& [_, s] : services)
+            for (auto& e : s.endpoints)
+                if (e.network == "default") return true;
+        return false;
+    };
+    auto was = p.networks.find("default");
+    bool implicit = was != p.networks.end() && was->second.implicit;
+    if ((on_default(q.services) || (implicit && on_default(p.services))) && !q.networks.count("default")) {
+        Network n;
+        n.name = "default";
+        n.implicit = true;
+        q.networks["default"] = n;
+    }
+    if (q.name != p.name || q.networks != p.networks || q.hosts != p.hosts) return std::nullopt;
+    // What the fresh entries name, for validate() to find: their own links
+    // dropped (they were valid with the others, which are unchanged).
+    for (auto& name : fresh) {
+        auto& s = q.services.at(name);
+        auto named = [&](const std::string& t) {
+            auto it = p.services.find(t);
+            if (q.services.count(t) || it == p.services.end() || it->second.replica_of) return;
+            q.services.emplace(t, it->second).first->second.links.clear();
+        };
+        for (auto& [target, _] : s.links) named(target);
+        if (s.mode == NetworkMode::Service) named(s.mode_service);
+    }
+    validate(r, q, next.root);
+    if (!r.errors.empty() || !r.warnings.empty() || meets_others(p, q, fresh, next.touched)) return std::nullopt;
+    delta = LoadCache::Delta{next.touched, {}, shape_of(q), next.end_line, next.moved};
+    for (auto& name : fresh) {
+        delta->entries.push_back(q.services.at(name));
+        p.services.insert(q.services.extract(name));
+    }
+    for (auto& name : next.touched)
+        if (!fresh.count(name)) c.parsed.erase(name);
+    for (auto& [name, e] : parsed) c.parsed[name] = std::move(e);
+    return p;
+}
+
 // A watch's read of a manifest it read before: only the services whose text
-// changed are parsed (manifest/cache.hpp). Nothing when it cannot be done so,
-// or finds anything to say: the whole read says it.
+// changed are parsed (manifest/cache.hpp), and where the watch gave back the
+// project before the last, that is patched (patched()). Nothing when it
+// cannot be done so, or finds anything to say: the whole read says it.
 std::optional<Project> load_piecewise(LoadCache& c, const std::vector<std::string>& files, const LoadOptions& opts) {
     if (!c.ready() || opts.source || files.size() != 1 || files.front() != c.file) return std::nullopt;
     std::string text, problem;
@@ -254,27 +412,38 @@ std::optional<Project> load_piecewise(LoadCache& c, const std::vector<std::strin
     auto next = reread(c, text);
     if (!next.root) return std::nullopt;
     // The services after the change, kept, are where it moved them.
-    if (next.moved != 0) {
-        const auto& entries = next.root["services"].entries();
-        for (size_t k = next.after; k < entries.size(); ++k)
-            if (auto it = c.parsed.find(entries[k].first.Scalar()); it != c.parsed.end() && it->second.first.is(entries[k].second))
-                move_marks(it->second.second, int(next.moved));
-    }
-    Reader r;
-    LoadOptions named;
-    naming(r, files, opts, named);
-    r.files.push_back(c.file);
-    std::set<std::string> touched;
-    auto p = interpret(r, next.root, named, &c.parsed, &touched);
-    if (!r.errors.empty() || !r.warnings.empty()) {
-        c.clear();
-        return std::nullopt;
+    if (next.moved != 0)
+        for (auto& [_, e] : c.parsed) move_marks_after(e.second, next.end_line, next.moved);
+    auto reader = [&] {
+        Reader r;
+        LoadOptions named;
+        naming(r, files, opts, named);
+        r.files.push_back(c.file);
+        return std::pair{std::move(r), named};
+    };
+    auto [r, named] = reader();
+    std::optional<LoadCache::Delta> delta;
+    auto p = patched(c, next, r, named, delta);
+    c.patched = bool(p);
+    std::set<std::string> touched = next.touched;
+    if (!p) {
+        auto [whole, named_again] = reader();
+        touched.clear();
+        p = interpret(whole, next.root, named_again, &c.parsed, &touched);
+        if (!whole.errors.empty() || !whole.warnings.empty()) {
+            c.clear();
+            return std::nullopt;
+        }
+        delta = delta_of(*p, touched, next);
     }
     c.touched = std::move(touched);
     c.text = std::move(text);
     c.root = std::move(next.root);
     c.service_lines = std::move(next.service_lines);
     c.services_end = next.services_end;
+    c.before = std::exchange(c.id, next_load_id());
+    c.delta = std::move(delta);
+    c.spare.reset();
     return p;
 }
 
@@ -303,6 +472,10 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts, Loa
     if (cache && !keep) cache->clear();
     auto p = interpret(r, root, named, keep ? &cache->parsed : nullptr);
     if (keep) {
+        cache->before = std::exchange(cache->id, next_load_id());
+        cache->delta.reset();  // a whole read: no delta from the read before
+        cache->spare.reset();
+        cache->patched = false;
         cache->file = files.front();
         cache->text = std::move(texts.front());
         cache->root = root;
@@ -316,5 +489,11 @@ Project load(const std::vector<std::string>& files, const LoadOptions& opts, Loa
 std::shared_ptr<LoadCache> load_cache() { return std::make_shared<LoadCache>(); }
 
 std::optional<std::set<std::string>> touched(const LoadCache& cache) { return cache.touched; }
+
+uint64_t load_id(const LoadCache& cache) { return cache.id; }
+
+void give_back(LoadCache& cache, Project&& project, uint64_t id) {
+    if (id != 0 && id == cache.before && cache.delta) cache.spare = std::move(project);
+}
 
 }  // namespace topo::manifest

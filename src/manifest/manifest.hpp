@@ -5,6 +5,7 @@
 // error yields no Project.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -100,6 +101,12 @@ std::shared_ptr<LoadCache> load_cache();
 // The services' entries the cache's last read parsed afresh or found gone;
 // nothing when it read the file whole.
 std::optional<std::set<std::string>> touched(const LoadCache& cache);
+// Which read of the cache made a project (0: none it keeps anything of),
+// and that project given back once its user is done with it: a read's
+// project is then the one before, patched (manifest/cache.hpp). A project
+// the cache cannot use is freed.
+uint64_t load_id(const LoadCache& cache);
+void give_back(LoadCache& cache, Project&& project, uint64_t id);
 
 // Read, merge (later files override earlier ones, Compose merge rules), validate.
 // "-" is standard input; anything else must be a regular file. With `cache`,

@@ -2,6 +2,8 @@
 // problems to the Reader, never stopping at the first.
 #pragma once
 
+#include <set>
+
 #include "manifest/reader.hpp"
 
 namespace topo::manifest {
@@ -13,6 +15,13 @@ void parse_ports(Reader& r, const yaml::Node& n, const std::string& path, std::v
 void parse_expose(Reader& r, const yaml::Node& n, const std::string& path);
 // Cross-references and uniqueness, once everything is read.
 void validate(Reader& r, Project& p, const yaml::Node& root);
+// For a project patched in place (manifest.cpp, patched()): whether the
+// entries `fresh` (validated on their own, with what they name, in `q`)
+// would meet the `others` (all valid together) in what validate() checks
+// across services, or one of the others names an entry `touched` (taken
+// out or put in). True is not an error: the whole read says whether it is.
+bool meets_others(const Project& others, const Project& q, const std::set<std::string>& fresh,
+                  const std::set<std::string>& touched);
 
 bool valid_name(const std::string& s);  // service and network names
 

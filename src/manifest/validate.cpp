@@ -379,6 +379,50 @@ void check_local_networks(Reader& r, const Project& p, const yaml::Node& root) {
     }
 }
 
+bool meets_others(const Project& others, const Project& q, const std::set<std::string>& fresh,
+                  const std::set<std::string>& touched) {
+    // What the fresh entries hold that another may not hold too.
+    std::vector<std::pair<std::string_view, IpAddr>> addresses;
+    std::vector<std::pair<std::string_view, Mac>> macs;
+    std::map<std::string_view, std::string_view> local;  // a bridge network's host, per the fresh entries
+    Published ports;
+    for (auto& name : fresh) {
+        auto& s = q.services.at(name);
+        for (auto& e : s.endpoints) {
+            for (auto& a : e.link_local_ips) addresses.emplace_back(e.network, a);
+            for (auto& a : {e.ipv4_address, e.ipv6_address})
+                if (a) addresses.emplace_back(e.network, *a);
+            if (e.mac_address) macs.emplace_back(e.network, *e.mac_address);
+            auto n = q.networks.find(e.network);
+            if (q.hosts.size() > 1 && n != q.networks.end() && n->second.driver == Driver::Bridge && !n->second.external &&
+                s.has_sandbox() && !s.host.empty())
+                local.emplace(e.network, s.host);  // two different ones: validate(q) said so
+        }
+        for (auto& port : s.ports)
+            if (port.published) ports.add(name, port);
+    }
+    auto has = [](auto& list, std::string_view network, const auto& value) {
+        return std::find(list.begin(), list.end(), std::pair{network, value}) != list.end();
+    };
+    for (auto& [name, s] : others.services) {
+        if (s.mode == NetworkMode::Service && touched.count(s.mode_service)) return true;
+        for (auto& [target, _] : s.links)
+            if (touched.count(target)) return true;
+        for (auto& e : s.endpoints) {
+            for (auto& a : e.link_local_ips)
+                if (has(addresses, e.network, a)) return true;
+            for (auto& a : {e.ipv4_address, e.ipv6_address})
+                if (a && has(addresses, e.network, *a)) return true;
+            if (e.mac_address && has(macs, e.network, *e.mac_address)) return true;
+            if (auto it = local.find(e.network); it != local.end() && s.has_sandbox() && !s.host.empty() && s.host != it->second)
+                return true;
+        }
+        for (auto& port : s.ports)
+            if (port.published && ports.overlap(port)) return true;
+    }
+    return false;
+}
+
 void validate(Reader& r, Project& p, const yaml::Node& root) {
     check_endpoints(r, p);
     name_interfaces(r, p);

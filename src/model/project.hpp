@@ -100,6 +100,7 @@ struct Endpoint {
     // link_local_ips), outside IPAM: on the link with /16 or /64.
     std::vector<IpAddr> link_local_ips;
     SourceMark mark;
+    bool operator==(const Endpoint&) const = default;
 };
 
 enum class Protocol { Tcp, Udp, Sctp };
@@ -120,6 +121,7 @@ struct Port {
     // on it (reconcile.cpp refuses that otherwise).
     bool take_over = false;
     SourceMark mark;
+    bool operator==(const Port&) const = default;
 };
 
 enum class NetworkMode { Sandbox, None, Host, Service };
@@ -155,11 +157,13 @@ struct Service {
         std::string service;
         int index = 0;
         int count = 0;
+        bool operator==(const Replica&) const = default;
     };
     std::optional<Replica> replica_of;
     SourceMark mark;
 
     bool has_sandbox() const { return mode == NetworkMode::Sandbox || mode == NetworkMode::None; }
+    bool operator==(const Service&) const = default;
 };
 
 struct Host {
@@ -172,6 +176,7 @@ struct Warning {
     SourceMark mark;
     std::string path;  // key path, e.g. networks.lan.driver_opts
     std::string message;
+    bool operator==(const Warning&) const = default;
 };
 
 struct Project {
@@ -181,6 +186,7 @@ struct Project {
     std::map<std::string, Service> services;
     std::map<std::string, Host> hosts;
     std::vector<Warning> warnings;
+    bool operator==(const Project&) const = default;
 };
 
 const char* to_string(Driver d);

@@ -526,6 +526,168 @@ std::string services_first() {
     return text.substr(at) + text.substr(0, at);
 }
 
+// A watch's reads: each read's project held until the next read, then
+// given back, as `topo watch` does (the next read patches it).
+struct Watcher {
+    std::shared_ptr<LoadCache> cache = load_cache();
+    std::optional<Project> held;
+    uint64_t id = 0;
+    size_t patched = 0;  // reads that patched the project given back
+    // The project, or the errors, as outcome() says them; `whole`, when
+    // given, must be the very project (every field).
+    std::string read(const std::string& f, const std::optional<Project>& whole = std::nullopt) {
+        try {
+            auto p = load({f}, given(), cache.get());
+            patched += cache->patched;
+            if (whole) CHECK(p == *whole);
+            auto last = std::exchange(held, p);
+            auto last_id = std::exchange(id, load_id(*cache));
+            if (last) give_back(*cache, std::move(*last), last_id);
+            return summary(p);
+        } catch (const ManifestError& e) {
+            std::string out;
+            for (auto& err : e.errors()) out += err.str() + "\n";
+            return out;
+        }
+    }
+};
+
+std::optional<Project> whole_read(const std::string& f) {
+    try {
+        return load({f}, given());
+    } catch (const ManifestError&) {
+        return std::nullopt;
+    }
+}
+
+TEST_CASE("cache: a watch's project is patched where its entries changed, and is what a whole read makes") {
+    Dir d;
+    auto f = d.put("fleet.yaml", fleet);
+    Watcher watch;
+    std::vector<bool> patched;
+    auto step = [&](const std::string& text) {
+        d.put("fleet.yaml", text);
+        auto whole = whole_read(f);
+        REQUIRE(whole);
+        watch.read(f, whole);
+        patched.push_back(watch.cache->patched);
+    };
+    std::string text = fleet;
+    step(text);  // whole
+    step(text = replaced(text, "c: {host: node2", "c: {host: node1"));  // from the parsed entries: nothing given back yet
+    step(text = replaced(text, "d: {host: node2", "d: {host: node1"));  // patched from here on
+    step(text = replaced(text, "c: {host: node1", "c: {host: node2"));
+    // b grows by two lines: c and d after it move down.
+    step(text = replaced(text, "aliases: [bee]}", "aliases: [bee]}\n    mac_address: 02:42:0a:80:01:99\n    # a comment"));
+    step(text += "  e: {host: node2, networks: {mesh: {ipv4_address: 10.128.2.4}}}\n");
+    step(text = replaced(text, "  a: {host: node1, networks: {mesh: {ipv4_address: 10.128.1.2}}}\n", ""));
+    step(text = replaced(text, "  d: {", "  dee: {"));
+    step(text = replaced(text, "  e: {host: node2", "  e: {links: [dee], host: node2"));
+    CHECK(patched == std::vector<bool>{false, false, true, true, true, true, true, true, true});
+    CHECK(watch.held->services.at("e").links.size() == 1);
+
+    SUBCASE("an edit that meets another entry is read from the parsed entries, and the next one patched again") {
+        auto fleet_of = [&](const std::string& t) {
+            step(t);
+            return patched.back();
+        };
+        // e takes c's address: the whole read's error, said as it says it.
+        auto clash = replaced(text, "10.128.2.4}", "10.128.2.2}");
+        d.put("fleet.yaml", clash);
+        auto said = watch.read(f);
+        CHECK(said.find("10.128.2.2 is already the address of service c") != std::string::npos);
+        CHECK(!fleet_of(text));  // after an error: whole
+        CHECK(!fleet_of(text = replaced(text, "c: {host: node2", "c: {host: node1")));
+        CHECK(fleet_of(text = replaced(text, "c: {host: node1", "c: {host: node2")));
+        // dee, which e links to, taken out: e is an error.
+        d.put("fleet.yaml", replaced(text, "  dee: {host: node1, networks: {mesh: {ipv4_address: 10.128.2.3}}}\n", ""));
+        CHECK(watch.read(f).find("no service named \"dee\" to link to") != std::string::npos);
+    }
+    SUBCASE("replicas are read from the parsed entries") {
+        CHECK(!([&] {
+            step(text = replaced(text, "  e: {links: [dee], host: node2, networks: {mesh: {ipv4_address: 10.128.2.4}}}",
+                                 "  e: {scale: 2, links: [dee], host: node2, networks: [mesh]}"));
+            return patched.back();
+        }()));
+        CHECK(watch.held->services.count("e-2"));
+    }
+}
+
+TEST_CASE("cache: a watch's random edits of entries, patched, give what a whole read gives") {
+    // Entries a person writes, drawn from small pools so that they meet:
+    // the same address, MAC or port twice, a bridge network on two hosts,
+    // links and network_mode to entries that come and go, replicas, the
+    // implicit network, and entries over several lines.
+    std::mt19937 rng(7);
+    auto pick = [&](size_t n) { return size_t(std::uniform_int_distribution<size_t>(0, n - 1)(rng)); };
+    std::vector<std::pair<std::string, std::string>> entries;  // in file order
+    auto another = [&] {  // mostly an entry there is
+        return entries.empty() || pick(8) == 0 ? fmt::format("s{}", pick(100)) : entries[pick(entries.size())].first;
+    };
+    auto entry = [&](const std::string& name) {
+        // Mostly valid: a bridge network's entries mostly on node1, rare links and shared sandboxes.
+        auto kind = pick(7);
+        bool bridged = kind == 0 || kind == 1 || kind == 5;
+        std::vector<std::string> keys{fmt::format("host: node{}", bridged && pick(30) ? 1 : 1 + pick(2))};
+        switch (kind) {
+            case 0: break;  // on the implicit network
+            case 1: keys.push_back("networks: [lan]"); break;
+            case 2: keys.push_back(fmt::format("networks: {{mesh: {{ipv4_address: 10.128.1.{}}}}}", 2 + pick(16))); break;
+            case 3: keys.push_back(fmt::format("networks: {{mesh: {{mac_address: '02:00:00:00:00:{:02x}'}}}}", pick(10))); break;
+            case 6: keys.push_back(fmt::format("networks: {{mesh: {{link_local_ips: [169.254.0.{}]}}}}", 1 + pick(10))); break;
+            case 4: keys.push_back("network_mode: none"); break;
+            case 5: keys.push_back("networks: [mesh, lan]"); break;
+        }
+        if (kind != 4 && pick(4) == 0) keys.push_back(fmt::format("ports: ['{}:80']", 8080 + pick(8)));
+        if (pick(10) == 0) keys.push_back(fmt::format("links: [{}]", another()));
+        if (pick(16) == 0) keys = {fmt::format("network_mode: 'service:{}'", another()), keys.front()};
+        if (kind != 2 && kind != 3 && kind != 6 && pick(10) == 0) keys.push_back(fmt::format("scale: {}", 1 + pick(2)));
+        if (pick(3) == 0) {  // over several lines
+            std::string out = "  " + name + ":\n";
+            for (auto& k : keys) out += "    " + k + "\n";
+            return out;
+        }
+        return fmt::format("  {}: {{{}}}\n", name, fmt::join(keys, ", "));
+    };
+    const std::string head = R"(name: fleet
+networks:
+  mesh: {driver: overlay, ipam: {config: [{subnet: 10.128.0.0/16}]}}
+  lan: {}
+hosts:
+  node1: {address: 10.200.0.1}
+  node2: {address: 10.200.0.2}
+services:
+)";
+    for (int i = 0; i < 8; ++i) entries.emplace_back(fmt::format("s{}", i), entry(fmt::format("s{}", i)));
+    Dir d;
+    auto f = d.put("fleet.yaml", head);
+    Watcher watch;
+    size_t good = 0;
+    for (int round = 0; round < 1500; ++round) {
+        auto i = pick(entries.size() + 1);
+        auto name = fmt::format("s{}", pick(12) ? round + 12 : pick(12));  // now and then one already there
+        switch (entries.size() > 14 ? 1 + pick(3) : entries.size() < 4 ? 0 : pick(4)) {
+            case 0:  // added (maybe by a name already there: the whole read's error)
+                entries.insert(entries.begin() + long(std::min(i, entries.size())), {name, entry(name)});
+                break;
+            case 1:  // taken out
+                if (i < entries.size()) entries.erase(entries.begin() + long(i));
+                break;
+            default:  // rewritten
+                if (i < entries.size()) entries[i].second = entry(entries[i].first);
+                break;
+        }
+        std::string text = head;
+        for (auto& [_, e] : entries) text += e;
+        d.put("fleet.yaml", text);
+        auto whole = whole_read(f);
+        INFO("round ", round, "\n", text);
+        CHECK(watch.read(f, whole) == outcome(f, nullptr));
+        good += bool(whole);
+    }
+    CHECK(watch.patched > good / 4);
+}
+
 TEST_CASE("cache: random edits read piecewise give what a whole read gives") {
   for (const std::string& base : {std::string(fleet), services_first()}) {
     Dir d;
@@ -538,6 +700,7 @@ TEST_CASE("cache: random edits read piecewise give what a whole read gives") {
                                            "\"", "[", "]", "? ", "~", "\t", "      # z\n", "|\n", ">\n", "...\n", "---\n", "\r"};
     std::string text = base;
     size_t piecewise_reads = 0;
+    Watcher watch;
     for (int round = 0; round < 400; ++round) {
         // Mostly from the last good text (as commits are), sometimes on top of a bad one.
         std::string next = text;
@@ -578,6 +741,8 @@ TEST_CASE("cache: random edits read piecewise give what a whole read gives") {
         auto pieces = outcome(f, cache.get());
         INFO("round ", round, "\n", next);
         CHECK(pieces == whole);
+        // A watch, which reads each text once and gives its projects back.
+        CHECK(watch.read(f, whole_read(f)) == whole);
         if (cache->ready()) {
             text = next;  // it read: the next edits start from it
             // Read in pieces: a service not touched is the very node it was.
