@@ -364,15 +364,10 @@ Desired desired_state(const Project& p, const Addressing& a, const DesiredContex
 }
 
 std::set<std::string> with_replicas(const Project& was, const Project& p, std::set<std::string> touched) {
-    // A replica is named "<service>-<index>": only those names are looked at.
     auto named = touched;
     for (auto* project : {&was, &p})
-        for (auto& service : named) {
-            auto prefix = service + "-";
-            auto& services = project->services;
-            for (auto it = services.lower_bound(prefix); it != services.end() && it->first.starts_with(prefix); ++it)
-                if (it->second.replica_of && it->second.replica_of->service == service) touched.insert(it->first);
-        }
+        for (auto& service : named)
+            for (auto& replica : replicas_of(*project, service)) touched.insert(replica);
     return touched;
 }
 

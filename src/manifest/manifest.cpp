@@ -100,30 +100,34 @@ void each_entry(Reader& r, const yaml::Node& n, const std::string& section, std:
     }
 }
 
-bool has_networks(const Reader& r, const std::string& service) {
-    auto svc = r.service(service);
-    return svc.IsMap() && svc["networks"];
+// Compose's implicit network: a service (read from `node`) with no
+// networks key joins `default`.
+void join_default(Service& s, const yaml::Node& node) {
+    if (s.mode != NetworkMode::Sandbox || !s.endpoints.empty() || (node.IsMap() && node["networks"])) return;
+    Endpoint e;
+    e.network = "default";
+    s.endpoints.push_back(e);
 }
 
-// Compose's implicit network: services with no networks key join `default`.
+// Whether a service is on `default` (joined, or naming it explicitly).
+bool on_default(const std::map<std::string, Service>& services) {
+    for (auto& [_, s] : services)
+        for (auto& e : s.endpoints)
+            if (e.network == "default") return true;
+    return false;
+}
+
+void add_implicit_network(std::map<std::string, Network>& networks) {
+    if (networks.count("default")) return;
+    Network n;
+    n.name = "default";
+    n.implicit = true;
+    networks["default"] = n;
+}
+
 void add_default_network(Project& p, const Reader& r) {
-    bool needed = false;
-    for (auto& [name, s] : p.services)
-        if (s.mode == NetworkMode::Sandbox && s.endpoints.empty() && !has_networks(r, name)) {
-            Endpoint e;
-            e.network = "default";
-            s.endpoints.push_back(e);
-            needed = true;
-        }
-    // A service may also name Compose's implicit network explicitly.
-    for (auto& [name, s] : p.services)
-        for (auto& e : s.endpoints) needed |= e.network == "default";
-    if (needed && !p.networks.count("default")) {
-        Network n;
-        n.name = "default";
-        n.implicit = true;
-        p.networks["default"] = n;
-    }
+    for (auto& [name, s] : p.services) join_default(s, r.service(name));
+    if (on_default(p.services)) add_implicit_network(p.networks);
 }
 
 // `parsed`: services parsed before, by the node they were read from (a
@@ -266,10 +270,7 @@ bool take_out(Project& p, const std::string& name) {
         if (it->second.replica_of) return false;
         p.services.erase(it);
     }
-    auto prefix = name + "-";
-    for (auto it = p.services.lower_bound(prefix); it != p.services.end() && it->first.starts_with(prefix); ++it)
-        if (it->second.replica_of && it->second.replica_of->service == name) return false;
-    return true;
+    return replicas_of(p, name).empty();
 }
 
 Project shape_of(const Project& p) {
@@ -305,9 +306,7 @@ std::optional<LoadCache::Delta> delta_of(const Project& p, const std::set<std::s
     LoadCache::Delta d{touched, {}, shape_of(p), next.end_line, next.moved};
     for (auto& name : touched) {
         if (auto it = p.services.find(name); it != p.services.end()) d.entries.push_back(it->second);
-        auto prefix = name + "-";
-        for (auto it = p.services.lower_bound(prefix); it != p.services.end() && it->first.starts_with(prefix); ++it)
-            if (it->second.replica_of && it->second.replica_of->service == name) return std::nullopt;
+        if (!replicas_of(p, name).empty()) return std::nullopt;
     }
     return d;
 }
@@ -351,30 +350,16 @@ std::optional<Project> patched(LoadCache& c, const Reread& next, Reader& r, cons
         parse_service(r, name, v, s);
         if (s.replicas) return std::nullopt;
         parsed.emplace(name, std::pair{v, s});
-        if (s.mode == NetworkMode::Sandbox && s.endpoints.empty() && !(v.IsMap() && v["networks"])) {
-            Endpoint e;
-            e.network = "default";
-            s.endpoints.push_back(e);
-        }
+        join_default(s, v);
         r.service_nodes.emplace(name, v);
         q.services.emplace(name, std::move(s));
     }
     if (!r.errors.empty() || !r.warnings.empty()) return std::nullopt;
-    // Compose's implicit network, as add_default_network() has it.
-    auto on_default = [](const std::map<std::string, Service>& services) {
-        for (auto& [_, s] : services)
-            for (auto& e : s.endpoints)
-                if (e.network == "default") return true;
-        return false;
-    };
+    // Compose's implicit network, as add_default_network() has it (the
+    // others are looked at only when it may be theirs alone).
     auto was = p.networks.find("default");
     bool implicit = was != p.networks.end() && was->second.implicit;
-    if ((on_default(q.services) || (implicit && on_default(p.services))) && !q.networks.count("default")) {
-        Network n;
-        n.name = "default";
-        n.implicit = true;
-        q.networks["default"] = n;
-    }
+    if (on_default(q.services) || (implicit && on_default(p.services))) add_implicit_network(q.networks);
     if (q.name != p.name || q.networks != p.networks || q.hosts != p.hosts) return std::nullopt;
     // What the fresh entries name, for validate() to find: their own links
     // dropped (they were valid with the others, which are unchanged).

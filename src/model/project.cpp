@@ -27,6 +27,14 @@ bool runs_here(const Project& p, const Service& s, const std::string& host) {
     return s.host.empty() ? p.hosts.size() == 1 : s.host == host;
 }
 
+std::vector<std::string> replicas_of(const Project& p, const std::string& service) {
+    std::vector<std::string> out;
+    auto prefix = service + "-";
+    for (auto it = p.services.lower_bound(prefix); it != p.services.end() && it->first.starts_with(prefix); ++it)
+        if (it->second.replica_of && it->second.replica_of->service == service) out.push_back(it->first);
+    return out;
+}
+
 std::vector<const Endpoint*> gateway_order(const Service& s) {
     std::vector<const Endpoint*> out;
     for (auto& e : s.endpoints) out.push_back(&e);

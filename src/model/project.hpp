@@ -200,6 +200,9 @@ bool runs_here(const Project& p, const Service& s, const std::string& host);
 // route (and a service-wide mac_address): gw_priority, higher first, then
 // interface order.
 std::vector<const Endpoint*> gateway_order(const Service& s);
+// The names of `service`'s replicas in `p` ("<service>-<index>": only those
+// names are looked at).
+std::vector<std::string> replicas_of(const Project& p, const std::string& service);
 
 // The endpoint a service's published ports forward to: its first network that
 // is not internal, in interface order; null when it has none.
