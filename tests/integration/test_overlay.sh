@@ -183,7 +183,11 @@ expect_contains "the entry is back" "02:42:0a:09:00:1e master" "$(on node1 bridg
 check "and a reaches c again" in_sb node1 m-a ping -c1 -W2 10.9.0.30
 
 # b moves from node2 to node1: every host applies the changed manifest, node1
-# through its watch, which does not take its own entries for drift.
+# through its watch, which does not take its own entries for drift. Programs
+# run through the move: b's listener on node2 (started above), a's on node1,
+# and one in c on node3.
+in_sb node3 m-c socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo c' </dev/null >/dev/null 2>&1 &
+for i in $(seq 1 50); do [ "$(in_sb node3 m-c ss -Hltn | wc -l)" -ge 1 ] && break; sleep 0.1; done
 n=$(drifts)
 manifest node1
 check "the watch carries out the move on node1" waited '"trigger":"manifest"'
@@ -193,7 +197,11 @@ check "and allocating addresses for b alone (the record is what the watch kept)"
 sleep 1
 expect_eq "and hears no drift in its own changes" "$n" "$(drifts)"
 kill "$WATCH"; wait "$WATCH" 2>/dev/null || true
-for h in node1 node2 node3; do check "apply the move on $h" topo_on $h apply -f m.yaml --host $h; done
+for h in node1 node3; do check "apply the move on $h" topo_on $h apply -f m.yaml --host $h; done
+out=$(topo_on node2 apply -f m.yaml --host node2 2>&1) || fail "apply the move on node2: $out"
+expect_contains "node2 says b's program keeps running, without a network" \
+    "programs still run in sandboxes that go; they keep running without a network" "$out"
+expect_contains "and names it" "pid" "$(grep -A1 'programs still run' <<<"$out" | tail -1 | grep socat)"
 expect_eq "b's sandbox is gone from node2" "" "$(on node2 ip netns list | grep -w m-b || true)"
 expect_eq "node2 keeps nothing of mesh (no sandbox of its own on it)" "" \
     "$(on node2 ip -o link show | grep -c "alias topo/m/net/mesh" | grep -v '^0$' || true)"
@@ -204,6 +212,15 @@ expect_contains "node3 sends b's MAC to node1 now" "dst 192.0.2.11 self permanen
 for h in node1 node2 node3; do
     expect_contains "after the move, the plan on $h is empty" "No changes" "$(topo_on $h plan -f m.yaml --host $h)"
 done
+expect_contains "b's address now leads to node1, not to the program left on node2 (nothing listens yet)" \
+    "Connection refused" "$(in_sb node3 m-c socat -T2 - TCP:10.9.0.20:7000,connect-timeout=2 </dev/null 2>&1)"
+in_sb node1 m-b socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo b on node1' </dev/null >/dev/null 2>&1 &
+for i in $(seq 1 50); do [ "$(in_sb node1 m-b ss -Hltn | wc -l)" -ge 1 ] && break; sleep 0.1; done
+expect_eq "c (node3) talks TCP to b on its new host" "b on node1" \
+    "$(in_sb node3 m-c socat -T2 - TCP:10.9.0.20:7000,connect-timeout=2 </dev/null 2>&1)"
+expect_eq "a's program, running through the move, answers c across hosts" "a" \
+    "$(in_sb node3 m-c socat -T2 - TCP:10.9.0.10:7000,connect-timeout=2 </dev/null 2>&1)"
+expect_eq "and c's answers a" "c" "$(in_sb node1 m-a socat -T2 - TCP:10.9.0.30:7000,connect-timeout=2 </dev/null 2>&1)"
 
 # Day 2: IPv6 added to the running overlay converges in one apply on each
 # host (its bridge and VXLAN devices were made without IPv6), and goes again.
@@ -225,8 +242,13 @@ check "a still reaches c over IPv4" in_sb node1 m-a ping -c1 -W2 10.9.0.30
 expect_eq "and the program started in a before both edits still answers the world" "a" \
     "$(socat -T2 - TCP:192.0.2.11:8080,connect-timeout=2 </dev/null 2>&1)"
 
-# destroy on one host removes only that host's part.
-check "destroy on node3" topo_on node3 destroy -f m.yaml --host node3
+# destroy on one host removes only that host's part, at once, with c's
+# program still running there.
+check "c's program still answers a after both IPv6 edits" \
+    test "$(in_sb node1 m-a socat -T2 - TCP:10.9.0.30:7000,connect-timeout=2 </dev/null 2>&1)" = c
+out=$(timeout 10 env TOPO_STATE_DIR="$WORK/state-node3" nsenter -t "${PID[node3]}" -n -m --wd="$WORK" \
+    "$TOPO" destroy -f m.yaml --host node3 -y 2>&1) || fail "destroy on node3 (a program running in c): $out"
+expect_contains "destroy on node3 names c's program, left running" "(socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:echo c)" "$out"
 expect_eq "node3 has no link of topo's left" "0" "$(on node3 ip -o link show | grep -c 'alias topo/' || true)"
 expect_eq "node3 has no sandbox left" "" "$(on node3 ip netns list)"
 check "node1 and node2 are untouched: a still reaches b" in_sb node1 m-a ping -c1 -W2 10.9.0.20
