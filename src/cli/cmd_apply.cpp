@@ -49,9 +49,10 @@ std::string list_processes(const std::map<std::string, std::vector<Process>>& ru
     return out;
 }
 
-// Programs still running in sandboxes that go: with --kill they are ended
-// first (the signal, then SIGKILL after --timeout), as `docker compose down`
-// stops containers; without it they are named, and keep running in a
+// Programs still running in sandboxes that go (destroy; or apply and watch,
+// for a service removed or moved to another host): with --kill they are
+// ended first (the signal, then SIGKILL after --timeout), as `docker compose
+// down` stops containers; without it they are named, and keep running in a
 // namespace that topo has emptied of its links (a process holds it open).
 void end_programs(Session& s, const std::vector<std::string>& boxes) {
     if (boxes.empty()) return;
@@ -60,8 +61,8 @@ void end_programs(Session& s, const std::vector<std::string>& boxes) {
     if (!s.opts.kill_signal) {
         fmt::print(stderr,
                    "topo: warning: programs still run in sandboxes that go; they keep running without "
-                   "a network (`topo destroy --kill` ends them first):{}\n",
-                   list_processes(running));
+                   "a network (`topo {} --kill` ends them first):{}\n",
+                   s.opts.destroying ? "destroy" : "apply", list_processes(running));
         return;
     }
     int sig = s.opts.kill_signal;

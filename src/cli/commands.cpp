@@ -124,6 +124,11 @@ int run(int argc, char** argv) {
     apply->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");
     apply->add_flag("--force", o.force, "Remove networks even when other projects' sandboxes are attached to them");
     apply->add_flag("--take-ports", o.take_ports, "Publish ports even where a program of the host listens on them");
+    apply->add_flag("--kill{SIGTERM}", kill_signal,
+                    "End the programs running in sandboxes that go (a service removed, or moved to another host) "
+                    "first: SIGNAL (default SIGTERM), then SIGKILL after --timeout, as `docker compose up "
+                    "--remove-orphans` stops containers");
+    apply->add_option("--timeout", kill_timeout, "How long --kill waits before SIGKILL (default 10s)");
     auto* destroy = app.add_subcommand("destroy", "Remove everything topo made for a project");
     destroy->add_flag("--dry-run", o.dry_run, "Print the plan and stop");
     destroy->add_flag("-y,--auto-approve", o.auto_approve, "Do not ask for confirmation");
@@ -179,6 +184,7 @@ int run(int argc, char** argv) {
         o.kill_timeout = parse_duration("--timeout", kill_timeout);
         o.probe_timeout = parse_duration("--timeout", probe_timeout);
         if (!kill_signal.empty()) o.kill_signal = parse_signal(kill_signal);
+        o.destroying = destroy->parsed();
         o.log_json = log_format == "json";
         if (std::getenv("NO_COLOR") || !::isatty(STDOUT_FILENO)) o.color = false;
         if (*version) return fmt::print("topo {}\n", TOPO_VERSION), 0;

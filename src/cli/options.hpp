@@ -39,8 +39,9 @@ struct Options {
     bool collect = false;              // destroy --collect: by markers, with no state record
     bool force = false;                // apply/destroy --force: remove a bridge others are attached to
     bool take_ports = false;           // plan/apply --take-ports: publish ports host programs listen on
-    int kill_signal = 0;               // destroy --kill[=SIGNAL]: end the sandboxes' programs first
-    std::chrono::milliseconds kill_timeout{10000};  // destroy --timeout: before SIGKILL (`docker compose down -t`)
+    int kill_signal = 0;               // apply/destroy --kill[=SIGNAL]: end the leaving sandboxes' programs first
+    std::chrono::milliseconds kill_timeout{10000};  // apply/destroy --timeout: before SIGKILL (`docker compose down -t`)
+    bool destroying = false;           // destroy: what the advice on programs left running names
     std::string service;               // exec
     std::vector<std::string> command;  // exec: after --
     bool log_json = false;             // --log-format json

@@ -96,6 +96,38 @@ expect_error "an unknown signal is refused" "--kill=SIGFOO: not a signal" "$TOPO
 wait 2>/dev/null || true
 expect_eq "the host is as it was" "$before" "$(host_snapshot)"
 
+# A service removed while a program runs in it: apply names the program and
+# leaves it running without a network; apply --kill ends it first, and only
+# it (web's program runs on).
+manifest front 10.71.0.0/24
+check "apply again, for a service to remove" "$TOPO" apply -f net.yaml -y
+ip netns exec day-web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web' </dev/null >/dev/null 2>&1 &
+WEB=$!
+ip netns exec day-db sleep 1000 </dev/null >/dev/null 2>&1 &
+DB=$!
+wait_listening day-web 1
+sed -i '/^  db:/,$d' net.yaml
+out=$("$TOPO" apply -f net.yaml -y --dry-run 2>&1)
+expect_contains "the plan removes db's sandbox" "- netns    day-db" "$out"
+out=$("$TOPO" apply -f net.yaml -y --kill --timeout 2s 2>&1) || fail "apply --kill failed: $out"
+check "apply --kill ended the program in db's sandbox" bash -c "! kill -0 $DB 2>/dev/null"
+check "and left web's running" kill -0 $WEB
+expect_eq "db's sandbox is gone" "" "$(ip netns list | grep -w day-db || true)"
+check "and the next plan is empty" "$TOPO" plan -f net.yaml --detailed-exitcode
+manifest front 10.71.0.0/24
+check "db comes back" "$TOPO" apply -f net.yaml -y
+ip netns exec day-db sleep 1000 </dev/null >/dev/null 2>&1 &
+DB=$!
+sleep 0.2
+sed -i '/^  db:/,$d' net.yaml
+out=$("$TOPO" apply -f net.yaml -y 2>&1) || fail "apply failed: $out"
+expect_contains "without --kill, apply names the program it leaves without a network" "day-db: pid $DB (sleep 1000)" "$out"
+expect_contains "with the way to end it next time" "(\`topo apply --kill\` ends them first)" "$out"
+check "and the program still runs (topo does not end what it did not start)" kill -0 $DB
+kill $WEB $DB 2>/dev/null; wait 2>/dev/null || true
+check "destroy" "$TOPO" destroy -f net.yaml -y
+expect_eq "the host is as it was" "$before" "$(host_snapshot)"
+
 # SIGTERM and SIGINT during an apply: the run stops after the change in
 # progress, is rolled back and read back, and says so; exit 1.
 python3 - > many.yaml <<'PY'
