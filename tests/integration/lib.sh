@@ -3,7 +3,10 @@
 # Each test script calls `enter_test_host "$@"` first: it re-executes the script
 # inside `unshare --net --mount` with private tmpfs mounts on /run/netns and
 # /etc/netns, so the script's "host" is a throwaway network namespace and the
-# machine's own network is never touched. Everything vanishes when it exits.
+# machine's own network is never touched. Everything vanishes when it exits,
+# programs included: the script is PID 1 of a PID namespace of its own, so
+# the kernel ends whatever it started (a listener in a sandbox, a watch in
+# another host's namespace) when it ends, however they were started.
 set -euo pipefail
 
 TOPO=${TOPO:-topo}
@@ -16,7 +19,7 @@ enter_test_host() {
         # is all this does outside the private namespace (as `ip netns add` would).
         mkdir -p /run/netns /etc/netns
         export TOPO_IN_TEST_HOST=1
-        exec unshare --net --mount --propagation private bash "$0" "$@"
+        exec unshare --net --mount --propagation private --pid --fork --mount-proc bash "$0" "$@"
     fi
     mount -t tmpfs none /run/netns
     mount -t tmpfs none /etc/netns

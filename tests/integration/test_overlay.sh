@@ -150,8 +150,11 @@ check "and a reaches b again" in_sb node1 m-a ping -c1 -W2 10.9.0.20
 
 # And with a watch: a neighbour entry deleted by hand is heard of, and put back.
 # (TOPO_TRACE: its phases on standard error, to tell a read in pieces.)
-on node1 env TOPO_STATE_DIR="$WORK/state-node1" TOPO_TRACE=1 "$TOPO" watch -f m.yaml --host node1 --log-format json \
-    --interval 1h --debounce 100ms > "$WORK/watch.log" 2>&1 &
+# nsenter and env exec, so $! is the watch itself: through a shell function
+# it was the subshell, and `kill` left the watch running, to repair what
+# the rest of the test changed on node1.
+nsenter -t "${PID[node1]}" -n -m --wd="$WORK" env TOPO_STATE_DIR="$WORK/state-node1" TOPO_TRACE=1 \
+    "$TOPO" watch -f m.yaml --host node1 --log-format json --interval 1h --debounce 100ms > "$WORK/watch.log" 2>&1 &
 WATCH=$!
 waited() {  # PATTERN: in the watch's log within 10 s
     local i
@@ -197,6 +200,7 @@ check "and allocating addresses for b alone (the record is what the watch kept)"
 sleep 1
 expect_eq "and hears no drift in its own changes" "$n" "$(drifts)"
 kill "$WATCH"; wait "$WATCH" 2>/dev/null || true
+expect_eq "the watch has ended" "" "$(pgrep -f 'topo watch -f m.yaml' || true)"
 for h in node1 node3; do check "apply the move on $h" topo_on $h apply -f m.yaml --host $h; done
 out=$(topo_on node2 apply -f m.yaml --host node2 2>&1) || fail "apply the move on node2: $out"
 expect_contains "node2 says b's program keeps running, without a network" \
@@ -253,5 +257,47 @@ expect_eq "node3 has no link of topo's left" "0" "$(on node3 ip -o link show | g
 expect_eq "node3 has no sandbox left" "" "$(on node3 ip netns list)"
 check "node1 and node2 are untouched: a still reaches b" in_sb node1 m-a ping -c1 -W2 10.9.0.20
 expect_contains "and node1's plan is still empty" "No changes" "$(topo_on node1 plan -f m.yaml --host node1)"
+
+# The MTU follows the underlay it names: jumbo frames between node1 and
+# node2, and an overlay over them carries 8,950-byte packets whole (the
+# underlay's 9,000 less the tunnel's 50); its sandboxes are told so, so
+# that nothing larger is sent to be dropped in the tunnel.
+for h in node1 node2; do ip link set "u-$h" mtu 9000; on $h ip link set up0 mtu 9000; done
+cat > j.yaml <<EOF
+name: j
+networks:
+  jumbo:
+    driver: overlay
+    driver_opts: {vxlan_id: 77, underlay: up0}
+    ipam: {config: [{subnet: 10.11.0.0/24}]}
+hosts:
+  node1: {address: 192.0.2.11}
+  node2: {address: 192.0.2.12}
+services:
+  p: {host: node1, networks: {jumbo: {ipv4_address: 10.11.0.10}}}
+  q: {host: node2, networks: {jumbo: {ipv4_address: 10.11.0.20}}}
+EOF
+for h in node1 node2; do check "apply an overlay over the jumbo underlay on $h" topo_on $h apply -f j.yaml --host $h; done
+jvx=$(on node1 ip -o link show type vxlan | grep 'alias topo/j/net/jumbo' | awk -F': ' '{print $2}')
+details=$(on node1 ip -d link show "$jvx")
+expect_contains "its VXLAN device is on the underlay named" "dev up0" "$details"
+expect_contains "with the underlay's MTU less 50" "mtu 8950" "$details"
+expect_contains "and p's interface has it too" "mtu 8950" "$(in_sb node1 j-p ip -o link show eth0)"
+check "p sends q an 8,950-byte packet, unfragmented, across hosts" in_sb node1 j-p ping -c1 -W2 -M do -s 8922 10.11.0.20
+expect_contains "and is told at once that a larger one does not fit" "message too long" \
+    "$(in_sb node1 j-p ping -c1 -W1 -M do -s 8923 10.11.0.20 2>&1 || true)"
+for h in node1 node2; do
+    expect_contains "the next plan of j on $h is empty" "No changes" "$(topo_on $h plan -f j.yaml --host $h)"
+done
+# mesh, built over a 1500-byte underlay on node1, follows it there too: one
+# apply, with a's program running through it.
+expect_contains "the plan on node1 raises mesh's MTU to the underlay's less 50" \
+    "mtu 1450 → 8950; network mesh" "$(topo_on node1 plan -f m.yaml --host node1)"
+check "one apply on node1" topo_on node1 apply -f m.yaml --host node1
+expect_contains "the next plan is empty" "No changes" "$(topo_on node1 plan -f m.yaml --host node1)"
+expect_contains "a's interface has the new MTU" "mtu 8950" "$(in_sb node1 m-a ip -o link show eth0)"
+check "a sends b an 8,950-byte packet unfragmented" in_sb node1 m-a ping -c1 -W2 -M do -s 8922 10.9.0.20
+expect_eq "and a's program, running through it, still answers the world" "a" \
+    "$(socat -T2 - TCP:192.0.2.11:8080,connect-timeout=2 </dev/null 2>&1)"
 
 finish
