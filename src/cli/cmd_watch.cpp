@@ -281,6 +281,8 @@ void Watch::reconcile(Watched& w) {
     };
     // What the last run kept and this one replaces is freed once it is done,
     // but for its project: given back to the cache, the next read patches it.
+    // After a whole read there is none to give back: the cache keeps a copy
+    // of this run's project instead, made once the run is logged.
     std::optional<Session> old_session;
     uint64_t old_load = 0;
     struct GiveBack {
@@ -289,6 +291,7 @@ void Watch::reconcile(Watched& w) {
         uint64_t& load;
         ~GiveBack() {
             if (old && old->project) manifest::give_back(*w.cache, std::move(*old->project), load);
+            if (w.session && w.session->project) manifest::keep_copy(*w.cache, *w.session->project, w.load);
         }
     } give_back{w, old_session, old_load};
     std::optional<HostState> old_converged;

@@ -63,6 +63,7 @@ struct LoadCache {
     uint64_t before = 0;  // of the read before it, which `delta` goes from
     std::optional<Delta> delta;
     std::optional<Project> spare;  // the read `before`'s project, given back
+    uint64_t spare_of = 0;         // which read's it is: `before`, or `id` (a copy, keep_copy)
     bool patched = false;          // the last read patched it (for tests)
 
     bool ready() const { return bool(root); }

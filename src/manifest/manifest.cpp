@@ -322,10 +322,12 @@ std::optional<LoadCache::Delta> delta_of(const Project& p, const std::set<std::s
 // `delta` is what it changed.
 std::optional<Project> patched(LoadCache& c, const Reread& next, Reader& r, const LoadOptions& opts,
                                std::optional<LoadCache::Delta>& delta) {
-    if (!c.spare || !c.delta || !opts.scale.empty()) return std::nullopt;
+    // A copy of the last read's own project has nothing to replay.
+    bool last = c.spare && c.spare_of == c.id;
+    if (!c.spare || (!last && !c.delta) || !opts.scale.empty()) return std::nullopt;
     Project p = std::move(*c.spare);
     c.spare.reset();
-    if (!replay(p, *c.delta)) return std::nullopt;
+    if (!last && !replay(p, *c.delta)) return std::nullopt;
     // What is outside the services (unchanged: reread() says so), read as
     // interpret() reads it, to compare.
     Project q;
@@ -478,7 +480,11 @@ std::optional<std::set<std::string>> touched(const LoadCache& cache) { return ca
 uint64_t load_id(const LoadCache& cache) { return cache.id; }
 
 void give_back(LoadCache& cache, Project&& project, uint64_t id) {
-    if (id != 0 && id == cache.before && cache.delta) cache.spare = std::move(project);
+    if (id != 0 && id == cache.before && cache.delta) cache.spare = std::move(project), cache.spare_of = id;
+}
+
+void keep_copy(LoadCache& cache, const Project& project, uint64_t id) {
+    if (id != 0 && id == cache.id && cache.ready() && !cache.spare && !cache.delta) cache.spare = project, cache.spare_of = id;
 }
 
 }  // namespace topo::manifest

@@ -107,6 +107,10 @@ std::optional<std::set<std::string>> touched(const LoadCache& cache);
 // the cache cannot use is freed.
 uint64_t load_id(const LoadCache& cache);
 void give_back(LoadCache& cache, Project&& project, uint64_t id);
+// After a read the cache has no project to patch from (a whole read: there
+// was none before it), a copy of that read's project, made while the watch
+// waits, so that the next read patches it too. Nothing otherwise.
+void keep_copy(LoadCache& cache, const Project& project, uint64_t id);
 
 // Read, merge (later files override earlier ones, Compose merge rules), validate.
 // "-" is standard input; anything else must be a regular file. With `cache`,

@@ -543,6 +543,7 @@ struct Watcher {
             auto last = std::exchange(held, p);
             auto last_id = std::exchange(id, load_id(*cache));
             if (last) give_back(*cache, std::move(*last), last_id);
+            keep_copy(*cache, *held, id);
             return summary(p);
         } catch (const ManifestError& e) {
             std::string out;
@@ -574,8 +575,8 @@ TEST_CASE("cache: a watch's project is patched where its entries changed, and is
     };
     std::string text = fleet;
     step(text);  // whole
-    step(text = replaced(text, "c: {host: node2", "c: {host: node1"));  // from the parsed entries: nothing given back yet
-    step(text = replaced(text, "d: {host: node2", "d: {host: node1"));  // patched from here on
+    step(text = replaced(text, "c: {host: node2", "c: {host: node1"));  // patched: the copy of the whole read's project
+    step(text = replaced(text, "d: {host: node2", "d: {host: node1"));  // patched: the project given back
     step(text = replaced(text, "c: {host: node1", "c: {host: node2"));
     // b grows by two lines: c and d after it move down.
     step(text = replaced(text, "aliases: [bee]}", "aliases: [bee]}\n    mac_address: 02:42:0a:80:01:99\n    # a comment"));
@@ -583,7 +584,7 @@ TEST_CASE("cache: a watch's project is patched where its entries changed, and is
     step(text = replaced(text, "  a: {host: node1, networks: {mesh: {ipv4_address: 10.128.1.2}}}\n", ""));
     step(text = replaced(text, "  d: {", "  dee: {"));
     step(text = replaced(text, "  e: {host: node2", "  e: {links: [dee], host: node2"));
-    CHECK(patched == std::vector<bool>{false, false, true, true, true, true, true, true, true});
+    CHECK(patched == std::vector<bool>{false, true, true, true, true, true, true, true, true});
     CHECK(watch.held->services.at("e").links.size() == 1);
 
     SUBCASE("an edit that meets another entry is read from the parsed entries, and the next one patched again") {
@@ -597,7 +598,7 @@ TEST_CASE("cache: a watch's project is patched where its entries changed, and is
         auto said = watch.read(f);
         CHECK(said.find("10.128.2.2 is already the address of service c") != std::string::npos);
         CHECK(!fleet_of(text));  // after an error: whole
-        CHECK(!fleet_of(text = replaced(text, "c: {host: node2", "c: {host: node1")));
+        CHECK(fleet_of(text = replaced(text, "c: {host: node2", "c: {host: node1")));  // the copy of it
         CHECK(fleet_of(text = replaced(text, "c: {host: node1", "c: {host: node2")));
         // dee, which e links to, taken out: e is an error.
         d.put("fleet.yaml", replaced(text, "  dee: {host: node1, networks: {mesh: {ipv4_address: 10.128.2.3}}}\n", ""));
