@@ -201,6 +201,10 @@ sleep 1
 expect_eq "and hears no drift in its own changes" "$n" "$(drifts)"
 kill "$WATCH"; wait "$WATCH" 2>/dev/null || true
 expect_eq "the watch has ended" "" "$(pgrep -f 'topo watch -f m.yaml' || true)"
+plan3=$(topo_on node3 plan -f m.yaml --host node3)
+expect_contains "node3's plan for the move changes b's entries" "02:42:0a:09:00:14" "$plan3"
+expect_eq "and nothing else but the broadcast entry towards node2, which leaves mesh" "" \
+    "$(grep -E '^  [-+~] ' <<<"$plan3" | grep -v -e 02:42:0a:09:00:14 -e ' 10.9.0.20 ' -e '00:00:00:00:00:00 192.0.2.12' || true)"
 for h in node1 node3; do check "apply the move on $h" topo_on $h apply -f m.yaml --host $h; done
 out=$(topo_on node2 apply -f m.yaml --host node2 2>&1) || fail "apply the move on node2: $out"
 expect_contains "node2 says b's program keeps running, without a network" \
