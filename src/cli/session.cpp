@@ -27,7 +27,8 @@ std::string pick_host(const Project& p, const std::string& flag, bool every_host
             throw UserError(fmt::format("--host {}: no such host in the manifest's hosts", flag));
         return flag;
     }
-    if (p.hosts.size() == 1) return p.hosts.begin()->first;
+    // With `hosts`, this is the one whose address is local, even when there
+    // is one: a host dropped from the list must not take another's part.
     if (p.hosts.empty() || every_host) return "";
     auto local = kernel.local_addresses();
     std::vector<std::string> mine, looked;
@@ -40,8 +41,8 @@ std::string pick_host(const Project& p, const std::string& flag, bool every_host
         throw UserError(fmt::format("no address of the manifest's hosts is this host's: looked for {}; run on one of "
                                     "them, or say which host this is with --host NAME",
                                     fmt::join(looked, ", ")));
-    throw UserError(fmt::format("hosts {} all have addresses of this host; say which one this is with --host NAME",
-                                fmt::join(mine, " and ")));
+    throw UserError(fmt::format("hosts {} {} addresses of this host; say which one this is with --host NAME",
+                                fmt::join(mine, " and "), mine.size() == 2 ? "both have" : "all have"));
 }
 
 }  // namespace

@@ -292,15 +292,18 @@ std::vector<Entry> dump_by_family(int fd, int type, Families families, const std
     return out;
 }
 
-std::optional<RouteEntry> route_to(int fd, const IpAddr& to, const std::string& what) {
+std::optional<RouteEntry> route_to(int fd, const IpAddr& to) {
     rtmsg rtm{};
     rtm.rtm_family = to.is_v4() ? AF_INET : AF_INET6;
     rtm.rtm_dst_len = uint8_t(to.bits());
     Request req(RTM_GETROUTE, 0, rtm);
     req.put(RTA_DST, to.bytes.data(), to.is_v4() ? 4 : 16);
     std::vector<RouteEntry> out;
-    run(fd, req, false, what, "find the route", [&] { out.clear(); }, [&](nlmsghdr* h) { parse_route(h, out); });
-    if (out.empty()) return std::nullopt;
+    // A get for an address the kernel has no route to is answered with an
+    // error (ENETUNREACH; EAFNOSUPPORT, or EINVAL, for a family it routes
+    // nothing of): that is "no route", not a failed read.
+    if (exchange(fd, req.hdr(), false, buffer(), [&](nlmsghdr* h) { parse_route(h, out); }) < 0 || out.empty())
+        return std::nullopt;
     return out.front();
 }
 

@@ -282,7 +282,7 @@ std::optional<uint32_t> RealKernel::underlay_mtu(const std::string& device, cons
     std::optional<uint32_t> lowest;
     std::set<int> devices;  // most peers go through one device: its MTU is asked once
     for (auto& peer : peers)
-        if (auto r = route_to(fd, peer, "host namespace"); r && r->oif && devices.insert(r->oif).second)
+        if (auto r = route_to(fd, peer); r && r->oif && devices.insert(r->oif).second)
             if (auto m = mtu_of("", r->oif); m && (!lowest || *m < *lowest)) lowest = m;
     return lowest;
 }

@@ -191,7 +191,7 @@ struct RouteEntry {
 };
 std::vector<RouteEntry> dump_routes(int fd, const std::string& what);  // IPv4, then IPv6
 // The route the kernel would take to `to` (`ip route get`); none when unreachable.
-std::optional<RouteEntry> route_to(int fd, const IpAddr& to, const std::string& what);
+std::optional<RouteEntry> route_to(int fd, const IpAddr& to);
 // The main table's routes (topo's static ones, the kernel's subnet routes),
 // filtered by the kernel on a socket with strict checking, by the caller
 // otherwise.

@@ -126,6 +126,15 @@ expect_error "a host that is none of them is told which addresses were looked fo
     "no address of the manifest's hosts is this host's: looked for 192.0.2.11 (node1), 192.0.2.12 (node2), 192.0.2.13 (node3); run on one of them, or say which host this is with --host NAME" \
     env TOPO_STATE_DIR="$WORK/state-test-host" "$TOPO" plan -f m.yaml
 
+# The cluster shrunk to node1 alone: node2, no longer in hosts, must not
+# take node1's part (its sandboxes, addresses and MACs) for its own.
+sed -e '/^  node[23]: {address/d' -e 's/host: node[23]/host: node1/' m.yaml > shrunk.yaml
+before=$(on node2 ip -o link show | sort)
+expect_error "a host dropped from hosts is told which address was looked for" \
+    "no address of the manifest's hosts is this host's: looked for 192.0.2.11 (node1); run on one of them" \
+    topo_on node2 apply -f shrunk.yaml
+expect_eq "and builds nothing" "$before" "$(on node2 ip -o link show | sort)"
+
 # Encryption: refused, with what the kernel lacks, and nothing built. (The
 # test asks the kernel itself, with `ip xfrm` in a namespace of its own.)
 sed 's/vxlan_id: 4242}/vxlan_id: 4242, encrypted: ""}/' m.yaml > enc.yaml
@@ -303,5 +312,17 @@ expect_contains "a's interface has the new MTU" "mtu 8950" "$(in_sb node1 m-a ip
 check "a sends b an 8,950-byte packet unfragmented" in_sb node1 m-a ping -c1 -W2 -M do -s 8922 10.9.0.20
 expect_eq "and a's program, running through it, still answers the world" "a" \
     "$(socat -T2 - TCP:192.0.2.11:8080,connect-timeout=2 </dev/null 2>&1)"
+
+# A host the underlay has no route to yet (node1 without a default route,
+# a third host elsewhere): its entries are planned all the same, and the MTU
+# comes from the hosts that have one. Once, this was "find the route:
+# Unspecific failure".
+on node1 ip route del default
+sed -e 's|^  node3: {address: 192.0.2.13}|&\n  node9: {address: 198.18.0.19}|' \
+    -e 's|^  c: {host: node3, networks: {mesh: {ipv4_address: 10.9.0.30}}}|&\n  r: {host: node9, networks: {mesh: {ipv4_address: 10.9.0.90}}}|' m.yaml > far.yaml
+out=$(topo_on node1 plan -f far.yaml --host node1 2>&1) || fail "plan with a host out of reach: $out"
+expect_contains "a host out of reach is planned for" "02:42:0a:09:00:5a 198.18.0.19 to 198.18.0.19" "$out"
+expect_eq "and the MTU stays the reachable underlay's (no link changes)" "" "$(grep -E '^  ~ (bridge|vxlan|veth) ' <<<"$out" || true)"
+on node1 ip route add default via 192.0.2.1
 
 finish
