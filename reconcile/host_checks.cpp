@@ -143,6 +143,43 @@ void refuse_busy_bridges(Kernel& kernel, const std::string& project, const std::
     }
 }
 
+// A VXLAN device this run makes where the host already has one with its
+// VNI on its UDP port, or one that takes every VNI of the port (external,
+// as an EVPN or Cilium setup has): the kernel would refuse it at apply
+// ("Object exists"), so the plan says it, naming the device and whose it is.
+void refuse_taken_vnis(Kernel& kernel, const std::vector<Change>& changes, std::vector<std::string>& errors) {
+    std::vector<const Link*> made;
+    std::set<std::string> going;  // devices this run removes first (a replaced one is both)
+    for (auto& c : changes) {
+        auto* before = c.before ? std::get_if<Link>(&*c.before) : nullptr;
+        auto* after = c.after ? std::get_if<Link>(&*c.after) : nullptr;
+        if (before && before->vxlan && (c.action == Action::Delete || c.action == Action::Replace)) going.insert(before->name);
+        if (after && after->vxlan && (c.action == Action::Create || c.action == Action::Replace)) made.push_back(after);
+    }
+    if (made.empty()) return;
+    auto devices = kernel.vxlans();
+    for (auto* l : made) {
+        const auto& v = *l->vxlan;
+        auto m = naming::Marker::parse(l->owner);
+        auto network = m ? "network " + m->network : "vxlan " + l->name;
+        for (auto& d : devices) {
+            if (d.name == l->name || going.count(d.name) || d.port != v.dstport || (d.vni && *d.vni != v.vni)) continue;
+            auto owner = naming::Marker::parse(d.marker);
+            auto whose = owner && !owner->network.empty()
+                             ? fmt::format("network {} of project {}", owner->network, owner->project)
+                             : std::string("not topo's");
+            if (d.vni)
+                errors.push_back(fmt::format("{}: VNI {} on UDP port {} is taken on this host by VXLAN device {} ({}); "
+                                             "the kernel allows one device per VNI and port: choose another vxlan_id",
+                                             network, v.vni, v.dstport, d.name, whose));
+            else
+                errors.push_back(fmt::format("{}: UDP port {} is taken on this host by VXLAN device {} ({}), which "
+                                             "receives every VNI on it (external); choose another dstport",
+                                             network, v.dstport, d.name, whose));
+        }
+    }
+}
+
 // A published port that this run adds, on which a program of the host
 // already listens: topo's DNAT would take that program's traffic (with
 // "22:22", an operator's SSH). Refused, naming the port and the listener,

@@ -27,6 +27,8 @@ void refuse_busy_bridges(Kernel& kernel, const std::string& project, const std::
 // A port this run publishes is not one a program of the host listens on, unless taken over.
 void refuse_taken_ports(Kernel& kernel, const Project* p, bool take_all, const std::vector<Change>& changes,
                         std::vector<std::string>& errors, std::vector<std::string>& notes);
+// A VXLAN device this run makes has its VNI and UDP port free on the host.
+void refuse_taken_vnis(Kernel& kernel, const std::vector<Change>& changes, std::vector<std::string>& errors);
 // IPAM, with the addresses handed out afresh on an external bridge probed first.
 IpamResult allocate_probed(Kernel& kernel, IpamInput& ii);
 

@@ -221,6 +221,7 @@ void compare(Kernel& kernel, const PlanInput& in, const std::optional<Focus>& fo
     c.errors.insert(c.errors.end(), d.conflicts.begin(), d.conflicts.end());
     if (targeted) refuse_network_changes(d.changes, c.errors);
     if (!in.force) refuse_busy_bridges(kernel, project, d.changes, c.errors);
+    refuse_taken_vnis(kernel, d.changes, c.errors);
     refuse_taken_ports(kernel, in.project, in.take_ports, d.changes, c.errors, c.plan.notes);
     c.plan.project = project;
     c.plan.host = in.host;

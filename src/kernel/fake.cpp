@@ -228,6 +228,14 @@ void FakeKernel::signal(const Process& p, int) {
     for (auto& [ns, ps] : running) std::erase_if(ps, [&](const Process& x) { return x.pid == p.pid; });
 }
 
+std::vector<VxlanInUse> FakeKernel::vxlans() {
+    auto out = host_vxlans;
+    for (auto& [k, o] : state.objects)
+        if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && l->vxlan)
+            out.push_back({l->name, l->owner, l->vxlan->vni, l->vxlan->dstport});
+    return out;
+}
+
 std::optional<BridgeFacts> FakeKernel::bridge_facts(const std::string& name) {
     auto it = bridges.find(name);
     if (it == bridges.end()) return std::nullopt;

@@ -48,6 +48,8 @@ public:
     std::optional<BridgeFacts> bridge_facts(const std::string& name) override;
     std::vector<Listener> host_listeners;  // what listeners() reports
     std::vector<Listener> listeners() override { return host_listeners; }
+    std::vector<VxlanInUse> host_vxlans;  // others' VXLAN devices, besides those it holds
+    std::vector<VxlanInUse> vxlans() override;
     // What probe() answers (every attempt reached, unless set) and base_chains() reports.
     std::function<ProbeOutcome(const Probe&)> probe_answer;
     std::vector<ProbeOutcome> probe(const ProbeRun& run) override {
@@ -94,6 +96,7 @@ public:
     std::optional<BridgeFacts> bridge_facts(const std::string& name) override { return real_.bridge_facts(name); }
     bool address_in_use(const std::string& bridge, const IpAddr& a) override { return real_.address_in_use(bridge, a); }
     std::vector<Listener> listeners() override { return real_.listeners(); }
+    std::vector<VxlanInUse> vxlans() override { return real_.vxlans(); }
     std::vector<ProbeOutcome> probe(const ProbeRun& run) override { return real_.probe(run); }
     std::vector<BaseChain> base_chains() override { return real_.base_chains(); }
 

@@ -54,6 +54,16 @@ struct BridgeFacts {
 
 // A socket of the host namespace bound to a port (a TCP listener, a bound
 // UDP socket): a published port on it would take its traffic.
+// A VXLAN device of the host namespace, whoever's. The kernel allows one
+// device per VNI on a UDP port, and a device that receives every VNI of
+// its port (external: collect_metadata) leaves none to others.
+struct VxlanInUse {
+    std::string name;
+    std::string marker;           // its alias: topo's marker, or anything
+    std::optional<uint32_t> vni;  // none: external
+    uint16_t port = 4789;
+};
+
 struct Listener {
     std::string protocol;  // "tcp" or "udp"
     IpAddr address;        // unspecified: every address
@@ -113,6 +123,8 @@ public:
     virtual bool address_in_use(const std::string& bridge, const IpAddr& a) = 0;
     // The host namespace's listeners.
     virtual std::vector<Listener> listeners() = 0;
+    // The host namespace's VXLAN devices (any one's).
+    virtual std::vector<VxlanInUse> vxlans() = 0;
     // `topo probe`: starts the listeners, makes every attempt at once (each
     // with the run's timeout), closes the listeners; an outcome per probe.
     virtual std::vector<ProbeOutcome> probe(const ProbeRun& run) = 0;

@@ -37,7 +37,13 @@ void create_vxlan(RealKernel& k, const Link& l) {
     }
     if (!v.underlay.empty()) rtnl_link_vxlan_set_link(x.get(), uint32_t(k.ifindex("", v.underlay, w)));
     if (!l.master.empty()) rtnl_link_set_master(x.get(), k.ifindex(l.ns, l.master, w));
-    add(k, l.ns, x.get(), w);
+    // The plan checks the VNI and port (refuse_taken_vnis); a device made
+    // since, or a program on the port, is what the kernel's EEXIST means here.
+    if (int err = rtnl_link_add(k.sock(l.ns), x.get(), NLM_F_CREATE | NLM_F_EXCL); err == -NLE_EXIST)
+        throw KernelError(fmt::format("{}: create: the host has another VXLAN device with VNI {} on UDP port {}", w,
+                                      v.vni, v.dstport));
+    else if (err < 0)
+        nl::fail(w, "create", err);
     undo_on_failure(k, l, [&] {
         // The kernel ignores port flags in a creating request (link_veth.cpp).
         // IPv6 off, or (an overlay with IPv6: the neighbour entries and the
@@ -47,7 +53,15 @@ void create_vxlan(RealKernel& k, const Link& l) {
         else without_link_local(k, l.ns, l.name);
         if (l.port_learning && !l.master.empty())
             set_port_flag(k.sock(l.ns), l.name, IFLA_BRPORT_LEARNING, *l.port_learning, w);
-        set_marker(k.sock(l.ns), l.name, l.owner, w, l.up);
+        try {
+            set_marker(k.sock(l.ns), l.name, l.owner, w, l.up);
+        } catch (const KernelError& e) {
+            // Up, the device opens its UDP port: EADDRINUSE, which libnl calls "Object exists".
+            if (!l.up || !std::string_view(e.what()).ends_with("Object exists")) throw;
+            throw KernelError(fmt::format("{}: up: UDP port {} cannot be opened: a program of the host, or a VXLAN "
+                                          "device of another kind (external, gbp), holds it; choose another dstport",
+                                          w, v.dstport));
+        }
     });
 }
 
@@ -69,6 +83,7 @@ void read_vxlan(nlattr* data, LinkDump::Entry& e) {
     v.learning = u8(IFLA_VXLAN_LEARNING, true);
     v.proxy = u8(IFLA_VXLAN_PROXY, false);
     e.vxlan = v;
+    e.vxlan_external = u8(IFLA_VXLAN_COLLECT_METADATA, false);
 }
 
 }  // namespace topo::links

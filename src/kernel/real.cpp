@@ -287,6 +287,14 @@ std::optional<uint32_t> RealKernel::underlay_mtu(const std::string& device, cons
     return lowest;
 }
 
+std::vector<VxlanInUse> RealKernel::vxlans() {
+    std::vector<VxlanInUse> out;
+    for (auto& l : dump_links(nl_socket_get_fd(sock("")), "host namespace").links)
+        if (l.vxlan)
+            out.push_back({l.name, l.alias, l.vxlan_external ? std::nullopt : std::optional(l.vxlan->vni), l.vxlan->dstport});
+    return out;
+}
+
 std::vector<BaseChain> RealKernel::base_chains() { return nft::base_chains(nft_); }
 
 std::vector<IpAddr> RealKernel::local_addresses() {

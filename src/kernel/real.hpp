@@ -55,6 +55,7 @@ public:
     std::optional<BridgeFacts> bridge_facts(const std::string& name) override;
     bool address_in_use(const std::string& bridge, const IpAddr& a) override;
     std::vector<Listener> listeners() override;
+    std::vector<VxlanInUse> vxlans() override;
     std::vector<ProbeOutcome> probe(const ProbeRun& run) override;  // kernel/probe.cpp
     std::vector<BaseChain> base_chains() override;
 
@@ -148,6 +149,7 @@ public:
         // The kind's own attributes (kernel/links.hpp).
         std::string macvlan_mode;  // "bridge", "private", …
         std::optional<Vxlan> vxlan;
+        bool vxlan_external = false;  // IFLA_VXLAN_COLLECT_METADATA: every VNI of its port
         std::optional<bool> isolated;          // a bridge port's flag (absent: not reported)
         std::optional<bool> port_learning;     // a bridge port's flag
         // IPv6 is on: the link has an IPv6 configuration without disable_ipv6.

@@ -271,6 +271,30 @@ expect_eq "node3 has no sandbox left" "" "$(on node3 ip netns list)"
 check "node1 and node2 are untouched: a still reaches b" in_sb node1 m-a ping -c1 -W2 10.9.0.20
 expect_contains "and node1's plan is still empty" "No changes" "$(topo_on node1 plan -f m.yaml --host node1)"
 
+# What holds mesh's VNI or port on node3 now that topo's part is gone: a
+# device of somebody else's with its VNI, one that takes every VNI of the
+# port, a program on the port. Each is named, and nothing is changed.
+on node3 ip link add myvx type vxlan id 4242 dstport 4789
+before=$(on node3 ip -o link show | sort)
+expect_error "a VNI another device holds is refused at plan time, naming the device" \
+    "network mesh: VNI 4242 on UDP port 4789 is taken on this host by VXLAN device myvx (not topo's)" \
+    topo_on node3 apply -f m.yaml --host node3
+expect_eq "and nothing is changed" "$before" "$(on node3 ip -o link show | sort)"
+on node3 ip link del myvx
+on node3 ip link add evpn type vxlan external dstport 4789
+expect_error "a device that takes every VNI of the port is refused too" \
+    "network mesh: UDP port 4789 is taken on this host by VXLAN device evpn (not topo's), which receives every VNI on it (external); choose another dstport" \
+    topo_on node3 apply -f m.yaml --host node3
+on node3 ip link del evpn
+on node3 socat -u UDP-RECV:4789 - </dev/null >/dev/null 2>&1 &
+for i in $(seq 1 50); do [ "$(on node3 ss -Hlun sport = :4789 | wc -l)" -ge 1 ] && break; sleep 0.1; done
+before=$(on node3 ip -o link show | sort)
+expect_error "a program on the port: apply says so, and is rolled back" \
+    "up: UDP port 4789 cannot be opened: a program of the host, or a VXLAN device of another kind (external, gbp), holds it" \
+    topo_on node3 apply -f m.yaml --host node3
+expect_eq "and nothing is left" "$before" "$(on node3 ip -o link show | sort)"
+pkill -f "socat -u UDP-RECV:4789" || true  # this test's own: it is a PID namespace (lib.sh)
+
 # The MTU follows the underlay it names: jumbo frames between node1 and
 # node2, and an overlay over them carries 8,950-byte packets whole (the
 # underlay's 9,000 less the tunnel's 50); its sandboxes are told so, so

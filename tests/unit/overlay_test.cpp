@@ -500,3 +500,33 @@ TEST_CASE("overlay: a desired state worked out from the last one, after random e
     CHECK(since_used > 300);
     CHECK(refused > 10);  // the wide edits, and networks that came to node1 or left it
 }
+
+TEST_CASE("overlay: a VNI or UDP port another VXLAN device holds is refused by the plan, naming it") {
+    Project p = mesh();
+    auto errors_with = [&](std::vector<VxlanInUse> others) {
+        FakeKernel k;
+        k.host_vxlans = std::move(others);
+        return plan_on(k, p, "node1").errors;
+    };
+    auto marker = naming::Marker{naming::Marker::Kind::Network, "other", "ovl", ""}.str();
+    CHECK(errors_with({{"myvx", "", 4242, 4789}}) ==
+          std::vector<std::string>{"network mesh: VNI 4242 on UDP port 4789 is taken on this host by VXLAN device myvx "
+                                   "(not topo's); the kernel allows one device per VNI and port: choose another vxlan_id"});
+    CHECK(errors_with({{"txother", marker, 4242, 4789}}) ==
+          std::vector<std::string>{"network mesh: VNI 4242 on UDP port 4789 is taken on this host by VXLAN device txother "
+                                   "(network ovl of project other); the kernel allows one device per VNI and port: "
+                                   "choose another vxlan_id"});
+    CHECK(errors_with({{"evpn", "", std::nullopt, 4789}}) ==
+          std::vector<std::string>{"network mesh: UDP port 4789 is taken on this host by VXLAN device evpn (not topo's), "
+                                   "which receives every VNI on it (external); choose another dstport"});
+    // Another VNI, or another port: no clash. Nor is the network's own device, once made.
+    CHECK(errors_with({{"myvx", "", 4243, 4789}, {"other", "", 4242, 8472}, {"evpn", "", std::nullopt, 8472}}).empty());
+    FakeKernel k;
+    auto a = apply_on(k, p, "node1");
+    CHECK(plan_on(k, p, "node1", a).errors.empty());
+    // A change of VNI replaces the device: its old self is not in the way.
+    p.networks["mesh"].vxlan_id = 4243;
+    auto c = plan_on(k, p, "node1", a);
+    CHECK(c.errors.empty());
+    CHECK(!c.plan.empty());
+}
