@@ -82,7 +82,14 @@ std::map<std::string, uint32_t> overlay_mtus(Kernel& kernel, const Project& p, c
         if (!here_too) continue;
         auto it = by_underlay.find(n.underlay);
         if (it == by_underlay.end()) it = by_underlay.emplace(n.underlay, kernel.underlay_mtu(n.underlay, peers)).first;
-        if (auto mtu = it->second; mtu && *mtu > headers + 68) out[name] = *mtu - headers;
+        if (auto mtu = it->second; mtu && *mtu > headers + 68) {
+            out[name] = *mtu - headers;
+        } else if (!it->second) {
+            // No route to any peer (the underlay down, or not up yet): a device
+            // that exists keeps its MTU; a new one gets the default.
+            for (auto& d : kernel.vxlans())
+                if (d.name == naming::vxlan(p.name, name) && d.mtu) out[name] = d.mtu;
+        }
     }
     return out;
 }
@@ -162,8 +169,10 @@ void refuse_taken_vnis(Kernel& kernel, const std::vector<Change>& changes, std::
         const auto& v = *l->vxlan;
         auto m = naming::Marker::parse(l->owner);
         auto network = m ? "network " + m->network : "vxlan " + l->name;
+        const uint8_t family = v.local ? v.local->family : 4;
         for (auto& d : devices) {
-            if (d.name == l->name || going.count(d.name) || d.port != v.dstport || (d.vni && *d.vni != v.vni)) continue;
+            if (d.name == l->name || going.count(d.name) || d.port != v.dstport) continue;
+            if (d.vni && (*d.vni != v.vni || d.family != family)) continue;  // an external one takes both families
             auto owner = naming::Marker::parse(d.marker);
             auto whose = owner && !owner->network.empty()
                              ? fmt::format("network {} of project {}", owner->network, owner->project)

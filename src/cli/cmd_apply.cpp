@@ -50,10 +50,12 @@ std::string list_processes(const std::map<std::string, std::vector<Process>>& ru
 }
 
 // Programs still running in sandboxes that go (destroy; or apply and watch,
-// for a service removed or moved to another host): with --kill they are
-// ended first (the signal, then SIGKILL after --timeout), as `docker compose
-// down` stops containers; without it they are named, and keep running in a
-// namespace that topo has emptied of its links (a process holds it open).
+// for a service removed or moved to another host): with --kill (destroy,
+// apply) they are ended first (the signal, then SIGKILL after --timeout),
+// as `docker compose down` stops containers; without it they are named, and
+// keep running in a namespace that topo has emptied of its links (a process
+// holds it open). The advice names the command that takes --kill: destroy's
+// (it desires no project), apply's, or none for a watch.
 void end_programs(Session& s, const std::vector<std::string>& boxes) {
     if (boxes.empty()) return;
     auto running = s.kernel->processes(boxes);
@@ -61,8 +63,11 @@ void end_programs(Session& s, const std::vector<std::string>& boxes) {
     if (!s.opts.kill_signal) {
         fmt::print(stderr,
                    "topo: warning: programs still run in sandboxes that go; they keep running without "
-                   "a network (`topo {} --kill` ends them first):{}\n",
-                   s.opts.destroying ? "destroy" : "apply", list_processes(running));
+                   "a network ({}):{}\n",
+                   s.opts.watching  ? "topo watch leaves them: stop them before their service leaves this host"
+                   : !s.project ? "`topo destroy --kill` ends them first"
+                                : "`topo apply --kill` ends them first",
+                   list_processes(running));
         return;
     }
     int sig = s.opts.kill_signal;

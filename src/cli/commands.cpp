@@ -184,7 +184,7 @@ int run(int argc, char** argv) {
         o.kill_timeout = parse_duration("--timeout", kill_timeout);
         o.probe_timeout = parse_duration("--timeout", probe_timeout);
         if (!kill_signal.empty()) o.kill_signal = parse_signal(kill_signal);
-        o.destroying = destroy->parsed();
+        o.watching = watch->parsed();
         o.log_json = log_format == "json";
         if (std::getenv("NO_COLOR") || !::isatty(STDOUT_FILENO)) o.color = false;
         if (*version) return fmt::print("topo {}\n", TOPO_VERSION), 0;

@@ -41,7 +41,7 @@ struct Options {
     bool take_ports = false;           // plan/apply --take-ports: publish ports host programs listen on
     int kill_signal = 0;               // apply/destroy --kill[=SIGNAL]: end the leaving sandboxes' programs first
     std::chrono::milliseconds kill_timeout{10000};  // apply/destroy --timeout: before SIGKILL (`docker compose down -t`)
-    bool destroying = false;           // destroy: what the advice on programs left running names
+    bool watching = false;             // watch: nobody to take --kill; the advice on programs left says so
     std::string service;               // exec
     std::vector<std::string> command;  // exec: after --
     bool log_json = false;             // --log-format json

@@ -300,10 +300,13 @@ std::optional<RouteEntry> route_to(int fd, const IpAddr& to) {
     req.put(RTA_DST, to.bytes.data(), to.is_v4() ? 4 : 16);
     std::vector<RouteEntry> out;
     // A get for an address the kernel has no route to is answered with an
-    // error (ENETUNREACH; EAFNOSUPPORT, or EINVAL, for a family it routes
-    // nothing of): that is "no route", not a failed read.
-    if (exchange(fd, req.hdr(), false, buffer(), [&](nlmsghdr* h) { parse_route(h, out); }) < 0 || out.empty())
-        return std::nullopt;
+    // error (ENETUNREACH and EHOSTUNREACH, which libnl calls NLE_FAILURE;
+    // EAFNOSUPPORT or EINVAL for a family it routes nothing of): that is
+    // "no route". Anything else is a failed read.
+    int err = exchange(fd, req.hdr(), false, buffer(), [&](nlmsghdr* h) { parse_route(h, out); });
+    if (err == -NLE_FAILURE || err == -NLE_AF_NOSUPPORT || err == -NLE_INVAL) return std::nullopt;
+    if (err < 0) nl::fail("host namespace: " + to.str(), "find the route", err);
+    if (out.empty()) return std::nullopt;
     return out.front();
 }
 

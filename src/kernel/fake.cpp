@@ -232,7 +232,8 @@ std::vector<VxlanInUse> FakeKernel::vxlans() {
     auto out = host_vxlans;
     for (auto& [k, o] : state.objects)
         if (auto* l = std::get_if<Link>(&o); l && l->ns.empty() && l->vxlan)
-            out.push_back({l->name, l->owner, l->vxlan->vni, l->vxlan->dstport});
+            out.push_back({l->name, l->owner, l->vxlan->vni, l->vxlan->dstport,
+                           uint8_t(l->vxlan->local ? l->vxlan->local->family : 4), l->mtu.value_or(1500)});
     return out;
 }
 

@@ -62,6 +62,8 @@ struct VxlanInUse {
     std::string marker;           // its alias: topo's marker, or anything
     std::optional<uint32_t> vni;  // none: external
     uint16_t port = 4789;
+    uint8_t family = 4;  // of its socket: 6 with an IPv6 local or group address (one of each may share a VNI)
+    uint32_t mtu = 0;
 };
 
 struct Listener {

@@ -37,13 +37,19 @@ void create_vxlan(RealKernel& k, const Link& l) {
     }
     if (!v.underlay.empty()) rtnl_link_vxlan_set_link(x.get(), uint32_t(k.ifindex("", v.underlay, w)));
     if (!l.master.empty()) rtnl_link_set_master(x.get(), k.ifindex(l.ns, l.master, w));
-    // The plan checks the VNI and port (refuse_taken_vnis); a device made
-    // since, or a program on the port, is what the kernel's EEXIST means here.
-    if (int err = rtnl_link_add(k.sock(l.ns), x.get(), NLM_F_CREATE | NLM_F_EXCL); err == -NLE_EXIST)
+    // EEXIST: a link by its name (made since the plan read the host), or
+    // another device with its VNI on its port (the plan checks that too,
+    // refuse_taken_vnis, but one may have come since).
+    if (int err = rtnl_link_add(k.sock(l.ns), x.get(), NLM_F_CREATE | NLM_F_EXCL); err == -NLE_EXIST) {
+        rtnl_link* named = nullptr;
+        bool taken = rtnl_link_get_kernel(k.sock(l.ns), 0, l.name.c_str(), &named) == 0;
+        if (named) rtnl_link_put(named);
+        if (taken) throw KernelError(fmt::format("{}: create: a link by that name is already on the host", w));
         throw KernelError(fmt::format("{}: create: the host has another VXLAN device with VNI {} on UDP port {}", w,
                                       v.vni, v.dstport));
-    else if (err < 0)
+    } else if (err < 0) {
         nl::fail(w, "create", err);
+    }
     undo_on_failure(k, l, [&] {
         // The kernel ignores port flags in a creating request (link_veth.cpp).
         // IPv6 off, or (an overlay with IPv6: the neighbour entries and the
@@ -84,6 +90,7 @@ void read_vxlan(nlattr* data, LinkDump::Entry& e) {
     v.proxy = u8(IFLA_VXLAN_PROXY, false);
     e.vxlan = v;
     e.vxlan_external = u8(IFLA_VXLAN_COLLECT_METADATA, false);
+    e.vxlan_family = tb[IFLA_VXLAN_LOCAL6] || tb[IFLA_VXLAN_GROUP6] ? 6 : 4;
 }
 
 }  // namespace topo::links

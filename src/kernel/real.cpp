@@ -291,7 +291,8 @@ std::vector<VxlanInUse> RealKernel::vxlans() {
     std::vector<VxlanInUse> out;
     for (auto& l : dump_links(nl_socket_get_fd(sock("")), "host namespace").links)
         if (l.vxlan)
-            out.push_back({l.name, l.alias, l.vxlan_external ? std::nullopt : std::optional(l.vxlan->vni), l.vxlan->dstport});
+            out.push_back({l.name, l.alias, l.vxlan_external ? std::nullopt : std::optional(l.vxlan->vni),
+                           l.vxlan->dstport, l.vxlan_family, l.mtu});
     return out;
 }
 

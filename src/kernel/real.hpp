@@ -150,6 +150,7 @@ public:
         std::string macvlan_mode;  // "bridge", "private", …
         std::optional<Vxlan> vxlan;
         bool vxlan_external = false;  // IFLA_VXLAN_COLLECT_METADATA: every VNI of its port
+        uint8_t vxlan_family = 4;     // 6: an IPv6 local or group address
         std::optional<bool> isolated;          // a bridge port's flag (absent: not reported)
         std::optional<bool> port_learning;     // a bridge port's flag
         // IPv6 is on: the link has an IPv6 configuration without disable_ipv6.

@@ -286,6 +286,10 @@ expect_error "a device that takes every VNI of the port is refused too" \
     "network mesh: UDP port 4789 is taken on this host by VXLAN device evpn (not topo's), which receives every VNI on it (external); choose another dstport" \
     topo_on node3 apply -f m.yaml --host node3
 on node3 ip link del evpn
+on node3 ip link add myv6 type vxlan id 4242 dstport 4789 local fd00::1
+expect_contains "an IPv6 device with the VNI is no clash (a socket of its own)" "Plan:" \
+    "$(topo_on node3 plan -f m.yaml --host node3 2>&1)"
+on node3 ip link del myv6
 on node3 socat -u UDP-RECV:4789 - </dev/null >/dev/null 2>&1 &
 for i in $(seq 1 50); do [ "$(on node3 ss -Hlun sport = :4789 | wc -l)" -ge 1 ] && break; sleep 0.1; done
 before=$(on node3 ip -o link show | sort)
@@ -347,6 +351,10 @@ sed -e 's|^  node3: {address: 192.0.2.13}|&\n  node9: {address: 198.18.0.19}|' \
 out=$(topo_on node1 plan -f far.yaml --host node1 2>&1) || fail "plan with a host out of reach: $out"
 expect_contains "a host out of reach is planned for" "02:42:0a:09:00:5a 198.18.0.19 to 198.18.0.19" "$out"
 expect_eq "and the MTU stays the reachable underlay's (no link changes)" "" "$(grep -E '^  ~ (bridge|vxlan|veth) ' <<<"$out" || true)"
+on node1 ip route del 192.0.2.0/24 dev up0
+expect_contains "with no route to any host, mesh keeps the MTU it has (8950, not 1450)" "No changes" \
+    "$(topo_on node1 plan -f m.yaml --host node1 2>&1)"
+on node1 ip route add 192.0.2.0/24 dev up0 proto kernel scope link src 192.0.2.11
 on node1 ip route add default via 192.0.2.1
 
 finish

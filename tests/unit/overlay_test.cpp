@@ -244,6 +244,16 @@ TEST_CASE("overlay: the MTU is the underlay's less the tunnel's 50 bytes, unless
     other.underlay = 9000;
     apply_on(other, p, "node1");
     CHECK(other.state.find_as<Link>(Kind::Vxlan, naming::vxlan("m", "mesh"))->mtu == 1400u);
+
+    SUBCASE("with no route to any other host, a device that exists keeps its MTU; a new one gets 1450") {
+        p.networks["mesh"].mtu.reset();
+        auto a = apply_on(node1, p, "node1");
+        node1.underlay.reset();  // the underlay's routes gone
+        CHECK(plan_on(node1, p, "node1", a).plan.empty());
+        FakeKernel fresh;
+        apply_on(fresh, p, "node1");
+        CHECK(fresh.state.find_as<Link>(Kind::Vxlan, naming::vxlan("m", "mesh"))->mtu == 1450u);
+    }
 }
 
 TEST_CASE("overlay: a moved service's entries are read one by one, and drift of one entry is that entry") {
@@ -519,8 +529,11 @@ TEST_CASE("overlay: a VNI or UDP port another VXLAN device holds is refused by t
     CHECK(errors_with({{"evpn", "", std::nullopt, 4789}}) ==
           std::vector<std::string>{"network mesh: UDP port 4789 is taken on this host by VXLAN device evpn (not topo's), "
                                    "which receives every VNI on it (external); choose another dstport"});
-    // Another VNI, or another port: no clash. Nor is the network's own device, once made.
-    CHECK(errors_with({{"myvx", "", 4243, 4789}, {"other", "", 4242, 8472}, {"evpn", "", std::nullopt, 8472}}).empty());
+    // Another VNI, another port, or an IPv6 device (its own socket): no
+    // clash. Nor is the network's own device, once made.
+    CHECK(errors_with({{"myvx", "", 4243, 4789}, {"other", "", 4242, 8472}, {"evpn", "", std::nullopt, 8472},
+                       {"myv6", "", 4242, 4789, 6}})
+              .empty());
     FakeKernel k;
     auto a = apply_on(k, p, "node1");
     CHECK(plan_on(k, p, "node1", a).errors.empty());
@@ -529,4 +542,18 @@ TEST_CASE("overlay: a VNI or UDP port another VXLAN device holds is refused by t
     auto c = plan_on(k, p, "node1", a);
     CHECK(c.errors.empty());
     CHECK(!c.plan.empty());
+    // Nor is the device of a network renamed with its VNI: it goes in the same run.
+    Project renamed = mesh();
+    renamed.networks["mesh2"] = renamed.networks.at("mesh");
+    renamed.networks["mesh2"].name = "mesh2";
+    renamed.networks.erase("mesh");
+    for (auto& [_, s] : renamed.services)
+        for (auto& e : s.endpoints)
+            if (e.network == "mesh") e.network = "mesh2";
+    c = plan_on(k, renamed, "node1", a);
+    CHECK(c.errors.empty());
+    CHECK(k.state.find({Kind::Vxlan, naming::vxlan("m", "mesh")}));
+    CHECK(std::any_of(c.plan.changes.begin(), c.plan.changes.end(), [&](const Change& ch) {
+        return ch.action == Action::Delete && ch.id() == naming::vxlan("m", "mesh");
+    }));
 }
