@@ -52,8 +52,6 @@ struct BridgeFacts {
     std::vector<Port> ports;
 };
 
-// A socket of the host namespace bound to a port (a TCP listener, a bound
-// UDP socket): a published port on it would take its traffic.
 // A VXLAN device of the host namespace, whoever's. The kernel allows one
 // device per VNI on a UDP port, and a device that receives every VNI of
 // its port (external: collect_metadata) leaves none to others.
@@ -66,6 +64,8 @@ struct VxlanInUse {
     uint32_t mtu = 0;
 };
 
+// A socket of the host namespace bound to a port (a TCP listener, a bound
+// UDP socket): a published port on it would take its traffic.
 struct Listener {
     std::string protocol;  // "tcp" or "udp"
     IpAddr address;        // unspecified: every address
