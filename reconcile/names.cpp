@@ -140,7 +140,21 @@ Text render_hosts(const Project& p, const Addressing& a, const Service& s, const
     }
     if (!s.extra_hosts.empty()) {
         Lines extra;
-        for (auto& [name, ip] : s.extra_hosts) extra.add(ip, {name});
+        for (auto& [name, ip] : s.extra_hosts) {
+            if (ip) {
+                extra.add(*ip, {name});
+                continue;
+            }
+            // host-gateway: the host, where the sandbox reaches it (the
+            // gateway of its first network that has one), as Docker's
+            // docker0 address. Nothing when it has none.
+            for (auto& e : s.endpoints)
+                if (auto it = a.networks.find(e.network); it != a.networks.end() && (it->second.gateway4 || it->second.gateway6)) {
+                    for (auto& g : {it->second.gateway4, it->second.gateway6})
+                        if (g) extra.add(*g, {name});
+                    break;
+                }
+        }
         out.append("# extra_hosts\n" + extra.str());
     }
     return out;

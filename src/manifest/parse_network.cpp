@@ -157,7 +157,7 @@ void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Netw
     net.name = name;
     net.mark = r.mark(n);
     if (!r.is_map(n, path)) return;
-    r.keys(n, path, {"driver", "driver_opts", "ipam", "internal", "enable_ipv6", "external", "name",
+    r.keys(n, path, {"driver", "driver_opts", "ipam", "internal", "enable_ipv6", "enable_ipv4", "external", "name",
                      "labels", "attachable"});
     if (auto d = n["driver"]) {
         if (auto s = r.scalar(d, path + ".driver")) {
@@ -169,6 +169,10 @@ void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Netw
     }
     if (auto b = n["internal"]) net.internal = r.boolean(b, path + ".internal").value_or(false);
     if (auto b = n["enable_ipv6"]) net.enable_ipv6 = r.boolean(b, path + ".enable_ipv6").value_or(false);
+    // Compose's enable_ipv4 (Docker 28): true is what every network is here.
+    if (auto b = n["enable_ipv4"]; b && !r.boolean(b, path + ".enable_ipv4").value_or(true))
+        r.error(b, path + ".enable_ipv4",
+                "IPv6-only networks are not built by topo: every network has an IPv4 subnet; remove enable_ipv4: false");
     if (auto e = n["external"]) {
         if (e.IsMap()) {  // legacy Compose form: external: {name: x}
             net.external = true;
@@ -180,10 +184,23 @@ void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Netw
             net.external = r.boolean(e, path + ".external").value_or(false);
         }
     }
+    // `name:` is the bridge's name where it can be one (at most 15
+    // characters). Compose's network names are often longer: Docker's bridge
+    // is br-<id> whatever the name, and so topo's is its own generated one.
+    // An external network names an existing bridge, which cannot have such a name.
+    bool named = false;
     if (auto nm = n["name"]) {
         if (auto s = r.scalar(nm, path + ".name")) {
-            if (!valid_ifname(*s)) r.error(nm, path + ".name", fmt::format("\"{}\" is not a valid bridge name (at most 15 characters, no spaces, '/' or ':')", *s));
-            else net.kernel_name = *s, net.link_at = {r.mark(nm), path + ".name"};
+            named = true;
+            if (valid_ifname(*s))
+                net.kernel_name = *s, net.link_at = {r.mark(nm), path + ".name"};
+            else if (net.external)
+                r.error(nm, path + ".name",
+                        fmt::format("\"{}\" cannot be a bridge's name (at most 15 characters, no spaces, '/' or ':'): "
+                                    "an external network joins an existing bridge by its kernel name (`ip -br link "
+                                    "show type bridge` lists them; a bridge Docker made is br- and the first 12 "
+                                    "characters of the network's id)",
+                                    *s));
         }
     }
     if (auto o = n["driver_opts"]) parse_driver_opts(r, o, path + ".driver_opts", net);
@@ -195,7 +212,7 @@ void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Netw
         r.error(n, path + ".driver_opts.parent", "a macvlan network needs a parent interface: driver_opts: {parent: eth1}");
     if (net.external && net.driver != Driver::Bridge)
         r.error(n["external"], path + ".external", "only bridge networks can be external");
-    if (net.external && net.kernel_name.empty())
+    if (net.external && net.kernel_name.empty() && !named)
         r.error(n["external"], path + ".external", "an external network needs `name:` with the existing bridge's name");
     if (net.ipv6 && !net.enable_ipv6)
         r.error(n, path + ".enable_ipv6", "an IPv6 subnet needs enable_ipv6: true");

@@ -166,7 +166,8 @@ void parse_extra_hosts(Reader& r, const yaml::Node& n, const std::string& path, 
     auto add = [&](const yaml::Node& at, const std::string& p, const std::string& name, const std::string& addr) {
         auto a = IpAddr::parse(addr);
         if (!valid_hostname(name)) r.error(at, p, fmt::format("\"{}\" is not a valid host name", name));
-        else if (!a) r.error(at, p, fmt::format("\"{}\" is not an IP address", addr));
+        else if (addr == "host-gateway") s.extra_hosts.push_back({name, std::nullopt});
+        else if (!a) r.error(at, p, fmt::format("\"{}\" is not an IP address (or host-gateway, the host itself)", addr));
         else s.extra_hosts.push_back({name, *a});
     };
     if (n.IsMap()) {
@@ -257,8 +258,13 @@ void parse_service(Reader& r, const std::string& name, const yaml::Node& n, Serv
     parse_replicas(r, n, path, s);
     if (s.mode != NetworkMode::Sandbox && n["networks"])
         r.error(n["networks"], path + ".networks", "a service with network_mode cannot also have networks; remove one of them");
-    if ((s.mode == NetworkMode::Host || s.mode == NetworkMode::Service) && n["ports"])
-        r.error(n["ports"], path + ".ports", fmt::format("ports are not allowed with network_mode: {}", s.mode == NetworkMode::Host ? "host" : "service"));
+    // Docker discards a host-mode service's ports with a warning (the
+    // service is on the host's own addresses); it refuses a shared sandbox's.
+    if (s.mode == NetworkMode::Host && n["ports"])
+        r.warn(n["ports"], path + ".ports",
+               "ports are discarded with network_mode: host: the service is on the host's own network, as with Docker");
+    if (s.mode == NetworkMode::Service && n["ports"])
+        r.error(n["ports"], path + ".ports", "ports are not allowed with network_mode: service");
 }
 
 }  // namespace topo::manifest

@@ -136,7 +136,9 @@ struct Service {
     std::vector<IpAddr> dns;
     std::vector<std::string> dns_search;
     std::vector<std::string> dns_opt;
-    std::vector<std::pair<std::string, IpAddr>> extra_hosts;
+    // (name, address); no address: Docker's `host-gateway`, the host itself at
+    // the gateway of the sandbox's first network that has one.
+    std::vector<std::pair<std::string, std::optional<IpAddr>>> extra_hosts;
     // Compose's links: (service, alias). The alias resolves, in this
     // sandbox only, to that service's address on the first network they share.
     std::vector<std::pair<std::string, std::string>> links;

@@ -107,4 +107,26 @@ printf 'COMPOSE_FILE=base.yaml;extra.yaml\nCOMPOSE_PATH_SEPARATOR=;\n' > .env
 out=$("$TOPO" plan 2>&1)
 expect_contains "COMPOSE_FILE in .env names the files, split at COMPOSE_PATH_SEPARATOR" "netns    split-a" "$out"
 expect_contains "both of them" "netns    split-b" "$out"
+
+# Lines Compose files often hold: a network name longer than an interface's,
+# host.docker.internal:host-gateway, and a host-mode service's ports.
+mkdir "$WORK/common" && cd "$WORK/common"
+cat > compose.yaml <<'YAML'
+name: common
+networks:
+  shared: {name: my-app-shared-network, ipam: {config: [{subnet: 10.77.0.0/24}]}}
+services:
+  app:
+    networks: [shared]
+    extra_hosts: ["host.docker.internal:host-gateway"]
+  agent: {network_mode: host, ports: ["9100:9100"]}
+YAML
+out=$("$TOPO" apply -y 2>&1) || fail "apply the common lines: $out"
+expect_contains "a host-mode service's ports are discarded with a warning, as Docker does" \
+    "services.agent.ports: warning: ports are discarded with network_mode: host" "$out"
+expect_eq "host.docker.internal is the host, at the gateway of app's network" "10.77.0.1 host.docker.internal" \
+    "$(ip netns exec common-app getent hosts host.docker.internal | awk '{print $1, $2}')"
+check "and app reaches the host there" ip netns exec common-app ping -c1 -W2 host.docker.internal
+expect_contains "the next plan is empty" "No changes" "$("$TOPO" plan 2>/dev/null)"
+check "destroy" "$TOPO" destroy -y
 finish

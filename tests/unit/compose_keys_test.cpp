@@ -143,3 +143,38 @@ services:
               "02:42:0a:00:00:02 of its own; keep one of them"));
     CHECK(e.size() == 9);
 }
+
+TEST_CASE("compose keys: what Compose files commonly hold is taken as Docker takes it") {
+    auto p = manifest::parse(R"(name: c
+networks:
+  shared: {name: my-app-shared-network, enable_ipv4: true, ipam: {config: [{subnet: 10.3.0.0/24}]}}
+services:
+  a:
+    networks: [shared]
+    extra_hosts: ["host.docker.internal:host-gateway", "db=10.0.0.5"]
+  h: {network_mode: host, ports: ["80:80"]}
+)",
+                             "m.yaml", no_variables());
+    // A Compose network's name longer than an interface's: the bridge's name
+    // is topo's own, as Docker's is br-<id>.
+    CHECK(p.networks.at("shared").kernel_name.empty());
+    auto c = computed(p);
+    REQUIRE(c.errors.empty());
+    CHECK(c.desired.state.find({Kind::Bridge, naming::bridge("c", "shared")}));
+    // host-gateway: the host, at the gateway of a's network.
+    std::string hosts;
+    for (auto& f : all_of<File>(c))
+        if (f.path == "/etc/netns/c-a/hosts") hosts = f.content.str();
+    CHECK(hosts.find("10.3.0.1\thost.docker.internal") != std::string::npos);
+    CHECK(hosts.find("10.0.0.5\tdb") != std::string::npos);
+    // A host-mode service's ports are discarded with a warning, as Docker does.
+    REQUIRE(p.warnings.size() == 1);
+    CHECK(p.warnings[0].path == "services.h.ports");
+    CHECK(p.warnings[0].message ==
+          "ports are discarded with network_mode: host: the service is on the host's own network, as with Docker");
+
+    CHECK(messages("services: {a: {}}\nnetworks: {n: {enable_ipv4: false, enable_ipv6: true}}\n") ==
+          std::vector<std::string>{"networks.n.enable_ipv4: IPv6-only networks are not built by topo: every network "
+                                   "has an IPv4 subnet; remove enable_ipv4: false"});
+    CHECK(messages("services: {a: {}}\nnetworks: {n: {external: true, name: nginxproxymanager_default}}\n").size() == 1);
+}
