@@ -109,11 +109,12 @@ services:
     network_mode: none
     networks: [default]
 """,
-    "ports with network_mode host": """
+    "ports with network_mode service:x": """
 name: bad
 services:
+  db: {}
   web:
-    network_mode: host
+    network_mode: "service:db"
     ports: ["8080:80"]
 """,
     "unsupported network_mode": """
