@@ -167,13 +167,26 @@ void parse_ports(Reader& r, const yaml::Node& n, const std::string& path, std::v
         }
         if (!port) continue;
         port->mark = r.mark(n[i]);
+        if (port->published && port->published->count() > 1 && port->target.count() == 1) {
+            // Docker binds one free port of the range; topo publishes what the manifest names.
+            r.error(n[i], p, fmt::format("a published range {}-{} for the one target port {} (Docker binds a free "
+                                         "port of it) is not supported: publish one port, e.g. \"{}:{}\"",
+                                         port->published->first, port->published->last, port->target.first,
+                                         port->published->first, port->target.first));
+            continue;
+        }
         if (port->published && port->published->count() != port->target.count()) {
             r.error(n[i], p, fmt::format("published range {}-{} and target range {}-{} differ in length",
                                          port->published->first, port->published->last, port->target.first, port->target.last));
             continue;
         }
         if (!port->published && port->target.count() > 1) {
-            r.error(n[i], p, "a range of target ports needs a published range of the same length");
+            // Each target port on an ephemeral host port of its own, as Docker publishes "3000-3001".
+            for (uint32_t t = port->target.first; t <= port->target.last; ++t) {
+                Port one = *port;
+                one.target = {uint16_t(t), uint16_t(t)};
+                out.push_back(one);
+            }
             continue;
         }
         out.push_back(*port);

@@ -173,6 +173,17 @@ services:
     CHECK(p.warnings[0].message ==
           "ports are discarded with network_mode: host: the service is on the host's own network, as with Docker");
 
+    // A range of target ports without published ones: each on an ephemeral
+    // host port of its own, as Docker publishes "3000-3001".
+    auto q = manifest::parse("name: r\nservices:\n  a: {ports: [\"3000-3001/udp\"]}\n", "m.yaml", no_variables());
+    REQUIRE(q.services.at("a").ports.size() == 2);
+    CHECK(q.services.at("a").ports[1].target.first == 3001);
+    CHECK_FALSE(q.services.at("a").ports[1].published);
+    CHECK(computed(q).addressing.ephemeral_ports.size() == 2);
+    CHECK(messages("services: {a: {ports: [\"8000-8010:80\"]}}\n") ==
+          std::vector<std::string>{"services.a.ports[0]: a published range 8000-8010 for the one target port 80 (Docker "
+                                   "binds a free port of it) is not supported: publish one port, e.g. \"8000:80\""});
+
     CHECK(messages("services: {a: {}}\nnetworks: {n: {enable_ipv4: false, enable_ipv6: true}}\n") ==
           std::vector<std::string>{"networks.n.enable_ipv4: IPv6-only networks are not built by topo: every network "
                                    "has an IPv4 subnet; remove enable_ipv4: false"});
