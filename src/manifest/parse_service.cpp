@@ -205,6 +205,12 @@ void parse_mode(Reader& r, const yaml::Node& n, const std::string& path, Service
     else if (m->starts_with("container:"))
         r.error(n, path, fmt::format("network_mode \"{}\" joins a container's namespace, and topo has no containers; to "
                                      "share a service's sandbox, write network_mode: service:<name>", *m));
+    else if (*m == "bridge" || *m == "default")
+        r.error(n, path, fmt::format("network_mode \"{}\" is Docker's default bridge (docker0), outside the project, "
+                                     "which topo has no counterpart of: leave network_mode out (the service joins the "
+                                     "project's default network), or attach it to an existing bridge with an external "
+                                     "network (networks: {{b: {{external: true, name: docker0}}}})",
+                                     *m));
     else r.error(n, path, fmt::format("network_mode \"{}\" is not supported; use none, host or service:<name>, or leave it out and use networks", *m));
 }
 
