@@ -68,25 +68,48 @@ namespace {
 // booleans and numbers typed (from the text topo reads them from, so
 // "${N}" that became "3" is 3); every other scalar text.
 nlohmann::json scalar_json(const std::string& key, const std::string& text) {
-    static const std::set<std::string> booleans = {"internal", "enable_ipv6", "enable_ipv4", "external", "attachable",
-                                                   "x-topo-take-over"};
-    static const std::set<std::string> numbers = {"priority", "gw_priority", "target", "scale", "replicas"};
+    // (`restart` is not among the booleans: a service's `restart: "no"` is a policy.)
+    static const std::set<std::string> booleans = {
+        "internal", "enable_ipv6", "enable_ipv4", "external", "attachable", "x-topo-take-over", "read_only", "tty",
+        "stdin_open", "privileged", "init", "oom_kill_disable", "required", "disable"};
+    static const std::set<std::string> numbers = {
+        "priority", "gw_priority", "target", "scale", "replicas", "retries", "soft", "hard", "pids_limit",
+        "oom_score_adj", "mem_swappiness", "cpu_shares", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota",
+        "cpu_rt_period", "cpu_rt_runtime", "cpus"};
     if (booleans.count(key)) {
         if (text == "true" || text == "True" || text == "yes") return true;
         if (text == "false" || text == "False" || text == "no") return false;
     }
-    if (numbers.count(key)) {
+    if (numbers.count(key) && !text.empty()) {
         long v = 0;
         auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) return v;
+        if (ec == std::errc() && end == text.data() + text.size()) return v;
+        double d = 0;  // cpus: 0.5
+        auto [dend, dec] = std::from_chars(text.data(), text.data() + text.size(), d);
+        if (dec == std::errc() && dend == text.data() + text.size()) return d;
     }
     return text;
 }
 
-nlohmann::json tree_json(const yaml::Node& n, const std::string& key = "") {
+// Maps whose keys are the user's (an environment variable called `tty`, a
+// label called `retries`, an extension): their values stay text, at any depth.
+bool free_form(const std::string& key) {
+    static const std::set<std::string> keys = {"environment", "labels", "annotations", "args", "sysctls",
+                                               "extra_hosts", "driver_opts", "options"};
+    return keys.count(key) || key.starts_with("x-");
+}
+
+// What a value under key `k` is typed by, below `parent`'s: nothing (text)
+// inside a free-form map.
+std::optional<std::string> typing_key(const std::optional<std::string>& parent, const std::string& k) {
+    if (!parent || free_form(k)) return std::nullopt;
+    return k;
+}
+
+nlohmann::json tree_json(const yaml::Node& n, const std::optional<std::string>& key = "") {
     if (n.IsMap()) {
         auto j = nlohmann::json::object();
-        for (auto& [k, v] : n) j[k.Scalar()] = tree_json(v, k.Scalar());
+        for (auto& [k, v] : n) j[k.Scalar()] = tree_json(v, typing_key(key, k.Scalar()));
         return j;
     }
     if (n.IsSequence()) {
@@ -94,22 +117,22 @@ nlohmann::json tree_json(const yaml::Node& n, const std::string& key = "") {
         for (auto& item : n.items()) j.push_back(tree_json(item, key));
         return j;
     }
-    if (n.IsScalar()) return scalar_json(key, n.Scalar());
+    if (n.IsScalar()) return key ? scalar_json(*key, n.Scalar()) : nlohmann::json(n.Scalar());
     return nullptr;
 }
 
 // YAML that reads back as the tree: keys plain where they can be, every
 // scalar value double-quoted (so "8080:80" or "yes" stay text) but those
 // scalar_json types.
-void tree_yaml(const yaml::Node& n, int indent, std::string& out, const std::string& key = "") {
+void tree_yaml(const yaml::Node& n, int indent, std::string& out, const std::optional<std::string>& key = "") {
     auto key_text = [](const std::string& k) {
         bool plain = !k.empty() && std::all_of(k.begin(), k.end(), [](unsigned char c) {
             return std::isalnum(c) || c == '_' || c == '-' || c == '.';
         });
         return plain ? k : nlohmann::json(k).dump();
     };
-    auto inline_value = [](const yaml::Node& v, const std::string& k) -> std::optional<std::string> {
-        if (v.IsScalar()) return scalar_json(k, v.Scalar()).dump();
+    auto inline_value = [](const yaml::Node& v, const std::optional<std::string>& typed_by) -> std::optional<std::string> {
+        if (v.IsScalar()) return (typed_by ? scalar_json(*typed_by, v.Scalar()) : nlohmann::json(v.Scalar())).dump();
         if (v.IsMap() && v.size() == 0) return "{}";
         if (v.IsSequence() && v.size() == 0) return "[]";
         if (!v.IsMap() && !v.IsSequence()) return "null";
@@ -118,11 +141,12 @@ void tree_yaml(const yaml::Node& n, int indent, std::string& out, const std::str
     std::string pad(size_t(indent), ' ');
     if (n.IsMap()) {
         for (auto& [k, v] : n) {
-            if (auto text = inline_value(v, k.Scalar())) {
+            auto typed_by = typing_key(key, k.Scalar());
+            if (auto text = inline_value(v, typed_by)) {
                 out += fmt::format("{}{}: {}\n", pad, key_text(k.Scalar()), *text);
             } else {
                 out += fmt::format("{}{}:\n", pad, key_text(k.Scalar()));
-                tree_yaml(v, indent + 2, out, k.Scalar());
+                tree_yaml(v, indent + 2, out, typed_by);
             }
         }
     } else if (n.IsSequence()) {

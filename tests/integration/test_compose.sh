@@ -119,8 +119,13 @@ services:
   app:
     networks: [shared]
     extra_hosts: ["host.docker.internal:host-gateway"]
+    read_only: true
+    healthcheck: {test: ["CMD", "true"], retries: 3}
+    environment: {tty: "true"}
   agent: {network_mode: host, ports: ["9100:9100"]}
 YAML
+expect_eq "config -o json types what Compose types, and leaves the environment's text" "True 3 true" \
+    "$("$TOPO" config -o json | python3 -c 'import json,sys; a=json.load(sys.stdin)["services"]["app"]; print(a["read_only"], a["healthcheck"]["retries"], a["environment"]["tty"])')"
 out=$("$TOPO" apply -y 2>&1) || fail "apply the common lines: $out"
 expect_contains "a host-mode service's ports are discarded with a warning, as Docker does" \
     "services.agent.ports: warning: ports are discarded with network_mode: host" "$out"
