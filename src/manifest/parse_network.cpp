@@ -1,5 +1,6 @@
-// networks.<name>: driver, driver_opts, ipam, flags. Per-network checks only;
-// checks across networks and services are in validate.cpp.
+// networks.<name>: driver, driver_opts, ipam, flags; and `hosts`, which
+// overlay networks span. Per-network checks only; checks across networks and
+// services are in validate.cpp.
 #include <fmt/format.h>
 
 #include "manifest/parsers.hpp"
@@ -224,6 +225,49 @@ void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Netw
                         fmt::format("an MTU of {} is below IPv6's minimum of 1280, and the network has enable_ipv6; "
                                     "use 1280 or more, or turn IPv6 off",
                                     *net.mtu));
+}
+
+void parse_hosts(Reader& r, const yaml::Node& n, Project& p) {
+    if (!r.is_map(n, "hosts")) return;
+    r.no_duplicate_keys(n, "hosts");
+    for (auto it = n.begin(); it != n.end(); ++it) {
+        auto name = it->first.Scalar();
+        auto path = "hosts." + name;
+        if (!valid_name(name)) r.error(it->first, path, fmt::format("\"{}\" is not a valid host name", name));
+        if (!r.is_map(it->second, path)) continue;
+        r.keys(it->second, path, {"address"});
+        if (!it->second["address"]) {
+            r.error(it->second, path, "a host needs address: (its underlay IP address)");
+            continue;
+        }
+        auto at = it->second["address"];
+        auto a = r.ip(at, path + ".address");
+        if (!a) continue;
+        // The tunnel's endpoint: an address of the host's own on the underlay,
+        // one per host, all of one family (a VXLAN device sends in one).
+        bool multicast = a->is_v4() ? (a->bytes[0] & 0xf0) == 0xe0 : a->bytes[0] == 0xff;
+        if (a->is_loopback() || a->is_unspecified() || multicast) {
+            r.error(at, path + ".address",
+                    fmt::format("{} is not an address other hosts can send to; give the host's unicast address on "
+                                "the network that joins the hosts (the underlay)",
+                                a->str()));
+            continue;
+        }
+        for (auto& [other, h] : p.hosts) {
+            if (h.address == *a)
+                r.error(at, path + ".address",
+                        fmt::format("{} is also the address of host {}; each host needs its own", a->str(), other));
+            else if (h.address.family != a->family)
+                r.error(at, path + ".address",
+                        fmt::format("an IPv{} address where host {}'s is IPv{}; a VXLAN tunnel joins hosts over one "
+                                    "family: give every host an address of the same one",
+                                    a->family, other, h.address.family));
+            else
+                continue;
+            break;
+        }
+        p.hosts[name] = {name, *a};
+    }
 }
 
 }  // namespace topo::manifest

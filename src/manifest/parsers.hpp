@@ -9,6 +9,8 @@
 namespace topo::manifest {
 
 void parse_network(Reader& r, const std::string& name, const yaml::Node& n, Network& net);
+// `hosts`: each host's own unicast underlay address, one per host, all of one family.
+void parse_hosts(Reader& r, const yaml::Node& n, Project& p);
 void parse_service(Reader& r, const std::string& name, const yaml::Node& n, Service& s);
 void parse_ports(Reader& r, const yaml::Node& n, const std::string& path, std::vector<Port>& out);
 // `expose`: checked, nothing else (a sandbox's ports are open to its networks).
