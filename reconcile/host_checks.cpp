@@ -73,6 +73,7 @@ std::map<std::string, uint32_t> overlay_mtus(Kernel& kernel, const Project& p, c
     bool v6 = here != p.hosts.end() ? here->second.address.is_v6() : !peers.empty() && peers.front().is_v6();
     const uint32_t headers = v6 ? 70 : 50;
     std::map<std::string, std::optional<uint32_t>> by_underlay;  // "" = routed to the peers: asked once
+    std::optional<std::vector<VxlanInUse>> devices;              // read once, if a network needs them
     for (auto& [name, n] : p.networks) {
         if (n.driver != Driver::Overlay || n.mtu || (n.underlay.empty() && peers.empty())) continue;
         bool here_too = false;
@@ -87,7 +88,8 @@ std::map<std::string, uint32_t> overlay_mtus(Kernel& kernel, const Project& p, c
         } else if (!it->second) {
             // No route to any peer (the underlay down, or not up yet): a device
             // that exists keeps its MTU; a new one gets the default.
-            for (auto& d : kernel.vxlans())
+            if (!devices) devices = kernel.vxlans();
+            for (auto& d : *devices)
                 if (d.name == naming::vxlan(p.name, name) && d.mtu) out[name] = d.mtu;
         }
     }
